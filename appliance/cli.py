@@ -1,0 +1,291 @@
+"""The `appliance` command: the one place that wires settings, store, service and console together.
+
+Operator commands (status, rotate-key while running, and the ones later releases add) talk to the
+running service over its admin socket; when it is not running they say so and how to start it.
+Every error ends here as a sentence and a hint on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+import msgspec
+
+from appliance import __version__
+from appliance.config import CONFIG_ENV, Settings, load_settings
+from appliance.core.admin import KeyRotationReport, StatusReport
+from appliance.core.admin_client import AdminClient
+from appliance.errors import ApplianceError, ServiceNotRunning, SettingsError
+from appliance.logging import configure_logging
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_ERROR = 1
+EXIT_NOT_RUNNING = 3
+EXIT_CONFIG = 78  # EX_CONFIG: systemd units list it in RestartPreventExitStatus
+
+
+class Context:
+    """Settings are loaded once, when the first command asks for them."""
+
+    def __init__(self, config: Path | None) -> None:
+        self.config = config
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def _fail(exc: ApplianceError) -> NoReturn:
+    click.secho(f"Error: {exc.message}", fg="red", err=True)
+    if exc.hint:
+        click.echo(f"Hint: {exc.hint}", err=True)
+    if isinstance(exc, SettingsError):
+        sys.exit(EXIT_CONFIG)
+    if isinstance(exc, ServiceNotRunning):
+        sys.exit(EXIT_NOT_RUNNING)
+    sys.exit(EXIT_ERROR)
+
+
+def handles_errors(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ApplianceError as exc:
+            _fail(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _actor() -> str:
+    try:
+        return f"{getpass.getuser()}@cli"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _logging(settings: Settings, *, to_stderr: bool = True) -> None:
+    configure_logging(settings.log_level, settings.log_format, sys.stderr if to_stderr else None)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="appliance")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=CONFIG_ENV,
+    help=f"TOML settings file (env {CONFIG_ENV}). Environment variables APPLIANCE_* override it.",
+)
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """JobRoutr QuickBooks Gateway: connects JobRoutr to QuickBooks Online.
+
+    Start with `appliance init`, then `appliance serve`. Operator commands talk to the running
+    service over its admin socket.
+    """
+    # Everything the appliance creates is owner-only unless it says otherwise (the admin socket).
+    os.umask(0o077)
+    ctx.obj = Context(config)
+
+
+@main.command()
+@pass_ctx
+@handles_errors
+def init(ctx: Context) -> None:
+    """Create the state directory, data key, database, API key and webhook secret.
+
+    Safe to run again: an existing key is never replaced, and the API key and webhook secret are
+    only created (and shown, once) when there are none.
+    """
+    from appliance.storage.store import initialize
+
+    settings = ctx.settings
+    _logging(settings)
+    result = initialize(settings, actor=_actor())
+    click.echo(f"State directory: {settings.state_dir}")
+    click.echo(
+        f"Data key:        {settings.key_path} "
+        + ("(created)" if result.key_created else "(exists, kept)")
+    )
+    click.echo(f"Database schema: {result.schema_after}")
+    if result.api_key or result.webhook_secret:
+        click.echo("")
+        click.secho("Give these to JobRoutr now. They are shown only this once:", bold=True)
+        if result.api_key:
+            click.echo(f"  JobRoutr API key:        {result.api_key}")
+        if result.webhook_secret:
+            click.echo(f"  JobRoutr webhook secret: {result.webhook_secret}")
+    else:
+        click.echo("Already initialised: nothing was replaced.")
+
+
+@main.command()
+@pass_ctx
+@handles_errors
+def serve(ctx: Context) -> None:
+    """Run the gateway: the public listener and the admin socket, until SIGTERM."""
+    from appliance.gateway.server import serve as run_server
+    from appliance.storage.store import Store
+
+    settings = ctx.settings
+    settings.qbo_client_secret()  # a bad secret file stops start-up here, with its sentence
+    _logging(settings, to_stderr=False)
+    store = Store.open(settings)
+    try:
+        store.migrate()
+        asyncio.run(run_server(settings, store))
+    finally:
+        store.close()
+
+
+@main.command()
+@pass_ctx
+@handles_errors
+def migrate(ctx: Context) -> None:
+    """Bring the database schema up to this release (the service also does this at start)."""
+    from appliance.storage.store import Store
+
+    settings = ctx.settings
+    _logging(settings)
+    store = Store.open(settings)
+    try:
+        before, after = store.migrate()
+    finally:
+        store.close()
+    if before == after:
+        click.echo(f"The database schema is current ({after}).")
+    else:
+        click.echo(f"Migrated the database schema from {before or 'empty'} to {after}.")
+
+
+@main.command("rotate-key")
+@pass_ctx
+@handles_errors
+def rotate_key(ctx: Context) -> None:
+    """Re-seal every stored secret under a new data key, then retire the old key.
+
+    Safe to interrupt: run it again and it finishes the same rotation. While the service runs, the
+    service does the rotation so it never seals with a retired key.
+    """
+    settings = ctx.settings
+    try:
+        with AdminClient(settings.admin_socket_path, timeout=600) as client:
+            report = client.post("/v1/keys/rotate", KeyRotationReport)
+    except ServiceNotRunning:
+        from appliance.storage.store import Store
+
+        _logging(settings)
+        store = Store.open(settings)
+        try:
+            store.migrate()
+            result = store.rotate_key(actor=_actor())
+        finally:
+            store.close()
+        report = KeyRotationReport(
+            old_key_versions=list(result.old_versions),
+            new_key_version=result.new_version,
+            resealed=result.resealed,
+            resumed=result.resumed,
+        )
+    if report.resumed:
+        click.echo("Finished an interrupted rotation.")
+    old = ", ".join(str(v) for v in report.old_key_versions) or "none"
+    click.echo(
+        f"Re-sealed {report.resealed} secrets under key version {report.new_key_version}; "
+        f"retired key version(s): {old}."
+    )
+
+
+def _ago(when: datetime | None) -> str:
+    if when is None:
+        return "never"
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _print_status(report: StatusReport) -> None:
+    click.secho(f"JobRoutr QuickBooks Gateway {report.version}", bold=True)
+    click.echo(f"  Running since:    {_ago(report.started_at)}")
+    click.echo(f"  Public URL:       {report.public_url}")
+    click.echo(f"  QBO environment:  {report.qbo_environment}")
+    conn = report.connection
+    if conn is None:
+        click.echo("  QuickBooks:       not connected (run `appliance connect`)")
+    else:
+        click.echo(
+            f"  QuickBooks:       {conn.state}: {conn.company_name or '?'} "
+            f"(realm {conn.realm_id}, {conn.environment})"
+        )
+        click.echo(f"  Refresh token:    expires {_ago(conn.refresh_token_expires_at)}")
+    q = report.queue
+    age = "" if q.oldest_queued_age_seconds is None else f", oldest {q.oldest_queued_age_seconds:.0f}s"
+    click.echo(
+        f"  Queue:            {q.queued} queued, {q.running} running, {q.waiting} waiting, "
+        f"{q.failed} failed{age}"
+    )
+    s = report.store
+    click.echo(
+        f"  Store:            {s.backend} at {s.location}, schema {s.schema_revision}"
+        + ("" if s.schema_current else " (NOT current)")
+    )
+    click.echo(
+        f"  Data key:         version {s.key_version}"
+        + (" (rotation unfinished: run `appliance rotate-key`)" if s.key_rotation_pending else "")
+    )
+    click.echo(
+        f"  JobRoutr access:  {report.api_keys} API key(s), webhook secret "
+        + ("set" if report.webhook_secret_set else "NOT set (run `appliance init`)")
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@pass_ctx
+@handles_errors
+def status(ctx: Context, as_json: bool) -> None:
+    """Show the service's state: connection, queue, store and key."""
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        report = client.get("/v1/status", StatusReport)
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(report), indent=2))
+    else:
+        _print_status(report)
+
+
+def _later(name: str, summary: str, issue: str) -> None:
+    @main.command(name, help=f"{summary} (not in this build yet).", context_settings={
+        "ignore_unknown_options": True, "allow_extra_args": True})
+    def command() -> None:
+        click.echo(
+            f"`appliance {name}` is not in this build yet: it arrives with {issue}.", err=True
+        )
+        sys.exit(2)
+
+
+for _name, _summary, _issue in (
+    ("emulator", "Run the bundled QuickBooks Online emulator", "the QBO emulator"),
+    ("tui", "Open the operator console", "the operator console"),
+    ("connect", "Connect to a QuickBooks Online company", "QuickBooks connect"),
+    ("disconnect", "Disconnect from QuickBooks Online", "QuickBooks connect"),
+    ("import", "Import customers, products or accounts from QuickBooks", "imports"),
+    ("accounts", "List the accounts fit to be default income or expense accounts", "imports"),
+    ("settings", "Show or change the default accounts and other choices", "imports"),
+    ("events", "List and retry events pushed from JobRoutr", "the push pipeline"),
+):
+    _later(_name, _summary, _issue)

@@ -1,0 +1,268 @@
+"""Settings: one object, read once at start from a TOML file and the environment, then passed down.
+
+Precedence, highest first: ``APPLIANCE_*`` environment variables, the TOML file named by
+``--config`` or ``APPLIANCE_CONFIG``, then the embedded defaults (a local appliance talking to the
+bundled QBO emulator, state under ``~/.local/state/jobroutr-appliance``).
+
+In the TOML file a setting is either a top-level key (``state_dir = "..."``) or a key in the table
+named by its first word (``[http] port = 8780`` is ``http_port``, env ``APPLIANCE_HTTP_PORT``).
+Secrets are never settings: only the *path* of a file that holds one is (a systemd credential,
+for instance), and relative secret paths are looked up in ``$CREDENTIALS_DIRECTORY`` first.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from appliance.errors import SettingsError
+
+ENV_PREFIX = "APPLIANCE_"
+CONFIG_ENV = "APPLIANCE_CONFIG"
+SECTIONS = ("http", "qbo", "log", "admin")
+
+# The bundled emulator's registered app. These are not secrets: they only open the emulator that
+# runs on this machine, and the emulator issue documents them as its defaults.
+EMULATOR_CLIENT_ID = "jobroutr-appliance-local"
+EMULATOR_CLIENT_SECRET = "emulator-client-secret-not-for-production"  # noqa: S105
+
+
+def default_state_dir() -> Path:
+    """systemd's StateDirectory when run as a unit, else the XDG state home of the user."""
+    if systemd_state := os.environ.get("STATE_DIRECTORY"):
+        return Path(systemd_state.split(":")[0])
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    return base / "jobroutr-appliance"
+
+
+class Settings(BaseSettings):
+    """Everything the appliance can be told. Field ``x_y`` is env ``APPLIANCE_X_Y``, TOML ``[x] y``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, validate_default=True
+    )
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    database_url: str = ""
+    key_file: Path | None = None
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8780, ge=1, le=65535)
+    public_url: str = ""
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
+
+    admin_socket: Path | None = None
+    admin_group: str | None = None
+
+    qbo_environment: Literal["production", "sandbox", "emulator"] = "emulator"
+    qbo_emulator_url: str = "http://127.0.0.1:8781"
+    qbo_client_id: str = ""
+    qbo_client_secret_file: Path | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment must win over it.
+        return (env_settings, init_settings)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("public_url", "qbo_emulator_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value == "":
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"expected a base URL without query or fragment, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        # Frozen model: derived defaults are filled in through object.__setattr__, once, here.
+        state_dir = self.state_dir.expanduser().absolute()
+        object.__setattr__(self, "state_dir", state_dir)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{state_dir / 'appliance.db'}")
+        if self.key_file is None:
+            object.__setattr__(self, "key_file", state_dir / "keyring.json")
+        if self.admin_socket is None:
+            runtime = os.environ.get("RUNTIME_DIRECTORY")
+            base = Path(runtime.split(":")[0]) if runtime else state_dir
+            object.__setattr__(self, "admin_socket", base / "admin.sock")
+        if not self.public_url:
+            object.__setattr__(self, "public_url", f"http://{self.http_host}:{self.http_port}")
+        if self.qbo_environment == "emulator":
+            if not self.qbo_client_id:
+                object.__setattr__(self, "qbo_client_id", EMULATOR_CLIENT_ID)
+        else:
+            if not self.qbo_client_id:
+                raise ValueError(
+                    "APPLIANCE_QBO_CLIENT_ID is required when APPLIANCE_QBO_ENVIRONMENT is "
+                    f"{self.qbo_environment} (use the app's keys from Intuit's developer portal)"
+                )
+            if self.qbo_client_secret_file is None:
+                raise ValueError(
+                    "APPLIANCE_QBO_CLIENT_SECRET_FILE is required when "
+                    f"APPLIANCE_QBO_ENVIRONMENT is {self.qbo_environment}"
+                )
+        if self.qbo_environment == "production" and not self.public_url.startswith("https://"):
+            raise ValueError(
+                "APPLIANCE_PUBLIC_URL must be https:// in production, because Intuit only "
+                "redirects to https"
+            )
+        return self
+
+    # Paths that always exist after validation; typed accessors spare callers the Optional.
+    @property
+    def key_path(self) -> Path:
+        assert self.key_file is not None
+        return self.key_file
+
+    @property
+    def admin_socket_path(self) -> Path:
+        assert self.admin_socket is not None
+        return self.admin_socket
+
+    @property
+    def oauth_redirect_uri(self) -> str:
+        return f"{self.public_url}/oauth/callback"
+
+    def qbo_client_secret(self) -> str:
+        """Read the Intuit client secret from its file; the emulator has a documented default."""
+        if self.qbo_client_secret_file is None:
+            return EMULATOR_CLIENT_SECRET
+        return read_secret_file(self.qbo_client_secret_file, setting="qbo_client_secret_file")
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def toml_name(field: str) -> str:
+    head, _, tail = field.partition("_")
+    return f"{head}.{tail}" if head in SECTIONS and tail else field
+
+
+def read_secret_file(path: Path, *, setting: str) -> str:
+    """Read a secret from a file, refusing files that anyone on the machine could read."""
+    resolved = path.expanduser()
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not resolved.is_absolute() and credentials and (Path(credentials) / resolved).exists():
+        resolved = Path(credentials) / resolved
+    try:
+        mode = resolved.stat().st_mode
+        value = resolved.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(
+            f"Setting {env_name(setting)} names {str(resolved)!r}, which cannot be read "
+            f"({exc.strerror}).",
+            setting=setting,
+            hint="Check the path and that the appliance's user may read it.",
+        ) from None
+    if mode & stat.S_IROTH:
+        raise SettingsError(
+            f"Setting {env_name(setting)} names {str(resolved)!r}, which every user can read.",
+            setting=setting,
+            hint=f"Run `chmod 600 {resolved}` (or pass it as a systemd credential).",
+        )
+    if not value:
+        raise SettingsError(
+            f"Setting {env_name(setting)} names {str(resolved)!r}, which is empty.",
+            setting=setting,
+        )
+    return value
+
+
+def _flatten(table: Mapping[str, Any], source: Path) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            if key not in SECTIONS:
+                raise SettingsError(
+                    f"Config file {source} has an unknown table [{key}].",
+                    setting=key,
+                    hint=f"Known tables are {', '.join('[' + s + ']' for s in SECTIONS)}.",
+                )
+            for inner, inner_value in value.items():
+                flat[f"{key}_{inner}"] = inner_value
+        else:
+            flat[key] = value
+    return flat
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return _flatten(tomllib.load(handle), path)
+    except FileNotFoundError:
+        raise SettingsError(
+            f"Config file {path} does not exist.",
+            setting="config",
+            hint=f"Check --config or {CONFIG_ENV}; examples are in config/ of the source tree.",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(
+            f"Config file {path} is not valid TOML ({exc}).", setting="config"
+        ) from None
+    except OSError as exc:
+        raise SettingsError(
+            f"Config file {path} cannot be read ({exc.strerror}).", setting="config"
+        ) from None
+
+
+def _sentence(error: ValidationError, source: Path | None) -> SettingsError:
+    first = error.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    field = loc[0] if loc else ""
+    where = f" in {source}" if source else ""
+    if first["type"] == "extra_forbidden":
+        return SettingsError(
+            f"Unknown setting `{toml_name(field)}`{where}.",
+            setting=field,
+            hint="See config/appliance.example.toml for every setting.",
+        )
+    message = first["msg"].removeprefix("Value error, ")
+    if not field:
+        return SettingsError(f"{message[0].upper()}{message[1:]}{where}.", setting="")
+    got = ""
+    if first["type"] not in ("missing",) and "input" in first:
+        got = f" (got {first['input']!r})"
+    return SettingsError(
+        f"Setting {env_name(field)} (`{toml_name(field)}`{where}) is invalid: {message}{got}.",
+        setting=field,
+    )
+
+
+def load_settings(config: Path | None = None) -> Settings:
+    """Load settings once. ``config`` (or ``APPLIANCE_CONFIG``) names an optional TOML file."""
+    if config is None and os.environ.get(CONFIG_ENV):
+        config = Path(os.environ[CONFIG_ENV])
+    values = _read_toml(config) if config is not None else {}
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise _sentence(exc, config) from None

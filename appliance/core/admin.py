@@ -1,0 +1,55 @@
+"""Schemas of the admin API (Unix socket): what the service answers and the console reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+
+class ConnectionInfo(msgspec.Struct, kw_only=True):
+    realm_id: str
+    company_name: str | None
+    environment: str
+    state: str
+    connected_at: datetime | None = None
+    access_token_expires_at: datetime | None = None
+    refresh_token_expires_at: datetime | None = None
+    refresh_token_hard_expires_at: datetime | None = None
+    last_error: str | None = None
+
+
+class QueueInfo(msgspec.Struct, kw_only=True):
+    queued: int = 0
+    running: int = 0
+    waiting: int = 0
+    failed: int = 0
+    oldest_queued_age_seconds: float | None = None
+
+
+class StoreInfo(msgspec.Struct, kw_only=True):
+    backend: str
+    location: str
+    schema_revision: str | None
+    schema_current: bool
+    key_version: int
+    key_rotation_pending: bool
+
+
+class StatusReport(msgspec.Struct, kw_only=True):
+    version: str
+    started_at: datetime
+    qbo_environment: str
+    public_url: str
+    store: StoreInfo
+    connection: ConnectionInfo | None
+    queue: QueueInfo
+    api_keys: int
+    webhook_secret_set: bool
+
+
+class KeyRotationReport(msgspec.Struct, kw_only=True):
+    old_key_versions: list[int]
+    new_key_version: int
+    resealed: int
+    resumed: bool

@@ -1,0 +1,79 @@
+"""A small client for the admin API on the service's Unix socket (used by the CLI and console)."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from appliance.errors import ApplianceError, ServiceNotRunning
+
+T = TypeVar("T")
+
+
+class AdminError(ApplianceError):
+    """The service answered, but refused or failed the request; carries its problem details."""
+
+    def __init__(self, message: str, *, status: int, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class AdminClient:
+    """Talks to the running service; every call raises ServiceNotRunning when nobody answers."""
+
+    def __init__(self, socket_path: Path, *, timeout: float = 30.0) -> None:
+        self.socket_path = socket_path
+        self._client = httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(socket_path)),
+            base_url="http://appliance",
+            timeout=timeout,
+            headers={"X-Appliance-Operator": f"{_operator()}@cli"},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, type_: type[T], **kwargs: Any) -> T:
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.RemoteProtocolError, FileNotFoundError):
+            raise ServiceNotRunning(
+                f"The appliance service is not running (nothing answers on {self.socket_path})."
+            ) from None
+        if response.is_error:
+            raise _problem(response)
+        return msgspec.json.decode(response.content, type=type_)
+
+    def get(self, path: str, type_: type[T]) -> T:
+        return self.request("GET", path, type_)
+
+    def post(self, path: str, type_: type[T], json: Any = None) -> T:
+        return self.request("POST", path, type_, json=json)
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _problem(response: httpx.Response) -> AdminError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    detail = body.get("detail") or body.get("title") or response.reason_phrase
+    return AdminError(str(detail), status=response.status_code, hint=str(body.get("hint") or ""))

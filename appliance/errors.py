@@ -1,0 +1,65 @@
+"""Errors the appliance raises on purpose, each with a sentence for a person and a hint.
+
+ApplianceError
+ ├── SettingsError          a setting is missing or malformed (start-up stops, names the setting)
+ ├── StateDirError          the state directory or a file in it cannot be used safely
+ ├── KeyringError           the data key file is missing, unreadable or malformed
+ ├── VaultError             a sealed secret cannot be opened (tampered, moved, or key retired)
+ ├── StoreError             the database cannot be opened or is at an unknown schema version
+ └── ServiceNotRunning      an operator command could not reach the running service
+
+Every error is formatted once, at the edge: the CLI prints ``message`` and ``hint``; the HTTP layer
+turns it into problem+json. Nothing here carries a secret value.
+"""
+
+from __future__ import annotations
+
+
+class ApplianceError(Exception):
+    """Base class: ``message`` says what happened, ``hint`` what to do next."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        if hint:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SettingsError(ApplianceError):
+    """A setting is missing or malformed."""
+
+    def __init__(self, message: str, *, setting: str, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.setting = setting
+
+
+class StateDirError(ApplianceError):
+    """The state directory or a file in it cannot be used safely."""
+
+
+class KeyringError(ApplianceError):
+    """The data key file is missing, unreadable or malformed."""
+
+    hint = "Run `appliance init` to create the key, or point APPLIANCE_KEY_FILE at the existing one."
+
+
+class VaultError(ApplianceError):
+    """A sealed secret cannot be opened."""
+
+
+class StoreError(ApplianceError):
+    """The database cannot be opened or is at a schema version this release does not know."""
+
+
+class ServiceNotRunning(ApplianceError):
+    """An operator command could not reach the running service over its admin socket."""
+
+    hint = (
+        "Start it with `appliance serve` (or `systemctl start jobroutr-appliance`), "
+        "then run this command again."
+    )

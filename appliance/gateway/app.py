@@ -1,0 +1,130 @@
+"""Litestar app factories: ``create_app`` for the public listener, ``create_admin_app`` for the socket.
+
+The two are separate apps on separate listeners, so no admin route exists on the TCP port at all.
+Both share one :class:`~appliance.storage.store.Store`; when none is given the app opens its own and
+closes it on shutdown (that is how tests and ``litestar run`` use it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Litestar, Request, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.response import Response
+
+from appliance import __version__
+from appliance.config import Settings
+from appliance.core.admin import KeyRotationReport, StatusReport
+from appliance.gateway.middleware import request_context
+from appliance.gateway.problems import EXCEPTION_HANDLERS, problem
+from appliance.storage.store import Store
+
+
+@get("/healthz", tags=["health"], summary="Liveness: the process answers", sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get(
+    "/readyz",
+    tags=["health"],
+    summary="Readiness: the store is reachable and its schema is current",
+    sync_to_thread=True,
+)
+def readyz(store: Store) -> Response[dict[str, Any]]:
+    ok, reason = store.ready()
+    if not ok:
+        return problem(503, "Not ready", reason)
+    return Response({"status": "ready"})
+
+
+@get("/v1/status", tags=["admin"], summary="Everything `appliance status` shows", sync_to_thread=True)
+def admin_status(store: Store, state: State) -> StatusReport:
+    keys, has_secret = store.credential_info()
+    return StatusReport(
+        version=__version__,
+        started_at=state.started_at,
+        qbo_environment=store.settings.qbo_environment,
+        public_url=store.settings.public_url,
+        store=store.store_info(),
+        connection=store.connection_info(),
+        queue=store.queue_info(),
+        api_keys=keys,
+        webhook_secret_set=has_secret,
+    )
+
+
+@post("/v1/keys/rotate", tags=["admin"], summary="Re-seal every secret under a new data key",
+      sync_to_thread=True, status_code=200)
+def admin_rotate_key(store: Store, request: Request[Any, Any, Any]) -> KeyRotationReport:
+    result = store.rotate_key(actor=_operator(request))
+    return KeyRotationReport(
+        old_key_versions=list(result.old_versions),
+        new_key_version=result.new_version,
+        resealed=result.resealed,
+        resumed=result.resumed,
+    )
+
+
+def _operator(request: Request[Any, Any, Any]) -> str:
+    return request.headers.get("x-appliance-operator", "admin-api")[:64]
+
+
+def _lifespan(settings: Settings, store: Store | None) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned = store is None
+        app.state.store = store or Store.open(settings)
+        if owned:
+            app.state.store.migrate()
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.store.close()
+
+    return lifespan
+
+
+def _provide_store(state: State) -> Store:
+    store: Store = state.store
+    return store
+
+
+def _build(settings: Settings, store: Store | None, handlers: list[Any], openapi: bool) -> Litestar:
+    return Litestar(
+        route_handlers=handlers,
+        dependencies={"store": Provide(_provide_store, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_context],
+        lifespan=[_lifespan(settings, store)],
+        state=State({"started_at": datetime.now(UTC), "settings": settings}),
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="JobRoutr QuickBooks Gateway",
+            version=__version__,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        )
+        if openapi
+        else None,
+        logging_config=None,
+        debug=False,
+    )
+
+
+def create_app(settings: Settings, store: Store | None = None) -> Litestar:
+    """The public listener: health, readiness and the OpenAPI schema (JobRoutr's routes join it)."""
+    return _build(settings, store, [healthz, readyz], openapi=True)
+
+
+def create_admin_app(settings: Settings, store: Store | None = None) -> Litestar:
+    """The admin API, served only on the Unix socket: the console's and the CLI's way in."""
+    return _build(settings, store, [healthz, admin_status, admin_rotate_key], openapi=False)

@@ -1,0 +1,50 @@
+"""Per-request context: a request id bound to every log line, and one summary line per request."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from appliance.logging import get_logger
+
+log = get_logger("appliance.http")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def request_context(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await app(scope, receive, send_with_id)
+            finally:
+                # The path only: query strings can carry OAuth codes and state.
+                log.info(
+                    "http.request_finished",
+                    method=scope.get("method"),
+                    path=scope.get("path"),
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                )
+
+    return middleware

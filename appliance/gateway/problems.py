@@ -1,0 +1,90 @@
+"""Errors to HTTP, in one place: every error answer is RFC 9457 problem+json, never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from appliance.errors import ApplianceError
+from appliance.logging import get_logger
+
+PROBLEM_JSON = "application/problem+json"
+log = get_logger(__name__)
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    type_: str = "about:blank",
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    title = _TITLES.get(exc.status_code, "Request failed")
+    detail = exc.detail if exc.detail and exc.detail.lower() != title.lower() else None
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        extra["invalid_params"] = [
+            {"name": item.get("key") or item.get("source"), "reason": item.get("message")}
+            for item in exc.extra
+            if isinstance(item, dict)
+        ]
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() != "content-type"}
+    return problem(
+        exc.status_code, title, detail, instance=request.url.path, headers=headers or None, **extra
+    )
+
+
+def _appliance_error(request: Request[Any, Any, Any], exc: ApplianceError) -> Response[Any]:
+    log.warning("http.request_refused", error=type(exc).__name__, detail=exc.message)
+    return problem(
+        409, "The appliance cannot do that now", exc.message, hint=exc.hint or None,
+        instance=request.url.path,
+    )
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("http.request_failed", error=type(exc).__name__)
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "Internal error",
+        "The appliance could not complete this request; the details are in its log.",
+        instance=request.url.path,
+    )
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    HTTPException: _http_exception,
+    ApplianceError: _appliance_error,
+    Exception: _unexpected,
+}

@@ -1,0 +1,151 @@
+"""Running the gateway: both apps in one process, on sockets we bind ourselves, stopped on SIGTERM.
+
+We bind the sockets rather than let uvicorn do it because uvicorn makes a Unix socket 0666; ours is
+0660 (owner and the operators' group), and a port or socket already in use is one clear sentence.
+Signals are ours too: SIGTERM or SIGINT asks both servers to finish their requests and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+from appliance.config import Settings
+from appliance.errors import ApplianceError
+from appliance.gateway.app import create_admin_app, create_app
+from appliance.logging import get_logger
+from appliance.storage.store import Store
+
+log = get_logger(__name__)
+GRACEFUL_SECONDS = 10
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # serve() installs the handlers once for both servers; see run().
+        yield
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ApplianceError(
+            f"Cannot listen on {host}:{port} ({exc.strerror}).",
+            hint="Another program may use that port: choose another with APPLIANCE_HTTP_PORT.",
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def bind_unix(path: Path, group: str | None) -> socket.socket:
+    if path.exists() or path.is_symlink():
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            path.unlink()  # left by a process that died: nobody is listening on it
+        else:
+            raise ApplianceError(
+                f"Another appliance service is already running (it answers on {path}).",
+                hint="Stop it first, or give this one another APPLIANCE_ADMIN_SOCKET.",
+            )
+        finally:
+            probe.close()
+    path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o117)  # created 0660 from the start: no window where others can connect
+    try:
+        sock.bind(str(path))
+    except OSError as exc:
+        sock.close()
+        raise ApplianceError(f"Cannot create the admin socket {path} ({exc.strerror}).") from None
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o660)
+    if group:
+        try:
+            os.chown(path, -1, grp.getgrnam(group).gr_gid)
+        except (KeyError, PermissionError) as exc:
+            sock.close()
+            path.unlink(missing_ok=True)
+            raise ApplianceError(
+                f"Cannot give the admin socket to group {group!r} ({exc}).",
+                hint="Create the group, or check APPLIANCE_ADMIN_GROUP.",
+            ) from None
+    sock.listen(32)
+    return sock
+
+
+def _config(app: object) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        date_header=True,
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        proxy_headers=False,
+    )
+
+
+async def serve(settings: Settings, store: Store) -> None:
+    """Serve until SIGTERM/SIGINT. The store must already be migrated."""
+    tcp = bind_tcp(settings.http_host, settings.http_port)
+    admin_path = settings.admin_socket_path
+    uds = bind_unix(admin_path, settings.admin_group)
+    public = _Server(_config(create_app(settings, store)))
+    admin = _Server(_config(create_admin_app(settings, store)))
+    servers = (public, admin)
+
+    def stop() -> None:
+        if not any(server.should_exit for server in servers):
+            log.info("service.stopping")
+        for server in servers:
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    log.info(
+        "service.started",
+        listen=f"http://{settings.http_host}:{settings.http_port}",
+        admin_socket=str(admin_path),
+        public_url=settings.public_url,
+        qbo_environment=settings.qbo_environment,
+        pid=os.getpid(),
+    )
+    try:
+        tasks = [
+            asyncio.create_task(public.serve([tcp])),
+            asyncio.create_task(admin.serve([uds])),
+        ]
+        # If either listener ends (or fails to start), the other is asked to stop too.
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if (exc := task.exception()) is not None and not isinstance(exc, SystemExit):
+                raise exc
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        tcp.close()
+        uds.close()
+        admin_path.unlink(missing_ok=True)
+        log.info("service.stopped")

@@ -1,0 +1,118 @@
+"""The data key file: versioned AES-256 keys, one active, written atomically and owner-only.
+
+File format (JSON, mode 0600)::
+
+    {"format": "jobroutr-appliance-keyring/1", "active": 2, "keys": {"1": "<b64>", "2": "<b64>"}}
+
+More than one key in the file means a rotation is under way (or was interrupted): the active key
+seals, every listed key opens, and ``appliance rotate-key`` finishes the job.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appliance.errors import KeyringError
+
+FORMAT = "jobroutr-appliance-keyring/1"
+KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Keyring:
+    active: int
+    keys: dict[int, bytes] = field(repr=False)
+
+    @property
+    def rotating(self) -> bool:
+        return len(self.keys) > 1
+
+    def key(self, version: int) -> bytes | None:
+        return self.keys.get(version)
+
+    def with_new_active_key(self) -> Keyring:
+        version = max(self.keys) + 1
+        return Keyring(active=version, keys={**self.keys, version: secrets.token_bytes(KEY_BYTES)})
+
+    def only_active(self) -> Keyring:
+        return Keyring(active=self.active, keys={self.active: self.keys[self.active]})
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": FORMAT,
+                "active": self.active,
+                "keys": {
+                    str(v): base64.b64encode(k).decode("ascii") for v, k in sorted(self.keys.items())
+                },
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def generate(cls) -> Keyring:
+        return cls(active=1, keys={1: secrets.token_bytes(KEY_BYTES)})
+
+
+def load_keyring(path: Path) -> Keyring:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KeyringError(f"The data key file {path} does not exist.") from None
+    except OSError as exc:
+        raise KeyringError(f"The data key file {path} cannot be read ({exc.strerror}).") from None
+    try:
+        doc = json.loads(raw)
+        if doc.get("format") != FORMAT:
+            raise ValueError("unknown format")
+        keys = {int(v): base64.b64decode(k, validate=True) for v, k in doc["keys"].items()}
+        active = int(doc["active"])
+        if active not in keys or any(len(k) != KEY_BYTES for k in keys.values()):
+            raise ValueError("inconsistent")
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+        raise KeyringError(
+            f"The data key file {path} is damaged or not a key file.",
+            hint="Restore it from your backup; without it the stored tokens cannot be opened.",
+        ) from None
+    return Keyring(active=active, keys=keys)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_keyring(path: Path, keyring: Keyring, *, create_only: bool = False) -> None:
+    """Write the key file atomically: a kill at any moment leaves the old file or the new one.
+
+    ``create_only`` refuses to replace an existing file, so `appliance init` can never overwrite a
+    key that secrets are sealed with.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(keyring.to_json())
+            handle.flush()
+            os.fsync(handle.fileno())
+        if create_only:
+            # link() fails if the target exists, unlike rename(): no race with a second `init`.
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise KeyringError(f"The data key file {path} already exists.") from None
+        else:
+            os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,54 @@
+"""Schema migrations with Alembic, configured in code so the package carries everything it needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from appliance.errors import StoreError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision(engine: Engine) -> str:
+    head = ScriptDirectory.from_config(_config(engine)).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def is_current(engine: Engine) -> bool:
+    return current_revision(engine) == head_revision(engine)
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to this release's head. Returns (before, after)."""
+    before = current_revision(engine)
+    script = ScriptDirectory.from_config(_config(engine))
+    if before is not None and script.get_revision(before) is None:
+        raise StoreError(
+            f"The database is at schema version {before}, which this release does not know: "
+            "it was written by a newer appliance.",
+            hint="Install that newer release again, or restore a backup made by this one.",
+        )
+    config = _config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return before, head_revision(engine)

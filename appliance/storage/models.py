@@ -1,0 +1,262 @@
+"""Tables. Everything that belongs to a QuickBooks company is keyed by its realm id.
+
+One appliance usually serves one company, but a reconnect to another company, or a second one,
+must never mix their records, so the realm is part of every key from the start.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from appliance.storage.types import UTCDateTime, utcnow
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=index)
+
+
+class Company(SQLModel, table=True):
+    """A QBO company (realm) this appliance has connected to, and the state of that connection."""
+
+    __tablename__ = "company"
+
+    realm_id: str = Field(primary_key=True, max_length=32)
+    environment: str = Field(max_length=16)
+    company_name: str | None = None
+    state: str = Field(default="connected", max_length=24)  # connected|needs_reconnect|disconnected
+    connected_at: datetime | None = _ts(nullable=True)
+    disconnected_at: datetime | None = _ts(nullable=True)
+    access_token_expires_at: datetime | None = _ts(nullable=True)
+    refresh_token_expires_at: datetime | None = _ts(nullable=True)
+    refresh_token_hard_expires_at: datetime | None = _ts(nullable=True)
+    last_refresh_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Secret(SQLModel, table=True):
+    """A sealed secret. The ciphertext is bound to (scope, name): moved elsewhere, it won't open."""
+
+    __tablename__ = "secret"
+
+    scope: str = Field(primary_key=True, max_length=64)  # "realm:<id>", "jobroutr", "intuit"
+    name: str = Field(primary_key=True, max_length=64)  # "refresh_token", "webhook_secret", ...
+    key_version: int = Field(index=True)
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = _ts()
+
+
+class ApiKey(SQLModel, table=True):
+    """A JobRoutr API key. Only a hash is kept; the key itself is shown once when created."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=32)
+    key_hash: str = Field(unique=True, max_length=128)
+    label: str = Field(default="jobroutr", max_length=64)
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class CompanySettings(SQLModel, table=True):
+    """What the operator chose for a company: default accounts and onboarding progress."""
+
+    __tablename__ = "company_settings"
+
+    realm_id: str = Field(primary_key=True, foreign_key="company.realm_id", max_length=32)
+    default_income_account_id: str | None = Field(default=None, max_length=32)
+    default_expense_account_id: str | None = Field(default=None, max_length=32)
+    onboarding: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    onboarding_completed_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts()
+
+
+class QboCustomer(SQLModel, table=True):
+    """Mirror of a QBO customer (or sub-customer), as last imported or written by us."""
+
+    __tablename__ = "qbo_customer"
+    __table_args__ = (Index("ix_qbo_customer_realm_seq", "realm_id", "change_seq"),)
+
+    realm_id: str = Field(primary_key=True, foreign_key="company.realm_id", max_length=32)
+    qbo_id: str = Field(primary_key=True, max_length=32)
+    display_name: str = Field(max_length=500)
+    active: bool = True
+    parent_qbo_id: str | None = Field(default=None, max_length=32)
+    sync_token: str | None = Field(default=None, max_length=16)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    qbo_updated_at: datetime | None = _ts(nullable=True)
+    change_seq: int = Field(default=0)
+    import_run_id: int | None = None
+    updated_at: datetime = _ts()
+
+
+class QboItem(SQLModel, table=True):
+    """Mirror of a QBO item (product or service)."""
+
+    __tablename__ = "qbo_item"
+    __table_args__ = (Index("ix_qbo_item_realm_seq", "realm_id", "change_seq"),)
+
+    realm_id: str = Field(primary_key=True, foreign_key="company.realm_id", max_length=32)
+    qbo_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=100)
+    item_type: str = Field(max_length=24)
+    active: bool = True
+    price: str | None = Field(default=None, max_length=32)  # Decimal as text: exact, never float
+    sync_token: str | None = Field(default=None, max_length=16)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    qbo_updated_at: datetime | None = _ts(nullable=True)
+    change_seq: int = Field(default=0)
+    import_run_id: int | None = None
+    updated_at: datetime = _ts()
+
+
+class QboAccount(SQLModel, table=True):
+    """Mirror of a chart-of-accounts entry."""
+
+    __tablename__ = "qbo_account"
+
+    realm_id: str = Field(primary_key=True, foreign_key="company.realm_id", max_length=32)
+    qbo_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=100)
+    fully_qualified_name: str = Field(max_length=500)
+    classification: str | None = Field(default=None, max_length=24)
+    account_type: str = Field(max_length=40)
+    account_sub_type: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    change_seq: int = Field(default=0)
+    updated_at: datetime = _ts()
+
+
+class Link(SQLModel, table=True):
+    """A JobRoutr record and the QBO record it is written to."""
+
+    __tablename__ = "link"
+    __table_args__ = (
+        UniqueConstraint("realm_id", "kind", "qbo_id", name="uq_link_qbo"),
+        Index("ix_link_realm_seq", "realm_id", "change_seq"),
+    )
+
+    realm_id: str = Field(primary_key=True, foreign_key="company.realm_id", max_length=32)
+    kind: str = Field(primary_key=True, max_length=16)  # customer|product|invoice
+    jobroutr_id: str = Field(primary_key=True, max_length=128)
+    qbo_id: str = Field(max_length=32)
+    change_seq: int = Field(default=0)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ChangeCounter(SQLModel, table=True):
+    """Monotonic counters behind the pull API's cursors (one per realm and kind of record)."""
+
+    __tablename__ = "change_counter"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: int = 0
+
+
+class Event(SQLModel, table=True):
+    """A signed event received from JobRoutr, kept as received, with its outcome."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_record", "record_kind", "record_id"),)
+
+    id: str = Field(primary_key=True, max_length=128)  # webhook-id
+    type: str = Field(max_length=64)
+    realm_id: str | None = Field(default=None, max_length=32)
+    record_kind: str | None = Field(default=None, max_length=16)
+    record_id: str | None = Field(default=None, max_length=128)
+    occurred_at: datetime | None = _ts(nullable=True)
+    received_at: datetime = _ts(index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="queued", max_length=16, index=True)
+    attempts: int = 0
+    qbo_id: str | None = Field(default=None, max_length=32)
+    error_code: str | None = Field(default=None, max_length=32)
+    error_message: str | None = None
+    error_hint: str | None = None
+    first_response: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    updated_at: datetime = _ts()
+
+
+class Job(SQLModel, table=True):
+    """Work for the queue: leased, heartbeated and fenced so no job runs twice at once."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        Index("ix_job_ready", "state", "run_after"),
+        Index("ix_job_record", "record_key", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str | None = Field(default=None, foreign_key="event.id", max_length=128)
+    realm_id: str | None = Field(default=None, max_length=32)
+    kind: str = Field(max_length=32)
+    record_key: str = Field(max_length=160)
+    state: str = Field(default="queued", max_length=16)  # queued|running|waiting|done|failed
+    run_after: datetime = _ts()
+    attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = _ts(nullable=True)
+    fence: int = 0
+    request_id: str | None = Field(default=None, max_length=50)
+    waiting_for: str | None = None
+    last_error: str | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ImportRun(SQLModel, table=True):
+    """One import of customers, products or accounts, with its progress and summary."""
+
+    __tablename__ = "import_run"
+    __table_args__ = (Index("ix_import_run_realm_kind", "realm_id", "kind", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    realm_id: str = Field(foreign_key="company.realm_id", max_length=32)
+    kind: str = Field(max_length=16)  # customers|products|accounts
+    state: str = Field(default="running", max_length=16)  # running|done|failed|cancelled
+    total: int | None = None
+    done: int = 0
+    skipped: int = 0
+    qbo_calls: int = 0
+    cancel_requested: bool = False
+    error: str | None = None
+    started_at: datetime = _ts()
+    heartbeat_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+
+
+class ImportSkip(SQLModel, table=True):
+    """A record an import did not bring in, and why."""
+
+    __tablename__ = "import_skip"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="import_run.id", index=True)
+    qbo_id: str = Field(max_length=32)
+    name: str | None = None
+    reason: str
+
+
+class AuditEntry(SQLModel, table=True):
+    """An operator action. Append-only: the database refuses updates and deletes of these rows."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    realm_id: str | None = Field(default=None, max_length=32)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

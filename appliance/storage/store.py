@@ -1,0 +1,206 @@
+"""The store as the rest of the appliance sees it: open, initialise, migrate, check, report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from appliance.config import Settings
+from appliance.core.admin import ConnectionInfo, QueueInfo, StoreInfo
+from appliance.errors import KeyringError
+from appliance.logging import get_logger
+from appliance.storage import audit, credentials, migrate
+from appliance.storage.db import (
+    create_store_engine,
+    secure_state_dir,
+    session_scope,
+    sqlite_path,
+    tighten_sqlite_files,
+)
+from appliance.storage.keyring import Keyring, save_keyring
+from appliance.storage.models import Company, Job, Secret
+from appliance.storage.types import utcnow
+from appliance.storage.vault import RotationResult, Vault, rotate_key, sealed_versions
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class InitResult:
+    key_created: bool
+    api_key: str | None
+    webhook_secret: str | None
+    schema_before: str | None
+    schema_after: str
+
+
+class Store:
+    """The database and the vault, opened together; one per process."""
+
+    def __init__(self, settings: Settings, engine: Engine, vault: Vault) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.vault = vault
+
+    @classmethod
+    def open(cls, settings: Settings) -> Store:
+        secure_state_dir(settings.state_dir)
+        vault = Vault(settings.key_path)
+        engine = create_store_engine(settings.database_url)
+        tighten_sqlite_files(settings.database_url)
+        return cls(settings, engine, vault)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # Schema ----------------------------------------------------------------------------------
+
+    def migrate(self) -> tuple[str | None, str]:
+        before, after = migrate.upgrade(self.engine)
+        tighten_sqlite_files(self.settings.database_url)
+        if before != after:
+            log.info("store.migrated", schema_before=before, schema_after=after)
+        return before, after
+
+    def ready(self) -> tuple[bool, str]:
+        """Is the store reachable and at this release's schema? (for /readyz)"""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            if not migrate.is_current(self.engine):
+                return False, "the database schema is not current: run `appliance migrate`"
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
+            return False, f"the database is not reachable ({type(exc).__name__})"
+        return True, "ok"
+
+    # Reports ---------------------------------------------------------------------------------
+
+    def store_info(self) -> StoreInfo:
+        path = sqlite_path(self.settings.database_url)
+        return StoreInfo(
+            backend=self.engine.dialect.name,
+            location=str(path) if path else self.engine.url.render_as_string(hide_password=True),
+            schema_revision=migrate.current_revision(self.engine),
+            schema_current=migrate.is_current(self.engine),
+            key_version=self.vault.keyring.active,
+            key_rotation_pending=self.vault.keyring.rotating,
+        )
+
+    def connection_info(self) -> ConnectionInfo | None:
+        with self.session() as session:
+            company = session.exec(
+                select(Company).order_by(col(Company.updated_at).desc()).limit(1)
+            ).first()
+        if company is None:
+            return None
+        return ConnectionInfo(
+            realm_id=company.realm_id,
+            company_name=company.company_name,
+            environment=company.environment,
+            state=company.state,
+            connected_at=company.connected_at,
+            access_token_expires_at=company.access_token_expires_at,
+            refresh_token_expires_at=company.refresh_token_expires_at,
+            refresh_token_hard_expires_at=company.refresh_token_hard_expires_at,
+            last_error=company.last_error,
+        )
+
+    def queue_info(self, now: datetime | None = None) -> QueueInfo:
+        now = now or utcnow()
+        with self.session() as session:
+            counts = dict(
+                session.exec(select(Job.state, func.count()).group_by(col(Job.state))).all()
+            )
+            oldest = session.exec(
+                select(func.min(Job.created_at)).where(col(Job.state) == "queued")
+            ).first()
+        age = None
+        if oldest is not None:
+            # SQLite's MIN() bypasses the column type; read it back through the same rules.
+            if isinstance(oldest, str):
+                oldest = datetime.fromisoformat(oldest)
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=UTC)
+            age = max(0.0, (now - oldest).total_seconds())
+        return QueueInfo(
+            queued=counts.get("queued", 0),
+            running=counts.get("running", 0),
+            waiting=counts.get("waiting", 0),
+            failed=counts.get("failed", 0),
+            oldest_queued_age_seconds=age,
+        )
+
+    def credential_info(self) -> tuple[int, bool]:
+        with self.session() as session:
+            keys = len(credentials.active_api_keys(session))
+            has_secret = (
+                session.get(Secret, (credentials.WEBHOOK_SCOPE, credentials.WEBHOOK_SECRET))
+                is not None
+            )
+        return keys, has_secret
+
+    # Keys ------------------------------------------------------------------------------------
+
+    def rotate_key(self, actor: str) -> RotationResult:
+        result = rotate_key(self.engine, self.vault)
+        with session_scope(self.engine) as session:
+            audit.record(
+                session,
+                actor=actor,
+                action="key.rotated",
+                new_key_version=result.new_version,
+                old_key_versions=list(result.old_versions),
+                resealed=result.resealed,
+            )
+        return result
+
+
+def initialize(settings: Settings, *, actor: str) -> InitResult:
+    """Create what a new appliance needs; never replace what an existing one has.
+
+    Idempotent: the key file is created only if absent (and refused if the database already holds
+    secrets, because a fresh key could never open them); the JobRoutr API key and webhook secret
+    are created only if there are none, and are returned so they can be shown once.
+    """
+    secure_state_dir(settings.state_dir)
+    engine = create_store_engine(settings.database_url)
+    try:
+        key_created = False
+        if not settings.key_path.exists():
+            if migrate.current_revision(engine) is not None and sealed_versions(engine):
+                raise KeyringError(
+                    f"The data key file {settings.key_path} is missing, but the database holds "
+                    "secrets sealed with it.",
+                    hint="Restore keyring.json from your backup; a new key cannot open them.",
+                )
+            save_keyring(settings.key_path, Keyring.generate(), create_only=True)
+            key_created = True
+        store = Store(settings, engine, Vault(settings.key_path))
+        before, after = store.migrate()
+        api_key = webhook = None
+        with session_scope(engine) as session:
+            if not credentials.active_api_keys(session):
+                _, api_key = credentials.create_api_key(session)
+            if credentials.webhook_secret(session, store.vault) is None:
+                webhook = credentials.new_webhook_secret()
+                credentials.store_webhook_secret(session, store.vault, webhook)
+            if key_created or api_key or webhook:
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="appliance.initialised",
+                    key_created=key_created,
+                    api_key_created=api_key is not None,
+                    webhook_secret_created=webhook is not None,
+                )
+        tighten_sqlite_files(settings.database_url)
+        return InitResult(key_created, api_key, webhook, before, after)
+    finally:
+        engine.dispose()

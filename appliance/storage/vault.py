@@ -1,0 +1,174 @@
+"""Secrets at rest: AES-256-GCM, each ciphertext bound to the row and field it belongs to.
+
+A sealed value is ``b"JRV1" | key version (4 bytes) | nonce (12 bytes) | ciphertext+tag``, and its
+associated data names the table, scope and name it was sealed for. A ciphertext copied to another
+row, or with one bit flipped, fails to open; so does one sealed under a key that was retired.
+
+``rotate_key`` re-seals every secret under a new key and then retires the old one. It is
+restartable: killed at any point, running it again finishes the same rotation.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from appliance.errors import VaultError
+from appliance.logging import get_logger, register_secret
+from appliance.storage.db import session_scope
+from appliance.storage.keyring import Keyring, load_keyring, save_keyring
+from appliance.storage.models import Secret
+from appliance.storage.types import utcnow
+
+MAGIC = b"JRV1"
+_HEADER = struct.Struct(">4sI12s")
+RESEAL_BATCH = 100
+
+log = get_logger(__name__)
+
+
+def _aad(scope: str, name: str) -> bytes:
+    return f"jobroutr-appliance|secret|{scope}|{name}".encode()
+
+
+class Vault:
+    """Seals and opens secrets with the keyring from ``key_path``; safe to share across threads."""
+
+    def __init__(self, key_path: Path, keyring: Keyring | None = None) -> None:
+        self.key_path = key_path
+        self._keyring = keyring if keyring is not None else load_keyring(key_path)
+        self.lock = threading.RLock()
+
+    @property
+    def keyring(self) -> Keyring:
+        return self._keyring
+
+    def reload(self) -> None:
+        with self.lock:
+            self._keyring = load_keyring(self.key_path)
+
+    def seal(self, scope: str, name: str, plaintext: str) -> tuple[int, bytes]:
+        register_secret(plaintext)
+        with self.lock:
+            version = self._keyring.active
+            key = self._keyring.keys[version]
+        nonce = os.urandom(12)
+        body = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), _aad(scope, name))
+        return version, _HEADER.pack(MAGIC, version, nonce) + body
+
+    def open(self, scope: str, name: str, blob: bytes) -> str:
+        if len(blob) < _HEADER.size + 16:
+            raise VaultError(f"The stored secret {scope}/{name} is damaged.")
+        magic, version, nonce = _HEADER.unpack_from(blob)
+        if magic != MAGIC:
+            raise VaultError(f"The stored secret {scope}/{name} is damaged.")
+        key = self._keyring.key(version)
+        if key is None:
+            # Another process may have rotated the key since we loaded it.
+            self.reload()
+            key = self._keyring.key(version)
+        if key is None:
+            raise VaultError(
+                f"The stored secret {scope}/{name} is sealed with key version {version}, "
+                "which is not in the data key file.",
+                hint="Restore the data key file that belongs to this database from your backup.",
+            )
+        try:
+            plaintext = AESGCM(key).decrypt(nonce, blob[_HEADER.size :], _aad(scope, name)).decode()
+        except InvalidTag:
+            raise VaultError(
+                f"The stored secret {scope}/{name} does not open: it was altered or belongs to "
+                "another record."
+            ) from None
+        register_secret(plaintext)
+        return plaintext
+
+    # Rows ------------------------------------------------------------------------------------
+
+    def put(self, session: Session, scope: str, name: str, plaintext: str) -> None:
+        version, blob = self.seal(scope, name, plaintext)
+        row = session.get(Secret, (scope, name))
+        if row is None:
+            row = Secret(scope=scope, name=name, key_version=version, ciphertext=blob)
+        else:
+            row.key_version, row.ciphertext, row.updated_at = version, blob, utcnow()
+        session.add(row)
+
+    def get(self, session: Session, scope: str, name: str) -> str | None:
+        row = session.get(Secret, (scope, name))
+        return None if row is None else self.open(scope, name, row.ciphertext)
+
+    def delete(self, session: Session, scope: str, name: str) -> None:
+        row = session.get(Secret, (scope, name))
+        if row is not None:
+            session.delete(row)
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    old_versions: tuple[int, ...]
+    new_version: int
+    resealed: int
+    resumed: bool
+
+
+def sealed_versions(engine: Engine) -> dict[int, int]:
+    """How many secrets are sealed under each key version."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Secret.key_version, func.count()).group_by(col(Secret.key_version))
+        ).all()
+    return {int(version): int(count) for version, count in rows}
+
+
+def rotate_key(
+    engine: Engine, vault: Vault, *, on_batch: Callable[[int], None] | None = None
+) -> RotationResult:
+    """Re-seal every secret under a new key, then retire the old keys. Restartable."""
+    with vault.lock:
+        current = load_keyring(vault.key_path)
+        resumed = current.rotating
+        if not resumed:
+            current = current.with_new_active_key()
+            # The new key is on disk before anything is sealed with it.
+            save_keyring(vault.key_path, current)
+        vault._keyring = current  # noqa: SLF001 - the vault's own lock is held
+        old = tuple(sorted(v for v in current.keys if v != current.active))
+        log.info(
+            "key.rotation_started", new_key_version=current.active, old_key_versions=old,
+            resumed=resumed,
+        )
+        resealed = 0
+        while True:
+            with session_scope(engine) as session:
+                batch = session.exec(
+                    select(Secret)
+                    .where(col(Secret.key_version) != current.active)
+                    .limit(RESEAL_BATCH)
+                ).all()
+                for row in batch:
+                    plaintext = vault.open(row.scope, row.name, row.ciphertext)
+                    row.key_version, row.ciphertext = vault.seal(row.scope, row.name, plaintext)
+                    session.add(row)
+            resealed += len(batch)
+            if on_batch is not None and batch:
+                on_batch(resealed)
+            if len(batch) < RESEAL_BATCH:
+                break
+        remaining = {v: n for v, n in sealed_versions(engine).items() if v != current.active}
+        if remaining:
+            raise VaultError(f"Secrets still sealed under old keys: {remaining}; run it again.")
+        retired = current.only_active()
+        save_keyring(vault.key_path, retired)
+        vault._keyring = retired  # noqa: SLF001
+        log.info("key.rotation_finished", new_key_version=current.active, resealed=resealed)
+        return RotationResult(old, current.active, resealed, resumed)
