@@ -234,7 +234,11 @@ def _print_status(report: StatusReport) -> None:
         )
         click.echo(f"  Refresh token:    expires {_ago(conn.refresh_token_expires_at)}")
     q = report.queue
-    age = "" if q.oldest_queued_age_seconds is None else f", oldest {q.oldest_queued_age_seconds:.0f}s"
+    age = (
+        ""
+        if q.oldest_queued_age_seconds is None
+        else f", oldest {q.oldest_queued_age_seconds:.0f}s"
+    )
     click.echo(
         f"  Queue:            {q.queued} queued, {q.running} running, {q.waiting} waiting, "
         f"{q.failed} failed{age}"
@@ -269,8 +273,11 @@ def status(ctx: Context, as_json: bool) -> None:
 
 
 def _later(name: str, summary: str, issue: str) -> None:
-    @main.command(name, help=f"{summary} (not in this build yet).", context_settings={
-        "ignore_unknown_options": True, "allow_extra_args": True})
+    @main.command(
+        name,
+        help=f"{summary} (not in this build yet).",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
     def command() -> None:
         click.echo(
             f"`appliance {name}` is not in this build yet: it arrives with {issue}.", err=True

@@ -45,7 +45,7 @@ def default_state_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    """Everything the appliance can be told. Field ``x_y`` is env ``APPLIANCE_X_Y``, TOML ``[x] y``."""
+    """Everything the appliance can be told: field ``x_y`` is env APPLIANCE_X_Y, TOML ``[x] y``."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, extra="forbid", frozen=True, validate_default=True

@@ -45,7 +45,9 @@ class StateDirError(ApplianceError):
 class KeyringError(ApplianceError):
     """The data key file is missing, unreadable or malformed."""
 
-    hint = "Run `appliance init` to create the key, or point APPLIANCE_KEY_FILE at the existing one."
+    hint = (
+        "Run `appliance init` to create the key, or point APPLIANCE_KEY_FILE at the existing one."
+    )
 
 
 class VaultError(ApplianceError):

@@ -1,4 +1,4 @@
-"""Litestar app factories: ``create_app`` for the public listener, ``create_admin_app`` for the socket.
+"""Litestar app factories: ``create_app`` (public listener) and ``create_admin_app`` (Unix socket).
 
 The two are separate apps on separate listeners, so no admin route exists on the TCP port at all.
 Both share one :class:`~appliance.storage.store.Store`; when none is given the app opens its own and
@@ -45,7 +45,9 @@ def readyz(store: Store) -> Response[dict[str, Any]]:
     return Response({"status": "ready"})
 
 
-@get("/v1/status", tags=["admin"], summary="Everything `appliance status` shows", sync_to_thread=True)
+@get(
+    "/v1/status", tags=["admin"], summary="Everything `appliance status` shows", sync_to_thread=True
+)
 def admin_status(store: Store, state: State) -> StatusReport:
     keys, has_secret = store.credential_info()
     return StatusReport(
@@ -61,8 +63,13 @@ def admin_status(store: Store, state: State) -> StatusReport:
     )
 
 
-@post("/v1/keys/rotate", tags=["admin"], summary="Re-seal every secret under a new data key",
-      sync_to_thread=True, status_code=200)
+@post(
+    "/v1/keys/rotate",
+    tags=["admin"],
+    summary="Re-seal every secret under a new data key",
+    sync_to_thread=True,
+    status_code=200,
+)
 def admin_rotate_key(store: Store, request: Request[Any, Any, Any]) -> KeyRotationReport:
     result = store.rotate_key(actor=_operator(request))
     return KeyRotationReport(

@@ -53,7 +53,10 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 def _appliance_error(request: Request[Any, Any, Any], exc: ApplianceError) -> Response[Any]:
     log.warning("http.request_refused", error=type(exc).__name__, detail=exc.message)
     return problem(
-        409, "The appliance cannot do that now", exc.message, hint=exc.hint or None,
+        409,
+        "The appliance cannot do that now",
+        exc.message,
+        hint=exc.hint or None,
         instance=request.url.path,
     )
 

@@ -21,7 +21,7 @@ from appliance.storage.vault import Vault
 
 API_KEY_PREFIX = "jra_"
 WEBHOOK_SCOPE = "jobroutr"
-WEBHOOK_SECRET = "webhook_secret"
+WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 - the row name, not a secret
 
 
 def hash_api_key(key: str) -> str:
@@ -29,7 +29,7 @@ def hash_api_key(key: str) -> str:
 
 
 def create_api_key(session: Session, label: str = "jobroutr") -> tuple[str, str]:
-    """Create a key; returns (key id, the key itself). The key is not kept and cannot be shown again."""
+    """Create a key; returns (key id, the key). Only its hash is kept: it cannot be shown again."""
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     register_secret(key)
     key_id = "key_" + secrets.token_hex(6)

@@ -75,7 +75,7 @@ def create_store_engine(database_url: str) -> Engine:
         connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
     try:
         engine = create_engine(database_url, connect_args=connect_args, pool_pre_ping=True)
-    except Exception as exc:  # noqa: BLE001 - any driver/URL error becomes one sentence
+    except Exception as exc:
         raise StoreError(
             f"The database URL in APPLIANCE_DATABASE_URL cannot be used ({type(exc).__name__})."
         ) from None

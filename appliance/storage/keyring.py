@@ -49,7 +49,8 @@ class Keyring:
                 "format": FORMAT,
                 "active": self.active,
                 "keys": {
-                    str(v): base64.b64encode(k).decode("ascii") for v, k in sorted(self.keys.items())
+                    str(v): base64.b64encode(k).decode("ascii")
+                    for v, k in sorted(self.keys.items())
                 },
             },
             indent=2,

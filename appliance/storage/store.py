@@ -76,7 +76,7 @@ class Store:
                 connection.execute(text("SELECT 1"))
             if not migrate.is_current(self.engine):
                 return False, "the database schema is not current: run `appliance migrate`"
-        except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
+        except Exception as exc:
             return False, f"the database is not reachable ({type(exc).__name__})"
         return True, "ok"
 

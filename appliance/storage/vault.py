@@ -141,10 +141,12 @@ def rotate_key(
             current = current.with_new_active_key()
             # The new key is on disk before anything is sealed with it.
             save_keyring(vault.key_path, current)
-        vault._keyring = current  # noqa: SLF001 - the vault's own lock is held
+        vault._keyring = current
         old = tuple(sorted(v for v in current.keys if v != current.active))
         log.info(
-            "key.rotation_started", new_key_version=current.active, old_key_versions=old,
+            "key.rotation_started",
+            new_key_version=current.active,
+            old_key_versions=old,
             resumed=resumed,
         )
         resealed = 0
@@ -169,6 +171,6 @@ def rotate_key(
             raise VaultError(f"Secrets still sealed under old keys: {remaining}; run it again.")
         retired = current.only_active()
         save_keyring(vault.key_path, retired)
-        vault._keyring = retired  # noqa: SLF001
+        vault._keyring = retired
         log.info("key.rotation_finished", new_key_version=current.active, resealed=resealed)
         return RotationResult(old, current.active, resealed, resumed)
