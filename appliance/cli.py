@@ -26,7 +26,7 @@ from appliance.config import CONFIG_ENV, Settings, load_settings
 from appliance.core.admin import KeyRotationReport, StatusReport
 from appliance.core.admin_client import AdminClient
 from appliance.errors import ApplianceError, ServiceNotRunning, SettingsError
-from appliance.logging import configure_logging
+from appliance.logging import configure_logging, register_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -145,7 +145,8 @@ def serve(ctx: Context) -> None:
     from appliance.storage.store import Store
 
     settings = ctx.settings
-    settings.qbo_client_secret()  # a bad secret file stops start-up here, with its sentence
+    # A bad secret file stops start-up here, with its sentence; a good one is never logged.
+    register_secret(settings.qbo_client_secret())
     _logging(settings, to_stderr=False)
     store = Store.open(settings)
     try:

@@ -95,9 +95,9 @@ class Settings(BaseSettings):
             return value
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+            raise ValueError("expected an http:// or https:// URL")
         if parts.query or parts.fragment:
-            raise ValueError(f"expected a base URL without query or fragment, got {value!r}")
+            raise ValueError("expected a base URL without query or fragment")
         return value.rstrip("/")
 
     @model_validator(mode="after")
@@ -247,7 +247,10 @@ def _sentence(error: ValidationError, source: Path | None) -> SettingsError:
         )
     message = first["msg"].removeprefix("Value error, ")
     if not field:
-        return SettingsError(f"{message[0].upper()}{message[1:]}{where}.", setting="")
+        # A rule across settings: they may come from the file, the environment or both.
+        return SettingsError(f"{message[0].upper()}{message[1:]}.", setting="")
+    if env_name(field) in os.environ:
+        where = ", from the environment"
     got = ""
     if first["type"] not in ("missing",) and "input" in first:
         got = f" (got {first['input']!r})"

@@ -144,8 +144,9 @@ def _shared_processors() -> list[Processor]:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
-        structlog.processors.UnicodeDecoder(),
+        # Before the decoder: a bytes value is replaced whole, never decoded into the line.
         redact,
+        structlog.processors.UnicodeDecoder(),
     ]
 
 

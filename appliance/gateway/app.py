@@ -14,7 +14,7 @@ from typing import Any
 
 from litestar import Litestar, Request, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.response import Response
@@ -22,7 +22,6 @@ from litestar.response import Response
 from appliance import __version__
 from appliance.config import Settings
 from appliance.core.admin import KeyRotationReport, StatusReport
-from appliance.gateway.middleware import request_context
 from appliance.gateway.problems import EXCEPTION_HANDLERS, problem
 from appliance.storage.store import Store
 
@@ -38,7 +37,7 @@ def healthz() -> dict[str, str]:
     summary="Readiness: the store is reachable and its schema is current",
     sync_to_thread=True,
 )
-def readyz(store: Store) -> Response[dict[str, Any]]:
+def readyz(store: NamedDependency[Store]) -> Response[dict[str, Any]]:
     ok, reason = store.ready()
     if not ok:
         return problem(503, "Not ready", reason)
@@ -48,7 +47,7 @@ def readyz(store: Store) -> Response[dict[str, Any]]:
 @get(
     "/v1/status", tags=["admin"], summary="Everything `appliance status` shows", sync_to_thread=True
 )
-def admin_status(store: Store, state: State) -> StatusReport:
+def admin_status(store: NamedDependency[Store], state: State) -> StatusReport:
     keys, has_secret = store.credential_info()
     return StatusReport(
         version=__version__,
@@ -70,7 +69,9 @@ def admin_status(store: Store, state: State) -> StatusReport:
     sync_to_thread=True,
     status_code=200,
 )
-def admin_rotate_key(store: Store, request: Request[Any, Any, Any]) -> KeyRotationReport:
+def admin_rotate_key(
+    store: NamedDependency[Store], request: Request[Any, Any, Any]
+) -> KeyRotationReport:
     result = store.rotate_key(actor=_operator(request))
     return KeyRotationReport(
         old_key_versions=list(result.old_versions),
@@ -110,7 +111,6 @@ def _build(settings: Settings, store: Store | None, handlers: list[Any], openapi
         route_handlers=handlers,
         dependencies={"store": Provide(_provide_store, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_context],
         lifespan=[_lifespan(settings, store)],
         state=State({"started_at": datetime.now(UTC), "settings": settings}),
         request_max_body_size=settings.max_body_bytes,

@@ -35,6 +35,14 @@ def request_context(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
+            # For troubleshooting at DEBUG: everything that arrived, through the redactor.
+            log.debug(
+                "http.request_received",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                query=scope.get("query_string", b"").decode("latin-1"),
+                headers={k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
+            )
             try:
                 await app(scope, receive, send_with_id)
             finally:

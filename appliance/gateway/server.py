@@ -21,6 +21,7 @@ import uvicorn
 from appliance.config import Settings
 from appliance.errors import ApplianceError
 from appliance.gateway.app import create_admin_app, create_app
+from appliance.gateway.middleware import request_context
 from appliance.logging import get_logger
 from appliance.storage.store import Store
 
@@ -109,8 +110,9 @@ async def serve(settings: Settings, store: Store) -> None:
     tcp = bind_tcp(settings.http_host, settings.http_port)
     admin_path = settings.admin_socket_path
     uds = bind_unix(admin_path, settings.admin_group)
-    public = _Server(_config(create_app(settings, store)))
-    admin = _Server(_config(create_admin_app(settings, store)))
+    # The request context wraps the whole app, not a route: a 404 or 405 is logged and tagged too.
+    public = _Server(_config(request_context(create_app(settings, store))))
+    admin = _Server(_config(request_context(create_admin_app(settings, store))))
     servers = (public, admin)
 
     def stop() -> None:

@@ -10,6 +10,7 @@ restartable: killed at any point, running it again finishes the same rotation.
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import threading
@@ -37,7 +38,8 @@ log = get_logger(__name__)
 
 
 def _aad(scope: str, name: str) -> bytes:
-    return f"jobroutr-appliance|secret|{scope}|{name}".encode()
+    # JSON, not a joined string, so no scope/name pair can be shifted across a separator.
+    return json.dumps(["jobroutr-appliance", "secret", scope, name]).encode()
 
 
 class Vault:

@@ -1,0 +1,52 @@
+"""Fixtures shared by every test: a host that cannot leak into the run, and appliance settings.
+
+The autouse fixture removes every way the machine running the tests could influence them
+(APPLIANCE_* variables, systemd's directories, the user's home), so a developer's own appliance
+configuration never changes a result and a test never touches a real state directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appliance.config import Settings
+from tests.support import free_port
+
+HOST_VARIABLES = ("STATE_DIRECTORY", "RUNTIME_DIRECTORY", "CREDENTIALS_DIRECTORY", "XDG_STATE_HOME")
+
+
+@pytest.fixture(autouse=True)
+def isolated_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("APPLIANCE_") or name in HOST_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory with a short path: Unix socket paths must stay under 108 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, short_dir: Path) -> Settings:
+    """Settings for one appliance on the emulator, its state under tmp_path, on a free port."""
+    return Settings(
+        state_dir=tmp_path / "state",
+        http_port=free_port(),
+        admin_socket=short_dir / "admin.sock",
+        log_format="json",
+    )

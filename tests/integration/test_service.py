@@ -1,0 +1,227 @@
+"""`appliance` as an operator runs it: real processes, real sockets, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from appliance.config import Settings
+from tests.support import (
+    APPLIANCE,
+    answers,
+    appliance_env,
+    free_port,
+    run_appliance,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+COMMANDS = [
+    "init", "serve", "migrate", "rotate-key", "status", "emulator", "tui", "connect",
+    "disconnect", "import", "accounts", "settings", "events",
+]  # fmt: skip
+
+
+@dataclass
+class Service:
+    env: dict[str, str]
+    url: str
+    socket: Path
+    process: subprocess.Popen[str]
+
+    def stop(self) -> tuple[int, str, str]:
+        self.process.send_signal(signal.SIGTERM)
+        out, err = self.process.communicate(timeout=30)
+        return self.process.returncode, out, err
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    return {
+        "APPLIANCE_STATE_DIR": str(settings.state_dir),
+        "APPLIANCE_HTTP_PORT": str(settings.http_port),
+        "APPLIANCE_ADMIN_SOCKET": str(settings.admin_socket_path),
+        **extra,
+    }
+
+
+def start(env: dict[str, str], settings: Settings) -> Service:
+    process = subprocess.Popen(
+        [str(APPLIANCE), "serve"],
+        env=appliance_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{settings.http_port}"
+    service = Service(env, url, settings.admin_socket_path, process)
+    try:
+        wait_until(
+            lambda: process.poll() is not None or answers(url + "/healthz"),
+            what="the service to answer /healthz",
+        )
+    except AssertionError:
+        process.kill()
+        raise
+    assert process.poll() is None, process.communicate()
+    return service
+
+
+@pytest.fixture
+def service(settings: Settings) -> Iterator[Service]:
+    env = env_for(settings)
+    assert run_appliance("init", env=env).returncode == 0
+    svc = start(env, settings)
+    yield svc
+    if svc.process.poll() is None:
+        svc.process.kill()
+        svc.process.wait()
+
+
+def test_serve_answers_health_and_status_and_stops_cleanly_on_sigterm(service: Service) -> None:
+    assert httpx.get(service.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(service.url + "/readyz").status_code == 200
+    assert httpx.get(service.url + "/v1/status").status_code == 404
+    assert stat.S_IMODE(service.socket.stat().st_mode) == 0o660
+
+    status = run_appliance("status", "--json", env=service.env)
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert report["store"]["schema_current"] is True
+    assert report["webhook_secret_set"] is True
+    assert report["public_url"] == service.url
+
+    human = run_appliance("status", env=service.env)
+    assert "QuickBooks:       not connected" in human.stdout
+
+    code, out, _ = service.stop()
+    assert code == 0
+    assert not service.socket.exists()
+    events = [json.loads(line)["event"] for line in out.splitlines() if line.startswith("{")]
+    assert events[0] == "store.migrated" or "service.started" in events
+    assert events[-1] == "service.stopped"
+
+
+def test_rotate_key_while_the_service_runs_is_done_by_the_service(service: Service) -> None:
+    result = run_appliance("rotate-key", env=service.env)
+    assert result.returncode == 0, result.stderr
+    assert "under key version 2" in result.stdout
+    status = json.loads(run_appliance("status", "--json", env=service.env).stdout)
+    assert status["store"]["key_version"] == 2
+    assert status["store"]["key_rotation_pending"] is False
+
+
+def test_a_second_service_on_the_same_socket_is_refused_with_a_sentence(
+    service: Service, settings: Settings
+) -> None:
+    second = run_appliance(
+        "serve", env={**service.env, "APPLIANCE_HTTP_PORT": str(free_port())}, timeout=30
+    )
+    assert second.returncode == 1
+    assert "already running" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert answers(service.url + "/healthz")
+
+
+def test_status_when_the_service_is_not_running_says_how_to_start_it(settings: Settings) -> None:
+    result = run_appliance("status", env=env_for(settings))
+    assert result.returncode == 3
+    assert "not running" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_canary_secrets_never_reach_the_logs_even_at_debug(
+    settings: Settings, tmp_path: Path
+) -> None:
+    secret_file = tmp_path / "client_secret"
+    secret_file.write_text("canary-client-secret-7d1e4b\n")
+    secret_file.chmod(0o600)
+    env = env_for(
+        settings,
+        APPLIANCE_LOG_LEVEL="DEBUG",
+        APPLIANCE_QBO_CLIENT_SECRET_FILE=str(secret_file),
+    )
+    init = run_appliance("init", env=env)
+    assert init.returncode == 0, init.stderr
+    # init shows the two JobRoutr secrets once, on stdout, by design; they are canaries from here.
+    api_key = next(w for w in init.stdout.split() if w.startswith("jra_"))
+    webhook = next(w for w in init.stdout.split() if w.startswith("whsec_"))
+    canaries = [api_key, webhook, "canary-client-secret-7d1e4b", "canary-oauth-code-99f1"]
+
+    service = start(env, settings)
+    for path in ("/healthz", "/readyz", "/no-such-page"):
+        httpx.get(
+            f"{service.url}{path}?code=canary-oauth-code-99f1&state=x",
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Webhook-Secret": webhook,
+                "X-Note": "canary-client-secret-7d1e4b",
+            },
+        )
+    run_appliance("status", env=env)
+    run_appliance("rotate-key", env=env)
+    code, out, err = service.stop()
+
+    assert code == 0
+    logs = out + err + init.stderr
+    received = [
+        event
+        for event in (json.loads(line) for line in out.splitlines() if line.startswith("{"))
+        if event["event"] == "http.request_received" and event["query"]
+    ]
+    assert len(received) == 3, "at DEBUG every request, headers and query, is logged"
+    assert received[0]["headers"]["x-note"] == "[REDACTED]"
+    assert received[0]["headers"]["authorization"] == "[REDACTED]"
+    assert "code=[REDACTED]" in received[0]["query"]
+    for canary in canaries:
+        assert canary not in logs
+    for path in settings.state_dir.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for canary in canaries:
+                assert canary.encode() not in data, path
+
+
+def test_a_bad_setting_stops_start_up_with_one_sentence_naming_it(settings: Settings) -> None:
+    result = run_appliance("serve", env={**env_for(settings), "APPLIANCE_HTTP_PORT": "eighty"})
+    assert result.returncode == 78
+    assert "APPLIANCE_HTTP_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error: ")
+    assert len(result.stderr.strip().splitlines()) <= 2  # the sentence, and perhaps a hint
+
+
+def test_a_world_readable_client_secret_file_stops_start_up(
+    settings: Settings, tmp_path: Path
+) -> None:
+    secret_file = tmp_path / "client_secret"
+    secret_file.write_text("not-so-secret")
+    secret_file.chmod(0o644)
+    env = env_for(settings, APPLIANCE_QBO_CLIENT_SECRET_FILE=str(secret_file))
+    result = run_appliance("serve", env=env)
+    assert result.returncode == 78
+    assert "APPLIANCE_QBO_CLIENT_SECRET_FILE" in result.stderr
+    assert "chmod 600" in result.stderr
+    assert "not-so-secret" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_every_command_has_help(command: str | None) -> None:
+    args = ["--help"] if command is None else [command, "--help"]
+    result = subprocess.run(
+        [str(APPLIANCE), *args], capture_output=True, text=True, check=False, env=os.environ
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: appliance" in result.stdout
+    if command is None:
+        for name in COMMANDS:
+            assert name in result.stdout
