@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     qbo_emulator_url: str = "http://127.0.0.1:8781"
     qbo_client_id: str = ""
     qbo_client_secret_file: Path | None = None
+    qbo_emulator_embedded: bool = True
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

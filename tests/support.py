@@ -6,11 +6,16 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
+
+from appliance.emulator.app import EmulatorConfig, create_emulator_app
 
 ROOT = Path(__file__).resolve().parent.parent
 APPLIANCE = Path(sys.executable).parent / "appliance"
@@ -68,3 +73,53 @@ def run_appliance(
 def shared_dir() -> Path:
     """Public third-party material (QBO recordings, the JobRoutr contract), never copied here."""
     return Path(os.environ.get("JOBROUTR_SHARED_DIR", ROOT.parent / "shared")).resolve()
+
+
+class RunningEmulator:
+    """The bundled QBO emulator on a free loopback port, in a thread of the test process."""
+
+    def __init__(self, config: Any = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = config or EmulatorConfig()
+        self.app = create_emulator_app(self.config)
+        self.service = self.app.service
+        self.realm = next(iter(self.service.companies))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host="127.0.0.1",
+                port=self.port,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+            )
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> RunningEmulator:
+        self._thread.start()
+        wait_until(lambda: answers(self.url + "/_emulator/health"), what="the emulator")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+
+    def token(self, realm: str | None = None) -> str:
+        response = httpx.post(
+            self.url + "/_emulator/tokens", json={"realm_id": realm or self.realm}
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def api(self, token: str | None = None, realm: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"{self.url}/v3/company/{realm or self.realm}",
+            headers={
+                "Authorization": f"Bearer {token or self.token(realm)}",
+                "Accept": "application/json",
+            },
+            params={"minorversion": "75"},
+            timeout=30,
+        )

@@ -13,8 +13,9 @@ import grp
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -36,7 +37,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-def bind_tcp(host: str, port: int) -> socket.socket:
+def bind_tcp(host: str, port: int, setting: str = "APPLIANCE_HTTP_PORT") -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -46,14 +47,15 @@ def bind_tcp(host: str, port: int) -> socket.socket:
         sock.close()
         raise ApplianceError(
             f"Cannot listen on {host}:{port} ({exc.strerror}).",
-            hint="Another program may use that port: choose another with APPLIANCE_HTTP_PORT.",
+            hint=f"Another program may use that port: choose another with {setting}.",
         ) from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
 
 
-def bind_unix(path: Path, group: str | None) -> socket.socket:
+def ensure_not_running(path: Path) -> None:
+    """Refuse to start a second service on the same admin socket (say so before binding ports)."""
     if path.exists() or path.is_symlink():
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -67,6 +69,10 @@ def bind_unix(path: Path, group: str | None) -> socket.socket:
             )
         finally:
             probe.close()
+
+
+def bind_unix(path: Path, group: str | None) -> socket.socket:
+    ensure_not_running(path)
     path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o117)  # created 0660 from the start: no window where others can connect
@@ -105,15 +111,22 @@ def _config(app: object) -> uvicorn.Config:
     )
 
 
-async def serve(settings: Settings, store: Store) -> None:
-    """Serve until SIGTERM/SIGINT. The store must already be migrated."""
+async def serve(
+    settings: Settings, store: Store, extra: Sequence[tuple[Any, socket.socket]] = ()
+) -> None:
+    """Serve until SIGTERM/SIGINT. The store must already be migrated.
+
+    ``extra`` are more ASGI apps with their bound sockets, run and stopped with the gateway (the
+    bundled QBO emulator, when the appliance runs on its local defaults).
+    """
     tcp = bind_tcp(settings.http_host, settings.http_port)
     admin_path = settings.admin_socket_path
     uds = bind_unix(admin_path, settings.admin_group)
     # The request context wraps the whole app, not a route: a 404 or 405 is logged and tagged too.
     public = _Server(_config(request_context(create_app(settings, store))))
     admin = _Server(_config(request_context(create_admin_app(settings, store))))
-    servers = (public, admin)
+    others = [(_Server(_config(app)), sock) for app, sock in extra]
+    servers = (public, admin, *(server for server, _ in others))
 
     def stop() -> None:
         if not any(server.should_exit for server in servers):
@@ -136,6 +149,7 @@ async def serve(settings: Settings, store: Store) -> None:
         tasks = [
             asyncio.create_task(public.serve([tcp])),
             asyncio.create_task(admin.serve([uds])),
+            *(asyncio.create_task(server.serve([sock])) for server, sock in others),
         ]
         # If either listener ends (or fails to start), the other is asked to stop too.
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -149,5 +163,7 @@ async def serve(settings: Settings, store: Store) -> None:
             loop.remove_signal_handler(sig)
         tcp.close()
         uds.close()
+        for _, sock in others:
+            sock.close()
         admin_path.unlink(missing_ok=True)
         log.info("service.stopped")

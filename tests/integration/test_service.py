@@ -50,6 +50,8 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         "APPLIANCE_STATE_DIR": str(settings.state_dir),
         "APPLIANCE_HTTP_PORT": str(settings.http_port),
         "APPLIANCE_ADMIN_SOCKET": str(settings.admin_socket_path),
+        # The bundled emulator runs inside the service, on a port of its own.
+        "APPLIANCE_QBO_EMULATOR_URL": f"http://127.0.0.1:{free_port()}",
         **extra,
     }
 
@@ -91,6 +93,9 @@ def test_serve_answers_health_and_status_and_stops_cleanly_on_sigterm(service: S
     assert httpx.get(service.url + "/healthz").json() == {"status": "ok"}
     assert httpx.get(service.url + "/readyz").status_code == 200
     assert httpx.get(service.url + "/v1/status").status_code == 404
+    emulator = service.env["APPLIANCE_QBO_EMULATOR_URL"]
+    discovery = httpx.get(emulator + "/.well-known/openid_configuration")
+    assert discovery.json()["token_endpoint"] == emulator + "/oauth2/v1/tokens/bearer"
     assert stat.S_IMODE(service.socket.stat().st_mode) == 0o660
 
     status = run_appliance("status", "--json", env=service.env)
@@ -225,3 +230,48 @@ def test_every_command_has_help(command: str | None) -> None:
     if command is None:
         for name in COMMANDS:
             assert name in result.stdout
+
+
+def test_the_emulator_command_serves_the_registered_app_it_is_given(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(APPLIANCE), "emulator", "--port", str(port), "--client-id", "my-app",
+            "--client-secret", "my-secret", "--redirect-uri", "https://example.com/cb",
+            "--customers", "50",
+        ],
+        env=appliance_env({"APPLIANCE_STATE_DIR": str(tmp_path / "state")}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: answers(url + "/_emulator/health"), what="the emulator command")
+        consent = httpx.get(
+            url + "/connect/oauth2",
+            params={
+                "client_id": "my-app",
+                "redirect_uri": "https://example.com/cb",
+                "response_type": "code",
+                "scope": "com.intuit.quickbooks.accounting",
+                "state": "s",
+            },
+        )
+        assert consent.status_code == 200
+        default_app = httpx.get(
+            url + "/connect/oauth2",
+            params={
+                "client_id": "jobroutr-appliance-local",
+                "redirect_uri": "https://example.com/cb",
+                "response_type": "code",
+                "scope": "com.intuit.quickbooks.accounting",
+            },
+        )
+        assert default_app.status_code == 400
+        companies = httpx.get(url + "/_emulator/companies").json()
+        assert companies[0]["counts"]["Customer"] > 50
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    assert process.returncode == 0

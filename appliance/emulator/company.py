@@ -1,0 +1,783 @@
+"""One QBO company (realm) in memory: its records and the rules QBO applies when they change.
+
+Records are stored exactly as the API returns them (dicts of JSON values, amounts as ``Decimal``),
+per entity in Id order, so a query is a filter over a list and a read is a dict lookup.
+
+What QBO does and this reproduces (../shared/qbo/FACTS.md §4, with the recordings it cites):
+
+* Ids per entity sequence, strings; ``SyncToken`` an optimistic lock (5010 when stale) that a
+  no-op sparse update does not bump; full updates clear omitted writable fields, sparse ones don't.
+* DisplayName unique across customers, vendors and employees, item and account names unique in
+  their lists, compared case-insensitively (6240); no ``:`` in names; a made-inactive list record's
+  name gets `` (deleted)`` appended, which frees the name (as QBO shows inactive records).
+* References checked: unknown id 2500, inactive record 610; unknown top-level property 2010;
+  required fields 2020; invoice DocNumber unique (6140) unless ``include=allowduplicatedocnum``.
+* Server-filled invoice fields: DocNumber sequence, TxnDate, DueDate (+30 days), line ids, the
+  trailing subtotal line, totals, Balance, addresses copied from the customer, status flags; the
+  customer's Balance follows its invoices. Invoices can be deleted and voided.
+
+Not modelled: sales tax, payments, multi-currency, custom fields beyond an empty list, and the
+batch rule that items cannot see each other's writes (here they run one after another).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from appliance.emulator import faults
+from appliance.emulator.clock import Clock
+
+Record = dict[str, Any]
+ChangeListener = Callable[[str, str, str, str], None]  # realm, entity, id, operation
+
+COMMON = ("Id", "SyncToken", "MetaData", "domain", "sparse")
+NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
+CONTACT = (
+    *NAME_PARTS, "DisplayName", "CompanyName", "PrintOnCheckName", "Active", "PrimaryPhone",
+    "AlternatePhone", "Mobile", "Fax", "PrimaryEmailAddr", "WebAddr", "OtherContactInfo",
+)  # fmt: skip
+
+KNOWN: dict[str, tuple[str, ...]] = {
+    "Customer": (
+        *COMMON, *CONTACT, "FullyQualifiedName", "DefaultTaxCodeRef", "Taxable", "BillAddr",
+        "ShipAddr", "OtherAddr", "Notes", "Job", "BillWithParent", "ParentRef", "Level",
+        "SalesTermRef", "PaymentMethodRef", "Balance", "OpenBalanceDate", "BalanceWithJobs",
+        "CurrencyRef", "PreferredDeliveryMethod", "ResaleNum", "ARAccountRef",
+        "PrimaryTaxIdentifier", "TaxExemptionReasonId", "IsProject", "CustomerTypeRef",
+        "ClientEntityId", "Source", "GSTIN", "BusinessNumber", "GSTRegistrationType",
+        "SecondaryTaxIdentifier", "V4IDPseudonym",
+    ),
+    "Vendor": (
+        *COMMON, *CONTACT, "BillAddr", "TaxIdentifier", "TermRef", "Balance", "AcctNum",
+        "Vendor1099", "CurrencyRef", "APAccountRef", "BillRate", "CostRate", "GSTIN",
+        "BusinessNumber", "GSTRegistrationType", "HasTPAR", "TaxReportingBasis", "Source",
+        "V4IDPseudonym",
+    ),
+    "Employee": (
+        *COMMON, *NAME_PARTS, "DisplayName", "PrintOnCheckName", "Active", "PrimaryPhone",
+        "Mobile", "PrimaryEmailAddr", "PrimaryAddr", "EmployeeNumber", "SSN", "BillableTime",
+        "BillRate", "CostRate", "BirthDate", "Gender", "HiredDate", "ReleasedDate",
+        "Organization", "V4IDPseudonym",
+    ),
+    "Item": (
+        *COMMON, "Name", "Sku", "Description", "Active", "SubItem", "ParentRef", "Level",
+        "FullyQualifiedName", "Taxable", "SalesTaxIncluded", "UnitPrice", "RatePercent", "Type",
+        "IncomeAccountRef", "PurchaseDesc", "PurchaseTaxIncluded", "PurchaseCost",
+        "ExpenseAccountRef", "AssetAccountRef", "TrackQtyOnHand", "QtyOnHand", "InvStartDate",
+        "SalesTaxCodeRef", "PurchaseTaxCodeRef", "PrefVendorRef", "ReorderPoint", "ClassRef",
+        "DeferredRevenue", "Source", "ItemCategoryType", "TaxClassificationRef",
+    ),
+    "Account": (
+        *COMMON, "Name", "SubAccount", "ParentRef", "Description", "FullyQualifiedName",
+        "Active", "Classification", "AccountType", "AccountSubType", "AcctNum",
+        "CurrentBalance", "CurrentBalanceWithSubAccounts", "CurrencyRef", "TaxCodeRef",
+        "AccountAlias", "TxnLocationType", "OpeningBalance", "OpeningBalanceDate",
+    ),
+    "Invoice": (
+        *COMMON, "CustomField", "DocNumber", "TxnDate", "DepartmentRef", "CurrencyRef",
+        "ExchangeRate", "PrivateNote", "TxnStatus", "LinkedTxn", "Line", "TxnTaxDetail",
+        "CustomerRef", "CustomerMemo", "BillAddr", "ShipAddr", "FreeFormAddress",
+        "ShipFromAddr", "ClassRef", "SalesTermRef", "DueDate", "GlobalTaxCalculation",
+        "ShipMethodRef", "ShipDate", "TrackingNum", "TotalAmt", "HomeTotalAmt", "PrintStatus",
+        "EmailStatus", "BillEmail", "BillEmailCc", "BillEmailBcc", "Balance", "HomeBalance",
+        "DeliveryInfo", "ApplyTaxAfterDiscount", "AllowIPNPayment", "AllowOnlinePayment",
+        "AllowOnlineCreditCardPayment", "AllowOnlineACHPayment", "Deposit",
+        "DepositToAccountRef", "InvoiceLink", "AutoDocNumber", "TxnSource", "ProjectRef",
+        "TaxExemptionRef", "RecurDataRef", "EInvoiceStatus",
+    ),
+    "CompanyInfo": (
+        *COMMON, "CompanyName", "LegalName", "CompanyAddr", "CustomerCommunicationAddr",
+        "LegalAddr", "CustomerCommunicationEmailAddr", "PrimaryPhone", "CompanyStartDate",
+        "FiscalYearStartMonth", "Country", "Email", "WebAddr", "SupportedLanguages",
+        "NameValue",
+    ),
+}  # fmt: skip
+
+#: The entity names in URLs (``/v3/company/{realm}/customer``) and in query FROM clauses.
+URL_NAMES = {name.lower(): name for name in KNOWN}
+LIST_ENTITIES = frozenset({"Customer", "Vendor", "Employee", "Item", "Account"})
+WRITABLE = frozenset({"Customer", "Vendor", "Employee", "Item", "Account", "Invoice"})
+PEOPLE = ("Customer", "Vendor", "Employee")  # one DisplayName namespace
+SERVER_FIELDS = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse"})
+_SCALAR_SKIP = frozenset({"Line", "CustomField", "LinkedTxn", "MetaData", "NameValue"})
+
+#: Properties a query may filter or sort by: every known top-level one, and the metadata times.
+QUERYABLE: dict[str, frozenset[str]] = {
+    entity: frozenset(
+        [p for p in props if p not in _SCALAR_SKIP]
+        + ["MetaData.CreateTime", "MetaData.LastUpdatedTime"]
+    )
+    for entity, props in KNOWN.items()
+}
+
+ACCOUNT_TYPES: dict[str, tuple[str, str]] = {
+    # AccountType: (Classification, default AccountSubType), XSD AccountTypeEnum
+    "Bank": ("Asset", "Checking"),
+    "Accounts Receivable": ("Asset", "AccountsReceivable"),
+    "Other Current Asset": ("Asset", "OtherCurrentAssets"),
+    "Fixed Asset": ("Asset", "OtherFixedAssets"),
+    "Other Asset": ("Asset", "OtherLongTermAssets"),
+    "Accounts Payable": ("Liability", "AccountsPayable"),
+    "Credit Card": ("Liability", "CreditCard"),
+    "Other Current Liability": ("Liability", "OtherCurrentLiabilities"),
+    "Long Term Liability": ("Liability", "OtherLongTermLiabilities"),
+    "Equity": ("Equity", "OpeningBalanceEquity"),
+    "Income": ("Revenue", "SalesOfProductIncome"),
+    "Other Income": ("Revenue", "OtherMiscellaneousIncome"),
+    "Cost of Goods Sold": ("Expense", "SuppliesMaterialsCogs"),
+    "Expense": ("Expense", "OtherMiscellaneousServiceCost"),
+    "Other Expense": ("Expense", "OtherMiscellaneousExpense"),
+}
+ITEM_TYPES = ("Service", "NonInventory", "Inventory", "Category")
+USD = {"value": "USD", "name": "United States Dollar"}
+DELETED_SUFFIX = " (deleted)"
+_BAD_NAME = re.compile(r"[:\t\n]")
+CENT = Decimal("0.01")
+
+
+def money(value: Any, field: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
+        raise faults.validation(
+            "2010", "Request has invalid or unsupported property", f"{field} is not a number"
+        )
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        raise faults.validation(
+            "2010", "Request has invalid or unsupported property", f"{field} is not a number"
+        ) from None
+    if not result.is_finite():
+        raise faults.business(f"{field} is not a number", field)
+    return result
+
+
+def _fold(name: str) -> str:
+    return name.strip().casefold()
+
+
+def _clean(value: Any) -> Any:
+    """QBO keeps only properties with values: null and "" are absent (clients such as
+    python-quickbooks send every field, empty ones as ""); [] is kept, as QBO returns it."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if v is not None and v != ""}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+class Company:
+    def __init__(
+        self,
+        realm_id: str,
+        clock: Clock,
+        data: dict[str, list[Record]] | None = None,
+        *,
+        seq: dict[str, int] | None = None,
+    ) -> None:
+        self.realm_id = realm_id
+        self.clock = clock
+        self.records: dict[str, dict[str, Record]] = {entity: {} for entity in KNOWN}
+        self.seq: dict[str, int] = dict.fromkeys(KNOWN, 0)
+        self.addr_seq = 0
+        self.changed_at: dict[tuple[str, str], float] = {}
+        self.tombstones: dict[tuple[str, str], Record] = {}
+        self.listeners: list[ChangeListener] = []
+        for entity, rows in (data or {}).items():
+            for row in rows:
+                self.records[entity][row["Id"]] = row
+                self.seq[entity] = max(self.seq[entity], int(row["Id"]))
+                for key in ("BillAddr", "ShipAddr"):
+                    if isinstance(row.get(key), dict) and str(row[key].get("Id", "")).isdigit():
+                        self.addr_seq = max(self.addr_seq, int(row[key]["Id"]))
+        if seq:
+            self.seq.update(seq)
+        self._reindex()
+
+    # Indexes ---------------------------------------------------------------------------------
+
+    def _reindex(self) -> None:
+        self.people: dict[str, tuple[str, str]] = {}
+        for entity in PEOPLE:
+            for rid, row in self.records[entity].items():
+                self.people[_fold(row["DisplayName"])] = (entity, rid)
+        self.item_names = {_fold(r["Name"]): rid for rid, r in self.records["Item"].items()}
+        self.account_names = {
+            _fold(r["FullyQualifiedName"]): rid for rid, r in self.records["Account"].items()
+        }
+        self.doc_numbers = {
+            r["DocNumber"]: rid for rid, r in self.records["Invoice"].items() if "DocNumber" in r
+        }
+
+    @property
+    def name(self) -> str:
+        info = self.records["CompanyInfo"].get("1")
+        return str(info["CompanyName"]) if info else f"Company {self.realm_id}"
+
+    def rows(self, entity: str) -> list[Record]:
+        return list(self.records[entity].values())
+
+    def count(self, entity: str) -> int:
+        return len(self.records[entity])
+
+    # Reading ---------------------------------------------------------------------------------
+
+    def get(self, entity: str, rid: str) -> Record:
+        row = self.records[entity].get(rid)
+        if row is None:
+            raise faults.not_found()
+        return row
+
+    def _ref(self, entity: str, ref: Any, field: str, *, active: bool = True) -> Record:
+        value = ref.get("value") if isinstance(ref, dict) else None
+        if not isinstance(value, str) or not value:
+            raise faults.required(f"{field}.value", entity)
+        row = self.records[entity].get(value)
+        if row is None:
+            raise faults.invalid_reference(field, value)
+        if active and row.get("Active") is False:
+            raise faults.inactive_reference(field, value)
+        return row
+
+    @staticmethod
+    def _ref_of(row: Record, name_key: str) -> dict[str, str]:
+        return {"value": row["Id"], "name": row[name_key]}
+
+    # Writing ---------------------------------------------------------------------------------
+
+    def create(self, entity: str, body: Any, *, allow_duplicate_docnumber: bool = False) -> Record:
+        self._check_body(entity, body)
+        record = _clean({k: v for k, v in body.items() if k not in SERVER_FIELDS})
+        record = self._prepare(entity, record, None, allow_duplicate_docnumber)
+        self.seq[entity] += 1
+        rid = str(self.seq[entity])
+        stamp = self.clock.stamp()
+        record = {
+            **record,
+            "domain": "QBO",
+            "sparse": False,
+            "Id": rid,
+            "SyncToken": "0",
+            "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
+        }
+        self.records[entity][rid] = record
+        self._after_write(entity, None, record)
+        self._changed(entity, rid, "Create")
+        return record
+
+    def update(self, entity: str, body: Any, *, allow_duplicate_docnumber: bool = False) -> Record:
+        self._check_body(entity, body)
+        old = self._locked(entity, body)
+        changes = _clean({k: v for k, v in body.items() if k not in SERVER_FIELDS})
+        if body.get("sparse") is True:
+            merged = copy.deepcopy({k: v for k, v in old.items() if k not in SERVER_FIELDS})
+            merged.update(changes)
+        else:
+            # A full update replaces every writable field; what is left out is cleared.
+            merged = changes
+        merged = self._prepare(entity, merged, old, allow_duplicate_docnumber)
+        before = {k: v for k, v in old.items() if k not in SERVER_FIELDS}
+        if merged == before:
+            return old  # nothing changed: QBO keeps the SyncToken (NANGO update-item)
+        record = {
+            **merged,
+            "domain": "QBO",
+            "sparse": False,
+            "Id": old["Id"],
+            "SyncToken": str(int(old["SyncToken"]) + 1),
+            "MetaData": {**old["MetaData"], "LastUpdatedTime": self.clock.stamp()},
+        }
+        self.records[entity][old["Id"]] = record
+        self._after_write(entity, old, record)
+        self._changed(entity, old["Id"], "Update")
+        return record
+
+    def delete(self, entity: str, body: Any) -> Record:
+        if entity != "Invoice":
+            raise faults.business(
+                f"{entity} is a list entity: make it inactive instead of deleting it"
+            )
+        self._check_body(entity, body)
+        old = self._locked(entity, body)
+        del self.records[entity][old["Id"]]
+        self._after_write(entity, old, None)
+        tombstone = {"domain": "QBO", "status": "Deleted", "Id": old["Id"]}
+        self.tombstones[(entity, old["Id"])] = {
+            **tombstone,
+            "MetaData": {"LastUpdatedTime": self.clock.stamp()},
+        }
+        self._changed(entity, old["Id"], "Delete")
+        return tombstone
+
+    def void(self, entity: str, body: Any) -> Record:
+        if entity != "Invoice":
+            raise faults.business(f"Only transactions can be voided, not {entity}")
+        self._check_body(entity, body)
+        old = self._locked(entity, body)
+        record = copy.deepcopy(old)
+        for line in record.get("Line", []):
+            line["Amount"] = Decimal(0)
+            detail = line.get("SalesItemLineDetail")
+            if isinstance(detail, dict):
+                detail.pop("Qty", None)
+                detail.pop("UnitPrice", None)
+        record.update(
+            TotalAmt=Decimal(0),
+            Balance=Decimal(0),
+            PrivateNote="Voided",
+            TxnTaxDetail={"TotalTax": 0},
+        )
+        record["SyncToken"] = str(int(old["SyncToken"]) + 1)
+        record["MetaData"] = {**old["MetaData"], "LastUpdatedTime": self.clock.stamp()}
+        self.records[entity][old["Id"]] = record
+        self._after_write(entity, old, record)
+        self._changed(entity, old["Id"], "Void")
+        return record
+
+    def _locked(self, entity: str, body: Record) -> Record:
+        rid, token = body.get("Id"), body.get("SyncToken")
+        if rid is None:
+            raise faults.required("Id", entity)
+        if not isinstance(rid, str) or not rid.isdigit():
+            raise faults.invalid_id(str(rid))
+        if token is None:
+            raise faults.required("SyncToken", entity)
+        old = self.get(entity, rid)
+        if str(token) != old["SyncToken"]:
+            raise faults.stale()
+        return old
+
+    def _check_body(self, entity: str, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise faults.validation(
+                "2010",
+                "Request has invalid or unsupported property",
+                f"Request body is not a {entity} object",
+            )
+        known = KNOWN[entity]
+        for key in body:
+            if key not in known:
+                raise faults.unsupported_property(key, entity, sorted(known))
+
+    def _changed(self, entity: str, rid: str, operation: str) -> None:
+        self.changed_at[(entity, rid)] = self.clock.time()
+        for listener in self.listeners:
+            listener(self.realm_id, entity, rid, operation)
+
+    # Rules per entity ------------------------------------------------------------------------
+
+    def _prepare(self, entity: str, record: Record, old: Record | None, allow_dup: bool) -> Record:
+        if entity in PEOPLE:
+            return self._person(entity, record, old)
+        if entity == "Item":
+            return self._item(record, old)
+        if entity == "Account":
+            return self._account(record, old)
+        if entity == "Invoice":
+            return self._invoice(record, old, allow_dup)
+        raise faults.business(f"{entity} cannot be changed through the API")
+
+    def _string(self, record: Record, key: str, max_len: int) -> str | None:
+        value = record.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise faults.validation(
+                "2010", "Request has invalid or unsupported property", f"{key} must be a string"
+            )
+        if len(value) > max_len:
+            raise faults.validation(
+                "6000",
+                "A business validation error has occurred while processing your request",
+                f"Business Validation Error: {key} is longer than {max_len} characters",
+                key,
+            )
+        return value
+
+    def _name(self, name: str | None, field: str, entity: str) -> str:
+        if name is None or not name.strip():
+            raise faults.required(field, entity)
+        if _BAD_NAME.search(name):
+            raise faults.business(f"{field} can't contain a colon, tab or newline", field)
+        return name.strip()
+
+    def _active(self, record: Record, old: Record | None, name_key: str) -> None:
+        """Deactivating appends " (deleted)" to the name; reactivating takes it off again."""
+        active = record.get("Active", True)
+        if not isinstance(active, bool):
+            raise faults.validation("2010", "Request has invalid or unsupported property", "Active")
+        record["Active"] = active
+        name = record[name_key]
+        if not active and not name.endswith(DELETED_SUFFIX):
+            record[name_key] = name + DELETED_SUFFIX
+        elif active and name.endswith(DELETED_SUFFIX) and old is not None and not old["Active"]:
+            record[name_key] = name.removesuffix(DELETED_SUFFIX)
+
+    def _person(self, entity: str, record: Record, old: Record | None) -> Record:
+        for part in NAME_PARTS:
+            self._string(record, part, 100)
+        self._string(record, "CompanyName", 100)
+        display = self._string(record, "DisplayName", 500)
+        if display is None:
+            parts = [record[p] for p in NAME_PARTS if record.get(p)]
+            display = " ".join(parts) or record.get("CompanyName")
+        record["DisplayName"] = self._name(display, "DisplayName", entity)
+        self._active(record, old, "DisplayName")
+        clash = self.people.get(_fold(record["DisplayName"]))
+        if clash is not None and (old is None or clash != (entity, old["Id"])):
+            raise faults.duplicate_name("customer, vendor or employee")
+        given = " ".join(record[p] for p in ("GivenName", "FamilyName") if record.get(p))
+        record.setdefault(
+            "PrintOnCheckName",
+            given
+            or record.get("CompanyName")
+            or record["DisplayName"].removesuffix(DELETED_SUFFIX),
+        )
+        if entity == "Customer":
+            return self._customer(record, old)
+        if entity == "Vendor":
+            record.setdefault("Vendor1099", False)
+            record.setdefault("CurrencyRef", dict(USD))
+            record["Balance"] = old.get("Balance", Decimal(0)) if old else Decimal(0)
+        if entity == "Employee":
+            record.setdefault("BillableTime", False)
+        return record
+
+    def _customer(self, record: Record, old: Record | None) -> Record:
+        record.setdefault("Taxable", True)
+        record.setdefault("BillWithParent", False)
+        record.setdefault("CurrencyRef", dict(USD))
+        record.setdefault("PreferredDeliveryMethod", "Print")
+        record.setdefault("IsProject", False)
+        if record.get("Taxable"):
+            record.setdefault("DefaultTaxCodeRef", {"value": "2"})
+        # Balances belong to the invoices, whatever the request says.
+        record["Balance"] = old.get("Balance", Decimal(0)) if old else Decimal(0)
+        record["BalanceWithJobs"] = old.get("BalanceWithJobs", Decimal(0)) if old else Decimal(0)
+        parent_ref = record.get("ParentRef")
+        if parent_ref is not None:
+            parent = self._ref("Customer", parent_ref, "ParentRef")
+            if old is not None and self._is_descendant(parent["Id"], old["Id"]):
+                raise faults.business("A customer cannot be its own parent", "ParentRef")
+            level = int(parent.get("Level", 0)) + 1
+            if level > 4:
+                raise faults.business("Sub-customers can be nested at most 4 deep", "ParentRef")
+            record["ParentRef"] = self._ref_of(parent, "DisplayName")
+            record["Job"] = True
+            record["Level"] = level
+            record["FullyQualifiedName"] = f"{parent['FullyQualifiedName']}:{record['DisplayName']}"
+        else:
+            record["Job"] = False
+            record.pop("Level", None)
+            record["FullyQualifiedName"] = record["DisplayName"]
+        for key in ("BillAddr", "ShipAddr"):
+            address = record.get(key)
+            if isinstance(address, dict) and "Id" not in address:
+                self.addr_seq += 1
+                record[key] = {"Id": str(self.addr_seq), **address}
+        return record
+
+    def _is_descendant(self, candidate: str, ancestor: str) -> bool:
+        seen = 0
+        while candidate and seen < 10:
+            if candidate == ancestor:
+                return True
+            row = self.records["Customer"].get(candidate, {})
+            candidate = row.get("ParentRef", {}).get("value", "")
+            seen += 1
+        return False
+
+    def _item(self, record: Record, old: Record | None) -> Record:
+        record["Name"] = self._name(self._string(record, "Name", 100), "Name", "Item")
+        item_type = record.setdefault("Type", old["Type"] if old else "NonInventory")
+        if item_type not in ITEM_TYPES:
+            raise faults.validation(
+                "2170", "Invalid Enumeration", f"Invalid Enumeration : {item_type}", "Type"
+            )
+        if old is not None and old.get("TrackQtyOnHand") and not record.get("TrackQtyOnHand"):
+            raise faults.business("TrackQtyOnHand cannot be turned off once on", "TrackQtyOnHand")
+        self._active(record, old, "Name")
+        clash = self.item_names.get(_fold(record["Name"]))
+        if clash is not None and (old is None or clash != old["Id"]):
+            raise faults.duplicate_name("product or service")
+        for key in ("UnitPrice", "PurchaseCost", "QtyOnHand"):
+            if key in record:
+                record[key] = money(record[key], key)
+        if item_type == "Category":
+            for key in ("IncomeAccountRef", "ExpenseAccountRef", "AssetAccountRef", "UnitPrice"):
+                if key in record:
+                    raise faults.business(f"A category cannot have {key}", key)
+        else:
+            record.setdefault("Taxable", False)
+            record.setdefault("UnitPrice", Decimal(0))
+            record.setdefault("PurchaseCost", Decimal(0))
+            record.setdefault("TrackQtyOnHand", item_type == "Inventory")
+            record.setdefault("DeferredRevenue", False)
+            if "IncomeAccountRef" not in record:
+                raise faults.required("IncomeAccountRef", "Item")
+            needs_expense = (
+                item_type == "Inventory"
+                or "PurchaseDesc" in record
+                or (record.get("PurchaseCost", 0) != 0)
+            )
+            if needs_expense and "ExpenseAccountRef" not in record:
+                raise faults.required("ExpenseAccountRef", "Item")
+            if item_type == "Inventory":
+                record["TrackQtyOnHand"] = True
+                for key in ("AssetAccountRef", "QtyOnHand", "InvStartDate"):
+                    if key not in record:
+                        raise faults.required(key, "Item")
+            for key in ("IncomeAccountRef", "ExpenseAccountRef", "AssetAccountRef"):
+                if key in record:
+                    account = self._ref("Account", record[key], key)
+                    record[key] = self._ref_of(account, "Name")
+        parent_ref = record.get("ParentRef")
+        if parent_ref is not None:
+            parent = self._ref("Item", parent_ref, "ParentRef")
+            if parent.get("Type") != "Category":
+                raise faults.business("An item's parent must be a category", "ParentRef")
+            record["ParentRef"] = self._ref_of(parent, "Name")
+            record["SubItem"] = True
+            record["Level"] = int(parent.get("Level", 0)) + 1
+            record["FullyQualifiedName"] = f"{parent['FullyQualifiedName']}:{record['Name']}"
+        else:
+            record["SubItem"] = False
+            record.pop("Level", None)
+            record["FullyQualifiedName"] = record["Name"]
+        return record
+
+    def _account(self, record: Record, old: Record | None) -> Record:
+        record["Name"] = self._name(self._string(record, "Name", 100), "Name", "Account")
+        account_type = record.get("AccountType")
+        if account_type is None:
+            raise faults.required("AccountType", "Account")
+        if account_type not in ACCOUNT_TYPES:
+            raise faults.validation(
+                "2170",
+                "Invalid Enumeration",
+                f"Invalid Enumeration : {account_type}",
+                "AccountType",
+            )
+        classification, subtype = ACCOUNT_TYPES[account_type]
+        record["Classification"] = classification
+        record.setdefault("AccountSubType", subtype)
+        record.setdefault("CurrencyRef", dict(USD))
+        self._active(record, old, "Name")
+        parent_ref = record.get("ParentRef")
+        if parent_ref is not None:
+            parent = self._ref("Account", parent_ref, "ParentRef")
+            record["ParentRef"] = {"value": parent["Id"]}
+            record["SubAccount"] = True
+            record["FullyQualifiedName"] = f"{parent['FullyQualifiedName']}:{record['Name']}"
+        else:
+            record["SubAccount"] = False
+            record["FullyQualifiedName"] = record["Name"]
+        clash = self.account_names.get(_fold(record["FullyQualifiedName"]))
+        if clash is not None and (old is None or clash != old["Id"]):
+            raise faults.duplicate_name("account")
+        balance = old.get("CurrentBalance", Decimal(0)) if old else Decimal(0)
+        record["CurrentBalance"] = balance
+        record["CurrentBalanceWithSubAccounts"] = balance
+        return record
+
+    def _invoice(self, record: Record, old: Record | None, allow_dup: bool) -> Record:
+        if "CustomerRef" not in record:
+            raise faults.required("CustomerRef", "Invoice")
+        customer = self._ref("Customer", record["CustomerRef"], "CustomerRef")
+        record["CustomerRef"] = self._ref_of(customer, "DisplayName")
+        lines = record.get("Line")
+        if not isinstance(lines, list) or not lines:
+            raise faults.required("Line", "Invoice")
+        record["Line"], total = self._lines(lines)
+        record["Line"].append(
+            {"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
+        )
+        self._doc_number(record, old, allow_dup)
+        today = self.clock.today()
+        txn_date = self._date(record.setdefault("TxnDate", today), "TxnDate")
+        if "DueDate" in record:
+            self._date(record["DueDate"], "DueDate")
+        else:
+            record["DueDate"] = (txn_date + timedelta(days=30)).isoformat()
+        record["TotalAmt"] = total
+        record["Balance"] = total
+        record.setdefault("CurrencyRef", dict(USD))
+        record.setdefault("TxnTaxDetail", {"TotalTax": 0})
+        record.setdefault("LinkedTxn", [])
+        record.setdefault("CustomField", [])
+        record.setdefault("ApplyTaxAfterDiscount", False)
+        record.setdefault("PrintStatus", "NeedToPrint")
+        record.setdefault("EmailStatus", "NotSet")
+        for flag in (
+            "AllowIPNPayment",
+            "AllowOnlinePayment",
+            "AllowOnlineCreditCardPayment",
+            "AllowOnlineACHPayment",
+        ):
+            record.setdefault(flag, False)
+        for key in ("BillAddr", "ShipAddr"):
+            if key not in record and "BillAddr" in customer:
+                record[key] = copy.deepcopy(customer.get(key) or customer["BillAddr"])
+        return record
+
+    def _lines(self, lines: list[Any]) -> tuple[list[Record], Decimal]:
+        result: list[Record] = []
+        total = Decimal(0)
+        number = 0
+        for raw in lines:
+            if not isinstance(raw, dict):
+                raise faults.required("Line.DetailType", "Invoice")
+            line = copy.deepcopy(raw)
+            kind = line.get("DetailType")
+            if kind == "SubTotalLineDetail":
+                continue  # the server computes its own
+            number += 1
+            line["Id"] = str(number)
+            line["LineNum"] = number
+            if kind == "SalesItemLineDetail":
+                line["Amount"] = amount = self._sales_line(line)
+                total += amount
+            elif kind == "DescriptionOnly":
+                line["Amount"] = money(line.get("Amount", 0), "Amount")
+            elif kind == "DiscountLineDetail":
+                amount = money(line.get("Amount", 0), "Amount")
+                line["Amount"] = amount
+                total -= amount
+            elif kind is None:
+                raise faults.required("Line.DetailType", "Invoice")
+            else:
+                raise faults.validation(
+                    "2170", "Invalid Enumeration", f"Invalid Enumeration : {kind}", "DetailType"
+                )
+            result.append(line)
+        if number == 0:
+            raise faults.required("Line", "Invoice")
+        return result, total
+
+    def _sales_line(self, line: Record) -> Decimal:
+        detail = line.get("SalesItemLineDetail")
+        if not isinstance(detail, dict):
+            detail = line["SalesItemLineDetail"] = {}
+        if "ItemRef" not in detail:
+            raise faults.required("ItemRef", "Invoice")
+        item = self._ref("Item", detail["ItemRef"], "ItemRef")
+        if item.get("Type") == "Category":
+            raise faults.business("A category cannot be sold on an invoice", "ItemRef")
+        detail["ItemRef"] = self._ref_of(item, "Name")
+        qty = money(detail["Qty"], "Qty") if "Qty" in detail else None
+        price = money(detail["UnitPrice"], "UnitPrice") if "UnitPrice" in detail else None
+        amount = money(line["Amount"], "Amount") if "Amount" in line else None
+        if amount is None:
+            if price is None:
+                price = item.get("UnitPrice", Decimal(0))
+                detail["UnitPrice"] = price
+            if qty is None:
+                qty = Decimal(1)
+                detail["Qty"] = qty
+            amount = (qty * price).quantize(CENT)
+        elif qty is not None and price is not None and (qty * price).quantize(CENT) != amount:
+            # [unverified] QBO's wording; the rule itself (Amount = Qty x UnitPrice) is documented.
+            raise faults.validation(
+                "6070",
+                "Amount is not equal to UnitPrice * Qty",
+                f"Amount is not equal to UnitPrice * Qty. Supplied value:{amount}",
+                "Amount",
+            )
+        if "IncomeAccountRef" in item:
+            detail.setdefault("ItemAccountRef", dict(item["IncomeAccountRef"]))
+        detail.setdefault("TaxCodeRef", {"value": "NON"})
+        return amount
+
+    def _doc_number(self, record: Record, old: Record | None, allow_dup: bool) -> None:
+        number = record.get("DocNumber")
+        if number is None and old is not None and "DocNumber" in old:
+            number = record["DocNumber"] = old["DocNumber"]
+        if number is None or number == "AUTO_GENERATE":
+            record["DocNumber"] = self._next_doc_number()
+            return
+        if not isinstance(number, str) or len(number) > 21:
+            raise faults.business("DocNumber must be text of at most 21 characters", "DocNumber")
+        holder = self.doc_numbers.get(number)
+        if holder is not None and (old is None or holder != old["Id"]) and not allow_dup:
+            raise faults.validation(
+                "6140",
+                "Duplicate Document Number Error",
+                "Duplicate Document Number Error : You must specify a different number. This "
+                f"number has already been used. DocNumber={number} is assigned to TxnType=Invoice "
+                f"with TxnId={holder}",
+            )
+
+    def _next_doc_number(self) -> str:
+        numeric = [int(n) for n in self.doc_numbers if n.isdigit() and len(n) < 12]
+        candidate = max(numeric, default=1000) + 1
+        while str(candidate) in self.doc_numbers:
+            candidate += 1
+        return str(candidate)
+
+    @staticmethod
+    def _date(value: Any, field: str) -> date:
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise faults.validation(
+                "2010",
+                "Request has invalid or unsupported property",
+                f"{field} is not a date (yyyy-mm-dd): {value}",
+                field,
+            ) from None
+
+    # Indexes and balances after a write --------------------------------------------------------
+
+    def _after_write(self, entity: str, old: Record | None, new: Record | None) -> None:
+        if entity in PEOPLE:
+            if old is not None:
+                self.people.pop(_fold(old["DisplayName"]), None)
+            if new is not None:
+                self.people[_fold(new["DisplayName"])] = (entity, new["Id"])
+        elif entity == "Item":
+            if old is not None:
+                self.item_names.pop(_fold(old["Name"]), None)
+            if new is not None:
+                self.item_names[_fold(new["Name"])] = new["Id"]
+        elif entity == "Account":
+            if old is not None:
+                self.account_names.pop(_fold(old["FullyQualifiedName"]), None)
+            if new is not None:
+                self.account_names[_fold(new["FullyQualifiedName"])] = new["Id"]
+        elif entity == "Invoice":
+            if old is not None:
+                if self.doc_numbers.get(old.get("DocNumber", "")) == old["Id"]:
+                    del self.doc_numbers[old["DocNumber"]]
+                self._add_balance(old["CustomerRef"]["value"], -old.get("Balance", Decimal(0)))
+            if new is not None:
+                self.doc_numbers.setdefault(new["DocNumber"], new["Id"])
+                self._add_balance(new["CustomerRef"]["value"], new.get("Balance", Decimal(0)))
+
+    def _add_balance(self, customer_id: str, amount: Decimal) -> None:
+        if not amount:
+            return
+        row = self.records["Customer"].get(customer_id)
+        if row is None:
+            return
+        row["Balance"] = Decimal(row.get("Balance", 0)) + amount
+        while row is not None:
+            row["BalanceWithJobs"] = Decimal(row.get("BalanceWithJobs", 0)) + amount
+            parent = row.get("ParentRef", {}).get("value")
+            row = self.records["Customer"].get(parent) if parent else None
+
+    # Change data capture -----------------------------------------------------------------------
+
+    def changes_since(self, entities: Iterable[str], since: float) -> dict[str, list[Record]]:
+        wanted = set(entities)
+        found: dict[str, list[Record]] = {entity: [] for entity in wanted}
+        for (entity, rid), when in self.changed_at.items():
+            if entity not in wanted or when < since:
+                continue
+            row = self.records[entity].get(rid) or self.tombstones.get((entity, rid))
+            if row is not None:
+                found[entity].append(row)
+        return found

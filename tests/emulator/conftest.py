@@ -1,0 +1,15 @@
+"""The emulator on a free loopback port for each test that asks for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import RunningEmulator
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningEmulator]:
+    with RunningEmulator() as running:
+        yield running
