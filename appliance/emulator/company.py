@@ -245,7 +245,8 @@ class Company:
 
     @staticmethod
     def _ref_of(row: Record, name_key: str) -> dict[str, str]:
-        return {"value": row["Id"], "name": row[name_key]}
+        # Refs name their target by its full name ("Landscaping Services:Job Materials:Pump").
+        return {"value": row["Id"], "name": row.get("FullyQualifiedName") or row[name_key]}
 
     # Writing ---------------------------------------------------------------------------------
 
@@ -466,7 +467,7 @@ class Company:
             level = int(parent.get("Level", 0)) + 1
             if level > 4:
                 raise faults.business("Sub-customers can be nested at most 4 deep", "ParentRef")
-            record["ParentRef"] = self._ref_of(parent, "DisplayName")
+            record["ParentRef"] = {"value": parent["Id"]}  # QBO names no customer parent
             record["Job"] = True
             record["Level"] = level
             record["FullyQualifiedName"] = f"{parent['FullyQualifiedName']}:{record['DisplayName']}"

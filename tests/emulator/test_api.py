@@ -157,7 +157,7 @@ def test_a_sub_customer_carries_its_parent_in_its_name(api: httpx.Client) -> Non
     assert job["Job"] is True
     assert job["Level"] == 1
     assert job["FullyQualifiedName"] == "Parent Co:Job 1"
-    assert job["ParentRef"] == {"value": parent["Id"], "name": "Parent Co"}
+    assert job["ParentRef"] == {"value": parent["Id"]}
 
 
 # Validation --------------------------------------------------------------------------------------
