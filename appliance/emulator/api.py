@@ -124,7 +124,8 @@ class Emulator:
             if method == "GET":
                 text = params.get("query", "")
             elif method == "POST":
-                text = body.decode("utf-8", errors="replace")
+                # The statement is the text body, or (as some clients send it) the URL's query.
+                text = body.decode("utf-8", errors="replace") or params.get("query", "")
             else:
                 raise unsupported
             return self._ok({"QueryResponse": self.query(company, text)})
@@ -158,7 +159,7 @@ class Emulator:
         except query.QueryError as exc:
             raise faults.invalid_query(exc.detail) from None
         page, total = query.run(
-            parsed, company.rows(parsed.entity), list_entity=parsed.entity in LIST_ENTITIES
+            parsed, company.listed(parsed.entity), list_entity=parsed.entity in LIST_ENTITIES
         )
         return query.response_body(parsed, page, total)
 
@@ -254,11 +255,10 @@ class Emulator:
             raise faults.required("changedSince", "CDC") from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=self.clock.now().tzinfo)
-        if self.clock.now() - since > timedelta(days=CDC_MAX_DAYS):
-            raise faults.business(
-                f"changedSince must be within the last {CDC_MAX_DAYS} days", "changedSince"
-            )
-        found = company.changes_since(entities, since.timestamp())
+        # Changes are kept for 30 days: an older changedSince is answered (as the recordings
+        # show) with what is left of the last 30 days.
+        oldest = self.clock.now() - timedelta(days=CDC_MAX_DAYS)
+        found = company.changes_since(entities, max(since, oldest).timestamp())
         budget = CDC_MAX_OBJECTS
         responses = []
         for entity in entities:

@@ -134,6 +134,13 @@ ACCOUNT_TYPES: dict[str, tuple[str, str]] = {
     "Other Expense": ("Expense", "OtherMiscellaneousExpense"),
 }
 ITEM_TYPES = ("Service", "NonInventory", "Inventory", "Category")
+LIST_ORDER = {
+    "Customer": "FullyQualifiedName",
+    "Vendor": "DisplayName",
+    "Employee": "DisplayName",
+    "Item": "Name",
+    "Account": "Name",
+}
 USD = {"value": "USD", "name": "United States Dollar"}
 DELETED_SUFFIX = " (deleted)"
 _BAD_NAME = re.compile(r"[:\t\n]")
@@ -187,8 +194,13 @@ class Company:
         self.changed_at: dict[tuple[str, str], float] = {}
         self.tombstones: dict[tuple[str, str], Record] = {}
         self.listeners: list[ChangeListener] = []
+        self.version = 0  # bumped by every write: invalidates the name-ordered lists
+        self._listed: dict[str, tuple[int, list[Record]]] = {}
         for entity, rows in (data or {}).items():
             for row in rows:
+                if entity == "Invoice":
+                    row.setdefault("CustomField", [])
+                    row.setdefault("LinkedTxn", [])
                 self.records[entity][row["Id"]] = row
                 self.seq[entity] = max(self.seq[entity], int(row["Id"]))
                 for key in ("BillAddr", "ShipAddr"):
@@ -220,6 +232,22 @@ class Company:
 
     def rows(self, entity: str) -> list[Record]:
         return list(self.records[entity].values())
+
+    def listed(self, entity: str) -> list[Record]:
+        """Rows in the order a query without ORDERBY returns them: lists by name, as QBO does
+        (the recordings show Customers by FullyQualifiedName, Items and Accounts by Name), and
+        transactions by Id. Kept sorted between writes, so paging a large list stays cheap."""
+        key = LIST_ORDER.get(entity)
+        if key is None:
+            return self.rows(entity)
+        cached = self._listed.get(entity)
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
+        ordered = sorted(
+            self.records[entity].values(), key=lambda r: str(r.get(key, "")).casefold()
+        )
+        self._listed[entity] = (self.version, ordered)
+        return ordered
 
     def count(self, entity: str) -> int:
         return len(self.records[entity])
@@ -365,6 +393,7 @@ class Company:
                 raise faults.unsupported_property(key, entity, sorted(known))
 
     def _changed(self, entity: str, rid: str, operation: str) -> None:
+        self.version += 1
         self.changed_at[(entity, rid)] = self.clock.time()
         for listener in self.listeners:
             listener(self.realm_id, entity, rid, operation)
@@ -623,6 +652,19 @@ class Company:
         for key in ("BillAddr", "ShipAddr"):
             if key not in record and "BillAddr" in customer:
                 record[key] = copy.deepcopy(customer.get(key) or customer["BillAddr"])
+        info = self.records["CompanyInfo"].get("1", {})
+        address = info.get("CompanyAddr")
+        if "ShipFromAddr" not in record and isinstance(address, dict):
+            # 2026 invoices carry the company's address as a free-form ship-from (NANGO).
+            city = " ".join(
+                p for p in (address.get("CountrySubDivisionCode"), address.get("PostalCode")) if p
+            )
+            record["ShipFromAddr"] = {
+                "Id": str(address.get("Id", "1")),
+                "Line1": address.get("Line1", ""),
+                "Line2": f"{address.get('City', '')}, {city}".strip(", "),
+            }
+            record.setdefault("FreeFormAddress", True)
         return record
 
     def _lines(self, lines: list[Any]) -> tuple[list[Record], Decimal]:

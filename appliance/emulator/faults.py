@@ -36,8 +36,11 @@ class QboFault(Exception):
     errors: list[ErrorItem]
     type: str = "ValidationFault"
     headers: dict[str, str] = field(default_factory=dict)
+    timed: bool = True  # a few faults come without the envelope's "time" (VCR error/500)
 
     def body(self, time: str) -> dict[str, Any]:
+        if not self.timed:
+            return {"Fault": self.fault()}
         return {"Fault": self.fault(), "time": time}
 
     def fault(self) -> dict[str, Any]:
@@ -45,7 +48,7 @@ class QboFault(Exception):
 
 
 def validation(
-    code: str, message: str, detail: str, element: str | None = "", status: int = 400
+    code: str, message: str, detail: str, element: str | None = None, status: int = 400
 ) -> QboFault:
     return QboFault(status, [ErrorItem(code, message, detail, element)])
 
@@ -56,6 +59,7 @@ def not_found(_entity: str = "", _id: str = "") -> QboFault:
         "Object Not Found",
         "Object Not Found : Something you're trying to use has been made inactive. Check the "
         "fields with accounts, customers, items, vendors or employees.",
+        element="",
     )
 
 
@@ -65,6 +69,7 @@ def stale(who: str = "Emulator Admin") -> QboFault:
         "Stale Object Error",
         f"Stale Object Error : You and {who} were working on this at the same time. {who} "
         "finished before you did, so your work was not saved.",
+        element="",
     )
 
 
@@ -142,9 +147,11 @@ def business(detail: str, element: str | None = "") -> QboFault:
 
 
 def invalid_id(value: str) -> QboFault:
-    return validation(
+    fault = validation(
         "2030", "Invalid ID", f"Id should be a valid number. Supplied value:{value}", "Id"
     )
+    fault.timed = False
+    return fault
 
 
 def auth_body(detail: str, time_ms: int) -> dict[str, Any]:

@@ -33,10 +33,9 @@ Choices the samples do not settle (unverified; kept deliberately simple and stri
 emulator that refuses what QBO accepts fails loudly, while one that accepts what QBO refuses hides
 a bug until production):
 
-- Default order is by Id (the order rows are stored in). Real QBO appears to order name-list
-  entities by name when there is no ORDERBY: the recorded ``SELECT * FROM Customer`` comes back in
-  FullyQualifiedName order and the recorded Account and Item lists in Name order. A client that
-  needs an order must say ORDERBY; paging without it is consistent within the emulator.
+- Without ORDERBY, rows keep the order the caller passes them in. The emulator passes name
+  lists sorted as the recordings show QBO returns them (Customers by FullyQualifiedName, Accounts
+  and Items by Name; see ``Company.listed``) and transactions by Id.
 - ``=`` and ``IN`` compare strings case-insensitively; so do ``<``/``>`` and ORDERBY. LIKE is
   anchored and case-insensitive; ``_`` is a literal character, not a wildcard.
 - Between two strings, ``< > <= >=`` compare numerically when both sides are plain decimal
@@ -49,7 +48,7 @@ a bug until production):
 - A boolean literal cannot be used with ``< > <= >=`` or LIKE, and LIKE needs a string literal.
 - ORDERBY puts rows without the property last in both directions; plain-number strings sort
   numerically before other strings, which sort case-insensitively; the sort is stable, so ties
-  stay in Id order.
+  stay in the order given.
 - ``ORDER BY`` (two words), a trailing semicolon, ``!=``/``<>``, ``NOT``, ``IS NULL`` and ``''``
   as a quote escape are refused with a detail that says what to write instead.
 - STARTPOSITION above 2147483647 (a Java int) is refused; a STARTPOSITION past the last row is
@@ -694,7 +693,7 @@ def _sorted(rows: Sequence[Row], order_by: Sequence[tuple[str, bool]]) -> list[R
 def run(
     query: Query, rows: Sequence[Mapping[str, Any]], *, list_entity: bool
 ) -> tuple[list[Mapping[str, Any]], int]:
-    """Filter, sort and page ``rows`` (stored QBO JSON in Id order): (page, total matching).
+    """Filter, sort and page ``rows`` (stored QBO JSON, in default order): (page, total matching).
 
     ``list_entity`` means the entity has an Active flag, so unless a condition names Active only
     active rows match. For COUNT(*) the page is always empty: only the total is needed.

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import httpx
 import msgspec
 
-from appliance.emulator.clock import Clock, company_time
+from appliance.emulator.clock import COMPANY_TZ, Clock
 
 VERBS = {"Create": "created", "Update": "updated", "Delete": "deleted", "Void": "voided"}
 RETRY_WAITS = (1.0, 2.0, 5.0)
@@ -68,6 +68,12 @@ class Change:
     at: float
 
 
+def _legacy_time(epoch: float) -> str:
+    """The legacy format writes the offset without a colon: ``2015-10-05T14:42:19-0700``."""
+    moment = datetime.fromtimestamp(epoch, COMPANY_TZ)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 def legacy_bodies(changes: list[Change]) -> list[dict[str, Any]]:
     by_realm: dict[str, list[Change]] = {}
     for change in changes:
@@ -83,7 +89,7 @@ def legacy_bodies(changes: list[Change]) -> list[dict[str, Any]]:
                                 "name": c.entity,
                                 "id": c.id,
                                 "operation": c.operation,
-                                "lastUpdated": company_time(c.at).replace("-07:00", "-0700"),
+                                "lastUpdated": _legacy_time(c.at),
                             }
                             for c in items
                         ]

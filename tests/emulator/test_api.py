@@ -336,9 +336,16 @@ def test_cdc_returns_changes_including_deletions(
     assert [c["Id"] for c in customers] == [created["Id"]]
 
 
-def test_cdc_refuses_a_window_over_30_days(api: httpx.Client) -> None:
-    response = api.get("/cdc", params={"entities": "Customer", "changedSince": "2001-01-01"})
-    assert response.status_code == 400
+def test_cdc_answers_an_old_changed_since_with_the_last_30_days_only(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
+    created = api.post("/customer", json={"DisplayName": "Aged Out"}).json()["Customer"]
+    httpx.post(emulator.url + "/_emulator/clock", json={"advance_seconds": 31 * 86400})
+    with emulator.api() as fresh:
+        response = fresh.get("/cdc", params={"entities": "Customer", "changedSince": "2001-01-01"})
+    assert response.status_code == 200
+    assert response.json()["CDCResponse"][0]["QueryResponse"] == [{}]
+    assert created["Id"]
 
 
 def test_a_repeated_requestid_returns_the_first_answer_and_writes_once(

@@ -559,9 +559,10 @@ def test_inactive_records_carry_the_deleted_suffix(big: Company) -> None:
 
 
 def test_generating_100_000_customers_takes_well_under_ten_seconds() -> None:
-    started = time.perf_counter()
+    # CPU time, so that other processes on a busy test machine do not count against it.
+    started = time.process_time()
     books = generate(100_000, 0, ts=stamp)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert len(books["Customer"]) == SANDBOX_CUSTOMERS + 100_000
     assert elapsed < 10, f"{elapsed:.1f} s"
 

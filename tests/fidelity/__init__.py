@@ -1,0 +1,1 @@
+"""Fidelity: the emulator replayed against real QBO recordings (../shared/qbo/samples)."""
