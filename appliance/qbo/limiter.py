@@ -1,0 +1,84 @@
+"""Keep every caller in this process within Intuit's per-company limits (FACTS §8, §5).
+
+10 requests at once, 500 a minute, 120 batch calls a minute, per company. A caller waits for a
+slot instead of being refused: the limiter's job is that QBO never has to say 429. The minute
+windows are sliding (timestamps of the last minute's calls), on the monotonic clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+WINDOW = 60.0
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    concurrent: int = 10
+    per_minute: int = 500
+    batch_per_minute: int = 120
+
+
+class _Window:
+    def __init__(self, size: int, clock: Callable[[], float]) -> None:
+        self.size = size
+        self.clock = clock
+        self.calls: deque[float] = deque()
+
+    def wait_time(self) -> float:
+        now = self.clock()
+        while self.calls and self.calls[0] <= now - WINDOW:
+            self.calls.popleft()
+        if len(self.calls) < self.size:
+            return 0.0
+        return self.calls[0] + WINDOW - now
+
+    def take(self) -> None:
+        self.calls.append(self.clock())
+
+
+class CompanyLimiter:
+    def __init__(self, limits: RateLimits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._concurrent = asyncio.Semaphore(limits.concurrent)
+        self._minute = _Window(limits.per_minute, clock)
+        self._batch = _Window(limits.batch_per_minute, clock)
+        self._lock = asyncio.Lock()
+        self.in_flight = 0
+
+    @asynccontextmanager
+    async def slot(self, *, batch: bool = False) -> AsyncIterator[None]:
+        async with self._concurrent:
+            async with self._lock:  # one waiter at a time takes the next free place in the window
+                while True:
+                    wait = max(self._minute.wait_time(), self._batch.wait_time() if batch else 0.0)
+                    if wait <= 0:
+                        break
+                    await asyncio.sleep(wait)
+                self._minute.take()
+                if batch:
+                    self._batch.take()
+            self.in_flight += 1
+            try:
+                yield
+            finally:
+                self.in_flight -= 1
+
+
+class Limiters:
+    """One limiter per company, created on first use."""
+
+    def __init__(self, limits: RateLimits | None = None) -> None:
+        self.limits = limits or RateLimits()
+        self._by_realm: dict[str, CompanyLimiter] = {}
+
+    def for_realm(self, realm_id: str) -> CompanyLimiter:
+        limiter = self._by_realm.get(realm_id)
+        if limiter is None:
+            limiter = self._by_realm[realm_id] = CompanyLimiter(self.limits)
+        return limiter
