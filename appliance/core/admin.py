@@ -17,6 +17,29 @@ class ConnectionInfo(msgspec.Struct, kw_only=True):
     refresh_token_expires_at: datetime | None = None
     refresh_token_hard_expires_at: datetime | None = None
     last_error: str | None = None
+    warnings: list[str] = msgspec.field(default_factory=list)
+
+
+class ConnectStartRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    allow_other_company: bool = False
+
+
+class ConnectStartReport(msgspec.Struct, kw_only=True):
+    authorization_url: str
+    redirect_uri: str
+    environment: str
+    expires_at: datetime
+
+
+class ConnectFinishRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    redirect_url: str
+
+
+class DisconnectReport(msgspec.Struct, kw_only=True):
+    realm_id: str
+    company_name: str | None
+    revoked_at_intuit: bool
+    note: str = ""
 
 
 class QueueInfo(msgspec.Struct, kw_only=True):

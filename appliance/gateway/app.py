@@ -17,12 +17,25 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.params import JSONBody
 from litestar.response import Response
 
 from appliance import __version__
 from appliance.config import Settings
-from appliance.core.admin import KeyRotationReport, StatusReport
+from appliance.core.admin import (
+    ConnectFinishRequest,
+    ConnectionInfo,
+    ConnectStartReport,
+    ConnectStartRequest,
+    DisconnectReport,
+    KeyRotationReport,
+    StatusReport,
+)
+from appliance.errors import ApplianceError
+from appliance.gateway.pages import callback_page
 from appliance.gateway.problems import EXCEPTION_HANDLERS, problem
+from appliance.gateway.runtime import Runtime
+from appliance.qbo.oauth import Callback
 from appliance.storage.store import Store
 
 
@@ -81,20 +94,83 @@ def admin_rotate_key(
     )
 
 
+@get(
+    "/oauth/callback",
+    tags=["oauth"],
+    summary="Where Intuit sends the browser after the operator approves (or cancels)",
+    include_in_schema=True,
+)
+async def oauth_callback(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[str]:
+    params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
+    callback = Callback.from_params(params)
+    try:
+        info = await runtime.connector.finish(callback, actor="browser")
+    except ApplianceError as exc:
+        return callback_page(ok=False, message=exc.message, hint=exc.hint)
+    return callback_page(
+        ok=True,
+        message="Your QuickBooks Online account is connected.",
+        hint=f"Company: {info.company_name or info.realm_id} ({info.environment}). "
+        "You can close this window.",
+    )
+
+
+@post(
+    "/v1/connect/start", tags=["admin"], summary="Start connecting to QuickBooks", status_code=200
+)
+async def admin_connect_start(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    data: JSONBody[ConnectStartRequest],
+) -> ConnectStartReport:
+    return runtime.connector.start(
+        actor=_operator(request), allow_other_company=data.allow_other_company
+    )
+
+
+@post(
+    "/v1/connect/finish",
+    tags=["admin"],
+    summary="Finish connecting with the URL the browser was redirected to",
+    status_code=200,
+)
+async def admin_connect_finish(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    data: JSONBody[ConnectFinishRequest],
+) -> ConnectionInfo:
+    return await runtime.connector.finish(
+        Callback.from_url(data.redirect_url), actor=_operator(request)
+    )
+
+
+@post("/v1/disconnect", tags=["admin"], summary="Disconnect from QuickBooks", status_code=200)
+async def admin_disconnect(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> DisconnectReport:
+    return await runtime.connector.disconnect(actor=_operator(request))
+
+
 def _operator(request: Request[Any, Any, Any]) -> str:
     return request.headers.get("x-appliance-operator", "admin-api")[:64]
 
 
-def _lifespan(settings: Settings, store: Store | None) -> Any:
+def _lifespan(settings: Settings, store: Store | None, runtime: Runtime | None) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = store or Store.open(settings)
         if owned:
             app.state.store.migrate()
+        own_runtime = runtime is None
+        app.state.runtime = runtime or Runtime(settings, app.state.store)
         try:
             yield
         finally:
+            if own_runtime:
+                await app.state.runtime.aclose()
             if owned:
                 app.state.store.close()
 
@@ -106,12 +182,26 @@ def _provide_store(state: State) -> Store:
     return store
 
 
-def _build(settings: Settings, store: Store | None, handlers: list[Any], openapi: bool) -> Litestar:
+def _provide_runtime(state: State) -> Runtime:
+    runtime: Runtime = state.runtime
+    return runtime
+
+
+def _build(
+    settings: Settings,
+    store: Store | None,
+    runtime: Runtime | None,
+    handlers: list[Any],
+    openapi: bool,
+) -> Litestar:
     return Litestar(
         route_handlers=handlers,
-        dependencies={"store": Provide(_provide_store, sync_to_thread=False)},
+        dependencies={
+            "store": Provide(_provide_store, sync_to_thread=False),
+            "runtime": Provide(_provide_runtime, sync_to_thread=False),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[_lifespan(settings, store)],
+        lifespan=[_lifespan(settings, store, runtime)],
         state=State({"started_at": datetime.now(UTC), "settings": settings}),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -127,11 +217,23 @@ def _build(settings: Settings, store: Store | None, handlers: list[Any], openapi
     )
 
 
-def create_app(settings: Settings, store: Store | None = None) -> Litestar:
-    """The public listener: health, readiness and the OpenAPI schema (JobRoutr's routes join it)."""
-    return _build(settings, store, [healthz, readyz], openapi=True)
+def create_app(
+    settings: Settings, store: Store | None = None, runtime: Runtime | None = None
+) -> Litestar:
+    """The public listener: health, readiness, the OAuth callback and the OpenAPI schema."""
+    return _build(settings, store, runtime, [healthz, readyz, oauth_callback], openapi=True)
 
 
-def create_admin_app(settings: Settings, store: Store | None = None) -> Litestar:
+def create_admin_app(
+    settings: Settings, store: Store | None = None, runtime: Runtime | None = None
+) -> Litestar:
     """The admin API, served only on the Unix socket: the console's and the CLI's way in."""
-    return _build(settings, store, [healthz, admin_status, admin_rotate_key], openapi=False)
+    handlers = [
+        healthz,
+        admin_status,
+        admin_rotate_key,
+        admin_connect_start,
+        admin_connect_finish,
+        admin_disconnect,
+    ]
+    return _build(settings, store, runtime, handlers, openapi=False)

@@ -23,6 +23,7 @@ from appliance.config import Settings
 from appliance.errors import ApplianceError
 from appliance.gateway.app import create_admin_app, create_app
 from appliance.gateway.middleware import request_context
+from appliance.gateway.runtime import Runtime
 from appliance.logging import get_logger
 from appliance.storage.store import Store
 
@@ -122,9 +123,10 @@ async def serve(
     tcp = bind_tcp(settings.http_host, settings.http_port)
     admin_path = settings.admin_socket_path
     uds = bind_unix(admin_path, settings.admin_group)
+    runtime = Runtime(settings, store)
     # The request context wraps the whole app, not a route: a 404 or 405 is logged and tagged too.
-    public = _Server(_config(request_context(create_app(settings, store))))
-    admin = _Server(_config(request_context(create_admin_app(settings, store))))
+    public = _Server(_config(request_context(create_app(settings, store, runtime))))
+    admin = _Server(_config(request_context(create_admin_app(settings, store, runtime))))
     others = [(_Server(_config(app)), sock) for app, sock in extra]
     servers = (public, admin, *(server for server, _ in others))
 
@@ -165,5 +167,6 @@ async def serve(
         uds.close()
         for _, sock in others:
             sock.close()
+        await runtime.aclose()
         admin_path.unlink(missing_ok=True)
         log.info("service.stopped")

@@ -9,6 +9,7 @@ gateway's lower-case ``{"fault": {"error": [...]}}`` on 401, XML ``IntuitRespons
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 from xml.etree import ElementTree
@@ -75,9 +76,10 @@ def _retry_after(response: httpx.Response) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def parse_error(response: httpx.Response) -> QboError:
@@ -89,9 +91,12 @@ def parse_error(response: httpx.Response) -> QboError:
     if "json" in media or text.lstrip().startswith("{"):
         try:
             error = _first_error(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):
             error = None
-    elif "xml" in media or text.lstrip().startswith("<?xml") or "<IntuitResponse" in text:
+    if error is None and (
+        "xml" in media or text.lstrip().startswith("<?xml") or "<IntuitResponse" in text
+    ):
+        # QBO has sent XML faults under a JSON content type; try both.
         error = _xml_error(text)
     code = str(error["code"]) if error and error.get("code") is not None else None
     message = str(error.get("message") or "") if error else ""

@@ -54,15 +54,17 @@ class CompanyLimiter:
     @asynccontextmanager
     async def slot(self, *, batch: bool = False) -> AsyncIterator[None]:
         async with self._concurrent:
-            async with self._lock:  # one waiter at a time takes the next free place in the window
-                while True:
+            while True:
+                # Check and take under the lock, but never sleep holding it: a batch call waiting
+                # for the batch window must not hold up ordinary calls.
+                async with self._lock:
                     wait = max(self._minute.wait_time(), self._batch.wait_time() if batch else 0.0)
                     if wait <= 0:
+                        self._minute.take()
+                        if batch:
+                            self._batch.take()
                         break
-                    await asyncio.sleep(wait)
-                self._minute.take()
-                if batch:
-                    self._batch.take()
+                await asyncio.sleep(wait)
             self.in_flight += 1
             try:
                 yield

@@ -48,7 +48,12 @@ class Select:
     def filter(self, prop: str, op: str, value: Literal | Sequence[Literal]) -> Select:
         if op not in ("=", "<", ">", "<=", ">=", "IN", "LIKE"):
             raise ValueError(f"QBO has no operator {op!r}")
-        return Select(self.entity, (*self.where, Condition(prop, op, value)), self.order_by)
+        listed = isinstance(value, Sequence) and not isinstance(value, str)
+        if op == "IN" and (not listed or not value):
+            raise ValueError("IN needs a non-empty list of values")
+        return Select(
+            self.entity, (*self.where, Condition(prop, op, value)), self.order_by, self.descending
+        )
 
     def ordered(self, prop: str, *, descending: bool = False) -> Select:
         return Select(self.entity, self.where, prop, descending)

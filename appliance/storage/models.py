@@ -37,8 +37,27 @@ class Company(SQLModel, table=True):
     refresh_token_hard_expires_at: datetime | None = _ts(nullable=True)
     last_refresh_at: datetime | None = _ts(nullable=True)
     last_error: str | None = None
+    # A lease, not a lock held open: who refreshes the tokens now, across processes (see tokens).
+    refresh_lock_owner: str | None = Field(default=None, max_length=64)
+    refresh_lock_until: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class OAuthStart(SQLModel, table=True):
+    """A connection the operator started: its single-use, expiring OAuth ``state`` (hashed)."""
+
+    __tablename__ = "oauth_start"
+
+    state_hash: str = Field(primary_key=True, max_length=64)
+    environment: str = Field(max_length=16)
+    redirect_uri: str = Field(max_length=500)
+    actor: str = Field(max_length=64)
+    allow_other_company: bool = False
+    created_at: datetime = _ts()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = _ts(nullable=True)
+    result: str | None = Field(default=None, max_length=500)
 
 
 class Secret(SQLModel, table=True):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -101,6 +101,7 @@ class Store:
         if company is None:
             return None
         return ConnectionInfo(
+            warnings=connection_warnings(company),
             realm_id=company.realm_id,
             company_name=company.company_name,
             environment=company.environment,
@@ -204,3 +205,32 @@ def initialize(settings: Settings, *, actor: str) -> InitResult:
         return InitResult(key_created, api_key, webhook, before, after)
     finally:
         engine.dispose()
+
+
+REFRESH_WARNING = timedelta(days=14)
+HARD_EXPIRY_WARNING = timedelta(days=90)
+
+
+def connection_warnings(company: Company, now: datetime | None = None) -> list[str]:
+    """What the operator should hear about the connection before it breaks."""
+    now = now or utcnow()
+    warnings = []
+    if company.state == "needs_reconnect":
+        warnings.append(
+            "QuickBooks no longer accepts this connection (it was disconnected in QuickBooks or "
+            "its authorization expired): run `appliance connect` to reconnect the same company. "
+            "The stored tokens and all data are kept."
+        )
+    refresh = company.refresh_token_expires_at
+    if company.state == "connected" and refresh is not None and refresh - now < REFRESH_WARNING:
+        warnings.append(
+            f"The QuickBooks authorization lapses on {refresh:%Y-%m-%d} unless the appliance "
+            "uses it before then: keep the service running, or reconnect."
+        )
+    hard = company.refresh_token_hard_expires_at
+    if company.state == "connected" and hard is not None and hard - now < HARD_EXPIRY_WARNING:
+        warnings.append(
+            f"Intuit ends this authorization for good on {hard:%Y-%m-%d} (the 5-year limit): "
+            "reconnect before then with `appliance connect`."
+        )
+    return warnings

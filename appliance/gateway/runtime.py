@@ -1,0 +1,36 @@
+"""What the running service holds besides the store: the QBO client, tokens and the connector.
+
+One per process, shared by the public and the admin app, created at start and closed at stop.
+"""
+
+from __future__ import annotations
+
+from appliance.config import Settings
+from appliance.logging import register_secret
+from appliance.qbo.client import QboClient
+from appliance.qbo.oauth import OAuthClient, endpoints
+from appliance.qbo.tokens import TokenManager
+from appliance.storage.connections import StoreTokens
+from appliance.storage.store import Store
+from appliance.sync.connection import Connector
+
+
+class Runtime:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        secret = settings.qbo_client_secret()
+        register_secret(secret)
+        self.endpoints = endpoints(settings.qbo_environment, settings.qbo_emulator_url)
+        self.oauth = OAuthClient(
+            self.endpoints, settings.qbo_client_id, secret, settings.oauth_redirect_uri
+        )
+        self.tokens = TokenManager(StoreTokens(store.engine, store.vault), self.oauth)
+        self.qbo = QboClient(self.endpoints.api_base, self.tokens)
+        self.connector = Connector(
+            store, self.oauth, self.qbo, self.tokens, environment=settings.qbo_environment
+        )
+
+    async def aclose(self) -> None:
+        await self.qbo.aclose()
+        await self.oauth.aclose()

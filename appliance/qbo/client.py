@@ -1,0 +1,185 @@
+"""The QBO API client: one per service, shared by every caller.
+
+Every request: waits for a slot in the company's limiter, carries ``minorversion=75`` and, for
+writes, the caller's ``requestid`` (the same on every retry, so QBO never writes twice), and on
+failure follows one policy table:
+
+=====================  =========================================================
+401                    refresh once (TokenManager) and retry
+429 ThrottleExceeded   wait Retry-After if given, else back off from 60 s
+5xx, time-outs, drops  back off with jitter, retry with the same requestid
+anything else          permanent: raised to the caller as a typed QboError
+=====================  =========================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import msgspec
+
+from appliance.qbo.errors import (
+    AuthenticationError,
+    ConnectionLost,
+    QboError,
+    ServerError,
+    ThrottledError,
+    is_transient,
+)
+from appliance.qbo.faults import parse_error
+from appliance.qbo.limiter import Limiters
+from appliance.qbo.tokens import TokenManager
+
+MINOR_VERSION = "75"
+ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    server_initial: float = 1.0
+    throttle_initial: float = 60.0
+    max_wait: float = 300.0
+
+    def wait(self, error: QboError, attempt: int, rand: Callable[[], float]) -> float:
+        if isinstance(error, ThrottledError) and error.retry_after is not None:
+            return min(self.max_wait, error.retry_after)
+        base = self.throttle_initial if isinstance(error, ThrottledError) else self.server_initial
+        return float(min(self.max_wait, base * 2 ** (attempt - 1)) * (0.5 + rand() / 2))
+
+
+def _decode(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = json.loads(response.content, parse_float=Decimal)
+    except ValueError:
+        raise ServerError(
+            "QuickBooks answered with something that is not JSON", status=response.status_code
+        ) from None
+    if not isinstance(body, dict):
+        raise ServerError("QuickBooks answered with an unexpected document")
+    return body
+
+
+class QboClient:
+    def __init__(
+        self,
+        api_base: str,
+        tokens: TokenManager,
+        *,
+        limiters: Limiters | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.api_base = api_base.rstrip("/")
+        self.tokens = tokens
+        self.limiters = limiters or Limiters()
+        self.policy = policy or RetryPolicy()
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._sleep = sleep
+        self._random = random.Random()  # noqa: S311 - jitter, not secrets
+        self.calls = 0
+        self.throttled = 0
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        realm_id: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json_body: Any = None,
+        text_body: str | None = None,
+        requestid: str | None = None,
+        batch: bool = False,
+    ) -> dict[str, Any]:
+        query = {**(params or {}), "minorversion": MINOR_VERSION}
+        if requestid is not None:
+            query["requestid"] = requestid
+        url = f"{self.api_base}/company/{realm_id}/{path.lstrip('/')}"
+        token = await self.tokens.access_token(realm_id)
+        refreshed = False
+        attempt = 0
+        limiter = self.limiters.for_realm(realm_id)
+        while True:
+            attempt += 1
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            content: bytes | None = None
+            if text_body is not None:
+                headers["Content-Type"] = "application/text"
+                content = text_body.encode("utf-8")
+            elif json_body is not None:
+                headers["Content-Type"] = "application/json"
+                content = ENCODER.encode(json_body)  # Decimals as exact JSON numbers
+            try:
+                async with limiter.slot(batch=batch):
+                    self.calls += 1
+                    response = await self._http.request(
+                        method,
+                        url,
+                        params=query,
+                        headers=headers,
+                        content=content,
+                    )
+                error = None if response.status_code < 400 else parse_error(response)
+                if error is None:
+                    return _decode(response)
+            except httpx.TransportError as exc:
+                error = ConnectionLost(
+                    f"The connection to QuickBooks failed ({type(exc).__name__})"
+                )
+            if isinstance(error, AuthenticationError) and not refreshed:
+                refreshed = True
+                token = await self.tokens.access_token(realm_id, rejected=token)
+                continue
+            if isinstance(error, ThrottledError):
+                self.throttled += 1
+            if not is_transient(error) or attempt >= self.policy.max_attempts:
+                raise error
+            await self._sleep(self.policy.wait(error, attempt, self._random.random))
+
+    # The calls the product makes --------------------------------------------------------------
+
+    async def query(self, realm_id: str, statement: str) -> dict[str, Any]:
+        body = await self.request(realm_id, "GET", "query", params={"query": statement})
+        response = body.get("QueryResponse", {})
+        return response if isinstance(response, dict) else {}
+
+    async def read(self, realm_id: str, entity: str, qbo_id: str) -> dict[str, Any]:
+        body = await self.request(realm_id, "GET", f"{entity.lower()}/{qbo_id}")
+        return dict(body[entity])
+
+    async def company_info(self, realm_id: str) -> dict[str, Any]:
+        body = await self.request(realm_id, "GET", f"companyinfo/{realm_id}")
+        return dict(body["CompanyInfo"])
+
+    async def write(
+        self,
+        realm_id: str,
+        entity: str,
+        record: dict[str, Any],
+        *,
+        requestid: str,
+        operation: str | None = None,
+    ) -> dict[str, Any]:
+        params = {"operation": operation} if operation else None
+        body = await self.request(
+            realm_id,
+            "POST",
+            entity.lower(),
+            params=params,
+            json_body=record,
+            requestid=requestid,
+        )
+        return dict(body[entity])

@@ -1,0 +1,265 @@
+"""Connecting the appliance to a QuickBooks company, and disconnecting it.
+
+``start`` makes a single-use, expiring ``state`` and the authorization URL. ``finish`` takes what
+Intuit put on the redirect (from the browser hitting /oauth/callback, or a pasted URL), checks the
+state once, refuses a different company than the one whose data is here unless the operator
+said so, exchanges the code exactly once, stores the tokens sealed, and reads the company's name.
+``disconnect`` revokes at Intuit and deletes the tokens, keeping imported data and links.
+
+Every failure is an ApplianceError whose message says what happened and whose hint says what to
+do next, in the words of JobRoutr's help page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import timedelta
+
+from appliance.core.admin import ConnectionInfo, ConnectStartReport, DisconnectReport
+from appliance.errors import ApplianceError
+from appliance.logging import get_logger
+from appliance.qbo.client import QboClient
+from appliance.qbo.errors import (
+    AuthorizationError,
+    CompanyStatusError,
+    OAuthError,
+    QboError,
+    ReconnectNeeded,
+    TransientError,
+)
+from appliance.qbo.oauth import HINTS, Callback, OAuthClient
+from appliance.qbo.tokens import TokenManager
+from appliance.storage import audit, connections
+from appliance.storage.db import session_scope
+from appliance.storage.store import Store
+from appliance.storage.types import utcnow
+
+log = get_logger(__name__)
+START_TTL = timedelta(minutes=15)
+ENVIRONMENT_NAMES = {
+    "production": "QuickBooks Online",
+    "sandbox": "a QuickBooks Online sandbox",
+    "emulator": "the bundled QuickBooks emulator",
+}
+
+
+class ConnectError(ApplianceError):
+    pass
+
+
+STATE_PROBLEMS = {
+    "unknown": (
+        "This redirect URL was not started by this appliance (or its data was reset). "
+        "Nothing was changed.",
+        "Run `appliance connect` and use the new link.",
+    ),
+    "used": (
+        "This redirect URL was already used. Nothing was changed.",
+        "If the connection did not complete, run `appliance connect` again.",
+    ),
+    "expired": (
+        "This connection link has expired (links last 15 minutes). Nothing was changed.",
+        "Run `appliance connect` again and approve the new link promptly.",
+    ),
+}
+
+
+class Connector:
+    def __init__(
+        self,
+        store: Store,
+        oauth: OAuthClient,
+        qbo: QboClient,
+        tokens: TokenManager,
+        *,
+        environment: str,
+    ) -> None:
+        self.store = store
+        self.oauth = oauth
+        self.qbo = qbo
+        self.tokens = tokens
+        self.environment = environment
+
+    def start(self, *, actor: str, allow_other_company: bool = False) -> ConnectStartReport:
+        state = secrets.token_urlsafe(32)
+        with session_scope(self.store.engine) as session:
+            start = connections.create_start(
+                session,
+                state,
+                environment=self.environment,
+                redirect_uri=self.oauth.redirect_uri,
+                actor=actor,
+                allow_other_company=allow_other_company,
+                ttl=START_TTL,
+            )
+            audit.record(session, actor=actor, action="qbo.connect_started")
+        log.info("qbo.connect_started", environment=self.environment)
+        return ConnectStartReport(
+            authorization_url=self.oauth.authorization_url(state),
+            redirect_uri=self.oauth.redirect_uri,
+            environment=self.environment,
+            expires_at=start.expires_at,
+        )
+
+    async def finish(self, callback: Callback, *, actor: str) -> ConnectionInfo:
+        if not callback.state:
+            raise ConnectError(
+                "This is not the address QuickBooks redirects to after connecting: it has no "
+                "state. Nothing was changed.",
+                hint="Paste the whole address the browser shows after you choose Connect.",
+            )
+        try:
+            start = await asyncio.to_thread(
+                connections.consume_start, self.store.engine, callback.state
+            )
+        except connections.StartProblem as problem:
+            message, hint = STATE_PROBLEMS[problem.reason]
+            raise ConnectError(message, hint=hint) from None
+        try:
+            info = await self._finish(callback, start.allow_other_company, actor)
+        except ApplianceError as exc:
+            await asyncio.to_thread(
+                connections.finish_start, self.store.engine, callback.state, exc.message
+            )
+            log.warning("qbo.connect_failed", reason=exc.message)
+            raise
+        await asyncio.to_thread(connections.finish_start, self.store.engine, callback.state, "ok")
+        return info
+
+    async def _finish(self, callback: Callback, allow_other: bool, actor: str) -> ConnectionInfo:
+        if callback.error:
+            if callback.error == "access_denied":
+                raise ConnectError(
+                    "The connection was cancelled in QuickBooks. Nothing was changed.",
+                    hint=HINTS["access_denied"],
+                )
+            raise ConnectError(
+                f"QuickBooks did not connect: {callback.error_description or callback.error}.",
+                hint=HINTS.get(callback.error, "Run `appliance connect` again."),
+            )
+        if not callback.code or not callback.realm_id:
+            raise ConnectError(
+                "The redirect has no authorization code or company. Nothing was changed.",
+                hint="Paste the whole address the browser shows after you choose Connect.",
+            )
+        realm = callback.realm_id
+        with self.store.session() as session:
+            others = [r for r in connections.companies_with_data(session) if r != realm]
+        if others and not allow_other:
+            raise ConnectError(
+                f"You chose QuickBooks company {realm}, but this appliance holds the data of "
+                f"another company ({', '.join(others)}). Nothing was changed.",
+                hint="Connect to the same company again, or, to switch companies on purpose, "
+                "run `appliance connect --allow-other-company`.",
+            )
+        try:
+            tokens = await self.oauth.exchange(callback.code, utcnow())
+        except ReconnectNeeded:
+            raise ConnectError(
+                "QuickBooks refused the authorization code: it was already used or has "
+                "expired. Nothing was changed.",
+                hint="Run `appliance connect` again.",
+            ) from None
+        except OAuthError as exc:
+            raise ConnectError(
+                f"QuickBooks refused to connect ({exc.error}).", hint=exc.hint
+            ) from None
+        except TransientError as exc:
+            raise ConnectError(
+                f"Intuit could not be reached to finish connecting ({exc.message}).",
+                hint="Check this machine's internet access, then run `appliance connect` again.",
+            ) from None
+        await asyncio.to_thread(
+            connections.save_connection,
+            self.store.engine,
+            self.store.vault,
+            realm_id=realm,
+            environment=self.environment,
+            company_name=None,
+            tokens=tokens,
+        )
+        self.tokens.forget(realm)
+        try:
+            company = await self.qbo.company_info(realm)
+        except QboError as exc:
+            # Connected but unusable: take the tokens back out, so nothing is half-done.
+            await asyncio.to_thread(
+                connections.disconnect, self.store.engine, self.store.vault, realm
+            )
+            self.tokens.forget(realm)
+            raise self._company_problem(exc) from None
+        name = str(company.get("CompanyName") or company.get("LegalName") or "") or None
+        await asyncio.to_thread(
+            connections.save_connection,
+            self.store.engine,
+            self.store.vault,
+            realm_id=realm,
+            environment=self.environment,
+            company_name=name,
+            tokens=tokens,
+        )
+        with session_scope(self.store.engine) as session:
+            audit.record(session, actor=actor, action="qbo.connected", realm_id=realm)
+        log.info("qbo.connected", realm_id=realm, environment=self.environment)
+        info = self.store.connection_info()
+        assert info is not None
+        return info
+
+    @staticmethod
+    def _company_problem(exc: QboError) -> ConnectError:
+        if isinstance(exc, AuthorizationError):
+            return ConnectError(
+                "The QuickBooks user who connected is not allowed to use this company's data "
+                "(only company administrators can connect apps). Nothing was kept.",
+                hint="Ask a QuickBooks company administrator to run `appliance connect`.",
+            )
+        if isinstance(exc, CompanyStatusError):
+            return ConnectError(
+                "This QuickBooks company's subscription has ended, so apps cannot use it. "
+                "Nothing was kept.",
+                hint=exc.hint,
+            )
+        return ConnectError(
+            f"Connected, but reading the company from QuickBooks failed: {exc}. Nothing was kept.",
+            hint="Run `appliance connect` again; if it keeps failing, note the intuit_tid "
+            f"{exc.intuit_tid or '(none)'} for Intuit support.",
+        )
+
+    async def disconnect(self, *, actor: str) -> DisconnectReport:
+        with self.store.session() as session:
+            company = connections.current_company(session)
+        if company is None or company.state == "disconnected":
+            raise ConnectError(
+                "The appliance is not connected to QuickBooks.",
+                hint="Nothing to disconnect. Run `appliance connect` to connect.",
+            )
+        realm = company.realm_id
+        refresh = await asyncio.to_thread(
+            connections.disconnect, self.store.engine, self.store.vault, realm
+        )
+        self.tokens.forget(realm)
+        revoked, note = False, ""
+        if refresh:
+            try:
+                await self.oauth.revoke(refresh)
+                revoked = True
+            except OAuthError:
+                note = "Intuit no longer knew the token: it was already revoked."
+            except QboError as exc:
+                note = (
+                    f"Intuit could not be reached to revoke ({exc.message}); the tokens were "
+                    "deleted here. To be sure, remove the app in QuickBooks (Settings > Apps)."
+                )
+        with session_scope(self.store.engine) as session:
+            audit.record(
+                session, actor=actor, action="qbo.disconnected", realm_id=realm, revoked=revoked
+            )
+        log.info("qbo.disconnected", realm_id=realm, revoked=revoked)
+        return DisconnectReport(
+            realm_id=realm, company_name=company.company_name, revoked_at_intuit=revoked, note=note
+        )
+
+
+def environment_name(environment: str) -> str:
+    return ENVIRONMENT_NAMES.get(environment, environment)
