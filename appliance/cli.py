@@ -263,7 +263,12 @@ def _print_status(report: StatusReport) -> None:
             f"  QuickBooks:       {conn.state}: {conn.company_name or '?'} "
             f"(realm {conn.realm_id}, {conn.environment})"
         )
+        click.echo(f"  Access token:     expires {_ago(conn.access_token_expires_at)}")
         click.echo(f"  Refresh token:    expires {_ago(conn.refresh_token_expires_at)}")
+        if conn.refresh_token_hard_expires_at:
+            click.echo(f"  Authorization:    ends {_ago(conn.refresh_token_hard_expires_at)}")
+        for warning in conn.warnings:
+            click.secho(f"  Warning: {warning}", fg="yellow")
     q = report.queue
     age = (
         ""
@@ -388,10 +393,128 @@ def emulator(
     run_emulator(app, host, port)
 
 
+@main.command()
+@click.option(
+    "--redirect-url",
+    metavar="URL",
+    help="Finish connecting with the address the browser landed on after you chose Connect.",
+)
+@click.option(
+    "--allow-other-company",
+    is_flag=True,
+    help="Allow connecting to a different company than the one whose data is here.",
+)
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.IntRange(1),
+    default=None,
+    metavar="SECONDS",
+    help="After printing the link, wait this long for the browser to finish connecting.",
+)
+@pass_ctx
+@handles_errors
+def connect(
+    ctx: Context, redirect_url: str | None, allow_other_company: bool, wait_seconds: int | None
+) -> None:
+    """Connect the appliance to a QuickBooks Online company.
+
+    Prints a link to open in any browser. If the browser cannot reach the appliance afterwards,
+    paste the address it landed on: `appliance connect --redirect-url 'URL'`.
+    """
+    from appliance.core.admin import (
+        ConnectionInfo,
+        ConnectStartReport,
+    )
+
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        if redirect_url:
+            info = client.post(
+                "/v1/connect/finish", ConnectionInfo, json={"redirect_url": redirect_url}
+            )
+            _print_connected(info)
+            return
+        started = client.post(
+            "/v1/connect/start",
+            ConnectStartReport,
+            json={"allow_other_company": allow_other_company},
+        )
+        click.echo(
+            "Open this address in a browser, sign in to QuickBooks as a company administrator "
+            "and choose Connect:\n"
+        )
+        click.secho(f"  {started.authorization_url}\n", bold=True)
+        click.echo(
+            f"QuickBooks then sends the browser to {started.redirect_uri} (which must be listed "
+            "as a Redirect URI of your app at Intuit). If that page does not open, copy the "
+            "whole address from the browser's address bar and run:\n\n"
+            "  appliance connect --redirect-url '<address>'\n\n"
+            f"The link works once, until {_ago(started.expires_at)}."
+        )
+        if wait_seconds:
+            _wait_for_connection(client, wait_seconds)
+
+
+def _wait_for_connection(client: AdminClient, seconds: int) -> None:
+    import time
+
+    started = datetime.now(UTC)
+    click.echo("Waiting for the browser...", err=True)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        report = client.get("/v1/status", StatusReport)
+        conn = report.connection
+        if (
+            conn
+            and conn.state == "connected"
+            and conn.connected_at
+            and conn.connected_at >= started
+        ):
+            _print_connected(conn)
+            return
+        time.sleep(1)
+    raise ApplianceError(
+        "The connection did not finish while waiting.",
+        hint="If the browser showed an address after Connect, run "
+        "`appliance connect --redirect-url '<address>'`.",
+    )
+
+
+def _print_connected(info: Any) -> None:
+    click.secho("Your QuickBooks Online account is connected.", fg="green", bold=True)
+    click.echo(f"  Company:      {info.company_name or '?'} (realm {info.realm_id})")
+    click.echo(f"  Environment:  {info.environment}")
+    click.echo(f"  Access token: expires {_ago(info.access_token_expires_at)}")
+    click.echo(f"  Reconnect by: {_ago(info.refresh_token_expires_at)} (renewed as it is used)")
+
+
+@main.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handles_errors
+def disconnect(ctx: Context, yes: bool) -> None:
+    """Disconnect from QuickBooks Online: revoke at Intuit and delete the tokens.
+
+    Imported customers, products, accounts and links are kept, so reconnecting to the same
+    company carries on where it left off.
+    """
+    from appliance.core.admin import DisconnectReport
+
+    if not yes:
+        click.confirm("Disconnect from QuickBooks Online?", abort=True)
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        report = client.post("/v1/disconnect", DisconnectReport)
+    name = report.company_name or report.realm_id
+    click.echo(f"Disconnected from {name} (realm {report.realm_id}). Imported data was kept.")
+    click.echo(
+        "The authorization was revoked at Intuit."
+        if report.revoked_at_intuit
+        else f"Note: {report.note}"
+    )
+
+
 for _name, _summary, _issue in (
     ("tui", "Open the operator console", "the operator console"),
-    ("connect", "Connect to a QuickBooks Online company", "QuickBooks connect"),
-    ("disconnect", "Disconnect from QuickBooks Online", "QuickBooks connect"),
     ("import", "Import customers, products or accounts from QuickBooks", "imports"),
     ("accounts", "List the accounts fit to be default income or expense accounts", "imports"),
     ("settings", "Show or change the default accounts and other choices", "imports"),

@@ -123,3 +123,17 @@ class RunningEmulator:
             params={"minorversion": "75"},
             timeout=30,
         )
+
+
+def approve(authorization_url: str, realm: str, action: str = "connect") -> str:
+    """What the operator's browser does on the consent page; returns where it is sent next."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(authorization_url)
+    params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    response = httpx.post(
+        f"{parts.scheme}://{parts.netloc}{parts.path}",
+        data={**params, "realm_id": realm, "action": action},
+    )
+    assert response.status_code == 302, response.text
+    return str(response.headers["location"])

@@ -81,6 +81,31 @@ class Emulator:
         company = self.companies.get(realm)
         if company is None:
             return self.forbidden(realm)
+        if company.status == "subscription_ended":
+            return self.refuse(
+                faults.validation(
+                    "6190",
+                    "Invalid Company Status",
+                    "Subscription period has ended or canceled or there was a billing problem : "
+                    "You can't add data to QuickBooks Online because your trial or subscription "
+                    "period ended, you canceled your subscription, or there was a billing problem.",
+                )
+            )
+        if company.status == "user_not_admin":
+            return self.refuse(
+                faults.QboFault(
+                    403,
+                    [
+                        faults.ErrorItem(
+                            "120",
+                            "Authorization Failure",
+                            "AuthorizationFailure: "
+                            "the user who connected is no longer an administrator",
+                        )
+                    ],
+                    "AuthorizationFault",
+                )
+            )
         try:
             return self._route(company, method, path, params=params, body=body)
         except faults.QboFault as fault:

@@ -91,6 +91,7 @@ class EmulatorService:
         for company in companies.values():
             company.listeners.append(self._on_change)
         self.dirty = False
+        self.token_requests = 0
 
     @property
     def companies(self) -> dict[str, Company]:
@@ -307,6 +308,7 @@ async def authorize_submit(request: Request[Any, Any, Any]) -> Response[str]:
 @post("/oauth2/v1/tokens/bearer")
 async def token_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
     service = _service(request)
+    service.token_requests += 1
     form = dict(parse_qsl((await request.body()).decode("utf-8", errors="replace")))
     try:
         app = service.oauth.authenticate_client(request.headers.get("authorization"), form)
@@ -426,6 +428,7 @@ async def stats(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {
         **service.governor.stats.to_json(),
         "token_refreshes": service.oauth.refreshes,
+        "token_requests": service.token_requests,
         "webhooks_sent": service.notifier.sent,
         "webhooks_failed": service.notifier.failed,
     }
@@ -471,6 +474,24 @@ async def company_records(
     if company is None or entity not in company.records:
         raise HTTPException(status_code=404, detail="No such company or entity.")
     return Response(ENCODER.encode(company.rows(entity)), media_type=JSON_OK)
+
+
+@patch("/_emulator/companies/{realm:str}")
+async def set_company_status(
+    request: Request[Any, Any, Any], realm: FromPath[str]
+) -> dict[str, Any]:
+    """What QBO does when a subscription ends or the connecting user loses admin rights."""
+    company = _service(request).companies.get(realm)
+    if company is None:
+        raise HTTPException(status_code=404, detail=f"No company with realm id {realm!r}.")
+    doc = _body_json(await request.body())
+    status = doc.get("status") if isinstance(doc, dict) else None
+    if status not in ("active", "subscription_ended", "user_not_admin"):
+        raise HTTPException(
+            status_code=400, detail="status must be active, subscription_ended or user_not_admin"
+        )
+    company.status = status
+    return {"realm_id": realm, "status": status}
 
 
 @put("/_emulator/webhooks")
@@ -694,6 +715,7 @@ def create_emulator_app(config: EmulatorConfig | None = None) -> ASGIApp:
             user_disconnects,
             list_companies,
             company_records,
+            set_company_status,
             configure_webhooks,
         ],
         state=State({"service": service}),

@@ -194,6 +194,7 @@ class Company:
         self.changed_at: dict[tuple[str, str], float] = {}
         self.tombstones: dict[tuple[str, str], Record] = {}
         self.listeners: list[ChangeListener] = []
+        self.status = "active"  # or "subscription_ended", "user_not_admin" (control API)
         self.version = 0  # bumped by every write: invalidates the name-ordered lists
         self._listed: dict[str, tuple[int, list[Record]]] = {}
         for entity, rows in (data or {}).items():
