@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import uvicorn
@@ -127,8 +128,6 @@ class RunningEmulator:
 
 def approve(authorization_url: str, realm: str, action: str = "connect") -> str:
     """What the operator's browser does on the consent page; returns where it is sent next."""
-    from urllib.parse import parse_qs, urlsplit
-
     parts = urlsplit(authorization_url)
     params = {k: v[0] for k, v in parse_qs(parts.query).items()}
     response = httpx.post(

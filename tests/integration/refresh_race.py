@@ -20,8 +20,6 @@ async def main(state_dir: str, emulator: str, realm: str, go: Path, count: int) 
     store = Store.open(settings)
     runtime = Runtime(settings, store)
     try:
-        while not go.exists():
-            time.sleep(0.01)
         results = await asyncio.gather(*(runtime.qbo.company_info(realm) for _ in range(count)))
     finally:
         await runtime.aclose()
@@ -29,7 +27,13 @@ async def main(state_dir: str, emulator: str, realm: str, go: Path, count: int) 
     return sum(1 for r in results if r.get("CompanyName"))
 
 
+def wait_for(go: Path) -> None:
+    while not go.exists():
+        time.sleep(0.01)
+
+
 if __name__ == "__main__":
+    wait_for(Path(sys.argv[4]))
     ok = asyncio.run(
         main(sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4]), int(sys.argv[5]))
     )

@@ -116,7 +116,9 @@ def test_revoked_in_quickbooks_means_needs_reconnect_with_tokens_kept_and_no_ham
 ) -> None:
     async def body(runtime: Runtime) -> None:
         await connect(runtime, emulator.realm)
-        httpx.post(emulator.url + "/_emulator/disconnect", json={"realm_id": emulator.realm})
+        await asyncio.to_thread(
+            httpx.post, emulator.url + "/_emulator/disconnect", json={"realm_id": emulator.realm}
+        )
         advance(emulator, 3601)
         with pytest.raises(ReconnectNeeded):
             await runtime.qbo.company_info(emulator.realm)
@@ -155,7 +157,8 @@ def test_disconnect_revokes_at_intuit_and_keeps_imported_data(
         stored = runtime.tokens.store.load(emulator.realm)
         report = await runtime.connector.disconnect(actor="test")
         assert report.revoked_at_intuit
-        refused = httpx.post(
+        refused = await asyncio.to_thread(
+            httpx.post,
             emulator.url + "/oauth2/v1/tokens/bearer",
             data={"grant_type": "refresh_token", "refresh_token": stored.tokens.refresh_token},
             auth=(app_settings.qbo_client_id, app_settings.qbo_client_secret()),
@@ -219,7 +222,8 @@ def test_the_stored_tokens_are_sealed(app_settings: Settings, emulator: RunningE
         tokens = connections.StoreTokens(store.engine, store.vault).load(emulator.realm)
     finally:
         store.close()
-    assert tokens is not None and tokens.tokens is not None
+    assert tokens is not None
+    assert tokens.tokens is not None
     for path in app_settings.state_dir.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
