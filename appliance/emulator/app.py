@@ -558,21 +558,33 @@ def api_gateway(service: EmulatorService, inner: ASGIApp) -> ASGIApp:
             governor.stats.by_status[str(status)] += 1
             await _send(send, status, body, media, {**common, **headers})
 
+        async def cut_short() -> None:
+            # Start an answer and cut it: the client sees the connection drop mid-reply.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"1000")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b'{"Cust', "more_body": True})
+            raise ConnectionAbortedError("fault injected: connection dropped")
+
+        async def processed_then_dropped(
+            status: int, body: bytes, media: str, headers: dict[str, str]
+        ) -> None:
+            governor.stats.by_status[str(status)] += 1
+            await cut_short()
+
         rule = governor.pick_fault(method, scope["path"])
-        if rule is not None:
+        if rule is not None and rule.kind == "drop_after":
+            # QBO did the work (and remembered the requestid); the answer never arrives.
+            answer = processed_then_dropped
+        elif rule is not None:
             if rule.kind == "stall":
                 await asyncio.sleep(rule.stall_seconds)
             elif rule.kind == "drop":
-                # Start an answer and cut it short: the client sees the connection drop mid-reply.
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [(b"content-length", b"1000")],
-                    }
-                )
-                await send({"type": "http.response.body", "body": b'{"Cust', "more_body": True})
-                raise ConnectionAbortedError("fault injected: connection dropped")
+                await cut_short()
             elif rule.kind == "500":
                 await answer(
                     500,
