@@ -513,9 +513,86 @@ def disconnect(ctx: Context, yes: bool) -> None:
     )
 
 
+@main.command("import")
+@click.argument("kind", type=click.Choice(["customers", "products", "accounts"]))
+@click.option("--wait", is_flag=True, help="Show progress until the import ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@click.option("--cancel", is_flag=True, help="Ask the running import of KIND to stop.")
+@click.option("--last", is_flag=True, help="Show the latest run (progress or summary).")
+@pass_ctx
+@handles_errors
+def import_(ctx: Context, kind: str, wait: bool, as_json: bool, cancel: bool, last: bool) -> None:
+    """Import customers, products or accounts from QuickBooks (run by the service).
+
+    Items without a name or a price are not imported; the summary lists each with its reason.
+    """
+    from appliance.core.admin import ImportReport
+
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        if cancel:
+            report = client.post(f"/v1/imports/{kind}/cancel", ImportReport)
+            click.echo(f"Asked import {report.run_id} of {kind} to stop.")
+            return
+        if last:
+            report = client.get(f"/v1/imports/{kind}", ImportReport)
+        else:
+            report = client.post(f"/v1/imports/{kind}", ImportReport)
+            if not as_json:
+                click.echo(f"Import {report.run_id} of {kind} started.", err=True)
+        if wait:
+            report = _follow_import(client, kind, quiet=as_json)
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(report), indent=2))
+    elif wait or last:
+        _print_import(report)
+    if wait and report.state != "done":
+        sys.exit(EXIT_ERROR)
+
+
+def _follow_import(client: AdminClient, kind: str, *, quiet: bool) -> Any:
+    import time
+
+    from appliance.core.admin import ImportReport
+
+    tty = sys.stderr.isatty()
+    while True:
+        report = client.get(f"/v1/imports/{kind}", ImportReport)
+        if not quiet:
+            total = report.total if report.total is not None else "?"
+            seen = report.done + report.skipped
+            line = f"  {seen} of {total}"
+            if report.rate_per_second:
+                line += f"  {report.rate_per_second:.0f}/s"
+            if report.eta_seconds is not None and report.state == "running":
+                line += f"  about {report.eta_seconds:.0f}s left"
+            click.echo(("\r" + line + "   ") if tty else line, err=True, nl=not tty)
+        if report.state != "running":
+            if tty and not quiet:
+                click.echo("", err=True)
+            return report
+        time.sleep(0.5 if tty else 2)
+
+
+def _print_import(report: Any) -> None:
+    seconds = (
+        (report.finished_at - report.started_at).total_seconds() if report.finished_at else None
+    )
+    took = f" in {seconds:.1f}s" if seconds is not None else ""
+    click.secho(f"Import {report.run_id} of {report.kind}: {report.state}{took}", bold=True)
+    click.echo(
+        f"  Imported {report.done}, skipped {report.skipped} of {report.total}; "
+        f"{report.qbo_calls} QuickBooks calls."
+    )
+    if report.error:
+        click.secho(f"  Error: {report.error}", fg="red")
+    for skip in report.skips[:50]:
+        click.echo(f"  Skipped {skip.name or '(no name)'} (QBO id {skip.qbo_id}): {skip.reason}")
+    if len(report.skips) > 50:
+        click.echo(f"  ... and {len(report.skips) - 50} more (see --json).")
+
+
 for _name, _summary, _issue in (
     ("tui", "Open the operator console", "the operator console"),
-    ("import", "Import customers, products or accounts from QuickBooks", "imports"),
     ("accounts", "List the accounts fit to be default income or expense accounts", "imports"),
     ("settings", "Show or change the default accounts and other choices", "imports"),
     ("events", "List and retry events pushed from JobRoutr", "the push pipeline"),

@@ -76,3 +76,26 @@ class KeyRotationReport(msgspec.Struct, kw_only=True):
     new_key_version: int
     resealed: int
     resumed: bool
+
+
+class ImportSkipInfo(msgspec.Struct, kw_only=True):
+    qbo_id: str
+    name: str | None
+    reason: str
+
+
+class ImportReport(msgspec.Struct, kw_only=True):
+    run_id: int
+    kind: str
+    realm_id: str
+    state: str  # running|done|failed|cancelled
+    total: int | None
+    done: int
+    skipped: int
+    qbo_calls: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    rate_per_second: float | None = None
+    eta_seconds: float | None = None
+    error: str | None = None
+    skips: list[ImportSkipInfo] = msgspec.field(default_factory=list)

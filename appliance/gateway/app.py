@@ -17,7 +17,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.response import Response
 
 from appliance import __version__
@@ -28,6 +28,7 @@ from appliance.core.admin import (
     ConnectStartReport,
     ConnectStartRequest,
     DisconnectReport,
+    ImportReport,
     KeyRotationReport,
     StatusReport,
 )
@@ -37,6 +38,7 @@ from appliance.gateway.problems import EXCEPTION_HANDLERS, problem
 from appliance.gateway.runtime import Runtime
 from appliance.qbo.oauth import Callback
 from appliance.storage.store import Store
+from appliance.sync.imports import report as import_report
 
 
 @get("/healthz", tags=["health"], summary="Liveness: the process answers", sync_to_thread=False)
@@ -153,6 +155,34 @@ async def admin_disconnect(
     return await runtime.connector.disconnect(actor=_operator(request))
 
 
+@post("/v1/imports/{kind:str}", tags=["admin"], summary="Start an import", status_code=202)
+async def admin_import_start(
+    runtime: NamedDependency[Runtime], kind: FromPath[str]
+) -> ImportReport:
+    run = runtime.importer.start(kind)
+    return import_report(runtime.store, run)
+
+
+@get("/v1/imports/{kind:str}", tags=["admin"], summary="The latest import: progress or summary")
+async def admin_import_latest(
+    runtime: NamedDependency[Runtime], kind: FromPath[str]
+) -> ImportReport:
+    run = runtime.importer.latest(kind)
+    return import_report(runtime.store, run, with_skips=run.state != "running")
+
+
+@post(
+    "/v1/imports/{kind:str}/cancel",
+    tags=["admin"],
+    summary="Ask the running import to stop",
+    status_code=200,
+)
+async def admin_import_cancel(
+    runtime: NamedDependency[Runtime], kind: FromPath[str]
+) -> ImportReport:
+    return import_report(runtime.store, runtime.importer.cancel(kind))
+
+
 def _operator(request: Request[Any, Any, Any]) -> str:
     return request.headers.get("x-appliance-operator", "admin-api")[:64]
 
@@ -166,6 +196,8 @@ def _lifespan(settings: Settings, store: Store | None, runtime: Runtime | None) 
             app.state.store.migrate()
         own_runtime = runtime is None
         app.state.runtime = runtime or Runtime(settings, app.state.store)
+        if own_runtime:
+            await app.state.runtime.start()
         try:
             yield
         finally:
@@ -235,5 +267,8 @@ def create_admin_app(
         admin_connect_start,
         admin_connect_finish,
         admin_disconnect,
+        admin_import_start,
+        admin_import_latest,
+        admin_import_cancel,
     ]
     return _build(settings, store, runtime, handlers, openapi=False)

@@ -13,6 +13,7 @@ from appliance.qbo.tokens import TokenManager
 from appliance.storage.connections import StoreTokens
 from appliance.storage.store import Store
 from appliance.sync.connection import Connector
+from appliance.sync.imports import Importer
 
 
 class Runtime:
@@ -30,7 +31,13 @@ class Runtime:
         self.connector = Connector(
             store, self.oauth, self.qbo, self.tokens, environment=settings.qbo_environment
         )
+        self.importer = Importer(store, self.qbo)
+
+    async def start(self) -> None:
+        """Background work that must survive restarts: imports a crash interrupted resume."""
+        self.importer.resume_orphans()
 
     async def aclose(self) -> None:
+        await self.importer.aclose()
         await self.qbo.aclose()
         await self.oauth.aclose()

@@ -124,6 +124,7 @@ async def serve(
     admin_path = settings.admin_socket_path
     uds = bind_unix(admin_path, settings.admin_group)
     runtime = Runtime(settings, store)
+    await runtime.start()
     # The request context wraps the whole app, not a route: a 404 or 405 is logged and tagged too.
     public = _Server(_config(request_context(create_app(settings, store, runtime))))
     admin = _Server(_config(request_context(create_admin_app(settings, store, runtime))))

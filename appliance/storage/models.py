@@ -152,6 +152,7 @@ class QboAccount(SQLModel, table=True):
     active: bool = True
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     change_seq: int = Field(default=0)
+    import_run_id: int | None = None
     updated_at: datetime = _ts()
 
 

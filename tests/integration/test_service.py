@@ -7,9 +7,11 @@ import os
 import signal
 import stat
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -38,11 +40,21 @@ class Service:
     url: str
     socket: Path
     process: subprocess.Popen[str]
+    # Files, not pipes: a chatty service must never block on a full pipe while a test waits.
+    out: IO[str] | None = None
+    err: IO[str] | None = None
 
     def stop(self) -> tuple[int, str, str]:
         self.process.send_signal(signal.SIGTERM)
-        out, err = self.process.communicate(timeout=30)
-        return self.process.returncode, out, err
+        self.process.wait(timeout=30)
+        return self.process.returncode, _read(self.out), _read(self.err)
+
+
+def _read(handle: IO[str] | None) -> str:
+    if handle is None:
+        return ""
+    handle.seek(0)
+    return handle.read()
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
@@ -57,15 +69,13 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 def start(env: dict[str, str], settings: Settings) -> Service:
+    out = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed with the test process
+    err = tempfile.TemporaryFile("w+")  # noqa: SIM115
     process = subprocess.Popen(
-        [str(APPLIANCE), "serve"],
-        env=appliance_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [str(APPLIANCE), "serve"], env=appliance_env(env), stdout=out, stderr=err, text=True
     )
     url = f"http://127.0.0.1:{settings.http_port}"
-    service = Service(env, url, settings.admin_socket_path, process)
+    service = Service(env, url, settings.admin_socket_path, process, out, err)
     try:
         wait_until(
             lambda: process.poll() is not None or answers(url + "/healthz"),
@@ -74,7 +84,7 @@ def start(env: dict[str, str], settings: Settings) -> Service:
     except AssertionError:
         process.kill()
         raise
-    assert process.poll() is None, process.communicate()
+    assert process.poll() is None, _read(err)
     return service
 
 

@@ -1,0 +1,150 @@
+"""The imported QBO records (customers, items, accounts) and the change sequence behind the pull
+API's cursors.
+
+Each kind has a counter per company; a row gets the next number whenever its content changes
+(import or push), so "everything after number N" is exactly what changed since a cursor was issued.
+Writes are upserts in batches, one transaction per batch; a row an import saw carries the run's id,
+so the end of a run can mark the rows it did not see as inactive.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from appliance.storage.db import session_scope
+from appliance.storage.models import ChangeCounter, QboAccount, QboCustomer, QboItem
+from appliance.storage.types import utcnow
+
+MODELS: dict[str, Any] = {
+    "customers": QboCustomer,
+    "products": QboItem,
+    "accounts": QboAccount,
+}
+
+
+@dataclass(frozen=True)
+class MirrorRow:
+    """One QBO record as the store keeps it: its key, columns and the contract-shaped data."""
+
+    qbo_id: str
+    columns: dict[str, Any]
+    data: dict[str, Any]
+
+
+def _counter_name(realm_id: str, kind: str) -> str:
+    return f"{realm_id}:{kind}"
+
+
+def _next_seqs(session: Session, realm_id: str, kind: str, count: int) -> int:
+    """Reserve ``count`` numbers atomically (one upsert statement); returns the first."""
+    name = _counter_name(realm_id, kind)
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    table = ChangeCounter.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert(table)
+        .values(name=name, value=count)
+        .on_conflict_do_update(index_elements=["name"], set_={"value": table.c.value + count})
+        .returning(table.c.value)
+    )
+    last = int(session.execute(statement).scalar_one())
+    return last - count + 1
+
+
+#: Mirror writes from this process's threads go one at a time: SQLite has one writer anyway, and
+#: a read-then-write transaction racing another would fail instead of waiting.
+_WRITES = threading.Lock()
+
+
+def upsert(
+    engine: Engine, realm_id: str, kind: str, rows: Sequence[MirrorRow], run_id: int | None
+) -> int:
+    """Write a batch; returns how many rows were new or changed (and got a new change number)."""
+    model = MODELS[kind]
+    now = utcnow()
+    with _WRITES, session_scope(engine) as session:
+        ids = [row.qbo_id for row in rows]
+        existing = {
+            r.qbo_id: r
+            for r in session.exec(
+                select(model).where(col(model.realm_id) == realm_id, col(model.qbo_id).in_(ids))
+            ).all()
+        }
+        changed = [
+            row
+            for row in rows
+            if row.qbo_id not in existing
+            or existing[row.qbo_id].data != row.data
+            or any(getattr(existing[row.qbo_id], k) != v for k, v in row.columns.items())
+        ]
+        seq = _next_seqs(session, realm_id, kind, len(changed)) if changed else 0
+        changed_ids = {row.qbo_id for row in changed}
+        for row in rows:
+            record = existing.get(row.qbo_id)
+            if record is None:
+                record = model(realm_id=realm_id, qbo_id=row.qbo_id, **row.columns, data=row.data)
+            elif row.qbo_id in changed_ids:
+                for key, value in row.columns.items():
+                    setattr(record, key, value)
+                record.data = row.data
+            if row.qbo_id in changed_ids:
+                record.change_seq = seq
+                record.updated_at = now
+                seq += 1
+            if run_id is not None:
+                record.import_run_id = run_id
+            session.add(record)
+    return len(changed)
+
+
+def deactivate_unseen(engine: Engine, realm_id: str, kind: str, run_id: int) -> int:
+    """After a complete run: rows it did not see were made inactive (or deleted) in QBO."""
+    model = MODELS[kind]
+    with _WRITES, session_scope(engine) as session:
+        stale = session.exec(
+            select(model).where(
+                col(model.realm_id) == realm_id,
+                col(model.active).is_(True),
+                col(model.import_run_id).is_(None) | (col(model.import_run_id) != run_id),
+            )
+        ).all()
+        if not stale:
+            return 0
+        seq = _next_seqs(session, realm_id, kind, len(stale))
+        now = utcnow()
+        for record in stale:
+            record.active = False
+            record.data = {**record.data, "active": False}
+            record.change_seq = seq
+            record.updated_at = now
+            seq += 1
+            session.add(record)
+        return len(stale)
+
+
+def changed_since(
+    session: Session,
+    realm_id: str,
+    kind: str,
+    after_seq: int,
+    limit: int,
+    *,
+    filters: Sequence[Any] = (),
+) -> list[Any]:
+    model = MODELS[kind]
+    return list(
+        session.exec(
+            select(model)
+            .where(col(model.realm_id) == realm_id, col(model.change_seq) > after_seq, *filters)
+            .order_by(col(model.change_seq))
+            .limit(limit)
+        ).all()
+    )

@@ -1,0 +1,462 @@
+"""Importing customers, products and accounts from QuickBooks into the store.
+
+A run: ``COUNT(*)`` for a true total, then every page of 1000 fetched concurrently (the QBO
+client's limiter keeps the company within Intuit's limits), each page mapped and upserted as it
+arrives, so memory holds a few pages whatever the company's size. Progress and a heartbeat are
+written after every page; the operator can cancel between pages. A complete run marks the rows it
+did not see as inactive: they were made inactive (or deleted) in QBO. A run whose service died is
+picked up again when the service starts, from its first page: upserts are idempotent.
+
+Items without a name or a price are not imported; each is recorded with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from appliance.core.admin import ImportReport, ImportSkipInfo
+from appliance.errors import ApplianceError
+from appliance.logging import get_logger
+from appliance.qbo.client import QboClient
+from appliance.qbo.errors import QboError
+from appliance.qbo.query import Select
+from appliance.storage import imports as runs
+from appliance.storage.mirror import MirrorRow, deactivate_unseen, upsert
+from appliance.storage.models import ImportRun
+from appliance.storage.store import Store
+
+log = get_logger(__name__)
+KINDS = ("customers", "products", "accounts")
+PAGE_SIZE = 1000
+CONCURRENCY = 8  # pages in flight; the limiter caps QBO calls at 10 at once for everything
+ITEM_TYPES = {"Service": "service", "NonInventory": "non_inventory", "Inventory": "inventory"}
+INCOME_TYPES = ("Income", "Other Income")
+EXPENSE_TYPES = ("Cost of Goods Sold", "Expense", "Other Expense")
+COUNTRIES = {"USA": "US", "UNITED STATES": "US", "CAN": "CA", "CANADA": "CA", "GBR": "GB",
+             "UNITED KINGDOM": "GB", "AUS": "AU", "AUSTRALIA": "AU"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Skip:
+    qbo_id: str
+    name: str | None
+    reason: str
+
+
+Mapped = MirrorRow | Skip
+
+
+class ImportProblem(ApplianceError):
+    pass
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _sub(record: dict[str, Any], key: str, inner: str) -> str | None:
+    value = record.get(key)
+    return _text(value.get(inner)) if isinstance(value, dict) else None
+
+
+def _country(value: Any) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    upper = text.upper()
+    if upper in COUNTRIES:
+        return COUNTRIES[upper]
+    return upper if len(upper) == 2 and upper.isalpha() else None
+
+
+def _address(value: Any) -> dict[str, str] | None:
+    if not isinstance(value, dict):
+        return None
+    address = {
+        "line1": _text(value.get("Line1")),
+        "line2": _text(value.get("Line2")),
+        "city": _text(value.get("City")),
+        "region": _text(value.get("CountrySubDivisionCode")),
+        "postal_code": _text(value.get("PostalCode")),
+        "country": _country(value.get("Country")),
+    }
+    kept = {k: v for k, v in address.items() if v is not None}
+    return kept or None
+
+
+def _when(record: dict[str, Any]) -> datetime | None:
+    stamp = _sub(record, "MetaData", "LastUpdatedTime")
+    try:
+        return datetime.fromisoformat(stamp) if stamp else None
+    except ValueError:
+        return None
+
+
+def _ref(record: dict[str, Any], key: str) -> str | None:
+    return _sub(record, key, "value")
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def customer_row(record: dict[str, Any]) -> Mapped:
+    qbo_id = str(record.get("Id", ""))
+    name = _text(record.get("DisplayName"))
+    if name is None:
+        return Skip(qbo_id, None, "has no display name")
+    balance = record.get("Balance")
+    data = _clean(
+        {
+            "display_name": name,
+            "given_name": _text(record.get("GivenName")),
+            "family_name": _text(record.get("FamilyName")),
+            "company_name": _text(record.get("CompanyName")),
+            "email": _sub(record, "PrimaryEmailAddr", "Address"),
+            "phone": _sub(record, "PrimaryPhone", "FreeFormNumber"),
+            "mobile": _sub(record, "Mobile", "FreeFormNumber"),
+            "billing_address": _address(record.get("BillAddr")),
+            "service_address": _address(record.get("ShipAddr")),
+            "notes": _text(record.get("Notes")),
+            "taxable": record.get("Taxable") if isinstance(record.get("Taxable"), bool) else None,
+            "active": record.get("Active", True) is not False,
+            "balance": str(balance) if isinstance(balance, (int, Decimal)) else None,
+            "parent_qbo_id": _ref(record, "ParentRef"),
+            "job": bool(record.get("Job", False)),
+        }
+    )
+    columns = {
+        "display_name": name[:500],
+        "active": data["active"],
+        "parent_qbo_id": data.get("parent_qbo_id"),
+        "sync_token": _text(record.get("SyncToken")),
+        "qbo_updated_at": _when(record),
+    }
+    return MirrorRow(qbo_id, columns, data)
+
+
+def item_row(record: dict[str, Any]) -> Mapped:
+    qbo_id = str(record.get("Id", ""))
+    name = _text(record.get("Name"))
+    if name is None:
+        return Skip(qbo_id, None, "has no name")
+    price = record.get("UnitPrice")
+    if isinstance(price, bool) or not isinstance(price, (int, Decimal)):
+        return Skip(qbo_id, name, "has no price")
+    item_type = ITEM_TYPES.get(str(record.get("Type")), "service")
+    data = _clean(
+        {
+            "name": name,
+            "fully_qualified_name": _text(record.get("FullyQualifiedName")),
+            "description": _text(record.get("Description")),
+            "type": item_type,
+            "price": str(price),
+            "sku": _text(record.get("Sku")),
+            "taxable": record.get("Taxable") if isinstance(record.get("Taxable"), bool) else None,
+            "income_account_id": _ref(record, "IncomeAccountRef"),
+            "expense_account_id": _ref(record, "ExpenseAccountRef"),
+            "active": record.get("Active", True) is not False,
+        }
+    )
+    columns = {
+        "name": name[:100],
+        "item_type": item_type,
+        "active": data["active"],
+        "price": str(price),
+        "sync_token": _text(record.get("SyncToken")),
+        "qbo_updated_at": _when(record),
+    }
+    return MirrorRow(qbo_id, columns, data)
+
+
+def account_row(record: dict[str, Any]) -> Mapped:
+    qbo_id = str(record.get("Id", ""))
+    name = _text(record.get("Name"))
+    account_type = _text(record.get("AccountType"))
+    if name is None or account_type is None:
+        return Skip(qbo_id, name, "has no name or account type")
+    fqn = _text(record.get("FullyQualifiedName")) or name
+    data = _clean(
+        {
+            "qbo_id": qbo_id,
+            "name": name,
+            "fully_qualified_name": fqn,
+            "classification": _text(record.get("Classification")),
+            "account_type": account_type,
+            "account_sub_type": _text(record.get("AccountSubType")),
+            "active": record.get("Active", True) is not False,
+        }
+    )
+    columns = {
+        "name": name[:100],
+        "fully_qualified_name": fqn[:500],
+        "classification": data.get("classification"),
+        "account_type": account_type,
+        "account_sub_type": data.get("account_sub_type"),
+        "active": data["active"],
+    }
+    return MirrorRow(qbo_id, columns, data)
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: str
+    entity: str
+    select: Select
+    mapper: Callable[[dict[str, Any]], Mapped]
+
+
+SPECS = {
+    "customers": Spec("customers", "Customer", Select("Customer"), customer_row),
+    "products": Spec(
+        "products",
+        "Item",
+        Select("Item").filter("Type", "IN", list(ITEM_TYPES)),
+        item_row,
+    ),
+    "accounts": Spec("accounts", "Account", Select("Account"), account_row),
+}
+
+
+class Importer:
+    """Starts runs as background tasks of the service and resumes the ones a crash left behind."""
+
+    def __init__(
+        self,
+        store: Store,
+        qbo: QboClient,
+        *,
+        page_size: int = PAGE_SIZE,
+        concurrency: int = CONCURRENCY,
+    ) -> None:
+        self.store = store
+        self.qbo = qbo
+        self.page_size = page_size
+        self.concurrency = concurrency
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+
+    def latest(self, kind: str) -> ImportRun:
+        run = runs.latest_run(self.store.engine, self.realm(), kind)
+        if run is None:
+            raise ImportProblem(
+                f"No import of {kind} has run yet.", hint=f"Run `appliance import {kind}`."
+            )
+        return run
+
+    def realm(self) -> str:
+        info = self.store.connection_info()
+        if info is None or info.state != "connected":
+            raise ImportProblem(
+                "The appliance is not connected to QuickBooks, so there is nothing to import.",
+                hint="Run `appliance connect` first.",
+            )
+        return info.realm_id
+
+    def start(self, kind: str) -> ImportRun:
+        if kind not in SPECS:
+            raise ImportProblem(
+                f"There is no import of {kind!r}.", hint=f"Choose one of {', '.join(KINDS)}."
+            )
+        realm = self.realm()
+        try:
+            run = runs.start_run(self.store.engine, realm, kind)
+        except runs.ImportBusy as busy:
+            raise ImportProblem(
+                f"An import of {kind} is already running (run {busy.run_id}, "
+                f"{busy.done} of {busy.total or '?'} done).",
+                hint=f"Wait for it (`appliance import {kind} --wait`) or cancel it "
+                f"(`appliance import {kind} --cancel`).",
+            ) from None
+        self._launch(run)
+        return run
+
+    def _launch(self, run: ImportRun) -> None:
+        assert run.id is not None
+        task = asyncio.get_running_loop().create_task(self.execute(run.id, run.realm_id, run.kind))
+        self.tasks[run.id] = task
+        task.add_done_callback(lambda _: self.tasks.pop(run.id or 0, None))
+
+    def resume_orphans(self) -> int:
+        """At start: every run still marked running lost its worker; run it again."""
+        orphans = runs.orphaned_runs(self.store.engine)
+        for run in orphans:
+            log.info("import.resumed", run_id=run.id, kind=run.kind, realm_id=run.realm_id)
+            assert run.id is not None
+            runs.restart(self.store.engine, run.id)
+            self._launch(run)
+        return len(orphans)
+
+    def cancel(self, kind: str) -> ImportRun:
+        run = runs.request_cancel(self.store.engine, self.realm(), kind)
+        if run is None:
+            raise ImportProblem(f"No import of {kind} is running.", hint="Nothing to cancel.")
+        return run
+
+    async def aclose(self) -> None:
+        for task in list(self.tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+    async def execute(self, run_id: int, realm: str, kind: str) -> None:
+        spec = SPECS[kind]
+        engine = self.store.engine
+        started = time.monotonic()
+        state: dict[str, Any] = {
+            "done": 0, "skipped": 0, "calls": 0, "changed": 0, "cancelled": False,
+        }  # fmt: skip
+        try:
+            count = await self.qbo.query(realm, spec.select.count())
+            state["calls"] += 1
+            total = int(count.get("totalCount", 0))
+            await asyncio.to_thread(runs.progress, engine, run_id, total=total, qbo_calls=1)
+            statements = list(spec.select.pages(total, self.page_size)) or [
+                spec.select.page(1, self.page_size)
+            ]
+            gate = asyncio.Semaphore(self.concurrency)
+            await asyncio.gather(
+                *(
+                    self._page(gate, spec, realm=realm, run_id=run_id, statement=s, state=state)
+                    for s in statements
+                )
+            )
+            # Rows added after the count: keep reading while the last page came back full.
+            start = len(statements) * self.page_size + 1
+            while not state["cancelled"] and state["done"] + state["skipped"] >= start - 1:
+                await self._page(
+                    gate,
+                    spec,
+                    realm=realm,
+                    run_id=run_id,
+                    statement=spec.select.page(start, self.page_size),
+                    state=state,
+                )
+                start += self.page_size
+        except QboError as exc:
+            hint = f" {exc.hint}" if exc.hint else ""
+            await asyncio.to_thread(runs.finish, engine, run_id, "failed", f"{exc}.{hint}")
+            log.warning("import.failed", run_id=run_id, kind=kind, error=str(exc))
+            return
+        except asyncio.CancelledError:
+            raise  # the service is stopping: the run stays "running" and resumes at next start
+        except Exception as exc:
+            # Not QuickBooks' doing: say so, keep the run's trace in the log, never hang "running".
+            log.exception("import.crashed", run_id=run_id, kind=kind)
+            await asyncio.to_thread(
+                runs.finish,
+                engine,
+                run_id,
+                "failed",
+                f"The import stopped on an internal error ({type(exc).__name__}); run it again. "
+                "If it happens again, the service log has the details.",
+            )
+            return
+        if state["cancelled"]:
+            await asyncio.to_thread(runs.finish, engine, run_id, "cancelled")
+            log.info("import.cancelled", run_id=run_id, kind=kind)
+            return
+        # Progress writes from concurrent pages may land out of order: the last word is this one.
+        await asyncio.to_thread(
+            runs.progress,
+            engine,
+            run_id,
+            done=state["done"],
+            skipped=state["skipped"],
+            qbo_calls=state["calls"],
+        )
+        deactivated = await asyncio.to_thread(deactivate_unseen, engine, realm, kind, run_id)
+        await asyncio.to_thread(runs.finish, engine, run_id, "done")
+        log.info(
+            "import.finished",
+            run_id=run_id,
+            kind=kind,
+            realm_id=realm,
+            imported=state["done"],
+            skipped=state["skipped"],
+            changed=state["changed"],
+            deactivated=deactivated,
+            qbo_calls=state["calls"],
+            seconds=round(time.monotonic() - started, 2),
+        )
+
+    async def _page(
+        self,
+        gate: asyncio.Semaphore,
+        spec: Spec,
+        *,
+        realm: str,
+        run_id: int,
+        statement: str,
+        state: dict[str, Any],
+    ) -> None:
+        async with gate:
+            if state["cancelled"]:
+                return
+            body = await self.qbo.query(realm, statement)
+            state["calls"] += 1
+            records = body.get(spec.entity, [])
+            records = records if isinstance(records, list) else []
+            rows: list[MirrorRow] = []
+            skips: list[tuple[str, str | None, str]] = []
+            for record in records:
+                mapped = spec.mapper(record)
+                if isinstance(mapped, Skip):
+                    skips.append((mapped.qbo_id, mapped.name, mapped.reason))
+                else:
+                    rows.append(mapped)
+            engine = self.store.engine
+            if rows:
+                changed = await asyncio.to_thread(upsert, engine, realm, spec.kind, rows, run_id)
+                state["changed"] += changed  # after the await: pages run concurrently
+            await asyncio.to_thread(runs.record_skips, engine, run_id, skips)
+            state["done"] += len(rows)
+            state["skipped"] += len(skips)
+            state["cancelled"] = await asyncio.to_thread(
+                runs.progress,
+                engine,
+                run_id,
+                done=state["done"],
+                skipped=state["skipped"],
+                qbo_calls=state["calls"],
+            )
+
+
+def report(store: Store, run: ImportRun, *, with_skips: bool = False) -> ImportReport:
+    """What the operator sees of a run: progress with rate and ETA, or its summary."""
+    assert run.id is not None
+    end = run.finished_at or datetime.now(UTC)
+    seconds = max((end - run.started_at).total_seconds(), 1e-6)
+    seen = run.done + run.skipped
+    rate = seen / seconds if seen else None
+    eta = None
+    if run.state == "running" and rate and run.total is not None:
+        eta = max(0.0, (run.total - seen) / rate)
+    skips = (
+        [
+            ImportSkipInfo(qbo_id=s.qbo_id, name=s.name, reason=s.reason)
+            for s in runs.skips_of(store.engine, run.id)
+        ]
+        if with_skips
+        else []
+    )
+    return ImportReport(
+        run_id=run.id,
+        kind=run.kind,
+        realm_id=run.realm_id,
+        state=run.state,
+        total=run.total,
+        done=run.done,
+        skipped=run.skipped,
+        qbo_calls=run.qbo_calls,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        rate_per_second=round(rate, 1) if rate else None,
+        eta_seconds=round(eta, 1) if eta is not None else None,
+        error=run.error,
+        skips=skips,
+    )
