@@ -591,10 +591,112 @@ def _print_import(report: Any) -> None:
         click.echo(f"  ... and {len(report.skips) - 50} more (see --json).")
 
 
+@main.command()
+@click.option("--kind", type=click.Choice(["income", "expense"]), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the accounts as JSON.")
+@pass_ctx
+@handles_errors
+def accounts(ctx: Context, kind: str, as_json: bool) -> None:
+    """List the accounts that may be the default income or expense account.
+
+    From the imported chart of accounts (`appliance import accounts`): active accounts of type
+    Income or Other Income, or Cost of Goods Sold, Expense or Other Expense.
+    """
+    from appliance.core.admin import AccountInfo
+
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        found = client.get(f"/v1/accounts?kind={kind}", list[AccountInfo])
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(found), indent=2))
+        return
+    if not found:
+        click.echo(f"No {kind} accounts. Run `appliance import accounts` first.")
+        return
+    for account in found:
+        click.echo(
+            f"  {account.qbo_id:>6}  {account.fully_qualified_name}  ({account.account_type})"
+        )
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def settings(click_ctx: click.Context) -> None:
+    """Show or change the company's default income and expense accounts."""
+    if click_ctx.invoked_subcommand is None:
+        click_ctx.invoke(settings_show)
+
+
+@settings.command("show")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handles_errors
+def settings_show(ctx: Context, as_json: bool = False) -> None:
+    """Show the default accounts."""
+    from appliance.core.admin import SettingsInfo
+
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        info = client.get("/v1/settings", SettingsInfo)
+    _print_settings(info, as_json)
+
+
+@settings.command("set")
+@click.option("--income-account", "income", metavar="ID", help="QBO id of an income account.")
+@click.option("--expense-account", "expense", metavar="ID", help="QBO id of an expense account.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handles_errors
+def settings_set(ctx: Context, income: str | None, expense: str | None, as_json: bool) -> None:
+    """Choose the default accounts for new products (saved at once; change them any time)."""
+    from appliance.core.admin import SettingsInfo
+
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        info = client.request(
+            "PUT",
+            "/v1/settings",
+            SettingsInfo,
+            json={"income_account_id": income, "expense_account_id": expense},
+        )
+    if not as_json:
+        click.echo("Saved. New products pushed to QuickBooks use these accounts.")
+    _print_settings(info, as_json)
+
+
+def _print_settings(info: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(info), indent=2))
+        return
+    for label, account in (("income", info.income_account), ("expense", info.expense_account)):
+        shown = f"{account.fully_qualified_name} (id {account.qbo_id})" if account else "not set"
+        click.echo(f"  Default {label} account:  {shown}")
+
+
+@main.command()
+@click.option("--complete", is_flag=True, help="Mark this setup step complete.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handles_errors
+def onboarding(ctx: Context, complete: bool, as_json: bool) -> None:
+    """Show the setup tasks (connect, import customers, accounts, import products)."""
+    from appliance.core.admin import OnboardingInfo
+
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        if complete:
+            info = client.post("/v1/onboarding/complete", OnboardingInfo)
+        else:
+            info = client.get("/v1/onboarding", OnboardingInfo)
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(info), indent=2))
+        return
+    for task in info.tasks:
+        click.echo(f"  [{'x' if task.done else ' '}] {task.name}")
+    if info.completed_at:
+        click.echo(f"Marked complete {_ago(info.completed_at)}.")
+        if info.skipped:
+            click.echo(f"  Left undone: {', '.join(info.skipped)}.")
+
+
 for _name, _summary, _issue in (
     ("tui", "Open the operator console", "the operator console"),
-    ("accounts", "List the accounts fit to be default income or expense accounts", "imports"),
-    ("settings", "Show or change the default accounts and other choices", "imports"),
     ("events", "List and retry events pushed from JobRoutr", "the push pipeline"),
 ):
     _later(_name, _summary, _issue)

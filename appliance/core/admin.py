@@ -99,3 +99,35 @@ class ImportReport(msgspec.Struct, kw_only=True):
     eta_seconds: float | None = None
     error: str | None = None
     skips: list[ImportSkipInfo] = msgspec.field(default_factory=list)
+
+
+class AccountInfo(msgspec.Struct, kw_only=True):
+    qbo_id: str
+    name: str
+    fully_qualified_name: str
+    account_type: str
+    account_sub_type: str | None
+
+
+class SettingsInfo(msgspec.Struct, kw_only=True):
+    realm_id: str
+    income_account: AccountInfo | None
+    expense_account: AccountInfo | None
+
+
+class OnboardingTask(msgspec.Struct, kw_only=True):
+    task: str
+    name: str
+    done: bool
+
+
+class OnboardingInfo(msgspec.Struct, kw_only=True):
+    realm_id: str
+    tasks: list[OnboardingTask]
+    completed_at: datetime | None = None
+    skipped: list[str] = msgspec.field(default_factory=list)
+
+
+class SettingsChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    income_account_id: str | None = None
+    expense_account_id: str | None = None

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar import Litestar, Request, get, post
+from litestar import Litestar, Request, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
@@ -23,6 +23,7 @@ from litestar.response import Response
 from appliance import __version__
 from appliance.config import Settings
 from appliance.core.admin import (
+    AccountInfo,
     ConnectFinishRequest,
     ConnectionInfo,
     ConnectStartReport,
@@ -30,14 +31,19 @@ from appliance.core.admin import (
     DisconnectReport,
     ImportReport,
     KeyRotationReport,
+    OnboardingInfo,
+    SettingsChange,
+    SettingsInfo,
     StatusReport,
 )
 from appliance.errors import ApplianceError
 from appliance.gateway.pages import callback_page
 from appliance.gateway.problems import EXCEPTION_HANDLERS, problem
+from appliance.gateway.pull import PullController
 from appliance.gateway.runtime import Runtime
 from appliance.qbo.oauth import Callback
 from appliance.storage.store import Store
+from appliance.sync import setup
 from appliance.sync.imports import report as import_report
 
 
@@ -183,6 +189,40 @@ async def admin_import_cancel(
     return import_report(runtime.store, runtime.importer.cancel(kind))
 
 
+@get("/v1/accounts", tags=["admin"], summary="Accounts fit to be a default income/expense account")
+async def admin_accounts(store: NamedDependency[Store], kind: str) -> list[AccountInfo]:
+    return setup.accounts(store, kind)
+
+
+@get("/v1/settings", tags=["admin"], summary="The company's default accounts")
+async def admin_settings(store: NamedDependency[Store]) -> SettingsInfo:
+    return setup.settings(store)
+
+
+@put("/v1/settings", tags=["admin"], summary="Choose the default accounts (saved at once)")
+async def admin_settings_set(
+    request: Request[Any, Any, Any], store: NamedDependency[Store], data: JSONBody[SettingsChange]
+) -> SettingsInfo:
+    return setup.set_default_accounts(
+        store,
+        income=data.income_account_id,
+        expense=data.expense_account_id,
+        actor=_operator(request),
+    )
+
+
+@get("/v1/onboarding", tags=["admin"], summary="The setup tasks and which are done")
+async def admin_onboarding(store: NamedDependency[Store]) -> OnboardingInfo:
+    return setup.onboarding(store)
+
+
+@post("/v1/onboarding/complete", tags=["admin"], summary="Mark Complete", status_code=200)
+async def admin_onboarding_complete(
+    request: Request[Any, Any, Any], store: NamedDependency[Store]
+) -> OnboardingInfo:
+    return setup.complete(store, actor=_operator(request))
+
+
 def _operator(request: Request[Any, Any, Any]) -> str:
     return request.headers.get("x-appliance-operator", "admin-api")[:64]
 
@@ -253,7 +293,8 @@ def create_app(
     settings: Settings, store: Store | None = None, runtime: Runtime | None = None
 ) -> Litestar:
     """The public listener: health, readiness, the OAuth callback and the OpenAPI schema."""
-    return _build(settings, store, runtime, [healthz, readyz, oauth_callback], openapi=True)
+    handlers = [healthz, readyz, oauth_callback, PullController]
+    return _build(settings, store, runtime, handlers, openapi=True)
 
 
 def create_admin_app(
@@ -270,5 +311,10 @@ def create_admin_app(
         admin_import_start,
         admin_import_latest,
         admin_import_cancel,
+        admin_accounts,
+        admin_settings,
+        admin_settings_set,
+        admin_onboarding,
+        admin_onboarding_complete,
     ]
     return _build(settings, store, runtime, handlers, openapi=False)

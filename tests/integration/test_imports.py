@@ -36,8 +36,10 @@ def service(settings: Settings, books: RunningEmulator) -> Iterator[Service]:
         # A redirect URI the shared emulator knows; the redirect is pasted, never followed.
         APPLIANCE_PUBLIC_URL="http://127.0.0.1:8780",
     )
-    assert run_appliance("init", env=env).returncode == 0
+    init = run_appliance("init", env=env)
+    assert init.returncode == 0
     svc = start(env, settings)
+    svc.api_key = next(w for w in init.stdout.split() if w.startswith("jra_"))  # type: ignore[attr-defined]
     location = approve(connect_link(env), books.realm)
     assert run_appliance("connect", "--redirect-url", location, env=env).returncode == 0
     yield svc
@@ -192,3 +194,114 @@ def test_import_before_connecting_says_to_connect(settings: Settings) -> None:
         svc.stop()
     assert result.returncode == 1
     assert "appliance connect" in result.stderr
+
+
+def pull(service: Service, path: str, key: str | None = "use", **params: object) -> httpx.Response:
+    headers = {} if key is None else {"Authorization": f"Bearer {service.api_key}"}  # type: ignore[attr-defined]
+    return httpx.get(service.url + path, params=params, headers=headers, timeout=30)
+
+
+def test_the_pull_api_serves_the_imported_sets_and_then_only_what_changed(
+    service: Service, books: RunningEmulator
+) -> None:
+    do_import(service.env, "customers")
+    seen: dict[str, dict] = {}
+    cursor = None
+    while True:
+        params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        body = pull(service, "/api/v1/customers", **params).json()
+        cursor = body["next_cursor"]
+        if not body["items"]:
+            break
+        for item in body["items"]:
+            assert item["qbo_id"] not in seen
+            seen[item["qbo_id"]] = item
+    assert set(seen) == {c["Id"] for c in active(books, "Customer")}
+    amy = next(i for i in seen.values() if i["display_name"] == "Amy's Bird Sanctuary")
+    assert amy["billing_address"]["city"] == "Bayshore"
+    assert amy["jobroutr_id"] is None
+
+    with books.api() as api:
+        record = api.get(f"/customer/{amy['qbo_id']}").json()["Customer"]
+        api.post(
+            "/customer",
+            json={"Id": record["Id"], "SyncToken": record["SyncToken"], "sparse": True,
+                  "Notes": "pulled again"},
+        ).raise_for_status()  # fmt: skip
+    do_import(service.env, "customers")
+    changed = pull(service, "/api/v1/customers", cursor=cursor).json()
+    assert [i["qbo_id"] for i in changed["items"]] == [amy["qbo_id"]]
+    assert changed["items"][0]["notes"] == "pulled again"
+    assert pull(service, "/api/v1/customers", cursor=changed["next_cursor"]).json()["items"] == []
+
+    status = pull(service, "/api/v1/status").json()
+    assert status["connection"]["connected"] is True
+    assert status["last_imports"]["customers"]["state"] == "done"
+
+
+def test_the_pull_api_refuses_without_a_key_and_explains_bad_input(service: Service) -> None:
+    assert pull(service, "/api/v1/customers", key=None).status_code == 401
+    bad = httpx.get(
+        service.url + "/api/v1/customers", headers={"Authorization": "Bearer jra_wrong"}
+    )
+    assert bad.status_code == 401
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert pull(service, "/api/v1/customers", cursor="not-a-cursor").status_code == 400
+    assert pull(service, "/api/v1/customers", limit=5000).status_code == 400
+    assert pull(service, "/api/v1/links/customer/jr-1").status_code == 404
+    assert pull(service, "/api/v1/accounts", kind="sideways").status_code == 400
+
+
+def test_default_accounts_accept_only_active_accounts_of_a_fitting_type(
+    service: Service, books: RunningEmulator
+) -> None:
+    do_import(service.env, "accounts")
+    listed = run_appliance("accounts", "--kind", "income", "--json", env=service.env)
+    income = json.loads(listed.stdout)
+    assert income
+    assert {a["account_type"] for a in income} <= {"Income", "Other Income"}
+    expense = json.loads(
+        run_appliance("accounts", "--kind", "expense", "--json", env=service.env).stdout
+    )
+
+    wrong = run_appliance(
+        "settings", "set", "--income-account", expense[0]["qbo_id"], env=service.env
+    )
+    assert wrong.returncode == 1
+    assert "a default income account must be" in wrong.stderr
+
+    with books.api() as api:
+        spare = income[-1]
+        record = api.get(f"/account/{spare['qbo_id']}").json()["Account"]
+        api.post(
+            "/account",
+            json={"Id": record["Id"], "SyncToken": record["SyncToken"], "sparse": True,
+                  "Active": False},
+        ).raise_for_status()  # fmt: skip
+    do_import(service.env, "accounts")
+    inactive = run_appliance(
+        "settings", "set", "--income-account", spare["qbo_id"], env=service.env
+    )
+    assert inactive.returncode == 1
+    assert "inactive" in inactive.stderr
+
+    chosen = run_appliance(
+        "settings", "set", "--income-account", income[0]["qbo_id"],
+        "--expense-account", expense[0]["qbo_id"], "--json", env=service.env,
+    )  # fmt: skip
+    assert chosen.returncode == 0, chosen.stderr
+    saved = json.loads(run_appliance("settings", "show", "--json", env=service.env).stdout)
+    assert saved["income_account"]["qbo_id"] == income[0]["qbo_id"]
+    assert saved["expense_account"]["qbo_id"] == expense[0]["qbo_id"]
+    picked = pull(service, "/api/v1/accounts", kind="income").json()["items"]
+    assert spare["qbo_id"] not in {a["qbo_id"] for a in picked if a["active"]}
+
+
+def test_mark_complete_is_allowed_with_tasks_left_and_names_them(service: Service) -> None:
+    before = json.loads(run_appliance("onboarding", "--json", env=service.env).stdout)
+    tasks = {t["task"]: t["done"] for t in before["tasks"]}
+    assert tasks["connect"] is True
+    done = json.loads(run_appliance("onboarding", "--complete", "--json", env=service.env).stdout)
+    assert done["completed_at"]
+    undone = [t["name"] for t in done["tasks"] if not t["done"]]
+    assert done["skipped"] == undone

@@ -1,0 +1,175 @@
+"""The operator's choices for a company: default accounts, and onboarding progress.
+
+Default accounts are checked against the imported chart of accounts: only an existing, active
+account of a fitting type is accepted (income: Income, Other Income; expense: Cost of Goods Sold,
+Expense, Other Expense). A choice is saved the moment it is made, so nothing can be lost by
+forgetting to press Save; it applies to every product pushed after it.
+"""
+
+from __future__ import annotations
+
+from appliance.core.admin import AccountInfo, OnboardingInfo, OnboardingTask, SettingsInfo
+from appliance.errors import ApplianceError
+from appliance.storage import audit, choices
+from appliance.storage import imports as runs
+from appliance.storage.db import session_scope
+from appliance.storage.models import QboAccount
+from appliance.storage.store import Store
+from appliance.storage.types import utcnow
+
+INCOME_TYPES = ("Income", "Other Income")
+EXPENSE_TYPES = ("Cost of Goods Sold", "Expense", "Other Expense")
+KIND_TYPES = {"income": INCOME_TYPES, "expense": EXPENSE_TYPES}
+TASKS = ("connect", "import_customers", "default_accounts", "import_products")
+TASK_NAMES = {
+    "connect": "Connect to QuickBooks",
+    "import_customers": "Import customers",
+    "default_accounts": "Choose default accounts",
+    "import_products": "Import products",
+}
+
+
+class SetupProblem(ApplianceError):
+    pass
+
+
+def _account_info(account: QboAccount) -> AccountInfo:
+    return AccountInfo(
+        qbo_id=account.qbo_id,
+        name=account.name,
+        fully_qualified_name=account.fully_qualified_name,
+        account_type=account.account_type,
+        account_sub_type=account.account_sub_type,
+    )
+
+
+def _realm(store: Store) -> str:
+    info = store.connection_info()
+    if info is None:
+        raise SetupProblem(
+            "The appliance has not been connected to QuickBooks yet.",
+            hint="Run `appliance connect` first.",
+        )
+    return info.realm_id
+
+
+def accounts(store: Store, kind: str, realm_id: str | None = None) -> list[AccountInfo]:
+    if kind not in KIND_TYPES:
+        raise SetupProblem(f"There are no {kind!r} accounts.", hint="Use income or expense.")
+    realm = realm_id or _realm(store)
+    with store.session() as session:
+        rows = choices.fit_accounts(session, realm, KIND_TYPES[kind])
+    return [_account_info(a) for a in rows]
+
+
+def settings(store: Store) -> SettingsInfo:
+    realm = _realm(store)
+    with store.session() as session:
+        row = choices.settings_row(session, realm)
+        income = row.default_income_account_id
+        expense = row.default_expense_account_id
+        income_row = choices.account(session, realm, income) if income else None
+        expense_row = choices.account(session, realm, expense) if expense else None
+    return SettingsInfo(
+        realm_id=realm,
+        income_account=_account_info(income_row) if income_row else None,
+        expense_account=_account_info(expense_row) if expense_row else None,
+    )
+
+
+def set_default_accounts(
+    store: Store, *, income: str | None, expense: str | None, actor: str
+) -> SettingsInfo:
+    realm = _realm(store)
+    if income is None and expense is None:
+        raise SetupProblem(
+            "Nothing to change.", hint="Give --income-account ID, --expense-account ID or both."
+        )
+    with session_scope(store.engine) as session:
+        for kind, qbo_id in (("income", income), ("expense", expense)):
+            if qbo_id is None:
+                continue
+            account = choices.account(session, realm, qbo_id)
+            allowed = ", ".join(KIND_TYPES[kind])
+            if account is None:
+                raise SetupProblem(
+                    f"There is no account {qbo_id} in the imported chart of accounts.",
+                    hint="Run `appliance import accounts`, then pick one from "
+                    f"`appliance accounts --kind {kind}`.",
+                )
+            if not account.active:
+                raise SetupProblem(
+                    f"Account {qbo_id} ({account.fully_qualified_name}) is inactive in "
+                    "QuickBooks, so products cannot use it.",
+                    hint=f"Pick an active one from `appliance accounts --kind {kind}`.",
+                )
+            if account.account_type not in KIND_TYPES[kind]:
+                raise SetupProblem(
+                    f"Account {qbo_id} ({account.fully_qualified_name}) is a "
+                    f"{account.account_type} account; a default {kind} account must be "
+                    f"{allowed}.",
+                    hint=f"Pick one from `appliance accounts --kind {kind}`.",
+                )
+        row = choices.settings_row(session, realm)
+        if income is not None:
+            row.default_income_account_id = income
+        if expense is not None:
+            row.default_expense_account_id = expense
+        row.updated_at = utcnow()
+        session.add(row)
+        audit.record(
+            session,
+            actor=actor,
+            action="settings.default_accounts_set",
+            realm_id=realm,
+            income_account_id=income,
+            expense_account_id=expense,
+        )
+    return settings(store)
+
+
+def onboarding(store: Store) -> OnboardingInfo:
+    realm = _realm(store)
+    info = store.connection_info()
+    chosen = settings(store)
+    done = {
+        "connect": info is not None and info.state == "connected",
+        "import_customers": _imported(store, realm, "customers"),
+        "default_accounts": chosen.income_account is not None
+        and chosen.expense_account is not None,
+        "import_products": _imported(store, realm, "products"),
+    }
+    with store.session() as session:
+        completed = choices.settings_row(session, realm).onboarding_completed_at
+        skipped = list(choices.settings_row(session, realm).onboarding.get("skipped", []))
+    return OnboardingInfo(
+        realm_id=realm,
+        tasks=[OnboardingTask(task=t, name=TASK_NAMES[t], done=done[t]) for t in TASKS],
+        completed_at=completed,
+        skipped=skipped,
+    )
+
+
+def _imported(store: Store, realm: str, kind: str) -> bool:
+    run = runs.latest_run(store.engine, realm, kind)
+    return run is not None and run.state == "done"
+
+
+def complete(store: Store, *, actor: str) -> OnboardingInfo:
+    """Mark Complete: allowed with tasks left undone, which are named and remembered."""
+    current = onboarding(store)
+    skipped = [t.name for t in current.tasks if not t.done]
+    with session_scope(store.engine) as session:
+        row = choices.settings_row(session, current.realm_id)
+        row.onboarding_completed_at = utcnow()
+        row.onboarding = {**row.onboarding, "skipped": skipped}
+        row.updated_at = utcnow()
+        session.add(row)
+        audit.record(
+            session,
+            actor=actor,
+            action="onboarding.completed",
+            realm_id=current.realm_id,
+            skipped=skipped,
+        )
+    return onboarding(store)
