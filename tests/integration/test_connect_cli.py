@@ -5,29 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from appliance.config import Settings
 from appliance.emulator.app import EmulatorConfig
-from tests.integration.test_service import Service, env_for, start
+from tests.integration.test_service import Service, env_for, service, start
 from tests.support import RunningEmulator, approve, run_appliance
 
 REALM = "9341453050071776"
-
-
-@pytest.fixture
-def service(settings: Settings) -> Iterator[Service]:
-    env = env_for(settings)
-    assert run_appliance("init", env=env).returncode == 0
-    svc = start(env, settings)
-    yield svc
-    if svc.process.poll() is None:
-        svc.process.kill()
-        svc.process.wait()
+__all__ = ["service"]  # the running-service fixture, shared with test_service
 
 
 def connect_link(env: dict[str, str]) -> str:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,28 +11,11 @@ from appliance.config import Settings
 from appliance.gateway.runtime import Runtime
 from appliance.qbo.client import QboClient, RetryPolicy
 from appliance.qbo.errors import ValidationError
-from appliance.storage.store import Store, initialize
+from appliance.storage.store import Store
 from tests.integration.test_tokens import connect
 from tests.support import RunningEmulator
 
 FAST = RetryPolicy(max_attempts=6, server_initial=0.01, throttle_initial=0.05, max_wait=0.5)
-
-
-@pytest.fixture
-def emulator() -> Iterator[RunningEmulator]:
-    with RunningEmulator() as running:
-        yield running
-
-
-@pytest.fixture
-def app_settings(tmp_path: Path, emulator: RunningEmulator, short_dir: Path) -> Settings:
-    settings = Settings(
-        state_dir=tmp_path / "state",
-        qbo_emulator_url=emulator.url,
-        admin_socket=short_dir / "admin.sock",
-    )
-    initialize(settings, actor="test")
-    return settings
 
 
 def fault(emulator: RunningEmulator, **rule: object) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,28 +18,10 @@ from appliance.qbo.errors import ReconnectNeeded
 from appliance.qbo.oauth import Callback
 from appliance.storage import connections
 from appliance.storage.models import Company, QboCustomer
-from appliance.storage.store import Store, initialize
+from appliance.storage.store import Store
 from tests.support import ROOT, RunningEmulator, approve
 
 RACE_SCRIPT = Path(__file__).with_name("refresh_race.py")
-
-
-@pytest.fixture
-def emulator() -> Iterator[RunningEmulator]:
-    with RunningEmulator() as running:
-        yield running
-
-
-@pytest.fixture
-def app_settings(tmp_path: Path, emulator: RunningEmulator, short_dir: Path) -> Settings:
-    settings = Settings(
-        state_dir=tmp_path / "state",
-        qbo_emulator_url=emulator.url,
-        admin_socket=short_dir / "admin.sock",
-        log_format="json",
-    )
-    initialize(settings, actor="test")
-    return settings
 
 
 def stats(emulator: RunningEmulator) -> dict:
