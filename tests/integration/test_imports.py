@@ -94,6 +94,15 @@ def test_customers_and_products_import_every_active_record_once_and_skip_with_re
     assert {i.qbo_id for i in items} == {i["Id"] for i in sellable} - no_price
     assert all(i.price is not None for i in items)
 
+    pulled = pull(service, "/api/v1/products", limit=1000)
+    products_seen: list[dict] = []
+    while pulled.json()["items"]:
+        products_seen += pulled.json()["items"]
+        pulled = pull(service, "/api/v1/products", limit=1000, cursor=pulled.json()["next_cursor"])
+    assert sorted(p["qbo_id"] for p in products_seen) == sorted(i.qbo_id for i in items)
+    assert all(p["price"] and p["type"] in ("service", "non_inventory", "inventory")
+               for p in products_seen)  # fmt: skip
+
 
 def test_reimport_brings_changes_and_deactivations_in(
     service: Service, settings: Settings, books: RunningEmulator
