@@ -17,7 +17,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Response
 
 from appliance import __version__
@@ -190,7 +190,7 @@ async def admin_import_cancel(
 
 
 @get("/v1/accounts", tags=["admin"], summary="Accounts fit to be a default income/expense account")
-async def admin_accounts(store: NamedDependency[Store], kind: str) -> list[AccountInfo]:
+async def admin_accounts(store: NamedDependency[Store], kind: FromQuery[str]) -> list[AccountInfo]:
     return setup.accounts(store, kind)
 
 

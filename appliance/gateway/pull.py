@@ -17,7 +17,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
 from appliance.storage import credentials, pull
 from appliance.storage import imports as runs
@@ -128,13 +128,19 @@ class PullController(Controller):
 
     @get("/customers", summary="Imported QBO customers, changed since the cursor")
     async def customers(
-        self, store: NamedDependency[Store], cursor: str | None = None, limit: int = 100
+        self,
+        store: NamedDependency[Store],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 100,
     ) -> dict[str, Any]:
         return _list(store, "customers", cursor, limit)
 
     @get("/products", summary="Imported QBO items, changed since the cursor")
     async def products(
-        self, store: NamedDependency[Store], cursor: str | None = None, limit: int = 100
+        self,
+        store: NamedDependency[Store],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 100,
     ) -> dict[str, Any]:
         return _list(store, "products", cursor, limit)
 
@@ -142,9 +148,9 @@ class PullController(Controller):
     async def accounts(
         self,
         store: NamedDependency[Store],
-        kind: str | None = None,
-        cursor: str | None = None,
-        limit: int = 100,
+        kind: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 100,
     ) -> dict[str, Any]:
         if kind is not None and kind not in pull.ACCOUNT_KINDS:
             raise HTTPException(status_code=400, detail="kind must be income or expense.")

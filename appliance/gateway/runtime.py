@@ -34,8 +34,11 @@ class Runtime:
         self.importer = Importer(store, self.qbo)
 
     async def start(self) -> None:
-        """Background work that must survive restarts: imports a crash interrupted resume."""
-        self.importer.resume_orphans()
+        """Background work that must survive restarts: imports a crash interrupted resume.
+        Not on a store whose schema is behind: /readyz says so, and nothing may touch it."""
+        ready, _ = self.store.ready()
+        if ready:
+            self.importer.resume_orphans()
 
     async def aclose(self) -> None:
         await self.importer.aclose()
