@@ -37,6 +37,7 @@ from appliance.core.admin import (
     StatusReport,
 )
 from appliance.errors import ApplianceError
+from appliance.gateway.intake import jobroutr_webhook
 from appliance.gateway.pages import callback_page
 from appliance.gateway.problems import EXCEPTION_HANDLERS, problem
 from appliance.gateway.pull import PullController
@@ -293,7 +294,7 @@ def create_app(
     settings: Settings, store: Store | None = None, runtime: Runtime | None = None
 ) -> Litestar:
     """The public listener: health, readiness, the OAuth callback and the OpenAPI schema."""
-    handlers = [healthz, readyz, oauth_callback, PullController]
+    handlers = [healthz, readyz, oauth_callback, jobroutr_webhook, PullController]
     return _build(settings, store, runtime, handlers, openapi=True)
 
 
