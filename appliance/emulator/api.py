@@ -7,7 +7,6 @@ layer in ``app.py`` only adds admission (faults, limits, latency) and the bearer
 
 from __future__ import annotations
 
-import json
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -325,7 +324,3 @@ def company_summary(company: Company) -> dict[str, Any]:
         "name": company.name,
         "counts": {entity: company.count(entity) for entity in sorted(company.records)},
     }
-
-
-def dumps(doc: Any) -> str:
-    return json.dumps(doc, default=str)

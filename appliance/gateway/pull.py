@@ -19,6 +19,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundE
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery
 
+from appliance.core.accounts import ACCOUNT_KINDS
 from appliance.storage import credentials, pull
 from appliance.storage import imports as runs
 from appliance.storage.store import Store
@@ -152,7 +153,7 @@ class PullController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 100,
     ) -> dict[str, Any]:
-        if kind is not None and kind not in pull.ACCOUNT_KINDS:
+        if kind is not None and kind not in ACCOUNT_KINDS:
             raise HTTPException(status_code=400, detail="kind must be income or expense.")
         return _list(store, "accounts", cursor, limit, account_kind=kind)
 

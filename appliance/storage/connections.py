@@ -9,7 +9,7 @@ disconnected). Nothing here talks to Intuit.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
@@ -251,11 +251,3 @@ class StoreTokens:
                 company.refresh_lock_owner = None
                 company.refresh_lock_until = None
             session.add(company)
-
-
-def connection_row(session: Session, realm_id: str) -> Company | None:
-    return session.get(Company, realm_id)
-
-
-def is_expired(moment: datetime | None) -> bool:
-    return moment is not None and moment < utcnow()

@@ -6,13 +6,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from appliance.core.accounts import ACCOUNT_KINDS
 from appliance.storage.mirror import changed_since
 from appliance.storage.models import Event, Link, QboAccount
-
-ACCOUNT_KINDS = {
-    "income": ("Income", "Other Income"),
-    "expense": ("Cost of Goods Sold", "Expense", "Other Expense"),
-}
 
 
 def jobroutr_ids(session: Session, realm_id: str, kind: str, qbo_ids: list[str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from appliance.config import Settings
 from appliance.core.admin import ConnectionInfo, QueueInfo, StoreInfo
 from appliance.errors import KeyringError
 from appliance.logging import get_logger
-from appliance.storage import audit, credentials, migrate
+from appliance.storage import audit, connections, credentials, migrate
 from appliance.storage.db import (
     create_store_engine,
     secure_state_dir,
@@ -95,9 +95,7 @@ class Store:
 
     def connection_info(self) -> ConnectionInfo | None:
         with self.session() as session:
-            company = session.exec(
-                select(Company).order_by(col(Company.updated_at).desc()).limit(1)
-            ).first()
+            company = connections.current_company(session)
         if company is None:
             return None
         return ConnectionInfo(

@@ -37,11 +37,6 @@ from appliance.storage.types import utcnow
 
 log = get_logger(__name__)
 START_TTL = timedelta(minutes=15)
-ENVIRONMENT_NAMES = {
-    "production": "QuickBooks Online",
-    "sandbox": "a QuickBooks Online sandbox",
-    "emulator": "the bundled QuickBooks emulator",
-}
 
 
 class ConnectError(ApplianceError):
@@ -259,7 +254,3 @@ class Connector:
         return DisconnectReport(
             realm_id=realm, company_name=company.company_name, revoked_at_intuit=revoked, note=note
         )
-
-
-def environment_name(environment: str) -> str:
-    return ENVIRONMENT_NAMES.get(environment, environment)

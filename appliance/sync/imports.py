@@ -36,8 +36,6 @@ KINDS = ("customers", "products", "accounts")
 PAGE_SIZE = 1000
 CONCURRENCY = 8  # pages in flight; the limiter caps QBO calls at 10 at once for everything
 ITEM_TYPES = {"Service": "service", "NonInventory": "non_inventory", "Inventory": "inventory"}
-INCOME_TYPES = ("Income", "Other Income")
-EXPENSE_TYPES = ("Cost of Goods Sold", "Expense", "Other Expense")
 COUNTRIES = {"USA": "US", "UNITED STATES": "US", "CAN": "CA", "CANADA": "CA", "GBR": "GB",
              "UNITED KINGDOM": "GB", "AUS": "AU", "AUSTRALIA": "AU"}  # fmt: skip
 

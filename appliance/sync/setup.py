@@ -8,6 +8,7 @@ forgetting to press Save; it applies to every product pushed after it.
 
 from __future__ import annotations
 
+from appliance.core.accounts import ACCOUNT_KINDS as KIND_TYPES
 from appliance.core.admin import AccountInfo, OnboardingInfo, OnboardingTask, SettingsInfo
 from appliance.errors import ApplianceError
 from appliance.storage import audit, choices
@@ -17,9 +18,6 @@ from appliance.storage.models import QboAccount
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 
-INCOME_TYPES = ("Income", "Other Income")
-EXPENSE_TYPES = ("Cost of Goods Sold", "Expense", "Other Expense")
-KIND_TYPES = {"income": INCOME_TYPES, "expense": EXPENSE_TYPES}
 TASKS = ("connect", "import_customers", "default_accounts", "import_products")
 TASK_NAMES = {
     "connect": "Connect to QuickBooks",
