@@ -27,7 +27,7 @@ from appliance.errors import SettingsError
 
 ENV_PREFIX = "APPLIANCE_"
 CONFIG_ENV = "APPLIANCE_CONFIG"
-SECTIONS = ("http", "qbo", "log", "admin")
+SECTIONS = ("http", "qbo", "log", "admin", "push")
 
 # The bundled emulator's registered app. These are not secrets: they only open the emulator that
 # runs on this machine, and the emulator issue documents them as its defaults.
@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     qbo_client_id: str = ""
     qbo_client_secret_file: Path | None = None
     qbo_emulator_embedded: bool = True
+
+    # Pushing JobRoutr's events to QuickBooks (see README, "Pushing to QuickBooks").
+    push_workers: int = Field(default=4, ge=1, le=10)
+    push_lease_seconds: float = Field(default=60.0, ge=2.0, le=3600.0)
+    push_retry_seconds: float = Field(default=30.0, ge=0.1, le=3600.0)
+    push_give_up_after_seconds: float = Field(default=86400.0, ge=1.0)
+    push_dependency_wait_seconds: float = Field(default=86400.0, ge=1.0)
+    push_name_clash: Literal["suffix", "hold"] = "suffix"
+    push_name_clash_suffix: str = Field(default=" (customer)", min_length=1, max_length=40)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -20,6 +20,7 @@ from litestar.response import Response
 
 from appliance.core.events import KNOWN_TYPES, SignatureError, validate, verify_signature
 from appliance.gateway.problems import problem
+from appliance.gateway.runtime import Runtime
 from appliance.storage import credentials, events
 from appliance.storage.store import Store
 
@@ -46,7 +47,9 @@ def _when(value: Any) -> datetime | None:
     status_code=202,
 )
 async def jobroutr_webhook(
-    request: Request[Any, Any, Any], store: NamedDependency[Store]
+    request: Request[Any, Any, Any],
+    store: NamedDependency[Store],
+    runtime: NamedDependency[Runtime],
 ) -> Response[Any]:
     body = await request.body()
     if len(body) > MAX_BODY:
@@ -84,4 +87,5 @@ async def jobroutr_webhook(
     )
     if accepted.duplicate:
         return Response({**accepted.response, "duplicate": True}, status_code=200)
+    runtime.pusher.wake()
     return Response(accepted.response, status_code=202)

@@ -14,6 +14,7 @@ from appliance.storage.connections import StoreTokens
 from appliance.storage.store import Store
 from appliance.sync.connection import Connector
 from appliance.sync.imports import Importer
+from appliance.sync.push import PushConfig, Pusher
 
 
 class Runtime:
@@ -32,15 +33,19 @@ class Runtime:
             store, self.oauth, self.qbo, self.tokens, environment=settings.qbo_environment
         )
         self.importer = Importer(store, self.qbo)
+        self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings))
 
     async def start(self) -> None:
-        """Background work that must survive restarts: imports a crash interrupted resume.
-        Not on a store whose schema is behind: /readyz says so, and nothing may touch it."""
+        """Background work that must survive restarts: imports a crash interrupted resume, and
+        the push workers take up the queue (jobs of a dead process come back when their leases
+        run out). Not on a store whose schema is behind: /readyz says so, nothing may touch it."""
         ready, _ = self.store.ready()
         if ready:
             self.importer.resume_orphans()
+            self.pusher.start()
 
     async def aclose(self) -> None:
+        await self.pusher.aclose()
         await self.importer.aclose()
         await self.qbo.aclose()
         await self.oauth.aclose()

@@ -43,7 +43,7 @@ def _counter_name(realm_id: str, kind: str) -> str:
     return f"{realm_id}:{kind}"
 
 
-def _next_seqs(session: Session, realm_id: str, kind: str, count: int) -> int:
+def next_seqs(session: Session, realm_id: str, kind: str, count: int) -> int:
     """Reserve ``count`` numbers atomically (one upsert statement); returns the first."""
     name = _counter_name(realm_id, kind)
     dialect = session.get_bind().dialect.name
@@ -85,7 +85,7 @@ def upsert(
             or existing[row.qbo_id].data != row.data
             or any(getattr(existing[row.qbo_id], k) != v for k, v in row.columns.items())
         ]
-        seq = _next_seqs(session, realm_id, kind, len(changed)) if changed else 0
+        seq = next_seqs(session, realm_id, kind, len(changed)) if changed else 0
         changed_ids = {row.qbo_id for row in changed}
         for row in rows:
             record = existing.get(row.qbo_id)
@@ -118,7 +118,7 @@ def deactivate_unseen(engine: Engine, realm_id: str, kind: str, run_id: int) -> 
         ).all()
         if not stale:
             return 0
-        seq = _next_seqs(session, realm_id, kind, len(stale))
+        seq = next_seqs(session, realm_id, kind, len(stale))
         now = utcnow()
         for record in stale:
             record.active = False

@@ -170,6 +170,9 @@ class Link(SQLModel, table=True):
     jobroutr_id: str = Field(primary_key=True, max_length=128)
     qbo_id: str = Field(max_length=32)
     change_seq: int = Field(default=0)
+    # The JobRoutr version written last (its event's timestamp): an older event changes nothing.
+    source_timestamp: datetime | None = _ts(nullable=True)
+    source_event_id: str | None = Field(default=None, max_length=128)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -229,7 +232,10 @@ class Job(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_expires_at: datetime | None = _ts(nullable=True)
     fence: int = 0
+    # The requestid of the write in flight (stored before it is sent, reused on every retry);
+    # ``generation`` counts operator retries after a definite refusal, which need a new one.
     request_id: str | None = Field(default=None, max_length=50)
+    generation: int = 0
     waiting_for: str | None = None
     last_error: str | None = None
     created_at: datetime = _ts()

@@ -1,0 +1,380 @@
+"""What the push worker reads and writes in the store, each step one short transaction.
+
+* ``load``: a claimed job's event (type, data, version) -- and the event shows ``running``.
+* ``complete``: the job's outcome, the event's status and the link to the QBO record, together,
+  and only while the worker still holds the job (its fence): a worker that lost its lease writes
+  nothing. A new or moved link gives the mirror row a new change number, so the pull API shows the
+  JobRoutr id on the next pull.
+* ``retry``/``skip``: the operator's hand on failed (or waiting) events; audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from appliance.storage import audit
+from appliance.storage.db import session_scope
+from appliance.storage.mirror import MODELS, next_seqs
+from appliance.storage.models import CompanySettings, Event, Job, Link
+from appliance.storage.queue import Claim
+from appliance.storage.types import utcnow
+
+MIRROR_KINDS = {"customer": "customers", "product": "products"}
+#: Failures after which a new attempt must not reuse the requestid: QuickBooks refused for sure
+#: (a replay would only repeat the refusal). After "gave-up" the outcome is uncertain: reuse it.
+UNCERTAIN_CODES = ("gave-up",)
+
+
+@dataclass(frozen=True)
+class Work:
+    """A claimed job with its event, as the worker needs it."""
+
+    claim: Claim
+    event_type: str
+    data: dict[str, Any]
+    occurred_at: datetime | None
+    received_at: datetime
+    realm_id: str | None
+    generation: int
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class LinkWrite:
+    kind: str
+    jobroutr_id: str
+    qbo_id: str
+    source_timestamp: datetime | None
+    source_event_id: str
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    qbo_id: str
+    source_timestamp: datetime | None
+
+
+def load(engine: Engine, claim: Claim) -> Work | None:
+    """The event behind a claimed job; marks it running. None: the job has no event (dropped)."""
+    with session_scope(engine) as session:
+        job = session.get(Job, claim.job_id)
+        event = session.get(Event, claim.event_id) if claim.event_id else None
+        if job is None or event is None:
+            return None
+        event.status = "running"
+        event.attempts = claim.attempts
+        event.updated_at = utcnow()
+        session.add(event)
+        data = event.payload.get("data")
+        return Work(
+            claim=claim,
+            event_type=event.type,
+            data=dict(data) if isinstance(data, dict) else {},
+            occurred_at=event.occurred_at,
+            received_at=event.received_at,
+            realm_id=event.realm_id,
+            generation=job.generation,
+        )
+
+
+def link_of(engine: Engine, realm_id: str, kind: str, jobroutr_id: str) -> LinkInfo | None:
+    with Session(engine) as session:
+        found = session.get(Link, (realm_id, kind, jobroutr_id))
+        return LinkInfo(found.qbo_id, found.source_timestamp) if found else None
+
+
+def links_of(engine: Engine, realm_id: str, kind: str, jobroutr_ids: list[str]) -> dict[str, str]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Link.jobroutr_id, Link.qbo_id).where(
+                col(Link.realm_id) == realm_id,
+                col(Link.kind) == kind,
+                col(Link.jobroutr_id).in_(jobroutr_ids),
+            )
+        ).all()
+        return dict(rows)
+
+
+def linked_to(engine: Engine, realm_id: str, kind: str, qbo_id: str) -> str | None:
+    """The JobRoutr id already linked to this QBO record, if any."""
+    with Session(engine) as session:
+        return session.exec(
+            select(Link.jobroutr_id).where(
+                col(Link.realm_id) == realm_id, col(Link.kind) == kind, col(Link.qbo_id) == qbo_id
+            )
+        ).first()
+
+
+def default_accounts(engine: Engine, realm_id: str) -> tuple[str | None, str | None]:
+    with Session(engine) as session:
+        chosen = session.get(CompanySettings, realm_id)
+        if chosen is None:
+            return None, None
+        return chosen.default_income_account_id, chosen.default_expense_account_id
+
+
+def _touch_mirror(session: Session, realm_id: str, kind: str, qbo_id: str) -> None:
+    """A link changed: the mirror row gets a new change number (the pull shows its JobRoutr id)."""
+    mirror = MIRROR_KINDS.get(kind)
+    if mirror is None:
+        return
+    model = MODELS[mirror]
+    row = session.get(model, (realm_id, qbo_id))
+    if row is not None:
+        row.change_seq = next_seqs(session, realm_id, mirror, 1)
+        row.updated_at = utcnow()
+        session.add(row)
+
+
+def _write_link(session: Session, realm_id: str, link: LinkWrite) -> None:
+    now = utcnow()
+    row = session.get(Link, (realm_id, link.kind, link.jobroutr_id))
+    moved = row is None or row.qbo_id != link.qbo_id
+    if row is None:
+        row = Link(realm_id=realm_id, kind=link.kind, jobroutr_id=link.jobroutr_id, qbo_id="")
+    row.qbo_id = link.qbo_id
+    if link.source_timestamp is not None and (
+        row.source_timestamp is None or link.source_timestamp >= row.source_timestamp
+    ):
+        row.source_timestamp = link.source_timestamp
+        row.source_event_id = link.source_event_id
+    row.updated_at = now
+    session.add(row)
+    if moved:
+        session.flush()
+        _touch_mirror(session, realm_id, link.kind, link.qbo_id)
+
+
+def complete(
+    engine: Engine,
+    claim: Claim,
+    *,
+    state: str,
+    realm_id: str | None = None,
+    qbo_id: str | None = None,
+    failure: Failure | None = None,
+    run_after: datetime | None = None,
+    waiting_for: str | None = None,
+    link: LinkWrite | None = None,
+) -> bool:
+    """Record a job's outcome, its event's status and its link in one transaction, fenced.
+
+    ``state``: done, failed, queued (retry later, at ``run_after``) or waiting (``waiting_for``).
+    Returns False when the job was taken over meanwhile: then nothing was written.
+    """
+    if state not in ("done", "failed", "queued", "waiting"):
+        raise ValueError(f"unknown job state {state!r}")
+    now = utcnow()
+    values: dict[str, Any] = {
+        "state": state,
+        "last_error": failure.message if failure else None,
+        "waiting_for": waiting_for,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if run_after is not None:
+        values["run_after"] = run_after
+    with session_scope(engine) as session:
+        result = session.exec(
+            update(Job)
+            .where(
+                col(Job.id) == claim.job_id,
+                col(Job.fence) == claim.fence,
+                col(Job.state) == "running",
+            )
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            session.rollback()
+            return False
+        if link is not None and realm_id is not None:
+            _write_link(session, realm_id, link)
+        event = session.get(Event, claim.event_id) if claim.event_id else None
+        if event is not None:
+            event.status = state
+            event.attempts = claim.attempts
+            if qbo_id is not None:
+                event.qbo_id = qbo_id
+            if realm_id is not None and event.realm_id is None:
+                event.realm_id = realm_id
+            event.error_code = failure.code[:32] if failure else None
+            event.error_message = failure.message if failure else None
+            event.error_hint = (failure.hint or None) if failure else None
+            event.updated_at = now
+            session.add(event)
+    return True
+
+
+def wake_waiting(engine: Engine) -> int:
+    """Something a waiting job may need has changed (a link, the settings): look again now."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        result = session.exec(
+            update(Job)
+            .where(col(Job.state) == "waiting", col(Job.run_after) > now)
+            .values(run_after=now)
+        )
+        return int(result.rowcount or 0)
+
+
+# The operator's view and actions ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event: Event
+    job: Job | None
+
+
+def list_events(
+    engine: Engine, *, status: str | None = None, limit: int = 50, before: str | None = None
+) -> list[EventRow]:
+    """Newest first. ``before``: an event id from an earlier page."""
+    with Session(engine, expire_on_commit=False) as session:
+        query = select(Event, Job).join(Job, col(Job.event_id) == col(Event.id), isouter=True)
+        if status is not None:
+            query = query.where(col(Event.status) == status)
+        if before is not None:
+            anchor = session.get(Event, before)
+            if anchor is not None:
+                query = query.where(
+                    (col(Event.received_at) < anchor.received_at)
+                    | ((col(Event.received_at) == anchor.received_at) & (col(Event.id) < before))
+                )
+        rows = session.exec(
+            query.order_by(col(Event.received_at).desc(), col(Event.id).desc()).limit(limit)
+        ).all()
+        return [EventRow(event, job) for event, job in rows]
+
+
+def get_event(engine: Engine, event_id: str) -> EventRow | None:
+    with Session(engine, expire_on_commit=False) as session:
+        event = session.get(Event, event_id)
+        if event is None:
+            return None
+        job = session.exec(select(Job).where(col(Job.event_id) == event_id)).first()
+        return EventRow(event, job)
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with Session(engine) as session:
+        return dict(
+            session.exec(select(Event.status, func.count()).group_by(col(Event.status))).all()
+        )
+
+
+class NotRetryable(Exception):
+    def __init__(self, event_id: str, status: str | None) -> None:
+        super().__init__(event_id, status)
+        self.event_id = event_id
+        self.status = status
+
+
+def _requeue(session: Session, event: Event, job: Job, now: datetime) -> None:
+    if event.error_code not in UNCERTAIN_CODES:
+        # QuickBooks refused definitely (or never got the write): a new requestid, or the retry
+        # would only be answered with the stored refusal.
+        job.generation += 1
+        job.request_id = None
+    job.state = "queued"
+    job.run_after = now
+    job.attempts = 0
+    job.last_error = None
+    job.waiting_for = None
+    job.updated_at = now
+    event.status = "queued"
+    event.error_code = event.error_message = event.error_hint = None
+    event.updated_at = now
+    session.add(job)
+    session.add(event)
+
+
+def retry(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[str]:
+    """Queue failed (or waiting) events again, in their original order. ``None``: every failed
+    one. Unknown ids or events in another state raise ``NotRetryable`` and change nothing."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        if event_ids is None:
+            pairs = session.exec(
+                select(Event, Job)
+                .join(Job, col(Job.event_id) == col(Event.id))
+                .where(col(Event.status) == "failed")
+                .order_by(col(Job.id))
+            ).all()
+        else:
+            pairs = []
+            for event_id in event_ids:
+                event = session.get(Event, event_id)
+                job = (
+                    session.exec(select(Job).where(col(Job.event_id) == event_id)).first()
+                    if event
+                    else None
+                )
+                if (
+                    event is None
+                    or job is None
+                    or event.status not in ("failed", "waiting")
+                    or job.state == "running"
+                ):
+                    raise NotRetryable(event_id, event.status if event else None)
+                pairs.append((event, job))
+        for event, job in pairs:
+            _requeue(session, event, job, now)
+        done = [event.id for event, _ in pairs]
+        if done:
+            audit.record(session, actor=actor, action="events.retry", events=done[:100],
+                         count=len(done))  # fmt: skip
+        return done
+
+
+SKIPPED = Failure("skipped", "An operator chose not to write this event to QuickBooks.")
+
+
+def skip(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[str]:
+    """Give up on failed (or waiting) events for good: they end ``ignored`` (code ``skipped``),
+    nothing is written to QuickBooks. ``None``: every failed one."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        if event_ids is None:
+            events = list(session.exec(select(Event).where(col(Event.status) == "failed")).all())
+        else:
+            events = []
+            for event_id in event_ids:
+                event = session.get(Event, event_id)
+                if event is None or event.status not in ("failed", "waiting"):
+                    raise NotRetryable(event_id, event.status if event else None)
+                events.append(event)
+        for event in events:
+            job = session.exec(select(Job).where(col(Job.event_id) == event.id)).first()
+            if job is not None and job.state == "running":
+                raise NotRetryable(event.id, "running")
+            if job is not None:
+                job.state = "done"
+                job.lease_owner = None
+                job.lease_expires_at = None
+                job.updated_at = now
+                session.add(job)
+            event.status = "ignored"
+            event.error_code = SKIPPED.code
+            event.error_message = SKIPPED.message
+            event.error_hint = None
+            event.updated_at = now
+            session.add(event)
+        done = [event.id for event in events]
+        if done:
+            audit.record(session, actor=actor, action="events.skip", events=done[:100],
+                         count=len(done))  # fmt: skip
+        return done

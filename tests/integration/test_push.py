@@ -1,0 +1,373 @@
+"""Pushing JobRoutr's events to QuickBooks end to end: the service as installed (a real process),
+JobRoutr's signer, and the emulator's own API as the judge of what reached the books."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from appliance.config import Settings
+from appliance.storage import credentials
+from appliance.storage.store import Store
+from tests.integration.test_connect_cli import connect_link
+from tests.integration.test_service import Service, env_for, start
+from tests.support import (
+    RunningEmulator,
+    approve,
+    free_port,
+    run_appliance,
+    shared_dir,
+    wait_until,
+)
+
+EXAMPLES = shared_dir() / "jobroutr" / "examples"
+FINAL = ("done", "failed", "ignored")
+
+
+def example(name: str) -> dict[str, Any]:
+    path = EXAMPLES / f"{name}.json"
+    if not path.exists():
+        pytest.skip(f"the JobRoutr examples are not at {EXAMPLES} (set JOBROUTR_SHARED_DIR)")
+    return dict(json.loads(path.read_text()))
+
+
+class Gateway:
+    """The running service as JobRoutr sees it: signed events in, pull API out."""
+
+    def __init__(self, service: Service, settings: Settings, api_key: str) -> None:
+        self.service = service
+        self.env = service.env
+        self.base = service.url
+        store = Store.open(settings)
+        try:
+            with store.session() as session:
+                secret = credentials.webhook_secret(session, store.vault)
+        finally:
+            store.close()
+        assert secret is not None
+        self.signer = Webhook(secret)
+        self.http = httpx.Client(
+            base_url=self.base, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+        )
+
+    def send(self, doc: dict[str, Any], event_id: str | None = None) -> str:
+        event_id = event_id or f"evt_{uuid.uuid4().hex}"
+        body = json.dumps(doc)
+        stamp = datetime.now(UTC)
+        response = self.http.post(
+            "/webhooks/jobroutr",
+            content=body.encode(),
+            headers={
+                "webhook-id": event_id,
+                "webhook-timestamp": str(int(stamp.timestamp())),
+                "webhook-signature": self.signer.sign(event_id, stamp, body),
+                "content-type": "application/json",
+            },
+        )
+        assert response.status_code in (200, 202), response.text
+        return event_id
+
+    def event(self, event_id: str) -> dict[str, Any]:
+        response = self.http.get(f"/api/v1/events/{event_id}")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def settle(self, *event_ids: str, timeout: float = 60) -> list[dict[str, Any]]:
+        wait_until(
+            lambda: all(self.event(e)["status"] in FINAL for e in event_ids),
+            timeout=timeout,
+            what=f"events {event_ids} to settle",
+        )
+        return [self.event(e) for e in event_ids]
+
+    def link(self, kind: str, jobroutr_id: str) -> str | None:
+        response = self.http.get(f"/api/v1/links/{kind}/{jobroutr_id}")
+        return str(response.json()["qbo_id"]) if response.status_code == 200 else None
+
+
+@pytest.fixture(scope="module")
+def books() -> Iterator[RunningEmulator]:
+    with RunningEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    books: RunningEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    base = tmp_path_factory.mktemp("push")
+    short = Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp"))  # socket paths must stay short
+    settings = Settings(
+        state_dir=base / "state",
+        http_port=free_port(),
+        admin_socket=short / "admin.sock",
+        log_format="json",
+    )
+    env = env_for(
+        settings,
+        APPLIANCE_QBO_EMULATOR_URL=books.url,
+        APPLIANCE_QBO_EMULATOR_EMBEDDED="false",
+        APPLIANCE_PUBLIC_URL="http://127.0.0.1:8780",
+        APPLIANCE_PUSH_RETRY_SECONDS="0.2",
+        APPLIANCE_PUSH_DEPENDENCY_WAIT_SECONDS="30",
+    )
+    init = run_appliance("init", env=env)
+    assert init.returncode == 0, init.stderr
+    api_key = next(w for w in init.stdout.split() if w.startswith("jra_"))
+    service = start(env, settings)
+    try:
+        location = approve(connect_link(env), books.realm)
+        assert run_appliance("connect", "--redirect-url", location, env=env).returncode == 0
+        imported = run_appliance("import", "accounts", "--wait", "--json", env=env)
+        assert imported.returncode == 0, imported.stderr
+        yield Gateway(service, settings, api_key)
+    finally:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.wait()
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def choose_default_accounts(gateway: Gateway) -> tuple[str, str]:
+    picked = []
+    for kind in ("income", "expense"):
+        listed = run_appliance("accounts", "--kind", kind, "--json", env=gateway.env)
+        assert listed.returncode == 0, listed.stderr
+        picked.append(json.loads(listed.stdout)[0]["qbo_id"])
+    chosen = run_appliance(
+        "settings", "set", "--income-account", picked[0], "--expense-account", picked[1],
+        env=gateway.env,
+    )  # fmt: skip
+    assert chosen.returncode == 0, chosen.stderr
+    return picked[0], picked[1]
+
+
+def qbo(books: RunningEmulator, entity: str, qbo_id: str) -> dict[str, Any]:
+    with books.api() as api:
+        response = api.get(f"/{entity.lower()}/{qbo_id}")
+        response.raise_for_status()
+        return dict(response.json()[entity])
+
+
+def test_the_four_examples_produce_exactly_the_expected_records_in_quickbooks(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    created, updated = example("customer.created"), example("customer.updated")
+    product, invoice = example("product.created"), example("invoice.created")
+    company = books.service.companies[books.realm]
+    before = {e: len(company.rows(e)) for e in ("Customer", "Item", "Invoice")}
+
+    # The invoice first: it waits, saying for what, until its customer and product are in QBO.
+    invoice_event = gateway.send(invoice)
+    wait_until(
+        lambda: gateway.event(invoice_event)["status"] == "waiting", what="the invoice to wait"
+    )
+    # No default accounts yet: the product waits for them too.
+    product_event = gateway.send(product)
+    wait_until(lambda: gateway.event(product_event)["status"] == "waiting", what="the product")
+    shown = run_appliance("events", "--status", "waiting", "--json", env=gateway.env)
+    if shown.returncode == 0:  # the command's own tests check its format
+        reasons = " ".join(str(e.get("waiting_for")) for e in json.loads(shown.stdout)["items"])
+        assert "choose default accounts" in reasons
+        assert "customer cus_4f1c2a" in reasons
+
+    income, _ = choose_default_accounts(gateway)
+    created_event = gateway.send(created)
+    updated_event = gateway.send(updated)
+    results = gateway.settle(created_event, updated_event, product_event, invoice_event)
+    assert [r["status"] for r in results] == ["done"] * 4, results
+
+    after = {e: len(company.rows(e)) for e in ("Customer", "Item", "Invoice")}
+    assert after == {e: before[e] + 1 for e in before}, "exactly one of each, nothing twice"
+
+    customer_id = gateway.link("customer", "cus_4f1c2a")
+    item_id = gateway.link("product", "prd_gutter")
+    invoice_id = gateway.link("invoice", "inv_20261127_0007")
+    assert customer_id and item_id and invoice_id
+    assert results[0]["qbo_id"] == results[1]["qbo_id"] == customer_id
+
+    customer = qbo(books, "Customer", customer_id)
+    assert customer["DisplayName"] == "O'Neil Lawn & Garden"  # no display_name: company_name
+    assert (customer["GivenName"], customer["FamilyName"]) == ("Dana", "O'Neil")
+    # The update is the whole record: its new contact details, and what it no longer has cleared.
+    assert customer["PrimaryEmailAddr"]["Address"] == "billing@oneil-lawn.example"
+    assert customer["PrimaryPhone"]["FreeFormNumber"] == "(503) 555-0199"
+    assert customer["BillAddr"]["Line1"] == "PO Box 2231"
+    assert customer["BillAddr"]["PostalCode"] == "97208"
+    assert not customer.get("Notes")
+    assert not (customer.get("ShipAddr") or {}).get("Line1")
+    assert customer["Active"] is True and customer["Taxable"] is True
+
+    item = qbo(books, "Item", item_id)
+    assert item["Name"] == "Gutter cleaning (single storey)"
+    assert item["Type"] == "Service"
+    assert Decimal(str(item["UnitPrice"])) == Decimal("145.00")
+    assert item["Sku"] == "GUT-1S"
+    assert item["Description"].startswith("Clear gutters and downspouts")
+    assert item["Taxable"] is False
+    assert item["IncomeAccountRef"]["value"] == income
+
+    bill = qbo(books, "Invoice", invoice_id)
+    assert bill["DocNumber"] == "JR-10042"
+    assert bill["CustomerRef"]["value"] == customer_id
+    assert (bill["TxnDate"], bill["DueDate"]) == ("2026-11-27", "2026-12-27")
+    assert bill["CustomerMemo"]["value"] == "Thanks for your business!"
+    assert bill["BillEmail"]["Address"] == "billing@oneil-lawn.example"
+    lines = [line for line in bill["Line"] if line["DetailType"] == "SalesItemLineDetail"]
+    assert [line["SalesItemLineDetail"]["ItemRef"]["value"] for line in lines] == [item_id] * 2
+    assert [Decimal(str(line["SalesItemLineDetail"]["Qty"])) for line in lines] == [
+        Decimal(1),
+        Decimal("0.5"),
+    ]
+    assert [Decimal(str(line["Amount"])) for line in lines] == [
+        Decimal("145.00"),
+        Decimal("72.50"),
+    ]
+    assert Decimal(str(bill["TotalAmt"])) == Decimal("217.50")
+
+    # The pull API shows the pushed customer with its JobRoutr id.
+    pulled = gateway.http.get("/api/v1/customers", params={"limit": 1000}).json()["items"]
+    mine = [c for c in pulled if c["qbo_id"] == customer_id]
+    assert mine and mine[0]["jobroutr_id"] == "cus_4f1c2a"
+    assert mine[0]["email"] == "billing@oneil-lawn.example"
+
+    # Sent again (JobRoutr's retry under a new id, or a replay): nothing is written twice.
+    again = [gateway.send(created), gateway.send(invoice), gateway.send(product)]
+    assert [r["status"] for r in gateway.settle(*again)] == ["done"] * 3
+    assert {e: len(company.rows(e)) for e in before} == after
+    # The older customer.created did not undo the newer update.
+    assert qbo(books, "Customer", customer_id)["PrimaryPhone"]["FreeFormNumber"] == (
+        "(503) 555-0199"
+    )
+
+
+def test_a_customer_with_a_name_already_in_quickbooks_is_linked_not_duplicated(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    company = books.service.companies[books.realm]
+    existing = next(c for c in company.rows("Customer") if c.get("Active", True))
+    # Trimmed and in another case: still the same customer.
+    doc = {
+        "type": "customer.created",
+        "timestamp": "2026-11-25T11:00:00Z",
+        "data": {"id": "cus_same", "display_name": f"  {existing['DisplayName'].upper()} ",
+                 "email": "same@example.com"},
+    }  # fmt: skip
+    count = len(company.rows("Customer"))
+    [result] = gateway.settle(gateway.send(doc))
+    assert result["status"] == "done"
+    assert result["qbo_id"] == existing["Id"]
+    assert len(company.rows("Customer")) == count
+    assert qbo(books, "Customer", existing["Id"])["PrimaryEmailAddr"]["Address"] == (
+        "same@example.com"
+    )
+
+
+def test_an_inactive_customer_of_the_same_name_is_linked_and_made_active(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    with books.api() as api:
+        made = api.post("/customer", json={"DisplayName": "Harbor Lights Marina"}).json()
+        gone = api.post(
+            "/customer",
+            json={"Id": made["Customer"]["Id"], "SyncToken": made["Customer"]["SyncToken"],
+                  "sparse": True, "Active": False},
+        ).json()["Customer"]  # fmt: skip
+    assert gone["DisplayName"].endswith("(deleted)")
+    doc = {
+        "type": "customer.created",
+        "timestamp": "2026-11-25T11:00:00Z",
+        "data": {"id": "cus_marina", "company_name": "Harbor Lights Marina"},
+    }
+    [result] = gateway.settle(gateway.send(doc))
+    assert result["status"] == "done" and result["qbo_id"] == gone["Id"]
+    back = qbo(books, "Customer", gone["Id"])
+    assert back["Active"] is True and back["DisplayName"] == "Harbor Lights Marina"
+
+
+def test_a_name_taken_by_a_vendor_gets_the_suffix_once_and_a_second_clash_is_held(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    with books.api() as api:
+        api.post("/vendor", json={"DisplayName": "Evergreen Supply"}).raise_for_status()
+        api.post("/vendor", json={"DisplayName": "Cascade Tools"}).raise_for_status()
+        api.post("/employee", json={"DisplayName": "Cascade Tools (customer)",
+                                    "GivenName": "C", "FamilyName": "T"}).raise_for_status()  # fmt: skip
+    first = gateway.send({"type": "customer.created", "timestamp": "2026-11-25T11:00:00Z",
+                          "data": {"id": "cus_evergreen", "company_name": "Evergreen Supply"}})  # fmt: skip
+    second = gateway.send({"type": "customer.created", "timestamp": "2026-11-25T11:00:00Z",
+                           "data": {"id": "cus_cascade", "company_name": "Cascade Tools"}})  # fmt: skip
+    done, held = gateway.settle(first, second)
+    assert done["status"] == "done"
+    assert qbo(books, "Customer", done["qbo_id"])["DisplayName"] == "Evergreen Supply (customer)"
+    assert held["status"] == "failed"
+    assert held["error"]["code"] == "6240"
+    assert "Cascade Tools" in held["error"]["message"]
+    assert "retry" in held["error"]["hint"]
+
+
+def test_an_invoice_number_used_by_someone_else_fails_with_a_hint_and_ours_is_linked(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    customer = gateway.send({"type": "customer.created", "timestamp": "2026-11-25T11:00:00Z",
+                             "data": {"id": "cus_dup", "company_name": "Duplicate Numbers Inc"}})  # fmt: skip
+    product = gateway.send({"type": "product.created", "timestamp": "2026-11-25T11:00:00Z",
+                            "data": {"id": "prd_dup", "name": "Dup widget", "price": "10.00",
+                                     "income_account_id": None} | {}})  # fmt: skip
+    assert [r["status"] for r in gateway.settle(customer, product)] in (
+        ["done", "done"],
+        ["done", "waiting"],
+    )
+    with books.api() as api:
+        customer_id = gateway.link("customer", "cus_dup")
+        item = next(i for i in books.service.companies[books.realm].rows("Item")
+                    if i.get("Type") == "Service")  # fmt: skip
+        api.post(
+            "/invoice",
+            json={"CustomerRef": {"value": customer_id}, "DocNumber": "TAKEN-1",
+                  "Line": [{"DetailType": "SalesItemLineDetail", "Amount": 5,
+                            "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}}}]},
+        ).raise_for_status()  # fmt: skip
+    if gateway.link("product", "prd_dup") is None:
+        choose_default_accounts(gateway)
+        gateway.settle(product)
+    doc = {"type": "invoice.created", "timestamp": "2026-11-25T12:00:00Z",
+           "data": {"id": "inv_dup", "number": "TAKEN-1", "customer_id": "cus_dup",
+                    "issue_date": "2026-11-25",
+                    "lines": [{"product_id": "prd_dup", "quantity": "3",
+                               "unit_price": "10.00", "description": "x"}]}}  # fmt: skip
+    [failed] = gateway.settle(gateway.send(doc))
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "6140"
+    assert "TAKEN-1" in failed["error"]["message"]
+    assert failed["error"]["hint"]
+    assert gateway.link("invoice", "inv_dup") is None
+
+
+def test_events_for_one_record_apply_in_order_and_an_older_one_changes_nothing(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    def version(phone: str, stamp: str) -> dict[str, Any]:
+        return {"type": "customer.updated", "timestamp": stamp,
+                "data": {"id": "cus_order", "company_name": "Order Matters LLC", "phone": phone}}  # fmt: skip
+
+    ids = [
+        gateway.send(version("111", "2026-11-25T10:00:01Z")),
+        gateway.send(version("333", "2026-11-25T10:00:03Z")),
+        gateway.send(version("222", "2026-11-25T10:00:02Z")),  # late delivery of an older one
+    ]
+    results = gateway.settle(*ids)
+    assert [r["status"] for r in results] == ["done"] * 3
+    assert len({r["qbo_id"] for r in results}) == 1
+    assert qbo(books, "Customer", results[0]["qbo_id"])["PrimaryPhone"]["FreeFormNumber"] == "333"
