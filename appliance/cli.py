@@ -23,7 +23,12 @@ import msgspec
 
 from appliance import __version__
 from appliance.config import CONFIG_ENV, Settings, load_settings
-from appliance.core.admin import KeyRotationReport, StatusReport
+from appliance.core.admin import (
+    EVENT_STATUSES,
+    EVENTS_MAX_LIMIT,
+    KeyRotationReport,
+    StatusReport,
+)
 from appliance.core.admin_client import AdminClient
 from appliance.errors import ApplianceError, ServiceNotRunning, SettingsError
 from appliance.logging import configure_logging, register_secret
@@ -31,6 +36,7 @@ from appliance.logging import configure_logging, register_secret
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2  # as click's own usage errors
 EXIT_NOT_RUNNING = 3
 EXIT_CONFIG = 78  # EX_CONFIG: systemd units list it in RestartPreventExitStatus
 
@@ -61,6 +67,13 @@ def _fail(exc: ApplianceError) -> NoReturn:
     if isinstance(exc, ServiceNotRunning):
         sys.exit(EXIT_NOT_RUNNING)
     sys.exit(EXIT_ERROR)
+
+
+def _refuse(message: str, hint: str) -> NoReturn:
+    """A command asked for something it will not do as asked: a sentence, a hint, exit 2."""
+    click.secho(f"Error: {message}", fg="red", err=True)
+    click.echo(f"Hint: {hint}", err=True)
+    sys.exit(EXIT_USAGE)
 
 
 def handles_errors(func: F) -> F:
@@ -695,8 +708,252 @@ def onboarding(ctx: Context, complete: bool, as_json: bool) -> None:
             click.echo(f"  Left undone: {', '.join(info.skipped)}.")
 
 
-for _name, _summary, _issue in (
-    ("tui", "Open the operator console", "the operator console"),
-    ("events", "List and retry events pushed from JobRoutr", "the push pipeline"),
-):
+@main.group(invoke_without_command=True)
+@click.option(
+    "--status",
+    type=click.Choice(EVENT_STATUSES),
+    default=None,
+    help="Only events in this status.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, EVENTS_MAX_LIMIT),
+    default=50,
+    show_default=True,
+    help="How many events to show.",
+)
+@click.option("--before", metavar="ID", help="Only events older than this one (the next page).")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
+@click.pass_context
+def events(
+    click_ctx: click.Context, status: str | None, limit: int, before: str | None, as_json: bool
+) -> None:
+    """List the events JobRoutr sent, newest first; show, retry or skip them.
+
+    A failed event shows QuickBooks' reason and what to do; fix the cause, then retry it. A
+    waiting event says what it waits for and goes on by itself once that is there.
+    """
+    if click_ctx.invoked_subcommand is None:
+        _list_events(click_ctx.obj, status, limit, before, as_json)
+
+
+@handles_errors
+def _list_events(
+    ctx: Context, status: str | None, limit: int, before: str | None, as_json: bool
+) -> None:
+    from appliance.core.admin import EventList
+
+    params: dict[str, Any] = {"limit": limit}
+    if status:
+        params["status"] = status
+    if before:
+        params["before"] = before
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        found = client.request("GET", "/v1/events", EventList, params=params)
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(found), indent=2))
+        return
+    _print_events(found, status, limit)
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _count(n: int, noun: str = "event") -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+STATUS_COLOURS = {"failed": "red", "waiting": "yellow", "done": "green", "running": "cyan"}
+
+
+def _print_events(found: Any, status: str | None, limit: int) -> None:
+    if not found.items:
+        click.echo(f"No {status} events." if status else "No events have been received yet.")
+    else:
+        header = ("RECEIVED (UTC)", "EVENT", "TYPE", "RECORD", "STATUS", "TRIES", "QBO ID")
+        rows = [
+            (
+                _when(e.received_at),
+                e.event_id,
+                e.type,
+                e.record_id or "-",
+                e.status,
+                str(e.attempts),
+                e.qbo_id or "-",
+            )
+            for e in found.items
+        ]
+        widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+        click.secho("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), bold=True)
+        for info, row in zip(found.items, rows, strict=True):
+            cells = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
+            cells[4] = click.style(cells[4], fg=STATUS_COLOURS.get(info.status))
+            click.echo("  ".join(cells).rstrip())
+            for line in _event_notes(info):
+                click.echo(f"    {line}")
+    summary = ", ".join(f"{n} {s}" for s, n in found.counts.items() if n)
+    total = sum(found.counts.values())
+    if total:
+        click.echo(f"\n{_count(total)} in all: {summary}.")
+    if found.next_before:
+        more = f"appliance events --before {found.next_before}"
+        if status:
+            more += f" --status {status}"
+        if limit != 50:
+            more += f" --limit {limit}"
+        click.echo(f"Older events: `{more}`")
+
+
+def _event_notes(info: Any) -> list[str]:
+    """The lines under an event's row: why it failed and what to do, or what it waits for."""
+    notes = []
+    if info.error is not None:
+        notes.append(click.style(f"{info.error.code}: {info.error.message}", fg="red"))
+        if info.error.hint:
+            notes.append(f"Hint: {info.error.hint}")
+    if info.status == "waiting" and info.waiting_for:
+        notes.append(f"Waiting for {info.waiting_for}")
+    if info.status == "queued" and info.last_error:
+        notes.append(
+            f"Last attempt: {info.last_error} (next attempt {_when(info.next_attempt_at)} UTC)"
+        )
+    return notes
+
+
+@events.command("show")
+@click.argument("event_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the event as JSON.")
+@pass_ctx
+@handles_errors
+def events_show(ctx: Context, event_id: str, as_json: bool) -> None:
+    """Show one event and what became of it.
+
+    Its status, attempts and QuickBooks id, and why it failed or what it waits for.
+    """
+    from urllib.parse import quote
+
+    from appliance.core.admin import EventInfo
+
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        info = client.get(f"/v1/events/{quote(event_id, safe='')}", EventInfo)
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(info), indent=2))
+        return
+    click.secho(f"Event {info.event_id} ({info.type})", bold=True)
+    record = " ".join(p for p in (info.record_kind, info.record_id) if p) or "-"
+    status = click.style(info.status, fg=STATUS_COLOURS.get(info.status))
+    lines = [
+        ("Record", record),
+        ("Status", status),
+        ("Waiting for", info.waiting_for),
+        ("Next attempt", f"{_when(info.next_attempt_at)} UTC" if info.next_attempt_at else None),
+        ("Attempts", str(info.attempts)),
+        ("QuickBooks id", info.qbo_id or "-"),
+        ("Occurred", f"{_when(info.occurred_at)} UTC" if info.occurred_at else None),
+        ("Received", f"{_when(info.received_at)} UTC"),
+        ("Updated", f"{_when(info.updated_at)} UTC"),
+        ("Last error", info.last_error),
+    ]
+    if info.error is not None:
+        lines.append(("Error", click.style(f"{info.error.code}: {info.error.message}", fg="red")))
+        lines.append(("Hint", info.error.hint))
+    for label, value in lines:
+        if value:
+            click.echo(f"  {label + ':':<15}{value}")
+    if info.status in ("failed", "waiting"):
+        click.echo(
+            f"\nRetry it with `appliance events retry {info.event_id}`, or give up on it with "
+            f"`appliance events skip {info.event_id}`."
+        )
+
+
+def _event_action(ids: tuple[str, ...], all_failed: bool, action: str) -> dict[str, Any]:
+    """The request body; exactly one of the ids or --all-failed (else a sentence, exit 2)."""
+    if bool(ids) == all_failed:
+        _refuse(
+            f"Give the ids of the events to {action}, or --all-failed, not both."
+            if ids
+            else f"Say which events to {action}: their ids, or --all-failed.",
+            hint="`appliance events --status failed` lists the failed events with their ids.",
+        )
+    return {"all_failed": True} if all_failed else {"event_ids": list(dict.fromkeys(ids))}
+
+
+def _print_action(report: Any, as_json: bool, done: str, then: str) -> None:
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(report), indent=2))
+    elif not report.count:
+        click.echo(f"{done} 0 events: none had failed.")
+    else:
+        click.echo(f"{done} {_count(report.count)} ({then}):")
+        for event_id in report.event_ids:
+            click.echo(f"  {event_id}")
+
+
+@events.command("retry")
+@click.argument("event_ids", nargs=-1, metavar="[ID]...")
+@click.option("--all-failed", is_flag=True, help="Retry every failed event.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+@handles_errors
+def events_retry(ctx: Context, event_ids: tuple[str, ...], all_failed: bool, as_json: bool) -> None:
+    """Queue failed or waiting events again.
+
+    They go to QuickBooks in the order they were received. Give the ids of the events
+    (`appliance events --status failed` lists them), or --all-failed. Fix what the error said
+    first: a retry sends the same event again.
+    """
+    from appliance.core.admin import EventActionReport
+
+    body = _event_action(event_ids, all_failed, "retry")
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        report = client.post("/v1/events/retry", EventActionReport, json=body)
+    _print_action(report, as_json, "Retried", "queued again")
+
+
+@events.command("skip")
+@click.argument("event_ids", nargs=-1, metavar="[ID]...")
+@click.option("--all-failed", is_flag=True, help="Skip every failed event.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+@handles_errors
+def events_skip(
+    ctx: Context, event_ids: tuple[str, ...], all_failed: bool, yes: bool, as_json: bool
+) -> None:
+    """Give up on failed or waiting events for good.
+
+    They are never written to QuickBooks: they end as ignored (code skipped). Asks first,
+    unless --yes is given.
+    """
+    from appliance.core.admin import EventActionReport, EventList
+
+    body = _event_action(event_ids, all_failed, "skip")
+    if not yes and not sys.stdin.isatty():
+        _refuse(
+            "Skipping events needs a confirmation, and there is no terminal to ask on.",
+            hint="Add --yes to skip them without being asked.",
+        )
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        if not yes:
+            if all_failed:
+                failed = client.request(
+                    "GET", "/v1/events", EventList, params={"status": "failed", "limit": 1}
+                ).counts.get("failed", 0)
+                if not failed:
+                    report = EventActionReport(action="skip", event_ids=[], count=0)
+                    _print_action(report, as_json, "Skipped", "")
+                    return
+                what = f"all {_count(failed, 'failed event')}"
+            else:
+                what = ", ".join(body["event_ids"])
+            click.confirm(
+                f"Skip {what}? Skipped events are never written to QuickBooks.", abort=True
+            )
+        report = client.post("/v1/events/skip", EventActionReport, json=body)
+    _print_action(report, as_json, "Skipped", "never written to QuickBooks")
+
+
+for _name, _summary, _issue in (("tui", "Open the operator console", "the operator console"),):
     _later(_name, _summary, _issue)

@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     qbo_client_id: str = ""
     qbo_client_secret_file: Path | None = None
     qbo_emulator_embedded: bool = True
+    # Intuit's limits per company (FACTS: 10 at once, 500 a minute, 120 batch calls a minute);
+    # the appliance keeps within them itself. Lower them if another app shares the company.
+    qbo_concurrent: int = Field(default=10, ge=1, le=50)
+    qbo_requests_per_minute: int = Field(default=500, ge=1, le=100_000)
+    qbo_batch_per_minute: int = Field(default=120, ge=1, le=10_000)
+    # Back-off after a 5xx/dropped connection, and after a 429 without Retry-After (seconds).
+    qbo_retry_initial_seconds: float = Field(default=1.0, ge=0.01, le=600)
+    qbo_throttle_initial_seconds: float = Field(default=60.0, ge=0.01, le=600)
+    qbo_timeout_seconds: float = Field(default=60.0, ge=1, le=600)
 
     # Pushing JobRoutr's events to QuickBooks (see README, "Pushing to QuickBooks").
     push_workers: int = Field(default=4, ge=1, le=10)

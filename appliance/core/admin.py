@@ -131,3 +131,52 @@ class OnboardingInfo(msgspec.Struct, kw_only=True):
 class SettingsChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     income_account_id: str | None = None
     expense_account_id: str | None = None
+
+
+#: Every status an event can have, in the order an event goes through them.
+EVENT_STATUSES = ("queued", "running", "waiting", "done", "failed", "ignored")
+EVENTS_MAX_LIMIT = 500
+
+
+class EventError(msgspec.Struct, kw_only=True):
+    code: str
+    message: str
+    hint: str | None = None
+
+
+class EventInfo(msgspec.Struct, kw_only=True):
+    """An event received from JobRoutr and what became of it."""
+
+    event_id: str
+    type: str
+    record_kind: str | None
+    record_id: str | None
+    status: str  # queued|running|waiting|done|failed|ignored
+    attempts: int
+    qbo_id: str | None
+    received_at: datetime
+    occurred_at: datetime | None = None
+    updated_at: datetime
+    waiting_for: str | None = None  # a waiting event: what it waits for
+    next_attempt_at: datetime | None = None  # a queued or waiting event: when it is looked at
+    error: EventError | None = None  # a failed event, or one an operator skipped
+    last_error: str | None = None  # a queued event: the transient error of its last attempt
+
+
+class EventList(msgspec.Struct, kw_only=True):
+    items: list[EventInfo]
+    counts: dict[str, int]  # of all events, by status
+    next_before: str | None = None  # pass as ``before`` for the next (older) page
+
+
+class EventActionRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Exactly one of: ``event_ids`` (not empty), or ``all_failed`` true."""
+
+    event_ids: list[str] = msgspec.field(default_factory=list)
+    all_failed: bool = False
+
+
+class EventActionReport(msgspec.Struct, kw_only=True):
+    action: str  # retry|skip
+    event_ids: list[str]
+    count: int

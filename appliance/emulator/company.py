@@ -26,7 +26,7 @@ import copy
 import re
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from appliance.emulator import faults
@@ -161,6 +161,12 @@ def money(value: Any, field: str) -> Decimal:
     if not result.is_finite():
         raise faults.business(f"{field} is not a number", field)
     return result
+
+
+def _rounded(exact: Decimal) -> set[Decimal]:
+    """The cents an exact amount may be written as: half-up or half-even ([unverified] which one
+    QBO checks; both are how accounting software rounds)."""
+    return {exact.quantize(CENT, rounding=ROUND_HALF_UP), exact.quantize(CENT)}
 
 
 def _fold(name: str) -> str:
@@ -723,7 +729,7 @@ class Company:
                 qty = Decimal(1)
                 detail["Qty"] = qty
             amount = (qty * price).quantize(CENT)
-        elif qty is not None and price is not None and (qty * price).quantize(CENT) != amount:
+        elif qty is not None and price is not None and amount not in _rounded(qty * price):
             # [unverified] QBO's wording; the rule itself (Amount = Qty x UnitPrice) is documented.
             raise faults.validation(
                 "6070",

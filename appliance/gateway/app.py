@@ -7,6 +7,7 @@ closes it on shutdown (that is how tests and ``litestar run`` use it).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 from litestar import Litestar, Request, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -23,12 +25,18 @@ from litestar.response import Response
 from appliance import __version__
 from appliance.config import Settings
 from appliance.core.admin import (
+    EVENT_STATUSES,
+    EVENTS_MAX_LIMIT,
     AccountInfo,
     ConnectFinishRequest,
     ConnectionInfo,
     ConnectStartReport,
     ConnectStartRequest,
     DisconnectReport,
+    EventActionReport,
+    EventActionRequest,
+    EventInfo,
+    EventList,
     ImportReport,
     KeyRotationReport,
     OnboardingInfo,
@@ -44,7 +52,7 @@ from appliance.gateway.pull import PullController
 from appliance.gateway.runtime import Runtime
 from appliance.qbo.oauth import Callback
 from appliance.storage.store import Store
-from appliance.sync import setup
+from appliance.sync import events, setup
 from appliance.sync.imports import report as import_report
 
 
@@ -118,6 +126,7 @@ async def oauth_callback(
         info = await runtime.connector.finish(callback, actor="browser")
     except ApplianceError as exc:
         return callback_page(ok=False, message=exc.message, hint=exc.hint)
+    await runtime.pusher.nudge("connection")  # events waiting for a connection go on now
     return callback_page(
         ok=True,
         message="Your QuickBooks Online account is connected.",
@@ -150,9 +159,11 @@ async def admin_connect_finish(
     runtime: NamedDependency[Runtime],
     data: JSONBody[ConnectFinishRequest],
 ) -> ConnectionInfo:
-    return await runtime.connector.finish(
+    info = await runtime.connector.finish(
         Callback.from_url(data.redirect_url), actor=_operator(request)
     )
+    await runtime.pusher.nudge("connection")  # events waiting for a connection go on now
+    return info
 
 
 @post("/v1/disconnect", tags=["admin"], summary="Disconnect from QuickBooks", status_code=200)
@@ -202,14 +213,19 @@ async def admin_settings(store: NamedDependency[Store]) -> SettingsInfo:
 
 @put("/v1/settings", tags=["admin"], summary="Choose the default accounts (saved at once)")
 async def admin_settings_set(
-    request: Request[Any, Any, Any], store: NamedDependency[Store], data: JSONBody[SettingsChange]
+    request: Request[Any, Any, Any],
+    store: NamedDependency[Store],
+    runtime: NamedDependency[Runtime],
+    data: JSONBody[SettingsChange],
 ) -> SettingsInfo:
-    return setup.set_default_accounts(
+    chosen = setup.set_default_accounts(
         store,
         income=data.income_account_id,
         expense=data.expense_account_id,
         actor=_operator(request),
     )
+    await runtime.pusher.nudge("settings:accounts")  # products waiting for them go on now
+    return chosen
 
 
 @get("/v1/onboarding", tags=["admin"], summary="The setup tasks and which are done")
@@ -222,6 +238,100 @@ async def admin_onboarding_complete(
     request: Request[Any, Any, Any], store: NamedDependency[Store]
 ) -> OnboardingInfo:
     return setup.complete(store, actor=_operator(request))
+
+
+@get(
+    "/v1/events",
+    tags=["admin"],
+    summary="Events received from JobRoutr, newest first, and how many are in each status",
+    sync_to_thread=True,
+)
+def admin_events(
+    store: NamedDependency[Store],
+    status: FromQuery[str | None] = None,
+    limit: FromQuery[int] = 50,
+    before: FromQuery[str | None] = None,
+) -> EventList:
+    if status is not None and status not in EVENT_STATUSES:
+        raise HTTPException(
+            status_code=400,
+            detail=f"status must be one of {', '.join(EVENT_STATUSES)} (not {status!r}).",
+            extra={"hint": "Leave it out to list events in every status."},
+        )
+    if not 1 <= limit <= EVENTS_MAX_LIMIT:
+        raise HTTPException(
+            status_code=400,
+            detail=f"limit must be between 1 and {EVENTS_MAX_LIMIT} (not {limit}).",
+            extra={"hint": "Page through more with `before`, the `next_before` of a page."},
+        )
+    return events.listing(store, status=status, limit=limit, before=before or None)
+
+
+@get(
+    "/v1/events/{event_id:str}",
+    tags=["admin"],
+    summary="One event: its status, attempts, QuickBooks id and error",
+    sync_to_thread=True,
+)
+def admin_event(store: NamedDependency[Store], event_id: FromPath[str]) -> EventInfo:
+    found = events.show(store, event_id)
+    if found is None:
+        raise NotFoundException(
+            detail=f"No event {event_id!r} was received.",
+            extra={"hint": "`appliance events` lists the events received, with their ids."},
+        )
+    return found
+
+
+def _event_ids(data: EventActionRequest, action: str) -> list[str] | None:
+    """The events named, or None for every failed one; exactly one of the two must be asked."""
+    ids = [i for i in data.event_ids if i]
+    if bool(ids) == data.all_failed:
+        raise HTTPException(
+            status_code=400,
+            detail=f"Say which events to {action}: either event_ids (not empty) or "
+            "all_failed true, not both.",
+            extra={
+                "hint": f"`appliance events {action} ID...` or "
+                f"`appliance events {action} --all-failed`."
+            },
+        )
+    return None if data.all_failed else ids
+
+
+@post(
+    "/v1/events/retry",
+    tags=["admin"],
+    summary="Queue failed (or waiting) events again",
+    status_code=200,
+)
+async def admin_events_retry(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    data: JSONBody[EventActionRequest],
+) -> EventActionReport:
+    ids = _event_ids(data, "retry")
+    report = await asyncio.to_thread(events.retry, runtime.store, ids, actor=_operator(request))
+    await runtime.pusher.nudge()  # the workers take them up now
+    return report
+
+
+@post(
+    "/v1/events/skip",
+    tags=["admin"],
+    summary="Give up on failed (or waiting) events: never written to QuickBooks",
+    status_code=200,
+)
+async def admin_events_skip(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    data: JSONBody[EventActionRequest],
+) -> EventActionReport:
+    ids = _event_ids(data, "skip")
+    report = await asyncio.to_thread(events.skip, runtime.store, ids, actor=_operator(request))
+    if report.count:
+        runtime.pusher.wake()  # later events of the same records may go on now
+    return report
 
 
 def _operator(request: Request[Any, Any, Any]) -> str:
@@ -317,5 +427,9 @@ def create_admin_app(
         admin_settings_set,
         admin_onboarding,
         admin_onboarding_complete,
+        admin_events,
+        admin_event,
+        admin_events_retry,
+        admin_events_skip,
     ]
     return _build(settings, store, runtime, handlers, openapi=False)

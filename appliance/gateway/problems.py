@@ -44,6 +44,8 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
             for item in exc.extra
             if isinstance(item, dict)
         ]
+    elif isinstance(exc.extra, dict) and isinstance(exc.extra.get("hint"), str):
+        extra["hint"] = exc.extra["hint"]  # what to do next, as ApplianceError's hint
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() != "content-type"}
     return problem(
         exc.status_code, title, detail, instance=request.url.path, headers=headers or None, **extra

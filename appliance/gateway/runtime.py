@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from appliance.config import Settings
 from appliance.logging import register_secret
-from appliance.qbo.client import QboClient
+from appliance.qbo.client import QboClient, RetryPolicy
+from appliance.qbo.limiter import Limiters, RateLimits
 from appliance.qbo.oauth import OAuthClient, endpoints
 from appliance.qbo.tokens import TokenManager
 from appliance.storage.connections import StoreTokens
@@ -28,7 +29,22 @@ class Runtime:
             self.endpoints, settings.qbo_client_id, secret, settings.oauth_redirect_uri
         )
         self.tokens = TokenManager(StoreTokens(store.engine, store.vault), self.oauth)
-        self.qbo = QboClient(self.endpoints.api_base, self.tokens)
+        self.qbo = QboClient(
+            self.endpoints.api_base,
+            self.tokens,
+            limiters=Limiters(
+                RateLimits(
+                    concurrent=settings.qbo_concurrent,
+                    per_minute=settings.qbo_requests_per_minute,
+                    batch_per_minute=settings.qbo_batch_per_minute,
+                )
+            ),
+            policy=RetryPolicy(
+                server_initial=settings.qbo_retry_initial_seconds,
+                throttle_initial=settings.qbo_throttle_initial_seconds,
+            ),
+            timeout=settings.qbo_timeout_seconds,
+        )
         self.connector = Connector(
             store, self.oauth, self.qbo, self.tokens, environment=settings.qbo_environment
         )

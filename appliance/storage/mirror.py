@@ -61,54 +61,61 @@ def next_seqs(session: Session, realm_id: str, kind: str, count: int) -> int:
 
 #: Mirror writes from this process's threads go one at a time: SQLite has one writer anyway, and
 #: a read-then-write transaction racing another would fail instead of waiting.
-_WRITES = threading.Lock()
+WRITES = threading.Lock()
 
 
 def upsert(
     engine: Engine, realm_id: str, kind: str, rows: Sequence[MirrorRow], run_id: int | None
 ) -> int:
     """Write a batch; returns how many rows were new or changed (and got a new change number)."""
+    with WRITES, session_scope(engine) as session:
+        return upsert_rows(session, realm_id, kind, rows, run_id)
+
+
+def upsert_rows(
+    session: Session, realm_id: str, kind: str, rows: Sequence[MirrorRow], run_id: int | None
+) -> int:
+    """``upsert`` inside the caller's transaction."""
     model = MODELS[kind]
     now = utcnow()
-    with _WRITES, session_scope(engine) as session:
-        ids = [row.qbo_id for row in rows]
-        existing = {
-            r.qbo_id: r
-            for r in session.exec(
-                select(model).where(col(model.realm_id) == realm_id, col(model.qbo_id).in_(ids))
-            ).all()
-        }
-        changed = [
-            row
-            for row in rows
-            if row.qbo_id not in existing
-            or existing[row.qbo_id].data != row.data
-            or any(getattr(existing[row.qbo_id], k) != v for k, v in row.columns.items())
-        ]
-        seq = next_seqs(session, realm_id, kind, len(changed)) if changed else 0
-        changed_ids = {row.qbo_id for row in changed}
-        for row in rows:
-            record = existing.get(row.qbo_id)
-            if record is None:
-                record = model(realm_id=realm_id, qbo_id=row.qbo_id, **row.columns, data=row.data)
-            elif row.qbo_id in changed_ids:
-                for key, value in row.columns.items():
-                    setattr(record, key, value)
-                record.data = row.data
-            if row.qbo_id in changed_ids:
-                record.change_seq = seq
-                record.updated_at = now
-                seq += 1
-            if run_id is not None:
-                record.import_run_id = run_id
-            session.add(record)
+    ids = [row.qbo_id for row in rows]
+    existing = {
+        r.qbo_id: r
+        for r in session.exec(
+            select(model).where(col(model.realm_id) == realm_id, col(model.qbo_id).in_(ids))
+        ).all()
+    }
+    changed = [
+        row
+        for row in rows
+        if row.qbo_id not in existing
+        or existing[row.qbo_id].data != row.data
+        or any(getattr(existing[row.qbo_id], k) != v for k, v in row.columns.items())
+    ]
+    seq = next_seqs(session, realm_id, kind, len(changed)) if changed else 0
+    changed_ids = {row.qbo_id for row in changed}
+    for row in rows:
+        record = existing.get(row.qbo_id)
+        if record is None:
+            record = model(realm_id=realm_id, qbo_id=row.qbo_id, **row.columns, data=row.data)
+        elif row.qbo_id in changed_ids:
+            for key, value in row.columns.items():
+                setattr(record, key, value)
+            record.data = row.data
+        if row.qbo_id in changed_ids:
+            record.change_seq = seq
+            record.updated_at = now
+            seq += 1
+        if run_id is not None:
+            record.import_run_id = run_id
+        session.add(record)
     return len(changed)
 
 
 def deactivate_unseen(engine: Engine, realm_id: str, kind: str, run_id: int) -> int:
     """After a complete run: rows it did not see were made inactive (or deleted) in QBO."""
     model = MODELS[kind]
-    with _WRITES, session_scope(engine) as session:
+    with WRITES, session_scope(engine) as session:
         stale = session.exec(
             select(model).where(
                 col(model.realm_id) == realm_id,

@@ -237,6 +237,9 @@ class Job(SQLModel, table=True):
     request_id: str | None = Field(default=None, max_length=50)
     generation: int = 0
     waiting_for: str | None = None
+    # What a waiting job waits on, as space-separated tokens (" customer:c1 product:p2 "), so
+    # the one change it needs wakes it, not every change.
+    waits_on: str | None = None
     last_error: str | None = None
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, func, select
 
 from appliance.storage import audit
 from appliance.storage.db import session_scope
-from appliance.storage.mirror import MODELS, next_seqs
+from appliance.storage.mirror import MODELS, WRITES, MirrorRow, next_seqs, upsert_rows
 from appliance.storage.models import CompanySettings, Event, Job, Link
 from appliance.storage.queue import Claim
 from appliance.storage.types import utcnow
@@ -67,16 +67,12 @@ class LinkInfo:
 
 
 def load(engine: Engine, claim: Claim) -> Work | None:
-    """The event behind a claimed job; marks it running. None: the job has no event (dropped)."""
-    with session_scope(engine) as session:
-        job = session.get(Job, claim.job_id)
+    """The event behind a claimed job (the claim already marked it running). None: the job has
+    no event."""
+    with Session(engine) as session:
         event = session.get(Event, claim.event_id) if claim.event_id else None
-        if job is None or event is None:
+        if event is None:
             return None
-        event.status = "running"
-        event.attempts = claim.attempts
-        event.updated_at = utcnow()
-        session.add(event)
         data = event.payload.get("data")
         return Work(
             claim=claim,
@@ -85,7 +81,7 @@ def load(engine: Engine, claim: Claim) -> Work | None:
             occurred_at=event.occurred_at,
             received_at=event.received_at,
             realm_id=event.realm_id,
-            generation=job.generation,
+            generation=claim.generation,
         )
 
 
@@ -167,9 +163,13 @@ def complete(
     failure: Failure | None = None,
     run_after: datetime | None = None,
     waiting_for: str | None = None,
+    waits_on: list[str] | None = None,
     link: LinkWrite | None = None,
+    mirror: tuple[str, MirrorRow] | None = None,
 ) -> bool:
-    """Record a job's outcome, its event's status and its link in one transaction, fenced.
+    """Record a job's outcome, its event's status, its link and the QBO record as written (the
+    mirror the pull API reads) in one transaction, fenced. A new link wakes the waiting jobs
+    (an invoice may wait for it).
 
     ``state``: done, failed, queued (retry later, at ``run_after``) or waiting (``waiting_for``).
     Returns False when the job was taken over meanwhile: then nothing was written.
@@ -181,13 +181,14 @@ def complete(
         "state": state,
         "last_error": failure.message if failure else None,
         "waiting_for": waiting_for,
+        "waits_on": f" {' '.join(waits_on)} " if waits_on else None,
         "lease_owner": None,
         "lease_expires_at": None,
         "updated_at": now,
     }
     if run_after is not None:
         values["run_after"] = run_after
-    with session_scope(engine) as session:
+    with WRITES, session_scope(engine) as session:
         result = session.exec(
             update(Job)
             .where(
@@ -200,8 +201,11 @@ def complete(
         if result.rowcount != 1:
             session.rollback()
             return False
+        if mirror is not None and realm_id is not None:
+            upsert_rows(session, realm_id, mirror[0], [mirror[1]], None)
         if link is not None and realm_id is not None:
             _write_link(session, realm_id, link)
+            _wake(session, f"{link.kind}:{link.jobroutr_id}", now)
         event = session.get(Event, claim.event_id) if claim.event_id else None
         if event is not None:
             event.status = state
@@ -218,16 +222,23 @@ def complete(
     return True
 
 
-def wake_waiting(engine: Engine) -> int:
-    """Something a waiting job may need has changed (a link, the settings): look again now."""
-    now = utcnow()
+def _like_token(token: str) -> str:
+    escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"% {escaped} %"
+
+
+def _wake(session: Session, token: str | None, now: datetime) -> int:
+    query = update(Job).where(col(Job.state) == "waiting", col(Job.run_after) > now)
+    if token is not None:
+        query = query.where(col(Job.waits_on).like(_like_token(token), escape="\\"))
+    return int(session.exec(query.values(run_after=now)).rowcount or 0)
+
+
+def wake_waiting(engine: Engine, token: str | None = None) -> int:
+    """What waiting jobs need has changed: the ones waiting on ``token`` (``customer:<id>``,
+    ``settings:accounts``, ``connection``), or all of them, look again now."""
     with session_scope(engine) as session:
-        result = session.exec(
-            update(Job)
-            .where(col(Job.state) == "waiting", col(Job.run_after) > now)
-            .values(run_after=now)
-        )
-        return int(result.rowcount or 0)
+        return _wake(session, token, utcnow())
 
 
 # The operator's view and actions ---------------------------------------------------------------
@@ -294,6 +305,7 @@ def _requeue(session: Session, event: Event, job: Job, now: datetime) -> None:
     job.attempts = 0
     job.last_error = None
     job.waiting_for = None
+    job.waits_on = None
     job.updated_at = now
     event.status = "queued"
     event.error_code = event.error_message = event.error_hint = None
@@ -316,7 +328,7 @@ def retry(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[st
             ).all()
         else:
             pairs = []
-            for event_id in event_ids:
+            for event_id in dict.fromkeys(event_ids):  # each once, whatever the caller sent
                 event = session.get(Event, event_id)
                 job = (
                     session.exec(select(Job).where(col(Job.event_id) == event_id)).first()
@@ -352,7 +364,7 @@ def skip(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[str
             events = list(session.exec(select(Event).where(col(Event.status) == "failed")).all())
         else:
             events = []
-            for event_id in event_ids:
+            for event_id in dict.fromkeys(event_ids):
                 event = session.get(Event, event_id)
                 if event is None or event.status not in ("failed", "waiting"):
                     raise NotRetryable(event_id, event.status if event else None)

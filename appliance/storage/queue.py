@@ -11,16 +11,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from appliance.storage.db import session_scope
-from appliance.storage.models import Job
+from appliance.storage.models import Event, Job
 from appliance.storage.types import utcnow
 
 UNFINISHED = ("queued", "running", "waiting")
@@ -35,7 +37,18 @@ class Claim:
     record_key: str
     event_id: str | None
     attempts: int
+    #: The job's requestid base, stored with the claim, before any write is sent: derived from
+    #: the event and the operator-retry generation, the same on every retry.
     request_id: str | None
+    generation: int = 0
+    #: An earlier claim of this generation stored the requestid: its writes may have happened.
+    resumed: bool = False
+
+
+def request_base(event_id: str, generation: int) -> str:
+    """The requestid base of an event's writes (at most 30 characters; QBO takes 36 on batch)."""
+    digest = hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:24]
+    return f"jr{digest}g{generation}"[:30]
 
 
 def _runnable(now: datetime) -> ColumnElement[bool]:
@@ -50,23 +63,25 @@ def claim(
 ) -> Claim | None:
     now = now or utcnow()
     with Session(engine) as session:
+        # Runnable, and no older unfinished job of the same record (those go first), in one
+        # query: a long tail of blocked jobs never hides the runnable ones behind it.
+        older = aliased(Job)
+        blocked = (
+            select(older.id)
+            .where(
+                older.record_key == Job.record_key,
+                older.id < Job.id,  # type: ignore[operator]
+                col(older.state).in_(UNFINISHED),
+            )
+            .exists()
+        )
         candidates = session.exec(
-            select(Job).where(_runnable(now)).order_by(col(Job.id)).limit(CANDIDATES)
+            select(Job).where(_runnable(now), ~blocked).order_by(col(Job.id)).limit(CANDIDATES)
         ).all()
         for job in candidates:
-            older = session.exec(
-                select(Job.id)
-                .where(
-                    col(Job.record_key) == job.record_key,
-                    col(Job.id) < job.id,
-                    col(Job.state).in_(UNFINISHED),
-                )
-                .limit(1)
-            ).first()
-            if older is not None:
-                continue  # the record's earlier event goes first
             assert job.id is not None
             # Read before the commit below expires (and reloads) the row.
+            base = request_base(job.event_id or f"job-{job.id}", job.generation)
             found = Claim(
                 job.id,
                 job.fence + 1,
@@ -74,7 +89,9 @@ def claim(
                 job.record_key,
                 job.event_id,
                 job.attempts + 1,
-                job.request_id,
+                job.request_id or base,
+                job.generation,
+                job.request_id is not None,
             )
             taken = session.exec(
                 update(Job)
@@ -87,9 +104,17 @@ def claim(
                     lease_expires_at=now + lease,
                     fence=found.fence,
                     attempts=found.attempts,
+                    request_id=func.coalesce(col(Job.request_id), base),
                     updated_at=now,
                 )
             )
+            if taken.rowcount == 1 and found.event_id is not None:
+                # The event shows it, in the same transaction.
+                session.exec(
+                    update(Event)
+                    .where(col(Event.id) == found.event_id)
+                    .values(status="running", attempts=found.attempts, updated_at=now)
+                )
             session.commit()
             if taken.rowcount == 1:
                 return found

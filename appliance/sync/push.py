@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import random
 import socket
@@ -48,7 +47,7 @@ from appliance.qbo.errors import (
 from appliance.qbo.query import Select
 from appliance.storage import push as jobs
 from appliance.storage import queue
-from appliance.storage.mirror import MODELS, MirrorRow, upsert
+from appliance.storage.mirror import MODELS, MirrorRow
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from appliance.sync.imports import customer_row, item_row
@@ -78,12 +77,22 @@ HINTS = {
 
 
 class Wait(Exception):
-    """The job cannot go on yet: it waits (re-checked at ``recheck``) for what ``reason`` says."""
+    """The job cannot go on yet: it waits for what ``reason`` says. It is woken when one of
+    ``waits_on`` changes (``customer:<id>``, ``settings:accounts``, ...), and looks again at
+    ``recheck`` in any case."""
 
-    def __init__(self, reason: str, recheck: timedelta, deadline: datetime | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        recheck: timedelta,
+        *,
+        waits_on: list[str],
+        deadline: datetime | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.recheck = recheck
+        self.waits_on = waits_on
         self.deadline = deadline
 
 
@@ -104,6 +113,11 @@ class Outcome:
     qbo_id: str
     link: jobs.LinkWrite | None = None
     note: str = ""
+    mirror: tuple[str, MirrorRow] | None = None  # the record as QBO answered, for the mirror
+
+
+def mirrored(kind: str, row: object) -> tuple[str, MirrorRow] | None:
+    return (kind, row) if isinstance(row, MirrorRow) else None
 
 
 @dataclass(frozen=True)
@@ -275,10 +289,10 @@ def _older(event_at: datetime | None, applied_at: datetime | None) -> bool:
 
 
 def request_id(event_id: str, generation: int, step: str) -> str:
-    """The requestid of one write of one event: the same on every retry (at most 36 characters,
-    which QBO also accepts on batch calls)."""
-    digest = hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:24]
-    return f"jr{digest}g{generation}-{step}"[:36]
+    """The requestid of one write of one event: the job's stored base (derived from the event
+    and the operator-retry generation) and the step, the same on every retry (at most 36
+    characters, which QBO also accepts on batch calls)."""
+    return f"{queue.request_base(event_id, generation)}-{step}"
 
 
 # The job at hand ----------------------------------------------------------------------------------
@@ -294,22 +308,13 @@ class Job:
         self.claim = work.claim
         self.data = work.data
         self.jobroutr_id = str(work.data.get("id", ""))
-        #: A write of this job may have reached QuickBooks before (an earlier attempt sent one).
-        self.uncertain = work.claim.request_id is not None
+        #: A write of this job may have reached QuickBooks before (an earlier attempt ran).
+        self.uncertain = work.claim.resumed
 
     async def rid(self, step: str) -> str:
-        event_id = self.claim.event_id or str(self.claim.job_id)
-        value = request_id(event_id, self.work.generation, step)
-        stored = await asyncio.to_thread(
-            queue.remember_request_id,
-            self.pusher.store.engine,
-            self.claim.job_id,
-            self.claim.fence,
-            value,
-        )
-        if not stored:
-            raise LeaseLost
-        return value
+        """The requestid of this step's write. Its base was stored with the claim, before any
+        write was sent; a step names one distinct write (QBO remembers refusals too)."""
+        return f"{self.claim.request_id}-{step}"[:36]
 
     def link(self, kind: str, qbo_id: str) -> jobs.LinkWrite:
         return jobs.LinkWrite(
@@ -345,9 +350,10 @@ class Pusher:
         """New work is queued (an event arrived, a setting changed): idle workers look now."""
         self._wake.set()
 
-    async def nudge(self) -> None:
-        """Something waiting jobs may need has changed (connection, settings): look again now."""
-        await asyncio.to_thread(jobs.wake_waiting, self.store.engine)
+    async def nudge(self, token: str | None = None) -> None:
+        """What waiting jobs may need has changed (``connection``, ``settings:accounts``; None:
+        anything): the jobs waiting on it look again now."""
+        await asyncio.to_thread(jobs.wake_waiting, self.store.engine, token)
         self.wake()
 
     async def aclose(self) -> None:
@@ -423,7 +429,7 @@ class Pusher:
             return
         if state == "done" and kwargs.get("link") is not None:
             self.applied += 1
-            await self.nudge()  # an invoice may have been waiting for this record
+            self.wake()  # an invoice may have been waiting for this record (complete woke it)
 
     async def _heartbeat(self, claim: queue.Claim, task: asyncio.Future[Any]) -> None:
         interval = self.config.lease.total_seconds() / 3
@@ -446,6 +452,7 @@ class Pusher:
         if realm is None:
             return "waiting", {
                 "waiting_for": "a QuickBooks connection: run `appliance connect`",
+                "waits_on": ["connection"],
                 "run_after": now + CONNECTION_WAIT,
             }
         job = Job(self, work, realm)
@@ -472,7 +479,12 @@ class Pusher:
             qbo_id=outcome.qbo_id,
             note=outcome.note or None,
         )
-        return "done", {"realm_id": realm, "qbo_id": outcome.qbo_id, "link": outcome.link}
+        return "done", {
+            "realm_id": realm,
+            "qbo_id": outcome.qbo_id,
+            "link": outcome.link,
+            "mirror": outcome.mirror,
+        }
 
     def _settle(
         self, work: jobs.Work, realm: str, exc: Exception, now: datetime
@@ -491,7 +503,11 @@ class Pusher:
                 )
             else:
                 state = "waiting"
-                outcome |= {"waiting_for": exc.reason, "run_after": now + exc.recheck}
+                outcome |= {
+                    "waiting_for": exc.reason,
+                    "waits_on": exc.waits_on,
+                    "run_after": now + exc.recheck,
+                }
         elif isinstance(exc, Refused):
             outcome["failure"] = exc.failure
         elif isinstance(exc, (OAuthError, AuthenticationError)):
@@ -499,12 +515,14 @@ class Pusher:
             outcome |= {
                 "waiting_for": f"a working QuickBooks connection ({exc.message}): reconnect "
                 "with `appliance connect`",
+                "waits_on": ["connection"],
                 "run_after": now + CONNECTION_WAIT,
             }
         elif isinstance(exc, (CompanyStatusError, AuthorizationError)):
             state = "waiting"
             outcome |= {
                 "waiting_for": f"QuickBooks to accept writes again ({exc}). {exc.hint}".strip(),
+                "waits_on": ["connection"],
                 "run_after": now + CONNECTION_WAIT,
             }
         elif isinstance(exc, TransientError) and now - work.received_at < self.config.give_up_after:
@@ -612,10 +630,6 @@ class Pusher:
                     raise
         raise AssertionError("unreachable")
 
-    async def _mirror(self, realm: str, kind: str, row: Any) -> None:
-        if isinstance(row, MirrorRow):
-            await asyncio.to_thread(upsert, self.store.engine, realm, kind, [row], None)
-
     def _sync_token(self, realm: str, kind: str, qbo_id: str) -> str | None:
         """The mirror row's last known SyncToken (a stale one costs a 5010 and a re-read)."""
         with self.store.session() as session:
@@ -635,6 +649,7 @@ class Pusher:
         if link is not None and older:
             return Outcome(link.qbo_id, note="superseded by a newer version")
         name = display_name(job.data)
+        record: dict[str, Any] | None = None
         if link is not None:
             token = await asyncio.to_thread(self._sync_token, job.realm, "customers", link.qbo_id)
             try:
@@ -643,12 +658,12 @@ class Pusher:
                 if exc.qbo_code != "610":
                     raise
                 record = None  # merged away or deleted in QuickBooks: write it anew
-            if record is not None:
-                await self._mirror(job.realm, "customers", customer_row(record))
-                return Outcome(str(record["Id"]), job.link("customer", str(record["Id"])))
-        record = await self._match_or_create_customer(job, name)
-        await self._mirror(job.realm, "customers", customer_row(record))
-        return Outcome(str(record["Id"]), job.link("customer", str(record["Id"])))
+        if record is None:
+            record = await self._match_or_create_customer(job, name)
+        qbo_id = str(record["Id"])
+        return Outcome(
+            qbo_id, job.link("customer", qbo_id), mirror=mirrored("customers", customer_row(record))
+        )
 
     async def _update_customer(
         self, job: Job, qbo_id: str, token: str | None, name: str
@@ -770,8 +785,10 @@ class Pusher:
         record = await self._update_product(job, link.qbo_id) if link is not None else None
         if record is None:
             record = await self._match_or_create_product(job)
-        await self._mirror(job.realm, "products", item_row(record))
-        return Outcome(str(record["Id"]), job.link("product", str(record["Id"])))
+        qbo_id = str(record["Id"])
+        return Outcome(
+            qbo_id, job.link("product", qbo_id), mirror=mirrored("products", item_row(record))
+        )
 
     async def _update_product(self, job: Job, qbo_id: str) -> dict[str, Any] | None:
         """The linked item, updated; None when it is gone from QuickBooks (write it anew)."""
@@ -826,6 +843,7 @@ class Pusher:
                 "choose default accounts: the product names no income and expense accounts "
                 "and no defaults are chosen (`appliance settings set`)",
                 SETTINGS_WAIT,
+                waits_on=["settings:accounts"],
             )
         try:
             return await self.qbo.write(
@@ -856,13 +874,14 @@ class Pusher:
             jobs.links_of, engine, job.realm, "customer", [customer_id]
         )
         items = await asyncio.to_thread(jobs.links_of, engine, job.realm, "product", product_ids)
-        missing = ([f"customer {customer_id}"] if customer_id not in customers else []) + [
-            f"product {p}" for p in product_ids if p not in items
+        missing = ([("customer", customer_id)] if customer_id not in customers else []) + [
+            ("product", p) for p in product_ids if p not in items
         ]
         if missing:
             raise Wait(
-                f"{' and '.join(missing)} to reach QuickBooks",
+                f"{' and '.join(f'{kind} {rid}' for kind, rid in missing)} to reach QuickBooks",
                 DEPENDENCY_RECHECK,
+                waits_on=[f"{kind}:{rid}" for kind, rid in missing],
                 deadline=job.work.received_at + self.config.dependency_wait,
             )
         body = invoice_body(job.data, customers[customer_id], items)

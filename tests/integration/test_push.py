@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -102,11 +103,9 @@ def books() -> Iterator[RunningEmulator]:
         yield emulator
 
 
-@pytest.fixture(scope="module")
-def gateway(
-    books: RunningEmulator, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Gateway]:
-    base = tmp_path_factory.mktemp("push")
+@contextmanager
+def running_gateway(books: RunningEmulator, base: Path) -> Iterator[Gateway]:
+    """A fresh appliance (its own store), connected to the emulator, accounts imported."""
     short = Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp"))  # socket paths must stay short
     settings = Settings(
         state_dir=base / "state",
@@ -139,6 +138,19 @@ def gateway(
         shutil.rmtree(short, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def gateway(books: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    with running_gateway(books, tmp_path_factory.mktemp("push")) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh_gateway(books: RunningEmulator, tmp_path: Path) -> Iterator[Gateway]:
+    """For a test that needs the setup untouched (no default accounts chosen yet)."""
+    with running_gateway(books, tmp_path) as running:
+        yield running
+
+
 def choose_default_accounts(gateway: Gateway) -> tuple[str, str]:
     picked = []
     for kind in ("income", "expense"):
@@ -161,8 +173,9 @@ def qbo(books: RunningEmulator, entity: str, qbo_id: str) -> dict[str, Any]:
 
 
 def test_the_four_examples_produce_exactly_the_expected_records_in_quickbooks(
-    gateway: Gateway, books: RunningEmulator
+    fresh_gateway: Gateway, books: RunningEmulator
 ) -> None:
+    gateway = fresh_gateway
     created, updated = example("customer.created"), example("customer.updated")
     product, invoice = example("product.created"), example("invoice.created")
     company = books.service.companies[books.realm]
@@ -194,7 +207,9 @@ def test_the_four_examples_produce_exactly_the_expected_records_in_quickbooks(
     customer_id = gateway.link("customer", "cus_4f1c2a")
     item_id = gateway.link("product", "prd_gutter")
     invoice_id = gateway.link("invoice", "inv_20261127_0007")
-    assert customer_id and item_id and invoice_id
+    assert customer_id
+    assert item_id
+    assert invoice_id
     assert results[0]["qbo_id"] == results[1]["qbo_id"] == customer_id
 
     customer = qbo(books, "Customer", customer_id)
@@ -207,7 +222,8 @@ def test_the_four_examples_produce_exactly_the_expected_records_in_quickbooks(
     assert customer["BillAddr"]["PostalCode"] == "97208"
     assert not customer.get("Notes")
     assert not (customer.get("ShipAddr") or {}).get("Line1")
-    assert customer["Active"] is True and customer["Taxable"] is True
+    assert customer["Active"] is True
+    assert customer["Taxable"] is True
 
     item = qbo(books, "Item", item_id)
     assert item["Name"] == "Gutter cleaning (single storey)"
@@ -239,7 +255,8 @@ def test_the_four_examples_produce_exactly_the_expected_records_in_quickbooks(
     # The pull API shows the pushed customer with its JobRoutr id.
     pulled = gateway.http.get("/api/v1/customers", params={"limit": 1000}).json()["items"]
     mine = [c for c in pulled if c["qbo_id"] == customer_id]
-    assert mine and mine[0]["jobroutr_id"] == "cus_4f1c2a"
+    assert mine
+    assert mine[0]["jobroutr_id"] == "cus_4f1c2a"
     assert mine[0]["email"] == "billing@oneil-lawn.example"
 
     # Sent again (JobRoutr's retry under a new id, or a replay): nothing is written twice.
@@ -291,9 +308,19 @@ def test_an_inactive_customer_of_the_same_name_is_linked_and_made_active(
         "data": {"id": "cus_marina", "company_name": "Harbor Lights Marina"},
     }
     [result] = gateway.settle(gateway.send(doc))
-    assert result["status"] == "done" and result["qbo_id"] == gone["Id"]
+    assert result["status"] == "done"
+    assert result["qbo_id"] == gone["Id"]
     back = qbo(books, "Customer", gone["Id"])
-    assert back["Active"] is True and back["DisplayName"] == "Harbor Lights Marina"
+    assert back["Active"] is True
+    assert back["DisplayName"] == "Harbor Lights Marina"
+
+
+def created(jobroutr_id: str, company: str) -> dict[str, Any]:
+    return {
+        "type": "customer.created",
+        "timestamp": "2026-11-25T11:00:00Z",
+        "data": {"id": jobroutr_id, "company_name": company},
+    }
 
 
 def test_a_name_taken_by_a_vendor_gets_the_suffix_once_and_a_second_clash_is_held(
@@ -302,12 +329,12 @@ def test_a_name_taken_by_a_vendor_gets_the_suffix_once_and_a_second_clash_is_hel
     with books.api() as api:
         api.post("/vendor", json={"DisplayName": "Evergreen Supply"}).raise_for_status()
         api.post("/vendor", json={"DisplayName": "Cascade Tools"}).raise_for_status()
-        api.post("/employee", json={"DisplayName": "Cascade Tools (customer)",
-                                    "GivenName": "C", "FamilyName": "T"}).raise_for_status()  # fmt: skip
-    first = gateway.send({"type": "customer.created", "timestamp": "2026-11-25T11:00:00Z",
-                          "data": {"id": "cus_evergreen", "company_name": "Evergreen Supply"}})  # fmt: skip
-    second = gateway.send({"type": "customer.created", "timestamp": "2026-11-25T11:00:00Z",
-                           "data": {"id": "cus_cascade", "company_name": "Cascade Tools"}})  # fmt: skip
+        api.post(
+            "/employee",
+            json={"DisplayName": "Cascade Tools (customer)", "GivenName": "C", "FamilyName": "T"},
+        ).raise_for_status()
+    first = gateway.send(created("cus_evergreen", "Evergreen Supply"))
+    second = gateway.send(created("cus_cascade", "Cascade Tools"))
     done, held = gateway.settle(first, second)
     assert done["status"] == "done"
     assert qbo(books, "Customer", done["qbo_id"])["DisplayName"] == "Evergreen Supply (customer)"
@@ -317,50 +344,77 @@ def test_a_name_taken_by_a_vendor_gets_the_suffix_once_and_a_second_clash_is_hel
     assert "retry" in held["error"]["hint"]
 
 
-def test_an_invoice_number_used_by_someone_else_fails_with_a_hint_and_ours_is_linked(
+def invoice_doc(jobroutr_id: str, number: str) -> dict[str, Any]:
+    line = {"product_id": "prd_dup", "quantity": "3", "unit_price": "10.00", "description": "x"}
+    return {
+        "type": "invoice.created",
+        "timestamp": "2026-11-25T12:00:00Z",
+        "data": {
+            "id": jobroutr_id,
+            "number": number,
+            "customer_id": "cus_dup",
+            "issue_date": "2026-11-25",
+            "lines": [line],
+        },
+    }
+
+
+def test_an_invoice_number_already_used_is_linked_when_ours_and_refused_with_a_hint_if_not(
     gateway: Gateway, books: RunningEmulator
 ) -> None:
-    customer = gateway.send({"type": "customer.created", "timestamp": "2026-11-25T11:00:00Z",
-                             "data": {"id": "cus_dup", "company_name": "Duplicate Numbers Inc"}})  # fmt: skip
-    product = gateway.send({"type": "product.created", "timestamp": "2026-11-25T11:00:00Z",
-                            "data": {"id": "prd_dup", "name": "Dup widget", "price": "10.00",
-                                     "income_account_id": None} | {}})  # fmt: skip
-    assert [r["status"] for r in gateway.settle(customer, product)] in (
-        ["done", "done"],
-        ["done", "waiting"],
+    choose_default_accounts(gateway)
+    product = {
+        "type": "product.created",
+        "timestamp": "2026-11-25T11:00:00Z",
+        "data": {"id": "prd_dup", "name": "Dup widget", "price": "10.00"},
+    }
+    results = gateway.settle(
+        gateway.send(created("cus_dup", "Duplicate Numbers Inc")), gateway.send(product)
     )
+    assert [r["status"] for r in results] == ["done", "done"]
+    customer_id, item_id = results[0]["qbo_id"], results[1]["qbo_id"]
+    line = {
+        "DetailType": "SalesItemLineDetail",
+        "Amount": 30,
+        "SalesItemLineDetail": {"ItemRef": {"value": item_id}, "Qty": 3, "UnitPrice": 10},
+    }
     with books.api() as api:
-        customer_id = gateway.link("customer", "cus_dup")
-        item = next(i for i in books.service.companies[books.realm].rows("Item")
-                    if i.get("Type") == "Service")  # fmt: skip
+        # Someone keyed an invoice with that number by hand.
         api.post(
             "/invoice",
-            json={"CustomerRef": {"value": customer_id}, "DocNumber": "TAKEN-1",
-                  "Line": [{"DetailType": "SalesItemLineDetail", "Amount": 5,
-                            "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}}}]},
-        ).raise_for_status()  # fmt: skip
-    if gateway.link("product", "prd_dup") is None:
-        choose_default_accounts(gateway)
-        gateway.settle(product)
-    doc = {"type": "invoice.created", "timestamp": "2026-11-25T12:00:00Z",
-           "data": {"id": "inv_dup", "number": "TAKEN-1", "customer_id": "cus_dup",
-                    "issue_date": "2026-11-25",
-                    "lines": [{"product_id": "prd_dup", "quantity": "3",
-                               "unit_price": "10.00", "description": "x"}]}}  # fmt: skip
-    [failed] = gateway.settle(gateway.send(doc))
+            json={"CustomerRef": {"value": customer_id}, "DocNumber": "TAKEN-1", "Line": [line]},
+        ).raise_for_status()
+        # And one this appliance wrote before (an earlier try whose answer was lost).
+        ours = api.post(
+            "/invoice",
+            json={
+                "CustomerRef": {"value": customer_id},
+                "DocNumber": "OURS-1",
+                "Line": [line],
+                "PrivateNote": "Created by JobRoutr (invoice inv_ours)",
+            },
+        ).json()["Invoice"]
+    count = len(books.service.companies[books.realm].rows("Invoice"))
+    failed, linked = gateway.settle(
+        gateway.send(invoice_doc("inv_dup", "TAKEN-1")),
+        gateway.send(invoice_doc("inv_ours", "OURS-1")),
+    )
     assert failed["status"] == "failed"
     assert failed["error"]["code"] == "6140"
     assert "TAKEN-1" in failed["error"]["message"]
-    assert failed["error"]["hint"]
+    assert "number" in failed["error"]["hint"]
     assert gateway.link("invoice", "inv_dup") is None
+    assert linked["status"] == "done"
+    assert linked["qbo_id"] == ours["Id"] == gateway.link("invoice", "inv_ours")
+    assert len(books.service.companies[books.realm].rows("Invoice")) == count
 
 
 def test_events_for_one_record_apply_in_order_and_an_older_one_changes_nothing(
     gateway: Gateway, books: RunningEmulator
 ) -> None:
     def version(phone: str, stamp: str) -> dict[str, Any]:
-        return {"type": "customer.updated", "timestamp": stamp,
-                "data": {"id": "cus_order", "company_name": "Order Matters LLC", "phone": phone}}  # fmt: skip
+        data = {"id": "cus_order", "company_name": "Order Matters LLC", "phone": phone}
+        return {"type": "customer.updated", "timestamp": stamp, "data": data}
 
     ids = [
         gateway.send(version("111", "2026-11-25T10:00:01Z")),
