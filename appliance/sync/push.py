@@ -695,40 +695,43 @@ class Pusher:
         )
         return holder is None or holder == job.jobroutr_id
 
-    async def _match_or_create_customer(self, job: Job, name: str) -> dict[str, Any]:
+    async def _link_named(self, job: Job, step: str, name: str) -> dict[str, Any] | bool:
+        """The QBO customer of that name, updated to this record: the record, True when there
+        is none, False when another JobRoutr customer holds it (a clash, as with a vendor)."""
         for candidate in await self._find(job.realm, "Customer", "DisplayName", name):
-            if await self._claimable(job, "customer", candidate):
-                return await self._sparse_update(
-                    job,
-                    step="mt",
-                    entity="Customer",
-                    qbo_id=str(candidate["Id"]),
-                    sync_token=str(candidate["SyncToken"]),
-                    body=customer_body(job.data, name),
-                )
-            break  # that name belongs to another JobRoutr customer: a clash, as with a vendor
-        else:
-            try:
-                return await self.qbo.write(
-                    job.realm,
-                    "Customer",
-                    customer_body(job.data, name),
-                    requestid=await job.rid("new"),
-                )
-            except ValidationError as exc:
-                if exc.qbo_code != "6240":
-                    raise
-                # A customer created meanwhile (another record, the QBO user) may hold it now.
-                for candidate in await self._find(job.realm, "Customer", "DisplayName", name):
-                    if await self._claimable(job, "customer", candidate):
-                        return await self._sparse_update(
-                            job,
-                            step="mt2",
-                            entity="Customer",
-                            qbo_id=str(candidate["Id"]),
-                            sync_token=str(candidate["SyncToken"]),
-                            body=customer_body(job.data, name),
-                        )
+            if not await self._claimable(job, "customer", candidate):
+                return False
+            return await self._sparse_update(
+                job,
+                step=step,
+                entity="Customer",
+                qbo_id=str(candidate["Id"]),
+                sync_token=str(candidate["SyncToken"]),
+                body=customer_body(job.data, name),
+            )
+        return True
+
+    async def _create_customer(self, job: Job, step: str, name: str) -> dict[str, Any] | None:
+        """Create it; None when the name is taken (6240) by a record the lookup did not see."""
+        try:
+            return await self.qbo.write(
+                job.realm, "Customer", customer_body(job.data, name), requestid=await job.rid(step)
+            )
+        except ValidationError as exc:
+            if exc.qbo_code != "6240":
+                raise
+        return None
+
+    async def _match_or_create_customer(self, job: Job, name: str) -> dict[str, Any]:
+        found = await self._link_named(job, "mt", name)
+        if found is True:
+            created = await self._create_customer(job, "new", name)
+            if created is not None:
+                return created
+            # A customer created meanwhile (another record, the QBO user) may hold it now.
+            found = await self._link_named(job, "mt2", name)
+        if isinstance(found, dict):
+            return found
         return await self._create_suffixed(job, self._clash_name(name))
 
     def _clash_name(self, name: str) -> str:
@@ -747,28 +750,11 @@ class Pusher:
         return name + self.config.name_clash_suffix
 
     async def _create_suffixed(self, job: Job, name: str) -> dict[str, Any]:
-        for candidate in await self._find(job.realm, "Customer", "DisplayName", name):
-            if await self._claimable(job, "customer", candidate):
-                return await self._sparse_update(
-                    job,
-                    step="sf",
-                    entity="Customer",
-                    qbo_id=str(candidate["Id"]),
-                    sync_token=str(candidate["SyncToken"]),
-                    body=customer_body(job.data, name),
-                )
-            break
-        else:
-            try:
-                return await self.qbo.write(
-                    job.realm,
-                    "Customer",
-                    customer_body(job.data, name),
-                    requestid=await job.rid("new2"),
-                )
-            except ValidationError as exc:
-                if exc.qbo_code != "6240":
-                    raise
+        found = await self._link_named(job, "sf", name)
+        if isinstance(found, dict):
+            return found
+        if found is True and (created := await self._create_customer(job, "new2", name)):
+            return created
         raise Refused(
             "6240",
             f"QuickBooks already uses both {name.removesuffix(self.config.name_clash_suffix)!r} "
