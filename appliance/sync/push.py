@@ -412,10 +412,19 @@ class Pusher:
         beat = asyncio.ensure_future(self._heartbeat(claim, task))
         try:
             await asyncio.wait({task})
+        except asyncio.CancelledError:
+            # The service is stopping: hand the job back at once, so the next start (or another
+            # process) takes it up without waiting for the lease to run out. A write in flight
+            # is answered again by requestid.
+            task.cancel()
+            await asyncio.shield(
+                asyncio.to_thread(jobs.complete, engine, claim, state="queued", run_after=utcnow())
+            )
+            raise
         finally:
             beat.cancel()
             if not task.done():
-                task.cancel()  # the service is stopping: the lease runs out, another run resumes
+                task.cancel()
         if task.cancelled():
             log.warning("push.lease_lost", job_id=claim.job_id, event_id=claim.event_id)
             return

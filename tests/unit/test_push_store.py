@@ -4,6 +4,7 @@ not be touched refuses the whole request with nothing changed, and both are audi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from appliance.storage.events import accept
 from appliance.storage.models import AuditEntry, Event, Job
 from appliance.storage.store import Store, initialize
 from appliance.storage.types import utcnow
+from appliance.sync.push import Pusher
 
 LEASE = timedelta(seconds=60)
 
@@ -242,3 +244,48 @@ def test_skip_of_all_failed_leaves_waiting_ones(store: Store) -> None:
     assert sorted(jobs.skip(store.engine, None, actor="t")) == ["evt_f1", "evt_f2"]
     assert state(store, "evt_w")[0].status == "waiting"
     assert jobs.counts(store.engine) == {"ignored": 2, "waiting": 1}
+
+
+class Stalled:
+    """A QBO client whose every call hangs, as a QBO call in flight when the service stops."""
+
+    def __init__(self) -> None:
+        self.called = asyncio.Event()
+
+    async def query(self, realm_id: str, statement: str) -> dict[str, Any]:
+        self.called.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def test_a_job_in_flight_when_the_service_stops_is_handed_back_at_once(store: Store) -> None:
+    accept(
+        store.engine,
+        event_id="evt_stop",
+        event_type="customer.created",
+        payload={"type": "customer.created", "data": {"id": "cus_stop", "company_name": "S"}},
+        realm_id="9341453050071776",
+        occurred_at=None,
+        known=True,
+    )
+
+    async def stop_mid_call() -> None:
+        qbo = Stalled()
+        pusher = Pusher(store, qbo)  # type: ignore[arg-type]
+        running = asyncio.ensure_future(pusher.run_one("worker"))
+        await asyncio.wait_for(qbo.called.wait(), 10)
+        running.cancel()  # what stopping the service does to a worker
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    asyncio.run(stop_mid_call())
+    with store.session() as session:
+        job = session.exec(select(Job)).one()
+        event = session.get(Event, "evt_stop")
+    assert job.state == "queued"  # not "running" until its lease runs out
+    assert job.lease_owner is None
+    assert event is not None
+    assert event.status == "queued"
+    again = queue.claim(store.engine, "next", LEASE)
+    assert again is not None
+    assert again.resumed  # its write may have been sent: the same requestid, and a read-back
