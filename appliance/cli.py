@@ -321,19 +321,6 @@ def status(ctx: Context, as_json: bool) -> None:
         _print_status(report)
 
 
-def _later(name: str, summary: str, issue: str) -> None:
-    @main.command(
-        name,
-        help=f"{summary} (not in this build yet).",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    )
-    def command() -> None:
-        click.echo(
-            f"`appliance {name}` is not in this build yet: it arrives with {issue}.", err=True
-        )
-        sys.exit(2)
-
-
 @main.command()
 @click.option("--host", default=None, help="Address to listen on [default: from the emulator URL].")
 @click.option("--port", type=int, default=None, help="Port [default: from the emulator URL].")
@@ -955,5 +942,11 @@ def events_skip(
     _print_action(report, as_json, "Skipped", "never written to QuickBooks")
 
 
-for _name, _summary, _issue in (("tui", "Open the operator console", "the operator console"),):
-    _later(_name, _summary, _issue)
+@main.command()
+@pass_ctx
+@handles_errors
+def tui(ctx: Context) -> None:
+    """Open the operator console: status, connect and onboarding, over SSH, keys only."""
+    from appliance.tui.app import ConsoleApp  # Textual loads only for the console
+
+    ConsoleApp(ctx.settings.admin_socket_path).run()

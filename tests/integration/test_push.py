@@ -48,6 +48,7 @@ class Gateway:
 
     def __init__(self, service: Service, settings: Settings, api_key: str) -> None:
         self.service = service
+        self.settings = settings
         self.env = service.env
         self.base = service.url
         store = Store.open(settings)
@@ -104,8 +105,11 @@ def books() -> Iterator[RunningEmulator]:
 
 
 @contextmanager
-def running_gateway(books: RunningEmulator, base: Path) -> Iterator[Gateway]:
-    """A fresh appliance (its own store), connected to the emulator, accounts imported."""
+def running_gateway(
+    books: RunningEmulator, base: Path, *, connect: bool = True, **extra: str
+) -> Iterator[Gateway]:
+    """A fresh appliance (its own store) on the emulator: connected and its accounts imported
+    unless ``connect`` is False; ``extra`` are more APPLIANCE_* settings."""
     short = Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp"))  # socket paths must stay short
     settings = Settings(
         state_dir=base / "state",
@@ -120,16 +124,18 @@ def running_gateway(books: RunningEmulator, base: Path) -> Iterator[Gateway]:
         APPLIANCE_PUBLIC_URL="http://127.0.0.1:8780",
         APPLIANCE_PUSH_RETRY_SECONDS="0.2",
         APPLIANCE_PUSH_DEPENDENCY_WAIT_SECONDS="30",
+        **extra,
     )
     init = run_appliance("init", env=env)
     assert init.returncode == 0, init.stderr
     api_key = next(w for w in init.stdout.split() if w.startswith("jra_"))
     service = start(env, settings)
     try:
-        location = approve(connect_link(env), books.realm)
-        assert run_appliance("connect", "--redirect-url", location, env=env).returncode == 0
-        imported = run_appliance("import", "accounts", "--wait", "--json", env=env)
-        assert imported.returncode == 0, imported.stderr
+        if connect:
+            location = approve(connect_link(env), books.realm)
+            assert run_appliance("connect", "--redirect-url", location, env=env).returncode == 0
+            imported = run_appliance("import", "accounts", "--wait", "--json", env=env)
+            assert imported.returncode == 0, imported.stderr
         yield Gateway(service, settings, api_key)
     finally:
         if service.process.poll() is None:
