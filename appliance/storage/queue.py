@@ -39,7 +39,7 @@ class Claim:
     attempts: int
     #: The job's requestid base, stored with the claim, before any write is sent: derived from
     #: the event and the operator-retry generation, the same on every retry.
-    request_id: str | None
+    request_id: str
     generation: int = 0
     #: An earlier claim of this generation stored the requestid: its writes may have happened.
     resumed: bool = False

@@ -292,7 +292,11 @@ def request_id(event_id: str, generation: int, step: str) -> str:
     """The requestid of one write of one event: the job's stored base (derived from the event
     and the operator-retry generation) and the step, the same on every retry (at most 36
     characters, which QBO also accepts on batch calls)."""
-    return f"{queue.request_base(event_id, generation)}-{step}"
+    return step_id(queue.request_base(event_id, generation), step)
+
+
+def step_id(base: str, step: str) -> str:
+    return f"{base}-{step}"[:36]
 
 
 # The job at hand ----------------------------------------------------------------------------------
@@ -311,10 +315,10 @@ class Job:
         #: A write of this job may have reached QuickBooks before (an earlier attempt ran).
         self.uncertain = work.claim.resumed
 
-    async def rid(self, step: str) -> str:
+    def rid(self, step: str) -> str:
         """The requestid of this step's write. Its base was stored with the claim, before any
         write was sent; a step names one distinct write (QBO remembers refusals too)."""
-        return f"{self.claim.request_id}-{step}"[:36]
+        return step_id(self.claim.request_id, step)
 
     def link(self, kind: str, qbo_id: str) -> jobs.LinkWrite:
         return jobs.LinkWrite(
@@ -388,13 +392,6 @@ class Pusher:
             return False
         await self._run(claim)
         return True
-
-    async def drain(self) -> int:
-        """Run jobs until none is runnable now (tests and tools; the service uses workers)."""
-        ran = 0
-        while await self.run_one():
-            ran += 1
-        return ran
 
     async def _run(self, claim: queue.Claim) -> None:
         engine = self.store.engine
@@ -605,7 +602,7 @@ class Pusher:
                 job.realm,
                 entity,
                 {**body, "Id": qbo_id, "SyncToken": sync_token, "sparse": True},
-                requestid=await job.rid(f"{step}1"),
+                requestid=job.rid(f"{step}1"),
             )
         except ValidationError as exc:
             if exc.qbo_code != "5010":
@@ -615,7 +612,7 @@ class Pusher:
                 job.realm,
                 entity,
                 {**body, "Id": qbo_id, "SyncToken": str(fresh["SyncToken"]), "sparse": True},
-                requestid=await job.rid(f"{step}2"),
+                requestid=job.rid(f"{step}2"),
             )
         optional = CUSTOMER_OPTIONAL if entity == "Customer" else ITEM_OPTIONAL
         stale = [k for k in optional if k not in body and _present(record.get(k))]
@@ -632,7 +629,7 @@ class Pusher:
             full = {k: v for k, v in base.items() if k not in stale and k not in READ_ONLY}
             try:
                 return await self.qbo.write(
-                    job.realm, entity, full, requestid=await job.rid(f"{step}c{attempt}")
+                    job.realm, entity, full, requestid=job.rid(f"{step}c{attempt}")
                 )
             except ValidationError as exc:
                 if exc.qbo_code != "5010" or attempt == 2:
@@ -693,7 +690,7 @@ class Pusher:
             job.realm,
             "Customer",
             {**body, "Id": qbo_id, "SyncToken": str(fresh["SyncToken"]), "sparse": True},
-            requestid=await job.rid("ren"),
+            requestid=job.rid("ren"),
         )
 
     async def _claimable(self, job: Job, kind: str, record: dict[str, Any]) -> bool:
@@ -724,7 +721,7 @@ class Pusher:
         """Create it; None when the name is taken (6240) by a record the lookup did not see."""
         try:
             return await self.qbo.write(
-                job.realm, "Customer", customer_body(job.data, name), requestid=await job.rid(step)
+                job.realm, "Customer", customer_body(job.data, name), requestid=job.rid(step)
             )
         except ValidationError as exc:
             if exc.qbo_code != "6240":
@@ -845,7 +842,7 @@ class Pusher:
                 job.realm,
                 "Item",
                 item_body(job.data, income, expense),
-                requestid=await job.rid("new"),
+                requestid=job.rid("new"),
             )
         except ValidationError as exc:
             if exc.qbo_code != "6240":
@@ -886,7 +883,7 @@ class Pusher:
             if mine is not None:
                 return Outcome(mine, job.link("invoice", mine), note="read back")
         try:
-            requestid = await job.rid("new")
+            requestid = job.rid("new")
             record = await self.qbo.write(job.realm, "Invoice", body, requestid=requestid)
         except ValidationError as exc:
             if exc.qbo_code != "6140" or not number:
