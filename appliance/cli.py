@@ -23,6 +23,7 @@ import msgspec
 
 from appliance import __version__
 from appliance.config import CONFIG_ENV, Settings, load_settings
+from appliance.core.activity import summary as activity_summary
 from appliance.core.admin import (
     EVENT_STATUSES,
     EVENTS_MAX_LIMIT,
@@ -292,6 +293,8 @@ def _print_status(report: StatusReport) -> None:
         f"  Queue:            {q.queued} queued, {q.running} running, {q.waiting} waiting, "
         f"{q.failed} failed{age}"
     )
+    if report.activity is not None:
+        click.echo(f"  Activity:         {activity_summary(report.activity)}")
     s = report.store
     click.echo(
         f"  Store:            {s.backend} at {s.location}, schema {s.schema_revision}"

@@ -19,6 +19,9 @@ class ApplianceError(Exception):
     """Base class: ``message`` says what happened, ``hint`` what to do next."""
 
     hint: str = ""
+    #: The HTTP status the service answers with when this reaches a request (problem+json):
+    #: 409 "cannot do that now" unless a subclass says otherwise.
+    http_status: int = 409
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
@@ -28,6 +31,12 @@ class ApplianceError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class NothingYet(ApplianceError):
+    """What was asked for does not exist (yet): no import has run, say. Answered with 404."""
+
+    http_status = 404
 
 
 class SettingsError(ApplianceError):

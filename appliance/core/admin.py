@@ -59,6 +59,19 @@ class StoreInfo(msgspec.Struct, kw_only=True):
     key_rotation_pending: bool
 
 
+class ActivityInfo(msgspec.Struct, kw_only=True):
+    """What this service process did lately (counted in memory: a restart starts from zero)."""
+
+    window_seconds: int  # how much of the last hour the counts cover (less just after a start)
+    pushes_per_minute: float  # events written to QuickBooks, over the last five minutes
+    pushed: int  # events written in the window
+    push_failed: int  # events that failed for good in the window
+    push_retried: int  # attempts that will be tried again (transient trouble)
+    qbo_calls: int  # requests to QuickBooks in the window, every retry included
+    qbo_throttled: int  # of those, answered 429 (too many requests)
+    qbo_failed: int  # answered with another error, or not at all
+
+
 class StatusReport(msgspec.Struct, kw_only=True):
     version: str
     started_at: datetime
@@ -69,6 +82,7 @@ class StatusReport(msgspec.Struct, kw_only=True):
     queue: QueueInfo
     api_keys: int
     webhook_secret_set: bool
+    activity: ActivityInfo | None = None
 
 
 class KeyRotationReport(msgspec.Struct, kw_only=True):

@@ -77,7 +77,9 @@ def readyz(store: NamedDependency[Store]) -> Response[dict[str, Any]]:
 @get(
     "/v1/status", tags=["admin"], summary="Everything `appliance status` shows", sync_to_thread=True
 )
-def admin_status(store: NamedDependency[Store], state: State) -> StatusReport:
+def admin_status(
+    store: NamedDependency[Store], runtime: NamedDependency[Runtime], state: State
+) -> StatusReport:
     keys, has_secret = store.credential_info()
     return StatusReport(
         version=__version__,
@@ -89,6 +91,7 @@ def admin_status(store: NamedDependency[Store], state: State) -> StatusReport:
         queue=store.queue_info(),
         api_keys=keys,
         webhook_secret_set=has_secret,
+        activity=runtime.activity.info(),
     )
 
 

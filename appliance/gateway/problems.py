@@ -55,8 +55,10 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 def _appliance_error(request: Request[Any, Any, Any], exc: ApplianceError) -> Response[Any]:
     log.warning("http.request_refused", error=type(exc).__name__, detail=exc.message)
     return problem(
-        409,
-        "The appliance cannot do that now",
+        exc.http_status,
+        "The appliance cannot do that now"
+        if exc.http_status == 409
+        else _TITLES.get(exc.http_status, "Request failed"),
         exc.message,
         hint=exc.hint or None,
         instance=request.url.path,

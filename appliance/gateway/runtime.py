@@ -6,6 +6,7 @@ One per process, shared by the public and the admin app, created at start and cl
 from __future__ import annotations
 
 from appliance.config import Settings
+from appliance.core.activity import Activity
 from appliance.logging import register_secret
 from appliance.qbo.client import QboClient, RetryPolicy
 from appliance.qbo.limiter import Limiters, RateLimits
@@ -22,6 +23,7 @@ class Runtime:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.activity = Activity()
         secret = settings.qbo_client_secret()
         register_secret(secret)
         self.endpoints = endpoints(settings.qbo_environment, settings.qbo_emulator_url)
@@ -44,12 +46,13 @@ class Runtime:
                 throttle_initial=settings.qbo_throttle_initial_seconds,
             ),
             timeout=settings.qbo_timeout_seconds,
+            activity=self.activity,
         )
         self.connector = Connector(
             store, self.oauth, self.qbo, self.tokens, environment=settings.qbo_environment
         )
         self.importer = Importer(store, self.qbo)
-        self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings))
+        self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings), self.activity)
 
     async def start(self) -> None:
         """Background work that must survive restarts: imports a crash interrupted resume, and

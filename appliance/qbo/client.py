@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from appliance.core.activity import QBO_CALLS, QBO_FAILED, QBO_THROTTLED, Activity
 from appliance.qbo.errors import (
     AuthenticationError,
     ConnectionLost,
@@ -78,6 +79,7 @@ class QboClient:
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        activity: Activity | None = None,
     ) -> None:
         self.api_base = api_base.rstrip("/")
         self.tokens = tokens
@@ -88,6 +90,7 @@ class QboClient:
         self._random = random.Random()  # noqa: S311 - jitter, not secrets
         self.calls = 0
         self.throttled = 0
+        self.activity = activity or Activity()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -125,6 +128,7 @@ class QboClient:
             try:
                 async with limiter.slot(batch=batch):
                     self.calls += 1
+                    self.activity.add(QBO_CALLS)
                     response = await self._http.request(
                         method,
                         url,
@@ -145,6 +149,9 @@ class QboClient:
                 continue
             if isinstance(error, ThrottledError):
                 self.throttled += 1
+                self.activity.add(QBO_THROTTLED)
+            else:
+                self.activity.add(QBO_FAILED)
             if not is_transient(error) or attempt >= self.policy.max_attempts:
                 raise error
             await self._sleep(self.policy.wait(error, attempt, self._random.random))

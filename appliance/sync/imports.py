@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from appliance.core.admin import ImportReport, ImportSkipInfo
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, NothingYet
 from appliance.logging import get_logger
 from appliance.qbo.client import QboClient
 from appliance.qbo.errors import QboError
@@ -51,6 +51,10 @@ Mapped = MirrorRow | Skip
 
 
 class ImportProblem(ApplianceError):
+    pass
+
+
+class NoImportYet(ImportProblem, NothingYet):
     pass
 
 
@@ -242,7 +246,7 @@ class Importer:
     def latest(self, kind: str) -> ImportRun:
         run = runs.latest_run(self.store.engine, self.realm(), kind)
         if run is None:
-            raise ImportProblem(
+            raise NoImportYet(
                 f"No import of {kind} has run yet.", hint=f"Run `appliance import {kind}`."
             )
         return run

@@ -33,6 +33,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from appliance.config import Settings
+from appliance.core.activity import PUSH_DONE, PUSH_FAILED, PUSH_RETRIED, Activity
 from appliance.logging import get_logger
 from appliance.qbo.client import QboClient
 from appliance.qbo.errors import (
@@ -333,10 +334,17 @@ class Job:
 class Pusher:
     """The push workers of one service process."""
 
-    def __init__(self, store: Store, qbo: QboClient, config: PushConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        qbo: QboClient,
+        config: PushConfig | None = None,
+        activity: Activity | None = None,
+    ) -> None:
         self.store = store
         self.qbo = qbo
         self.config = config or PushConfig()
+        self.activity = activity or qbo.activity
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
@@ -433,6 +441,9 @@ class Pusher:
         if not written:
             log.warning("push.lease_lost", job_id=claim.job_id, event_id=claim.event_id)
             return
+        counted = {"done": PUSH_DONE, "failed": PUSH_FAILED, "queued": PUSH_RETRIED}.get(state)
+        if counted:
+            self.activity.add(counted)
         if state == "done" and kwargs.get("link") is not None:
             self.applied += 1
             self.wake()  # an invoice may have been waiting for this record (complete woke it)

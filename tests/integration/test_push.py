@@ -431,3 +431,31 @@ def test_events_for_one_record_apply_in_order_and_an_older_one_changes_nothing(
     assert [r["status"] for r in results] == ["done"] * 3
     assert len({r["qbo_id"] for r in results}) == 1
     assert qbo(books, "Customer", results[0]["qbo_id"])["PrimaryPhone"]["FreeFormNumber"] == "333"
+
+
+def activity(gateway: Gateway) -> dict[str, Any]:
+    shown = run_appliance("status", "--json", env=gateway.env)
+    assert shown.returncode == 0, shown.stderr
+    return dict(json.loads(shown.stdout)["activity"])
+
+
+def test_status_counts_pushes_and_quickbooks_calls_as_they_happen(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    before = activity(gateway)
+    with books.api() as api:
+        api.post("/vendor", json={"DisplayName": "Activity Clash"}).raise_for_status()
+    sent = [gateway.send(created(f"cus_activity_{n}", f"Activity Customer {n}")) for n in range(3)]
+    sent.append(gateway.send(created("cus_activity_clash", "Activity Clash")))
+    assert [e["status"] for e in gateway.settle(*sent)] == ["done"] * 4  # the clash: suffixed
+    after = activity(gateway)
+    assert after["pushed"] - before["pushed"] == 4
+    assert after["push_failed"] == before["push_failed"]
+    # Each customer: a name lookup and a create; the clash also a refused create first.
+    assert after["qbo_calls"] - before["qbo_calls"] >= 9
+    assert after["qbo_failed"] - before["qbo_failed"] >= 1  # the 6240 answer
+    assert after["qbo_throttled"] == before["qbo_throttled"]
+    assert after["pushes_per_minute"] > 0
+    assert 0 < after["window_seconds"] <= 3600
+    shown = run_appliance("status", env=gateway.env)
+    assert "Activity:" in shown.stdout

@@ -1,0 +1,225 @@
+"""Accounts: the default income and expense accounts that new products pushed to QuickBooks use,
+picked from the chart of accounts with a search, saved with Save Settings."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from appliance.core.admin import AccountInfo, SettingsInfo
+from appliance.errors import ApplianceError
+from appliance.tui.common import ConsoleScreen
+
+KINDS = (("income", "Income account"), ("expense", "Expense account"))
+
+
+def matches(account: AccountInfo, search: str) -> bool:
+    """Every word of ``search`` appears in the account's name, type or id (any case)."""
+    fields = (account.fully_qualified_name, account.account_type, account.account_sub_type)
+    haystack = " ".join([*(f or "" for f in fields), account.qbo_id]).casefold()
+    return all(word in haystack for word in search.casefold().split())
+
+
+def describe(account: AccountInfo | None) -> str:
+    if account is None:
+        return "[yellow]none chosen[/]"
+    return f"{account.fully_qualified_name} ({account.account_type}, id {account.qbo_id})"
+
+
+class AccountsScreen(ConsoleScreen):
+    mode = "accounts"
+    BINDINGS = [  # noqa: RUF012
+        Binding("ctrl+s,w", "save", "Save Settings"),
+        Binding("slash", "search", "Search"),
+        Binding("escape", "lists", "Back to list", show=False),
+        Binding("r", "refresh_chart", "Re-import chart"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accounts: dict[str, list[AccountInfo]] = {"income": [], "expense": []}
+        self.saved: SettingsInfo | None = None
+        self.pending: dict[str, AccountInfo] = {}
+
+    @property
+    def unsaved(self) -> bool:
+        return bool(self.pending)
+
+    def body(self) -> ComposeResult:
+        with Vertical():
+            yield Static(
+                "New products pushed to QuickBooks get these accounts when JobRoutr gives none.",
+                id="accounts-intro",
+            )
+            with Horizontal(id="pickers"):
+                for kind, title in KINDS:
+                    with Vertical(classes="picker"):
+                        yield Static(f"[b]{title}[/b]", id=f"{kind}-current")
+                        yield Input(placeholder="/ to search", id=f"{kind}-search")
+                        yield OptionList(id=f"{kind}-list")
+            yield Static(id="pending")
+
+    async def fill(self) -> None:
+        income, expense, saved = await asyncio.gather(
+            self.api.accounts("income"), self.api.accounts("expense"), self.api.settings()
+        )
+        self.accounts = {"income": income, "expense": expense}
+        self.saved = saved
+        for kind, _ in KINDS:
+            self.show_list(kind)
+        self.show_choice()
+        if not income and not expense:
+            self.query_one("#accounts-intro", Static).update(
+                "[yellow]No accounts imported yet.[/] Press [b]r[/b] to import the chart of "
+                "accounts from QuickBooks."
+            )
+        elif not self.focused_list():
+            self.query_one("#income-list", OptionList).focus()
+
+    def current(self, kind: str) -> AccountInfo | None:
+        if self.saved is None:
+            return None
+        return self.saved.income_account if kind == "income" else self.saved.expense_account
+
+    def show_list(self, kind: str) -> None:
+        listing = self.query_one(f"#{kind}-list", OptionList)
+        search = self.query_one(f"#{kind}-search", Input).value
+        current = self.current(kind)
+        chosen = self.pending.get(kind)
+        highlighted = listing.highlighted_option.id if listing.highlighted_option else None
+        listing.clear_options()
+        shown = [a for a in self.accounts[kind] if matches(a, search)]
+        for account in shown:
+            mark = (
+                "→ "
+                if chosen and chosen.qbo_id == account.qbo_id
+                else "✓ "
+                if current and current.qbo_id == account.qbo_id
+                else "  "
+            )
+            listing.add_option(
+                Option(
+                    f"{mark}{account.fully_qualified_name} [dim]{account.account_type}[/]",
+                    id=account.qbo_id,
+                )
+            )
+        ids = [a.qbo_id for a in shown]
+        if highlighted in ids:
+            listing.highlighted = ids.index(highlighted)
+        elif ids:
+            listing.highlighted = 0
+
+    def show_choice(self) -> None:
+        for kind, title in KINDS:
+            self.query_one(f"#{kind}-current", Static).update(
+                f"[b]{title}[/b]: {describe(self.current(kind))}"
+            )
+        pending = self.query_one("#pending", Static)
+        if self.pending:
+            changes = "; ".join(
+                f"{kind} → {account.fully_qualified_name}" for kind, account in self.pending.items()
+            )
+            pending.update(f"[yellow]Not saved yet:[/] {changes}. Press [b]Ctrl+S[/b] or [b]w[/b].")
+        else:
+            pending.update("Enter chooses the highlighted account; / searches; Tab goes across.")
+
+    def focused_list(self) -> str | None:
+        for kind, _ in KINDS:
+            if self.query_one(f"#{kind}-list", OptionList).has_focus:
+                return kind
+        return None
+
+    @on(Input.Changed)
+    def searched(self, event: Input.Changed) -> None:
+        kind = (event.input.id or "").removesuffix("-search")
+        if kind in self.accounts:
+            self.show_list(kind)
+
+    @on(Input.Submitted)
+    def searched_done(self, event: Input.Submitted) -> None:
+        kind = (event.input.id or "").removesuffix("-search")
+        self.query_one(f"#{kind}-list", OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def chose(self, event: OptionList.OptionSelected) -> None:
+        kind = (event.option_list.id or "").removesuffix("-list")
+        account = next(a for a in self.accounts[kind] if a.qbo_id == event.option.id)
+        current = self.current(kind)
+        if current is not None and current.qbo_id == account.qbo_id:
+            self.pending.pop(kind, None)
+        else:
+            self.pending[kind] = account
+        self.show_list(kind)
+        self.show_choice()
+
+    def action_search(self) -> None:
+        kind = self.focused_list() or "income"
+        self.query_one(f"#{kind}-search", Input).focus()
+
+    def action_lists(self) -> None:
+        focused = self.app.focused
+        kind = "expense" if focused is not None and focused.id == "expense-search" else "income"
+        self.query_one(f"#{kind}-list", OptionList).focus()
+
+    @work(group="act")
+    async def action_save(self) -> None:
+        await self.save()
+
+    async def save(self) -> bool:
+        if not self.pending:
+            self.app.notify("Nothing to save: choose an account first (Enter).")
+            return True
+        income = self.pending.get("income")
+        expense = self.pending.get("expense")
+        saved = await self.act(
+            self.api.save_settings(
+                income.qbo_id if income else None, expense.qbo_id if expense else None
+            ),
+            "",
+        )
+        if saved is None:
+            return False
+        self.pending.clear()
+        self.saved = saved
+        self.app.notify(
+            f"Saved. Income: {describe(saved.income_account)}; "
+            f"expense: {describe(saved.expense_account)}."
+        )
+        for kind, _ in KINDS:
+            self.show_list(kind)
+        self.show_choice()
+        return True
+
+    def discard(self) -> None:
+        self.pending.clear()
+        self.reload()
+
+    @work(group="act")
+    async def action_refresh_chart(self) -> None:
+        started = await self.act(self.api.import_start("accounts"), "")
+        if started is None:
+            return
+        self.app.notify("Importing the chart of accounts…")
+        try:
+            while True:
+                report = await self.api.import_latest("accounts")
+                if report.state != "running":
+                    break
+                await asyncio.sleep(0.3)
+        except ApplianceError as exc:
+            self.failed(exc)
+            return
+        if report.state == "done":
+            self.app.notify(f"Chart of accounts imported: {report.done} accounts.")
+        else:
+            self.app.notify(
+                f"The chart of accounts was not imported: {report.error or report.state}.",
+                severity="error",
+            )
+        self.reload()

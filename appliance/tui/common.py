@@ -1,0 +1,204 @@
+"""What every console screen shares: the bar of screens, loading from the service in a worker,
+notices for failures, the yes/no question, and the ways times are said."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Header, Static
+
+from appliance.core.admin import ConnectionInfo
+from appliance.errors import ApplianceError
+from appliance.tui.api import Api
+
+REFRESH_SECONDS = 2.0
+
+#: The screens, in the order the bar shows them: (mode, key, title).
+SCREENS = (
+    ("status", "s", "Status"),
+    ("connect", "c", "Connect"),
+    ("import", "i", "Import"),
+    ("accounts", "a", "Accounts"),
+    ("onboarding", "o", "Onboarding"),
+)
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    if moment is None:
+        return "-"
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    if seconds < 0:
+        return until(moment, now)
+    if seconds < 90:
+        return f"{seconds}s ago"
+    if seconds < 5400:
+        return f"{seconds // 60}m ago"
+    if seconds < 172800:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+def until(moment: datetime | None, now: datetime | None = None) -> str:
+    if moment is None:
+        return "-"
+    seconds = int((moment - (now or datetime.now(UTC))).total_seconds())
+    if seconds <= 0:
+        return "expired"
+    if seconds < 5400:
+        return f"in {max(seconds // 60, 1)}m"
+    if seconds < 172800:
+        return f"in {seconds // 3600}h"
+    return f"in {seconds // 86400}d"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def sentence(exc: ApplianceError) -> str:
+    return f"{exc.message}\n{exc.hint}" if exc.hint else exc.message
+
+
+def connection_lines(connection: ConnectionInfo | None) -> list[str]:
+    if connection is None:
+        return ["Not connected to QuickBooks. Press [b]c[/b], then [b]n[/b] to connect."]
+    state = {
+        "connected": "[green]connected[/]",
+        "needs_reconnect": "[red]needs reconnecting[/]",
+        "disconnected": "[yellow]disconnected[/]",
+    }.get(connection.state, connection.state)
+    lines = [
+        f"QuickBooks: {state} - {connection.company_name or connection.realm_id} "
+        f"({connection.environment})",
+        f"Realm {connection.realm_id}; access token expires "
+        f"{until(connection.access_token_expires_at)}, refresh token "
+        f"{until(connection.refresh_token_expires_at)}.",
+    ]
+    lines += [f"[yellow]! {warning}[/]" for warning in connection.warnings]
+    if connection.last_error:
+        lines.append(f"[red]Last error: {connection.last_error}[/]")
+    return lines
+
+
+class Nav(Static):
+    """The bar of screens under the header: each screen's key, the current one highlighted."""
+
+    def __init__(self, current: str) -> None:
+        super().__init__(id="nav")
+        self.current = current
+
+    def render(self) -> Text:
+        bar = Text()
+        for mode, key, title in SCREENS:
+            style = "bold reverse" if mode == self.current else ""
+            bar.append(f" {key} ", style="bold " + style)
+            bar.append(f"{title} ", style=style)
+            bar.append(" ")
+        return bar
+
+
+class ConsoleScreen(Screen[None]):
+    """A screen that loads from the service, says so when it cannot, and refreshes itself."""
+
+    mode = ""
+    refresh_every: float | None = None
+
+    @property
+    def api(self) -> Api:
+        api: Api = self.app.api  # type: ignore[attr-defined]
+        return api
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Nav(self.mode)
+        yield from self.body()
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.reload()
+        if self.refresh_every:
+            self.set_interval(self.refresh_every, self.reload)
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        if self.is_current:  # a screen out of sight asks nothing; it reloads when shown again
+            self.load()
+
+    @work(exclusive=True, group="load")
+    async def load(self) -> None:
+        try:
+            await self.fill()
+        except ApplianceError as exc:
+            self.failed(exc)
+        except NoMatches:
+            if self.is_current:
+                raise
+            # The screen went away (the console is closing) while the service answered.
+
+    async def fill(self) -> None:
+        raise NotImplementedError
+
+    def failed(self, exc: ApplianceError) -> None:
+        self.app.notify(sentence(exc), severity="error", timeout=8)
+
+    async def act(self, action: Any, done: str) -> Any:
+        """Run one operator action; tell the operator what happened, or what went wrong."""
+        try:
+            result = await action
+        except ApplianceError as exc:
+            self.app.notify(sentence(exc), severity="error", timeout=10)
+            return None
+        if done:
+            self.app.notify(done)
+        self.reload()
+        return result
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question; Escape or n means no."""
+
+    BINDINGS = [  # noqa: RUF012 - Textual reads it from the class
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question)
+            with Horizontal():
+                yield Button(f"{self.yes} (y)", id="yes", variant="error")
+                yield Button(f"{self.no} (n)", id="no", variant="primary")
+        yield Footer()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")

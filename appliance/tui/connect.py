@@ -1,0 +1,165 @@
+"""Connect: the link to open on any device (as text, on the clipboard, or as a QR code for a
+phone), and a field for the address the browser ended on when it cannot reach the appliance."""
+
+from __future__ import annotations
+
+import segno
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Static
+
+from appliance.tui.common import Confirm, ConsoleScreen, connection_lines
+
+QR_BORDER = 2  # modules of light margin; scanners need some
+
+
+def qr_lines(data: str) -> list[str]:
+    """``data`` as a QR code in text, two rows of modules per line (upper/lower half blocks).
+    A block is a dark module: print it dark on light (see ``QrScreen``) for phones to read."""
+    matrix = [list(row) for row in segno.make(data, error="l").matrix_iter(border=QR_BORDER)]
+    if len(matrix) % 2:
+        matrix.append([0] * len(matrix[0]))
+    glyphs = {(0, 0): " ", (1, 0): "▀", (0, 1): "▄", (1, 1): "█"}
+    return [
+        "".join(glyphs[(bool(up), bool(down))] for up, down in zip(upper, lower, strict=True))
+        for upper, lower in zip(matrix[::2], matrix[1::2], strict=True)
+    ]
+
+
+class QrScreen(ModalScreen[None]):
+    """The connect link as a QR code: point a phone's camera at it."""
+
+    BINDINGS = [Binding("escape,g", "dismiss", "Back")]  # noqa: RUF012
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.lines = qr_lines(url)
+
+    def compose(self) -> ComposeResult:
+        width, height = len(self.lines[0]), len(self.lines)
+        with VerticalScroll(id="qr-box"):
+            yield Static(
+                "Scan with a phone to open the link. "
+                f"(The code needs a terminal of {width}x{height + 4}; scroll if it is cut.)",
+                id="qr-help",
+            )
+            yield Static(Text("\n".join(self.lines), style="black on white"), id="qr")
+        yield Footer()
+
+
+class ConnectScreen(ConsoleScreen):
+    mode = "connect"
+    # Not the address field: a focused field would take the screen keys as typing. Pasting
+    # anywhere on the screen fills it (``on_paste``); p goes to it, Escape leaves it.
+    AUTO_FOCUS = "#connect"
+    BINDINGS = [  # noqa: RUF012
+        Binding("n", "connect", "Connect"),
+        Binding("g", "qr", "QR code"),
+        Binding("y", "copy", "Copy link"),
+        Binding("p", "paste_field", "Paste address"),
+        Binding("d", "disconnect", "Disconnect"),
+        Binding("escape", "leave_field", "Leave field", show=False),
+    ]
+    authorization_url = ""
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="connection")
+            yield Static(id="link")
+            yield Input(
+                placeholder="Paste the address the browser ended on (…/oauth/callback?code=…)",
+                id="redirect",
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Connect (n)", id="connect", variant="primary")
+                yield Button("Finish", id="finish")
+                yield Button("Disconnect (d)", id="disconnect", variant="error")
+
+    async def fill(self) -> None:
+        status = await self.api.status()
+        self.query_one("#connection", Static).update("\n".join(connection_lines(status.connection)))
+
+    @on(Button.Pressed, "#connect")
+    def pressed_connect(self) -> None:
+        self.action_connect()
+
+    @work(group="act")
+    async def action_connect(self) -> None:
+        report = await self.act(self.api.connect_start(), "")
+        if report is None:
+            return
+        self.authorization_url = report.authorization_url
+        self.query_one("#link", Static).update(
+            "Open this address on any device and approve the connection "
+            "([b]g[/b] shows it as a QR code, [b]y[/b] copies it):\n\n"
+            f"[b]{report.authorization_url}[/b]\n\n"
+            "If the browser cannot reach this appliance afterwards, copy the address it ended "
+            "on and paste it here (any time on this screen), then press Enter."
+        )
+
+    def on_paste(self, event: events.Paste) -> None:
+        field = self.query_one("#redirect", Input)
+        if not field.has_focus:  # a paste into the field itself goes there already
+            field.value = event.text.strip()
+            field.focus()
+            event.stop()
+
+    def action_paste_field(self) -> None:
+        self.query_one("#redirect", Input).focus()
+
+    def action_leave_field(self) -> None:
+        self.query_one("#connect", Button).focus()
+
+    def action_qr(self) -> None:
+        if not self.authorization_url:
+            self.app.notify(
+                "Press n first: the QR code is of the connect link.", severity="warning"
+            )
+            return
+        self.app.push_screen(QrScreen(self.authorization_url))
+
+    def action_copy(self) -> None:
+        if not self.authorization_url:
+            self.app.notify("Press n first to make the connect link.", severity="warning")
+            return
+        # OSC 52: the terminal (even over SSH) puts it on the clipboard, where it allows that.
+        self.app.copy_to_clipboard(self.authorization_url)
+        self.app.notify(
+            "The link was sent to your terminal's clipboard. If nothing arrives there, your "
+            "terminal does not allow it: run `appliance connect` in a shell to print the link."
+        )
+
+    @on(Input.Submitted, "#redirect")
+    def submitted(self) -> None:
+        self.finish(self.query_one("#redirect", Input).value.strip())
+
+    @on(Button.Pressed, "#finish")
+    def pressed_finish(self) -> None:
+        self.submitted()
+
+    @work(group="act")
+    async def finish(self, url: str) -> None:
+        if not url:
+            self.app.notify("Paste the address the browser ended on first.", severity="warning")
+            return
+        info = await self.act(self.api.connect_finish(url), "")
+        if info is not None:
+            self.query_one("#redirect", Input).value = ""
+            self.query_one("#link", Static).update("")
+            self.authorization_url = ""
+            self.app.notify(f"Connected to {info.company_name or info.realm_id}.")
+
+    @on(Button.Pressed, "#disconnect")
+    def pressed_disconnect(self) -> None:
+        self.action_disconnect()
+
+    @work(group="act")
+    async def action_disconnect(self) -> None:
+        if await self.app.push_screen_wait(
+            Confirm("Disconnect from QuickBooks? Pushing stops until you connect again.")
+        ):
+            await self.act(self.api.disconnect(), "Disconnected from QuickBooks.")

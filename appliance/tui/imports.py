@@ -1,0 +1,157 @@
+"""Import: customers and products from QuickBooks, with live progress, cancel, the last run's
+summary and the records it skipped, with why."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, ProgressBar, Static
+
+from appliance.core.admin import ImportReport
+from appliance.core.admin_client import AdminError
+from appliance.tui.common import ConsoleScreen, ago, duration
+
+KINDS = (("customers", "Customers"), ("products", "Products"))
+POLL_SECONDS = 0.5
+
+
+def progress_line(report: ImportReport) -> str:
+    seen = report.done + report.skipped
+    total = "counting…" if report.total is None else f"{report.total:,}"
+    parts = [f"{seen:,} of {total}"]
+    if report.rate_per_second:
+        parts.append(f"{report.rate_per_second:,.0f}/s")
+    if report.eta_seconds is not None:
+        parts.append(f"about {duration(report.eta_seconds)} left")
+    if report.skipped:
+        parts.append(f"{report.skipped:,} skipped")
+    return " · ".join(parts)
+
+
+def summary_line(report: ImportReport) -> str:
+    took = (
+        duration((report.finished_at - report.started_at).total_seconds())
+        if report.finished_at
+        else "-"
+    )
+    counts = f"{report.done:,} imported, {report.skipped:,} skipped"
+    if report.state == "done":
+        return (
+            f"[green]Done[/] {ago(report.finished_at)}: {counts} in {took} "
+            f"({report.qbo_calls} QuickBooks calls)."
+        )
+    if report.state == "cancelled":
+        return f"[yellow]Cancelled[/] {ago(report.finished_at)} after {counts}."
+    return f"[red]Failed[/] {ago(report.finished_at)} after {counts}: {report.error or '?'}"
+
+
+class ImportScreen(ConsoleScreen):
+    mode = "import"
+    refresh_every = POLL_SECONDS
+    BINDINGS = [  # noqa: RUF012
+        Binding("1", "start('customers')", "Import Customers"),
+        Binding("2", "start('products')", "Import Products"),
+        Binding("x", "cancel", "Cancel"),
+        Binding("v", "toggle_skips", "Skipped of…"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: dict[str, ImportReport | None] = {}
+        self.skips_of = "customers"
+
+    def body(self) -> ComposeResult:
+        with Vertical():
+            for kind, title in KINDS:
+                with Horizontal(classes="import-row"):
+                    yield Static(f"[b]{title}[/b]", classes="import-title")
+                    yield ProgressBar(id=f"bar-{kind}", show_eta=False)
+                yield Static(id=f"line-{kind}", classes="import-line")
+            yield Static(id="skips-title")
+            yield DataTable(id="skips", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#skips", DataTable).add_columns("QuickBooks id", "Name", "Why skipped")
+
+    async def fill(self) -> None:
+        for kind, title in KINDS:
+            try:
+                report: ImportReport | None = await self.api.import_latest(kind)
+            except AdminError as exc:
+                if exc.status != 404:  # 404: none has run yet
+                    raise
+                report = None
+            before = self.reports.get(kind)
+            self.reports[kind] = report
+            self.show(kind, report)
+            if (
+                before is not None
+                and report is not None
+                and before.run_id == report.run_id
+                and before.state == "running"
+                and report.state != "running"
+            ):
+                self.app.notify(
+                    f"{title}: {summary_line(report)}",
+                    severity="information" if report.state == "done" else "warning",
+                )
+        self.show_skips()
+
+    def show(self, kind: str, report: ImportReport | None) -> None:
+        bar = self.query_one(f"#bar-{kind}", ProgressBar)
+        line = self.query_one(f"#line-{kind}", Static)
+        if report is None:
+            bar.update(total=1, progress=0)
+            key = "1" if kind == "customers" else "2"
+            line.update(f"Never imported here. Press [b]{key}[/b] to import.")
+            return
+        seen = report.done + report.skipped
+        if report.state == "running":
+            bar.update(total=report.total, progress=seen)  # no total yet: it pulses
+            line.update(f"Importing: {progress_line(report)}")
+        else:
+            bar.update(total=max(report.total or seen, 1), progress=seen)
+            line.update(summary_line(report))
+
+    def show_skips(self) -> None:
+        report = self.reports.get(self.skips_of)
+        title = dict(KINDS)[self.skips_of]
+        table = self.query_one("#skips", DataTable)
+        skips = report.skips if report is not None else []
+        if report is None or report.state == "running":
+            text = f"Skipped {title.lower()}: shown when the run ends."
+        elif skips:
+            text = f"[b]Skipped {title.lower()}[/b] in the last run ({len(skips)}):"
+        else:
+            text = f"No {title.lower()} were skipped in the last run."
+        self.query_one("#skips-title", Static).update(text + "  [dim](v: the other kind)[/]")
+        shown = [(s.qbo_id, s.name or "", s.reason) for s in skips]
+        if [tuple(table.get_row_at(i)) for i in range(table.row_count)] != shown:
+            table.clear()
+            for row in shown:
+                table.add_row(*row)
+
+    @work(group="act")
+    async def action_start(self, kind: str) -> None:
+        title = dict(KINDS)[kind]
+        report = await self.act(self.api.import_start(kind), "")
+        if report is not None:
+            self.skips_of = kind
+            self.app.notify(f"Importing {title.lower()} from QuickBooks…")
+
+    @work(group="act")
+    async def action_cancel(self) -> None:
+        running = [
+            kind for kind, report in self.reports.items() if report and report.state == "running"
+        ]
+        if not running:
+            self.app.notify("No import is running.", severity="warning")
+            return
+        for kind in running:
+            await self.act(self.api.import_cancel(kind), f"Cancelling the import of {kind}…")
+
+    def action_toggle_skips(self) -> None:
+        self.skips_of = "products" if self.skips_of == "customers" else "customers"
+        self.show_skips()

@@ -1,0 +1,176 @@
+"""Status: the link at a glance, and the events that need the operator."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from appliance.core.activity import summary
+from appliance.core.admin import EventInfo, StatusReport
+from appliance.errors import ServiceNotRunning
+from appliance.tui.common import REFRESH_SECONDS, Confirm, ConsoleScreen, ago, connection_lines
+
+
+def short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class StatusScreen(ConsoleScreen):
+    """Connection, queue, recent activity; the failed events (or, when none failed, the latest
+    ones) with their reason and hint, to retry or skip."""
+
+    mode = "status"
+    refresh_every = REFRESH_SECONDS
+    BINDINGS = [  # noqa: RUF012 - Textual reads it from the class
+        Binding("r", "retry", "Retry"),
+        Binding("R", "retry_all", "Retry all"),
+        Binding("k", "skip", "Skip"),
+        Binding("K", "skip_all", "Skip all"),
+        Binding("f", "toggle_failed", "Failed/recent"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.only_failed: bool | None = None  # None: the failed ones if any, else recent ones
+        self.showing_failed = True
+        self.events: list[EventInfo] = []
+
+    def body(self) -> ComposeResult:
+        with Vertical():
+            yield Static(id="health")
+            yield Static(id="queue")
+            yield Static(id="events-title")
+            yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
+            yield Static(id="detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#events", DataTable)
+        table.add_columns("Received", "Type", "Record", "Status", "Tries", "Event")
+        # (Textual then runs ConsoleScreen.on_mount too: it loads and schedules the refresh.)
+
+    async def fill(self) -> None:
+        try:
+            status = await self.api.status()
+        except ServiceNotRunning as exc:
+            self.query_one("#health", Static).update(
+                f"[red]{exc.message}[/]\n{exc.hint}\nThe console keeps trying every "
+                f"{REFRESH_SECONDS:.0f} s."
+            )
+            self.query_one("#queue", Static).update("")
+            return
+        self.show_status(status)
+        failed = self.only_failed
+        if failed is None:
+            failed = status.queue.failed > 0
+        events = await self.api.events(status="failed" if failed else None, limit=100)
+        self.showing_failed = failed
+        self.events = events.items
+        counts = ", ".join(f"{n} {s}" for s, n in events.counts.items() if n) or "none yet"
+        self.query_one("#events-title", Static).update(
+            f"[b]{'Failed events' if failed else 'Recent events'}[/b] (all events: {counts})"
+        )
+        table = self.query_one("#events", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for event in events.items:
+            status_text = f"[red]{event.status}[/]" if event.status == "failed" else event.status
+            table.add_row(
+                ago(event.received_at),
+                event.type,
+                short(event.record_id or "", 18),
+                status_text,
+                str(event.attempts),
+                short(event.event_id, 18),  # whole in the detail below
+                key=event.event_id,
+            )
+        if events.items:
+            table.move_cursor(row=min(row, len(events.items) - 1))
+        self.show_detail()
+
+    def show_status(self, status: StatusReport) -> None:
+        self.query_one("#health", Static).update("\n".join(connection_lines(status.connection)))
+        queue = status.queue
+        oldest = queue.oldest_queued_age_seconds
+        age = f", oldest waiting {oldest:.0f}s" if oldest is not None else ""
+        failed = f"[red]{queue.failed} failed[/]" if queue.failed else "0 failed"
+        lines = [
+            f"Queue: {queue.queued} queued, {queue.running} running, {queue.waiting} waiting, "
+            f"{failed}{age}."
+        ]
+        if status.activity is not None:
+            activity = summary(status.activity)
+            if status.activity.qbo_throttled:
+                activity = activity.replace("throttled", "[yellow]throttled[/]")
+            lines.append(activity)
+        self.query_one("#queue", Static).update("\n".join(lines))
+
+    def selected(self) -> EventInfo | None:
+        table = self.query_one("#events", DataTable)
+        if not self.events or table.cursor_row >= len(self.events):
+            return None
+        return self.events[table.cursor_row]
+
+    @on(DataTable.RowHighlighted)
+    def show_detail(self) -> None:
+        event = self.selected()
+        detail = self.query_one("#detail", Static)
+        if event is None:
+            detail.update("Nothing needs you." if self.showing_failed else "No events yet.")
+            return
+        lines = [f"{event.event_id}: {event.type} {event.record_id or ''} - {event.status}"]
+        if event.error is not None:
+            lines.append(f"[red]{event.error.code}: {event.error.message}[/]")
+            if event.error.hint:
+                lines.append(f"Hint: {event.error.hint}")
+        if event.waiting_for:
+            lines.append(f"Waiting for {event.waiting_for}")
+        if event.last_error:
+            lines.append(f"Last try: {event.last_error}")
+        if event.qbo_id:
+            lines.append(f"QuickBooks id {event.qbo_id}")
+        detail.update("\n".join(lines))
+
+    def failed_selected(self) -> EventInfo | None:
+        event = self.selected()
+        if event is None or event.status != "failed":
+            self.app.notify("Choose a failed event first.", severity="warning")
+            return None
+        return event
+
+    @work(group="act")
+    async def action_retry(self) -> None:
+        event = self.failed_selected()
+        if event is not None:
+            await self.act(self.api.retry([event.event_id]), f"{event.event_id} queued again.")
+
+    @work(group="act")
+    async def action_retry_all(self) -> None:
+        report = await self.act(self.api.retry(None), "")
+        if report is not None:
+            self.app.notify(f"{report.count} failed event(s) queued again.")
+
+    @work(group="act")
+    async def action_skip(self) -> None:
+        event = self.failed_selected()
+        if event is None:
+            return
+        if await self.app.push_screen_wait(
+            Confirm(f"Skip {event.event_id}? It will never be written to QuickBooks.")
+        ):
+            await self.act(self.api.skip([event.event_id]), f"{event.event_id} skipped.")
+
+    @work(group="act")
+    async def action_skip_all(self) -> None:
+        if await self.app.push_screen_wait(
+            Confirm("Skip every failed event? None of them will be written to QuickBooks.")
+        ):
+            report = await self.act(self.api.skip(None), "")
+            if report is not None:
+                self.app.notify(f"{report.count} failed event(s) skipped.")
+
+    def action_toggle_failed(self) -> None:
+        self.only_failed = not self.showing_failed
+        self.reload()
