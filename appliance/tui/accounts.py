@@ -29,7 +29,7 @@ def matches(account: AccountInfo, search: str) -> bool:
 def describe(account: AccountInfo | None) -> str:
     if account is None:
         return "[yellow]none chosen[/]"
-    return f"{account.fully_qualified_name} ({account.account_type}, id {account.qbo_id})"
+    return f"{account.fully_qualified_name} (id {account.qbo_id})"
 
 
 class AccountsScreen(ConsoleScreen):

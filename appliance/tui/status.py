@@ -13,6 +13,8 @@ from appliance.core.admin import EventInfo, StatusReport
 from appliance.errors import ServiceNotRunning
 from appliance.tui.common import REFRESH_SECONDS, Confirm, ConsoleScreen, ago, connection_lines
 
+NOT_RUNNING_HINT = "Start it with `appliance serve` (or `systemctl start jobroutr-appliance`)."
+
 
 def short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -56,10 +58,14 @@ class StatusScreen(ConsoleScreen):
             status = await self.api.status()
         except ServiceNotRunning as exc:
             self.query_one("#health", Static).update(
-                f"[red]{exc.message}[/]\n{exc.hint}\nThe console keeps trying every "
-                f"{REFRESH_SECONDS:.0f} s."
+                f"[red]{exc.message}[/]\n{NOT_RUNNING_HINT}\nThis console keeps trying every "
+                f"{REFRESH_SECONDS:.0f} s and shows the status as soon as it answers."
             )
             self.query_one("#queue", Static).update("")
+            self.query_one("#events-title", Static).update("")
+            self.query_one("#events", DataTable).clear()
+            self.events = []
+            self.query_one("#detail", Static).update("")
             return
         self.show_status(status)
         failed = self.only_failed

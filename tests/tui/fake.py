@@ -1,0 +1,269 @@
+"""A stand-in for the service's admin API with fixed answers, for the console's SVG snapshots.
+
+Snapshots must be the same at every run, so they cannot come from a live service (ports, realm
+ids, timestamps). Everything else about the console is tested against the real service in
+test_console.py; this only feeds the screens a plausible, fixed day of one company. Times are
+set relative to now, far from the edges of the console's rounding (so "3m ago" stays "3m ago").
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from appliance.core.admin import (
+    AccountInfo,
+    ActivityInfo,
+    ConnectionInfo,
+    ConnectStartReport,
+    EventActionReport,
+    EventError,
+    EventInfo,
+    EventList,
+    ImportReport,
+    ImportSkipInfo,
+    OnboardingInfo,
+    OnboardingTask,
+    QueueInfo,
+    SettingsInfo,
+    StatusReport,
+    StoreInfo,
+)
+from appliance.errors import ServiceNotRunning
+from appliance.tui.api import Api
+from appliance.tui.app import ConsoleApp
+
+SOCKET = Path("/run/jobroutr-gateway/admin.sock")
+REALM = "9341453050071776"
+LINK = (
+    "https://appcenter.intuit.com/connect/oauth2?client_id=ABkXZ3q0rPbR8bXvLm4Kd9sT2uYhGj"
+    "&response_type=code&scope=com.intuit.quickbooks.accounting&redirect_uri=https%3A%2F%2F"
+    "gateway.evergreen.example%2Foauth%2Fcallback&state=Z2V0LXJlYWR5LWZvci1h"
+)
+
+
+def _account(qbo_id: str, name: str, kind: str) -> AccountInfo:
+    return AccountInfo(
+        qbo_id=qbo_id,
+        name=name.rsplit(":", 1)[-1],
+        fully_qualified_name=name,
+        account_type=kind,
+        account_sub_type=None,
+    )
+
+
+INCOME = [
+    _account("79", "Sales of Product Income", "Income"),
+    _account("45", "Landscaping Services", "Income"),
+    _account("46", "Landscaping Services:Job Materials", "Income"),
+    _account("54", "Pest Control Services", "Income"),
+    _account("83", "Services", "Income"),
+    _account("82", "Interest Earned", "Other Income"),
+]
+EXPENSE = [
+    _account("80", "Cost of Goods Sold", "Cost of Goods Sold"),
+    _account("7", "Advertising", "Expense"),
+    _account("55", "Automobile:Fuel", "Expense"),
+    _account("60", "Job Expenses:Job Materials", "Expense"),
+    _account("14", "Equipment Rental", "Expense"),
+]
+
+
+class FakeApi(Api):
+    def __init__(self, *, running: bool = True, connected: bool = True) -> None:
+        super().__init__(SOCKET)
+        self.now = datetime.now(UTC)
+        self.running = running
+        self.connected = connected
+        self.saved = SettingsInfo(realm_id=REALM, income_account=INCOME[4], expense_account=None)
+
+    def _at(self, **delta: float) -> datetime:
+        return self.now + timedelta(**delta)
+
+    def _check(self) -> None:
+        if not self.running:
+            raise ServiceNotRunning(
+                f"The appliance service is not running (nothing answers on {SOCKET})."
+            )
+
+    async def status(self) -> StatusReport:
+        self._check()
+        connection = (
+            ConnectionInfo(
+                realm_id=REALM,
+                company_name="Evergreen Landscaping",
+                environment="production",
+                state="connected",
+                connected_at=self._at(days=-3),
+                access_token_expires_at=self._at(minutes=41, seconds=30),
+                refresh_token_expires_at=self._at(days=99, hours=12),
+            )
+            if self.connected
+            else None
+        )
+        return StatusReport(
+            version="0.1.0",
+            started_at=self._at(hours=-5),
+            qbo_environment="production",
+            public_url="https://gateway.evergreen.example",
+            store=StoreInfo(
+                backend="sqlite",
+                location="/var/lib/jobroutr-gateway/appliance.db",
+                schema_revision="0004",
+                schema_current=True,
+                key_version=1,
+                key_rotation_pending=False,
+            ),
+            connection=connection,
+            queue=QueueInfo(queued=3, running=1, waiting=1, failed=2, oldest_queued_age_seconds=4),
+            api_keys=1,
+            webhook_secret_set=True,
+            activity=ActivityInfo(
+                window_seconds=3600,
+                pushes_per_minute=4.2,
+                pushed=212,
+                push_failed=2,
+                push_retried=3,
+                qbo_calls=498,
+                qbo_throttled=0,
+                qbo_failed=5,
+            ),
+        )
+
+    async def events(self, status: str | None = None, limit: int = 50) -> EventList:
+        self._check()
+        failed = [
+            EventInfo(
+                event_id="evt_2Yb7kQ9cX1",
+                type="customer.created",
+                record_kind="customer",
+                record_id="cus_8812",
+                status="failed",
+                attempts=1,
+                qbo_id=None,
+                received_at=self._at(minutes=-3, seconds=-20),
+                updated_at=self._at(minutes=-3, seconds=-19),
+                error=EventError(
+                    code="6240",
+                    message="QuickBooks already has a vendor or employee named 'Summit Supply', "
+                    "so this customer was held for you instead of being written under "
+                    "another name.",
+                    hint="Rename the customer in JobRoutr (or the vendor in QuickBooks), then "
+                    "retry the event.",
+                ),
+            ),
+            EventInfo(
+                event_id="evt_2Yb7kR0aQ4",
+                type="invoice.created",
+                record_kind="invoice",
+                record_id="inv_30417",
+                status="failed",
+                attempts=1,
+                qbo_id=None,
+                received_at=self._at(minutes=-2, seconds=-20),
+                updated_at=self._at(minutes=-2, seconds=-19),
+                error=EventError(
+                    code="never-arrived",
+                    message="Gave up waiting for customer cus_8812.",
+                    hint="Fix and retry that record's event, then retry this one.",
+                ),
+            ),
+        ]
+        done = [
+            EventInfo(
+                event_id=f"evt_2Yb7kP{n}",
+                type=kind,
+                record_kind=kind.split(".")[0],
+                record_id=record,
+                status="done",
+                attempts=1,
+                qbo_id=str(100 + n),
+                received_at=self._at(minutes=-10 - n, seconds=-20),
+                updated_at=self._at(minutes=-10 - n, seconds=-19),
+            )
+            for n, (kind, record) in enumerate(
+                [
+                    ("invoice.created", "inv_30416"),
+                    ("customer.updated", "cus_8790"),
+                    ("product.created", "prd_311"),
+                ]
+            )
+        ]
+        items = failed if status == "failed" else failed + done
+        return EventList(
+            items=items[:limit],
+            counts={"queued": 3, "running": 1, "waiting": 1, "done": 212, "failed": 2},
+        )
+
+    async def retry(self, event_ids: list[str] | None) -> EventActionReport:
+        return EventActionReport(action="retry", event_ids=event_ids or [], count=1)
+
+    async def connect_start(self) -> ConnectStartReport:
+        self._check()
+        return ConnectStartReport(
+            authorization_url=LINK,
+            redirect_uri="https://gateway.evergreen.example/oauth/callback",
+            environment="production",
+            expires_at=self._at(minutes=10),
+        )
+
+    async def import_latest(self, kind: str) -> ImportReport:
+        self._check()
+        if kind == "customers":
+            return ImportReport(
+                run_id=7,
+                kind=kind,
+                realm_id=REALM,
+                state="running",
+                total=20_000,
+                done=11_980,
+                skipped=20,
+                qbo_calls=13,
+                started_at=self._at(seconds=-24),
+                rate_per_second=500.0,
+                eta_seconds=16,
+            )
+        return ImportReport(
+            run_id=6,
+            kind=kind,
+            realm_id=REALM,
+            state="done",
+            total=412,
+            done=409,
+            skipped=3,
+            qbo_calls=2,
+            started_at=self._at(minutes=-20, seconds=-40),
+            finished_at=self._at(minutes=-20, seconds=-38),
+            skips=[
+                ImportSkipInfo(qbo_id="31", name="Gift card", reason="no price"),
+                ImportSkipInfo(qbo_id="57", name=None, reason="no name"),
+                ImportSkipInfo(qbo_id="58", name="Misc. labour", reason="no price"),
+            ],
+        )
+
+    async def accounts(self, kind: str) -> list[AccountInfo]:
+        self._check()
+        return INCOME if kind == "income" else EXPENSE
+
+    async def settings(self) -> SettingsInfo:
+        self._check()
+        return self.saved
+
+    async def onboarding(self) -> OnboardingInfo:
+        self._check()
+        names = {
+            "connect": ("Connect to QuickBooks", True),
+            "import_customers": ("Import customers", True),
+            "default_accounts": ("Choose default accounts", False),
+            "import_products": ("Import products", True),
+        }
+        return OnboardingInfo(
+            realm_id=REALM,
+            tasks=[OnboardingTask(task=t, name=n, done=d) for t, (n, d) in names.items()],
+        )
+
+
+def fake_console(**kwargs: bool) -> ConsoleApp:
+    app = ConsoleApp(SOCKET)
+    app.api = FakeApi(**kwargs)
+    return app

@@ -1,0 +1,94 @@
+"""Take the console screenshots in docs/console/ from a real run: the bundled emulator, the
+service as a process, a few events pushed (one held on a name clash), imports under way.
+
+    .venv/bin/python -m tests.tui.screenshots [DIRECTORY]    (default: docs/console)
+
+Each screen is saved as SVG at 80x24, the size the console is made to fit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from appliance.emulator.app import EmulatorConfig
+from appliance.tui.app import ConsoleApp
+from tests.integration.test_push import created, running_gateway
+from tests.support import ROOT, RunningEmulator
+
+SIZE = (80, 24)
+
+
+async def until(check: Any, seconds: float = 30) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while not check():
+        if loop.time() > end:
+            raise TimeoutError("the console did not get there")
+        await asyncio.sleep(0.05)
+
+
+def shoot(target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    with RunningEmulator(EmulatorConfig(customers=6_000, items=150)) as books:
+        with books.api() as api:
+            api.post("/vendor", json={"DisplayName": "Summit Supply"}).raise_for_status()
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            running_gateway(books, Path(tmp), APPLIANCE_PUSH_NAME_CLASH="hold") as gateway,
+        ):
+            names = ["Alder & Birch Homes", "Cedar Ridge HOA", "Summit Supply"]
+            sent = [gateway.send(created(f"cus_{n}", name)) for n, name in enumerate(names)]
+            gateway.settle(*sent)
+            app = ConsoleApp(gateway.settings.admin_socket_path)
+
+            def save(name: str) -> None:
+                app.save_screenshot(filename=f"{name}.svg", path=str(target))
+                print("saved", target / f"{name}.svg")
+
+            async def steps() -> None:
+                async with app.run_test(size=SIZE) as pilot:
+                    await pilot.pause(1.0)
+                    save("status")
+                    await pilot.press("c", "n")
+                    await until(lambda: bool(getattr(app.screen, "authorization_url", "")))
+                    await pilot.pause(0.3)
+                    save("connect")
+                    await pilot.press("g")
+                    await pilot.pause(0.3)
+                    save("connect-qr")
+                    await pilot.press("escape", "i", "2")
+                    await until(
+                        lambda: "Done" in str(app.screen.query_one("#line-products").render())
+                    )
+                    await pilot.press("1")
+                    line = app.screen.query_one("#line-customers")
+                    await until(lambda: "Importing: 0 " not in str(line.render())
+                                and "Importing" in str(line.render()))  # fmt: skip
+                    save("import")
+                    await pilot.press("a")
+                    await pilot.pause(1.0)
+                    await pilot.press("slash", *"services", "enter", "enter")
+                    await pilot.press("tab", *"job", "enter", "enter")
+                    await pilot.pause(0.3)
+                    save("accounts")
+                    await pilot.press("ctrl+s")
+                    await until(lambda: not getattr(app.screen, "unsaved", True))
+                    await pilot.press("o")
+                    await pilot.pause(1.0)
+                    save("onboarding")
+
+            httpx.patch(books.url + "/_emulator/limits", json={"latency_ms": 700})
+            try:
+                asyncio.run(steps())
+            finally:
+                httpx.patch(books.url + "/_emulator/limits", json={"latency_ms": 0})
+
+
+if __name__ == "__main__":
+    shoot(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "console")
