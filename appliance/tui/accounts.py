@@ -26,6 +26,15 @@ def matches(account: AccountInfo, search: str) -> bool:
     return all(word in haystack for word in search.casefold().split())
 
 
+def label(account: AccountInfo, search: str) -> str:
+    """In the whole list, a sub-account shows as its own name under its parent (as QuickBooks
+    lists the chart); in a search, by its full name, since its parent may not be shown."""
+    if search.strip():
+        return account.fully_qualified_name
+    *parents, name = account.fully_qualified_name.split(":")
+    return "  " * len(parents) + name
+
+
 def describe(account: AccountInfo | None) -> str:
     if account is None:
         return "[yellow]none chosen[/]"
@@ -34,6 +43,7 @@ def describe(account: AccountInfo | None) -> str:
 
 class AccountsScreen(ConsoleScreen):
     mode = "accounts"
+    AUTO_FOCUS = "#income-list"  # not a search field: it would take the screen keys as typing
     BINDINGS = [  # noqa: RUF012
         Binding("ctrl+s,w", "save", "Save Settings"),
         Binding("slash", "search", "Search"),
@@ -79,8 +89,6 @@ class AccountsScreen(ConsoleScreen):
                 "[yellow]No accounts imported yet.[/] Press [b]r[/b] to import the chart of "
                 "accounts from QuickBooks."
             )
-        elif not self.focused_list():
-            self.query_one("#income-list", OptionList).focus()
 
     def current(self, kind: str) -> AccountInfo | None:
         if self.saved is None:
@@ -97,18 +105,16 @@ class AccountsScreen(ConsoleScreen):
         shown = [a for a in self.accounts[kind] if matches(a, search)]
         for account in shown:
             mark = (
-                "→ "
+                " [b]→ chosen[/b]"
                 if chosen and chosen.qbo_id == account.qbo_id
-                else "✓ "
+                else " [b]✓ saved[/b]"
                 if current and current.qbo_id == account.qbo_id
-                else "  "
+                else ""
             )
             listing.add_option(
-                Option(
-                    f"{mark}{account.fully_qualified_name} [dim]{account.account_type}[/]",
-                    id=account.qbo_id,
-                )
-            )
+                Option(f"{label(account, search)} [dim]· {account.account_type}[/]{mark}",
+                       id=account.qbo_id)
+            )  # fmt: skip
         ids = [a.qbo_id for a in shown]
         if highlighted in ids:
             listing.highlighted = ids.index(highlighted)

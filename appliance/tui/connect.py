@@ -57,7 +57,7 @@ class ConnectScreen(ConsoleScreen):
     # anywhere on the screen fills it (``on_paste``); p goes to it, Escape leaves it.
     AUTO_FOCUS = "#connect"
     BINDINGS = [  # noqa: RUF012
-        Binding("n", "connect", "Connect"),
+        Binding("n", "connect", "New link"),
         Binding("g", "qr", "QR code"),
         Binding("y", "copy", "Copy link"),
         Binding("p", "paste_field", "Paste address"),
@@ -75,7 +75,7 @@ class ConnectScreen(ConsoleScreen):
                 id="redirect",
             )
             with Horizontal(classes="buttons"):
-                yield Button("Connect (n)", id="connect", variant="primary")
+                yield Button("Connect (n)", id="connect", variant="primary")  # a new link
                 yield Button("Finish", id="finish")
                 yield Button("Disconnect (d)", id="disconnect", variant="error")
 

@@ -54,7 +54,7 @@ class ImportScreen(ConsoleScreen):
         Binding("1", "start('customers')", "Import Customers"),
         Binding("2", "start('products')", "Import Products"),
         Binding("x", "cancel", "Cancel"),
-        Binding("v", "toggle_skips", "Skipped of…"),
+        Binding("v", "toggle_skips", "Other skips"),
     ]
 
     def __init__(self) -> None:

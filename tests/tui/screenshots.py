@@ -24,7 +24,7 @@ from tests.support import ROOT, RunningEmulator
 SIZE = (80, 24)
 
 
-async def until(check: Any, seconds: float = 30) -> None:
+async def until(check: Any, seconds: float = 60) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
     while not check():
@@ -74,6 +74,7 @@ def shoot(target: Path) -> None:
                     await pilot.press("a")
                     await pilot.pause(1.0)
                     await pilot.press("slash", *"services", "enter", "enter")
+                    await pilot.press("slash", "ctrl+u", "enter")  # the whole chart again
                     await pilot.press("tab", *"job", "enter", "enter")
                     await pilot.pause(0.3)
                     save("accounts")
