@@ -949,7 +949,7 @@ def events_skip(
 @pass_ctx
 @handles_errors
 def tui(ctx: Context) -> None:
-    """Open the operator console: status, connect and onboarding, over SSH, keys only."""
+    """Open the operator console (status, connect, import, accounts, onboarding): keys only."""
     from appliance.tui.app import ConsoleApp  # Textual loads only for the console
 
     ConsoleApp(ctx.settings.admin_socket_path).run()
