@@ -18,6 +18,15 @@ import pytest
 from appliance.config import Settings
 from tests.support import free_port
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--snapshot-update",
+        action="store_true",
+        help="Write the console's SVG snapshots anew (tests/tui/snapshots/); look at them first.",
+    )
+
+
 HOST_VARIABLES = ("STATE_DIRECTORY", "RUNTIME_DIRECTORY", "CREDENTIALS_DIRECTORY", "XDG_STATE_HOME")
 
 

@@ -1,19 +1,29 @@
-"""SVG snapshots of each screen at 80x24 (pytest-textual-snapshot), fed fixed answers (fake.py).
+"""SVG snapshots of each screen (tests/tui/snapshots/), fed fixed answers (fake.py).
 
-A change to how a screen looks fails here with a side-by-side report; look at it, and if the new
-look is right, accept it: `python3 tasks.py test tests/tui/test_snapshots.py --snapshot-update`.
+A screen that looks different from its snapshot fails here, and the new picture is written
+beside the old one as NAME.new.svg: open both in a browser. If the new look is right, accept it:
+`python3 tasks.py test tests/tui/test_snapshots.py --snapshot-update`, and look at the files
+before committing them. A missing snapshot fails too (CI never writes one by itself).
+
+(pytest-textual-snapshot does this with syrupy, but its pinned syrupy needs pytest < 9.)
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from appliance.tui.app import ConsoleApp
 from tests.tui.fake import fake_console
 
 SIZE = (80, 24)
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+Steps = Callable[[Any], Awaitable[None]]
 
 
 async def settled(pilot: Any) -> None:
@@ -22,38 +32,76 @@ async def settled(pilot: Any) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize(
-    "keys",
-    [(), ("c", "n"), ("i",), ("o",)],
-    ids=["status", "connect-link", "import", "onboarding"],
-)
-def test_screen(snap_compare: Any, keys: tuple[str, ...]) -> None:
-    async def before(pilot: Any) -> None:
-        await settled(pilot)
+def screenshot(app: ConsoleApp, steps: Steps, size: tuple[int, int] = SIZE) -> str:
+    async def main() -> str:
+        async with app.run_test(size=size) as pilot:
+            await settled(pilot)
+            await steps(pilot)
+            await settled(pilot)
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
+            return app.export_screenshot(title=ConsoleApp.TITLE)
+
+    return asyncio.run(main())
+
+
+@pytest.fixture
+def matches_snapshot(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    update = bool(request.config.getoption("--snapshot-update"))
+
+    def check(name: str, svg: str) -> None:
+        path = SNAPSHOTS / f"{name}.svg"
+        new = SNAPSHOTS / f"{name}.new.svg"
+        if update:
+            path.write_text(svg, encoding="utf-8")
+            new.unlink(missing_ok=True)
+            return
+        if not path.exists():
+            new.write_text(svg, encoding="utf-8")
+            pytest.fail(f"No snapshot {path.name} yet: look at {new}, then --snapshot-update.")
+        if path.read_text(encoding="utf-8") != svg:
+            new.write_text(svg, encoding="utf-8")
+            pytest.fail(
+                f"The screen looks different from {path}: see {new}. If the new one is right, "
+                "run again with --snapshot-update."
+            )
+        new.unlink(missing_ok=True)
+
+    return check
+
+
+def pressing(*keys: str) -> Steps:
+    async def steps(pilot: Any) -> None:
         for key in keys:
             await pilot.press(key)
             await settled(pilot)
 
-    assert snap_compare(fake_console(), run_before=before, terminal_size=SIZE)
+    return steps
 
 
-def test_accounts_with_an_unsaved_choice(snap_compare: Any) -> None:
-    async def before(pilot: Any) -> None:
-        await settled(pilot)
-        await pilot.press("a")
-        await settled(pilot)
-        await pilot.press("tab", *"job", "enter", "enter")  # the expense search, then choose
-        await settled(pilot)
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [
+        ("status", ()),
+        ("connect-link", ("c", "n")),
+        ("import", ("i",)),
+        ("onboarding", ("o",)),
+        # The expense search, then choose: a choice not saved yet.
+        ("accounts-unsaved", ("a", "tab", "j", "o", "b", "enter", "enter")),
+    ],
+)
+def test_screen(
+    matches_snapshot: Callable[[str, str], None], name: str, keys: tuple[str, ...]
+) -> None:
+    matches_snapshot(name, screenshot(fake_console(), pressing(*keys)))
 
-    assert snap_compare(fake_console(), run_before=before, terminal_size=SIZE)
+
+def test_not_running(matches_snapshot: Callable[[str, str], None]) -> None:
+    matches_snapshot("not-running", screenshot(fake_console(running=False), pressing()))
 
 
-def test_not_running(snap_compare: Any) -> None:
-    assert snap_compare(fake_console(running=False), run_before=settled, terminal_size=SIZE)
-
-
-def test_status_uses_a_larger_terminal(snap_compare: Any) -> None:
-    assert snap_compare(fake_console(), run_before=settled, terminal_size=(120, 36))
+def test_status_uses_a_larger_terminal(matches_snapshot: Callable[[str, str], None]) -> None:
+    matches_snapshot("status-120x36", screenshot(fake_console(), pressing(), size=(120, 36)))
 
 
 def test_the_screens_follow_a_resize() -> None:
