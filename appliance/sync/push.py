@@ -344,7 +344,7 @@ class Pusher:
         self.store = store
         self.qbo = qbo
         self.config = config or PushConfig()
-        self.activity = activity or qbo.activity
+        self.activity = activity or Activity()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
