@@ -27,7 +27,7 @@ from appliance.errors import SettingsError
 
 ENV_PREFIX = "APPLIANCE_"
 CONFIG_ENV = "APPLIANCE_CONFIG"
-SECTIONS = ("http", "qbo", "log", "admin", "push")
+SECTIONS = ("http", "qbo", "log", "admin", "push", "metrics")
 
 # The bundled emulator's registered app. These are not secrets: they only open the emulator that
 # runs on this machine, and the emulator issue documents them as its defaults.
@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     push_dependency_wait_seconds: float = Field(default=86400.0, ge=1.0)
     push_name_clash: Literal["suffix", "hold"] = "suffix"
     push_name_clash_suffix: str = Field(default=" (customer)", min_length=1, max_length=40)
+
+    # GET /metrics on the public listener (Prometheus text), behind the API key; off: 404.
+    metrics_enabled: bool = True
+    # Every so often the same numbers as one `metrics` log line (0: never).
+    metrics_log_seconds: float = Field(default=300.0, ge=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -21,6 +21,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from appliance import __version__
 from appliance.config import Settings
@@ -45,10 +46,11 @@ from appliance.core.admin import (
     StatusReport,
 )
 from appliance.errors import ApplianceError
+from appliance.gateway import metrics
 from appliance.gateway.intake import jobroutr_webhook
 from appliance.gateway.pages import callback_page
 from appliance.gateway.problems import EXCEPTION_HANDLERS, problem
-from appliance.gateway.pull import PullController
+from appliance.gateway.pull import PullController, require_api_key
 from appliance.gateway.runtime import Runtime
 from appliance.qbo.oauth import Callback
 from appliance.storage.store import Store
@@ -72,6 +74,19 @@ def readyz(store: NamedDependency[Store]) -> Response[dict[str, Any]]:
     if not ok:
         return problem(503, "Not ready", reason)
     return Response({"status": "ready"})
+
+
+@get(
+    "/metrics",
+    tags=["health"],
+    summary="Prometheus metrics (text format), with the API key",
+    guards=[require_api_key],
+    sync_to_thread=True,
+    media_type=CONTENT_TYPE_LATEST,
+)
+def prometheus_metrics(store: NamedDependency[Store], runtime: NamedDependency[Runtime]) -> bytes:
+    """Served only when APPLIANCE_METRICS_ENABLED (the default); otherwise there is no route."""
+    return metrics.exposition(store, runtime)
 
 
 @get(
@@ -408,6 +423,8 @@ def create_app(
 ) -> Litestar:
     """The public listener: health, readiness, the OAuth callback and the OpenAPI schema."""
     handlers = [healthz, readyz, oauth_callback, jobroutr_webhook, PullController]
+    if settings.metrics_enabled:
+        handlers.append(prometheus_metrics)
     return _build(settings, store, runtime, handlers, openapi=True)
 
 

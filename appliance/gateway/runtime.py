@@ -5,9 +5,12 @@ One per process, shared by the public and the admin app, created at start and cl
 
 from __future__ import annotations
 
+import asyncio
+
 from appliance.config import Settings
 from appliance.core.activity import Activity
-from appliance.logging import register_secret
+from appliance.gateway.metrics import metric_values
+from appliance.logging import get_logger, register_secret
 from appliance.qbo.client import QboClient, RetryPolicy
 from appliance.qbo.limiter import Limiters, RateLimits
 from appliance.qbo.oauth import OAuthClient, endpoints
@@ -18,12 +21,15 @@ from appliance.sync.connection import Connector
 from appliance.sync.imports import Importer
 from appliance.sync.push import PushConfig, Pusher
 
+log = get_logger(__name__)
+
 
 class Runtime:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
         self.activity = Activity()
+        self._tasks: list[asyncio.Task[None]] = []
         secret = settings.qbo_client_secret()
         register_secret(secret)
         self.endpoints = endpoints(settings.qbo_environment, settings.qbo_emulator_url)
@@ -62,8 +68,24 @@ class Runtime:
         if ready:
             self.importer.resume_orphans()
             self.pusher.start()
+            if self.settings.metrics_log_seconds > 0:
+                self._tasks.append(asyncio.create_task(self._log_metrics(), name="metrics-log"))
+
+    async def _log_metrics(self) -> None:
+        """The /metrics numbers as one log line now and then, under the same names."""
+        while True:
+            await asyncio.sleep(self.settings.metrics_log_seconds)
+            try:
+                values = await asyncio.to_thread(metric_values, self.store, self)
+            except Exception:
+                log.exception("metrics.failed")
+                continue
+            log.info("metrics", **values)
 
     async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pusher.aclose()
         await self.importer.aclose()
         await self.qbo.aclose()

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from appliance.core.activity import QBO_CALLS, QBO_FAILED, QBO_THROTTLED, Activity
+from appliance.core.activity import QBO_CALLS, QBO_FAILED, QBO_STATUS, QBO_THROTTLED, Activity
 from appliance.qbo.errors import (
     AuthenticationError,
     ConnectionLost,
@@ -136,10 +136,12 @@ class QboClient:
                         headers=headers,
                         content=content,
                     )
+                self.activity.add(f"{QBO_STATUS}{response.status_code}")
                 error = None if response.status_code < 400 else parse_error(response)
                 if error is None:
                     return _decode(response)
             except httpx.TransportError as exc:
+                self.activity.add(f"{QBO_STATUS}none")
                 error = ConnectionLost(
                     f"The connection to QuickBooks failed ({type(exc).__name__})"
                 )

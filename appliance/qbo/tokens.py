@@ -68,6 +68,7 @@ class TokenManager:
         self._locks: dict[str, asyncio.Lock] = {}
         self._cache: dict[str, TokenSet] = {}
         self.refreshes = 0
+        self.refresh_failures = 0
 
     def forget(self, realm_id: str) -> None:
         """Drop what this process remembers (after a reconnect or disconnect)."""
@@ -133,12 +134,15 @@ class TokenManager:
             self.refreshes += 1
             fresh = await self.oauth.refresh(stored.tokens.refresh_token, self.clock())
         except ReconnectNeeded as exc:
+            self.refresh_failures += 1
             await asyncio.to_thread(
                 self.store.mark_needs_reconnect, realm_id, self.owner, exc.error
             )
             self._cache.pop(realm_id, None)
             raise
-        except BaseException:
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                self.refresh_failures += 1
             await asyncio.shield(asyncio.to_thread(self.store.release, realm_id, self.owner))
             raise
         # Sealed and committed (and the lease released) before the new access token is used.
