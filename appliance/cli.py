@@ -258,6 +258,76 @@ def rotate_key(ctx: Context) -> None:
     )
 
 
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@pass_ctx
+@handles_errors
+def backup(ctx: Context, file: Path, force: bool) -> None:
+    """Write a consistent copy of the store to FILE while the service runs (owner-only).
+
+    The copy holds every event acknowledged before it began. The data key is not in it: keep a
+    copy of the keyring file (it changes only with `appliance rotate-key`) apart from backups.
+    """
+    from appliance.storage.backup import describe
+
+    if file.exists() and not force:
+        raise ApplianceError(f"{file} exists already.", hint="Choose another name, or --force.")
+    with AdminClient(ctx.settings.admin_socket_path) as client:
+        client.download("/v1/backup", file)
+    info = describe(file)
+    click.echo(
+        f"Backup written to {file}: {info.size / 1e6:.1f} MB, {info.events} events, "
+        f"schema {info.schema_revision}."
+    )
+    click.echo(f"Restoring it also needs the data key: {ctx.settings.key_path}.")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handles_errors
+def restore(ctx: Context, file: Path, yes: bool) -> None:
+    """Replace the store with a backup made by `appliance backup`. Stop the service first.
+
+    The backup must be readable with this appliance's data key and of this release or an older
+    one (the next start brings its schema up to date).
+    """
+    from appliance.gateway.server import ensure_not_running
+    from appliance.storage import backup as backups
+    from appliance.storage import migrate as migrations
+    from appliance.storage.store import Store
+
+    settings = ctx.settings
+    ensure_not_running(settings.admin_socket_path)
+    info = backups.describe(file)
+    if info.schema_revision is not None and not migrations.knows(info.schema_revision):
+        raise ApplianceError(
+            f"{file} is at schema version {info.schema_revision}, written by a newer release.",
+            hint="Restore it with that release, or choose a backup made by this one.",
+        )
+
+    def usable(database_url: str) -> None:
+        store = Store.open(settings.model_copy(update={"database_url": database_url}))
+        try:
+            store.unseal_check()
+        finally:
+            store.close()
+
+    if not yes:
+        click.confirm(
+            f"Replace the store of {settings.state_dir} with {file} ({info.events} events, "
+            f"schema {info.schema_revision})? What the store holds now is lost",
+            abort=True,
+        )
+    backups.restore(file, settings.database_url, usable)
+    click.echo(
+        f"Restored {file} ({info.events} events). Start the service: it brings the schema up "
+        "to date and takes up the queue where the backup left it."
+    )
+
+
 def _ago(when: datetime | None) -> str:
     if when is None:
         return "never"

@@ -8,7 +8,8 @@ closes it on shutdown (that is how tests and ``litestar run`` use it).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.response import Response
+from litestar.response import Response, Stream
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from appliance import __version__
@@ -52,10 +53,14 @@ from appliance.gateway.pages import callback_page
 from appliance.gateway.problems import EXCEPTION_HANDLERS, problem
 from appliance.gateway.pull import PullController, require_api_key
 from appliance.gateway.runtime import Runtime
+from appliance.logging import get_logger
 from appliance.qbo.oauth import Callback
+from appliance.storage import backup
 from appliance.storage.store import Store
 from appliance.sync import events, setup
 from appliance.sync.imports import report as import_report
+
+log = get_logger(__name__)
 
 
 @get("/healthz", tags=["health"], summary="Liveness: the process answers", sync_to_thread=False)
@@ -217,6 +222,43 @@ async def admin_import_cancel(
     runtime: NamedDependency[Runtime], kind: FromPath[str]
 ) -> ImportReport:
     return import_report(runtime.store, runtime.importer.cancel(kind))
+
+
+@get(
+    "/v1/backup",
+    tags=["admin"],
+    summary="A consistent copy of the store, taken now (a SQLite file)",
+    sync_to_thread=True,
+)
+def admin_backup(store: NamedDependency[Store], request: Request[Any, Any, Any]) -> Stream:
+    settings = store.settings
+    copy = settings.state_dir / f".backup-{uuid.uuid4().hex}.db"
+    taken = backup.take(settings.database_url, copy)
+    log.info(
+        "store.backup_taken",
+        actor=_operator(request),
+        bytes=taken.size,
+        events=taken.events,
+        schema=taken.schema_revision,
+    )
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            with copy.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    yield chunk
+        finally:
+            copy.unlink(missing_ok=True)
+
+    return Stream(
+        chunks(),
+        media_type="application/vnd.sqlite3",
+        headers={
+            "Content-Length": str(taken.size),
+            "X-Appliance-Schema": taken.schema_revision or "",
+            "X-Appliance-Events": str(taken.events),
+        },
+    )
 
 
 @get("/v1/accounts", tags=["admin"], summary="Accounts fit to be a default income/expense account")
@@ -436,6 +478,7 @@ def create_admin_app(
         healthz,
         admin_status,
         admin_rotate_key,
+        admin_backup,
         admin_connect_start,
         admin_connect_finish,
         admin_disconnect,

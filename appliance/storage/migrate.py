@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Engine
 
 from appliance.errors import StoreError
@@ -28,6 +29,14 @@ def head_revision(engine: Engine) -> str:
     return head
 
 
+def knows(revision: str) -> bool:
+    """Is ``revision`` one of this release's schema versions (not one of a newer release)?"""
+    try:
+        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
@@ -40,8 +49,7 @@ def is_current(engine: Engine) -> bool:
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to this release's head. Returns (before, after)."""
     before = current_revision(engine)
-    script = ScriptDirectory.from_config(_config(engine))
-    if before is not None and script.get_revision(before) is None:
+    if before is not None and not knows(before):
         raise StoreError(
             f"The database is at schema version {before}, which this release does not know: "
             "it was written by a newer appliance.",

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from appliance.config import Settings
 from appliance.core.admin import ConnectionInfo, QueueInfo, StoreInfo
-from appliance.errors import KeyringError
+from appliance.errors import KeyringError, StoreError, VaultError
 from appliance.logging import get_logger
 from appliance.storage import audit, connections, credentials, migrate
 from appliance.storage.db import (
@@ -68,6 +68,19 @@ class Store:
         if before != after:
             log.info("store.migrated", schema_before=before, schema_after=after)
         return before, after
+
+    def unseal_check(self) -> None:
+        """Can this data key open the secrets in this database? (StoreError if not)."""
+        try:
+            with self.session() as session:
+                credentials.webhook_secret(session, self.vault)
+        except VaultError as exc:
+            raise StoreError(
+                f"The secrets in this database do not open with the data key "
+                f"{self.settings.key_path} ({exc.message})",
+                hint="Put back the data key file that was in use when the backup was taken, "
+                "then restore again.",
+            ) from None
 
     def ready(self) -> tuple[bool, str]:
         """Is the store reachable and at this release's schema? (for /readyz)"""

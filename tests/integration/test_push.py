@@ -129,18 +129,23 @@ def running_gateway(
     init = run_appliance("init", env=env)
     assert init.returncode == 0, init.stderr
     api_key = next(w for w in init.stdout.split() if w.startswith("jra_"))
-    service = start(env, settings)
+    services = [start(env, settings)]
+    gateway: Gateway | None = None
     try:
         if connect:
             location = approve(connect_link(env), books.realm)
             assert run_appliance("connect", "--redirect-url", location, env=env).returncode == 0
             imported = run_appliance("import", "accounts", "--wait", "--json", env=env)
             assert imported.returncode == 0, imported.stderr
-        yield Gateway(service, settings, api_key)
+        gateway = Gateway(services[0], settings, api_key)
+        yield gateway
     finally:
-        if service.process.poll() is None:
-            service.process.kill()
-            service.process.wait()
+        if gateway is not None:
+            services.append(gateway.service)  # a test may have restarted it
+        for service in services:
+            if service.process.poll() is None:
+                service.process.kill()
+                service.process.wait()
         shutil.rmtree(short, ignore_errors=True)
 
 
