@@ -365,6 +365,13 @@ def _print_status(report: StatusReport) -> None:
     )
     if report.activity is not None:
         click.echo(f"  Activity:         {activity_summary(report.activity)}")
+    if report.checks:
+        click.echo("  Readiness:")
+        marks = {"ok": ("ok", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "red")}
+        for check in report.checks:
+            mark, colour = marks.get(check.state, ("?", "white"))
+            click.echo("    " + click.style(f"{mark:<4}", fg=colour) + f" {check.name:<11} "
+                       f"{check.detail}" + (f" {check.hint}" if check.hint else ""))  # fmt: skip
     s = report.store
     click.echo(
         f"  Store:            {s.backend} at {s.location}, schema {s.schema_revision}"

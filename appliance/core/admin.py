@@ -72,6 +72,15 @@ class ActivityInfo(msgspec.Struct, kw_only=True):
     qbo_failed: int  # answered with another error, or not at all
 
 
+class ReadinessCheck(msgspec.Struct, kw_only=True):
+    """One production-readiness check: clock, disk, certificate, quickbooks."""
+
+    name: str
+    state: str  # ok|warn|fail|unknown
+    detail: str
+    hint: str | None = None
+
+
 class StatusReport(msgspec.Struct, kw_only=True):
     version: str
     started_at: datetime
@@ -83,6 +92,7 @@ class StatusReport(msgspec.Struct, kw_only=True):
     api_keys: int
     webhook_secret_set: bool
     activity: ActivityInfo | None = None
+    checks: list[ReadinessCheck] = msgspec.field(default_factory=list)
 
 
 class KeyRotationReport(msgspec.Struct, kw_only=True):

@@ -112,6 +112,7 @@ def admin_status(
         api_keys=keys,
         webhook_secret_set=has_secret,
         activity=runtime.activity.info(),
+        checks=runtime.readiness(),
     )
 
 

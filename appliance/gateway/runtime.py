@@ -6,9 +6,11 @@ One per process, shared by the public and the admin app, created at start and cl
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from appliance.config import Settings
 from appliance.core.activity import Activity
+from appliance.core.admin import ReadinessCheck
 from appliance.gateway.metrics import metric_values
 from appliance.logging import get_logger, register_secret
 from appliance.qbo.client import QboClient, RetryPolicy
@@ -17,6 +19,7 @@ from appliance.qbo.oauth import OAuthClient, endpoints
 from appliance.qbo.tokens import TokenManager
 from appliance.storage.connections import StoreTokens
 from appliance.storage.store import Store
+from appliance.sync import readiness
 from appliance.sync.connection import Connector
 from appliance.sync.imports import Importer
 from appliance.sync.push import PushConfig, Pusher
@@ -30,6 +33,7 @@ class Runtime:
         self.store = store
         self.activity = Activity()
         self._tasks: list[asyncio.Task[None]] = []
+        self._certificate = readiness.CertificateCache()
         secret = settings.qbo_client_secret()
         register_secret(secret)
         self.endpoints = endpoints(settings.qbo_environment, settings.qbo_emulator_url)
@@ -59,6 +63,16 @@ class Runtime:
         )
         self.importer = Importer(store, self.qbo)
         self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings), self.activity)
+
+    def readiness(self) -> list[ReadinessCheck]:
+        """Clock, disk, certificate and QuickBooks authorization (see sync/readiness.py)."""
+        now = datetime.now(UTC)
+        return [
+            readiness.clock_check(self.qbo.clock_skew, self.qbo.clock_measured_at),
+            readiness.disk_check(self.settings.state_dir),
+            self._certificate.get(self.settings.public_url, now),
+            readiness.token_check(self.store.connection_info(), now),
+        ]
 
     async def start(self) -> None:
         """Background work that must survive restarts: imports a crash interrupted resume, and

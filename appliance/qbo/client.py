@@ -19,7 +19,9 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -91,9 +93,25 @@ class QboClient:
         self.calls = 0
         self.throttled = 0
         self.activity = activity or Activity()
+        self.clock_skew: float | None = None  # seconds this machine is ahead of QuickBooks
+        self.clock_measured_at: datetime | None = None
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def _note_clock(self, response: httpx.Response) -> None:
+        """This machine's clock against QuickBooks' (its Date header, to the second)."""
+        date = response.headers.get("date")
+        if not date:
+            return
+        try:
+            server = parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            return
+        now = datetime.now(UTC)
+        # Date has whole seconds: half a second of the difference is rounding.
+        self.clock_skew = (now - server).total_seconds() - 0.5
+        self.clock_measured_at = now
 
     async def request(
         self,
@@ -137,6 +155,7 @@ class QboClient:
                         content=content,
                     )
                 self.activity.add(f"{QBO_STATUS}{response.status_code}")
+                self._note_clock(response)
                 error = None if response.status_code < 400 else parse_error(response)
                 if error is None:
                     return _decode(response)

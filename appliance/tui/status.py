@@ -111,6 +111,10 @@ class StatusScreen(ConsoleScreen):
             if status.activity.qbo_throttled:
                 activity = activity.replace("throttled", "[yellow]throttled[/]")
             lines.append(activity)
+        for check in status.checks:  # readiness: only what needs attention
+            if check.state in ("warn", "fail"):
+                colour = "red" if check.state == "fail" else "yellow"
+                lines.append(f"[{colour}]! {check.name}: {check.detail}[/] {check.hint or ''}")
         self.query_one("#queue", Static).update("\n".join(lines))
 
     def selected(self) -> EventInfo | None:

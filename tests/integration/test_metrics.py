@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_push import Gateway, created, running_gateway
 from tests.integration.test_service import _read
-from tests.support import RunningEmulator, wait_until
+from tests.support import RunningEmulator, run_appliance, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +98,18 @@ def test_metrics_can_be_switched_off(books: RunningEmulator, tmp_path: Path) -> 
     with running_gateway(books, tmp_path, connect=False, APPLIANCE_METRICS_ENABLED="false") as gw:
         assert gw.http.get("/metrics").status_code == 404
         assert gw.http.get("/healthz").status_code == 200
+
+
+def test_status_shows_the_readiness_checks(gateway: Gateway) -> None:
+    # A QuickBooks call has been made (connecting), so the clock has been compared.
+    shown = run_appliance("status", "--json", env=gateway.env)
+    assert shown.returncode == 0, shown.stderr
+    checks = {c["name"]: c for c in json.loads(shown.stdout)["checks"]}
+    assert checks["clock"]["state"] == "ok"  # the emulator runs on this machine's clock
+    assert "QuickBooks' clock" in checks["clock"]["detail"]
+    assert checks["disk"]["state"] in ("ok", "warn")
+    assert checks["certificate"]["state"] == "unknown"  # http://127.0.0.1 in tests
+    assert checks["quickbooks"]["state"] == "ok"
+    printed = run_appliance("status", env=gateway.env).stdout
+    assert "Readiness:" in printed
+    assert "clock" in printed
