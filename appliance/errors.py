@@ -67,10 +67,15 @@ class StoreError(ApplianceError):
     """The database cannot be opened or is at a schema version this release does not know."""
 
 
+class NewerStoreError(StoreError):
+    """The database was written by a newer release. Restarting will not help (exit 78, so
+    systemd's RestartPreventExitStatus stops trying)."""
+
+
 class ServiceNotRunning(ApplianceError):
     """An operator command could not reach the running service over its admin socket."""
 
     hint = (
-        "Start it with `appliance serve` (or `systemctl start jobroutr-appliance`), "
+        "Start it with `appliance serve` (or `systemctl start jobroutr-gateway`), "
         "then run this command again."
     )

@@ -89,8 +89,10 @@ def bind_unix(path: Path, group: str | None) -> socket.socket:
     os.chmod(path, 0o660)
     if group:
         try:
-            os.chown(path, -1, grp.getgrnam(group).gr_gid)
-        except (KeyError, PermissionError) as exc:
+            gid = grp.getgrnam(group).gr_gid
+            if os.stat(path).st_gid != gid:  # under the unit's Group= it is already
+                os.chown(path, -1, gid)
+        except (KeyError, OSError) as exc:
             sock.close()
             path.unlink(missing_ok=True)
             raise ApplianceError(

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Engine
 
-from appliance.errors import StoreError
+from appliance.errors import NewerStoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -50,7 +50,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to this release's head. Returns (before, after)."""
     before = current_revision(engine)
     if before is not None and not knows(before):
-        raise StoreError(
+        raise NewerStoreError(
             f"The database is at schema version {before}, which this release does not know: "
             "it was written by a newer appliance.",
             hint="Install that newer release again, or restore a backup made by this one.",

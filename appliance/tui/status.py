@@ -13,7 +13,7 @@ from appliance.core.admin import EventInfo, StatusReport
 from appliance.errors import ServiceNotRunning
 from appliance.tui.common import REFRESH_SECONDS, Confirm, ConsoleScreen, ago, connection_lines
 
-NOT_RUNNING_HINT = "Start it with `appliance serve` (or `systemctl start jobroutr-appliance`)."
+NOT_RUNNING_HINT = "Start it with `appliance serve` (or `systemctl start jobroutr-gateway`)."
 
 
 def short(text: str, width: int) -> str:

@@ -164,6 +164,6 @@ def test_a_store_written_by_a_newer_release_is_refused_at_start(
             db.execute("UPDATE alembic_version SET version_num = '9999'")
         for command in ("migrate", "serve"):
             result = run_appliance(command, env=gateway.env, timeout=30)
-            assert result.returncode != 0, command
+            assert result.returncode == 78, command  # the unit does not restart it in a loop
             assert "written by a newer appliance" in result.stderr, result.stderr
             assert "Traceback" not in result.stderr

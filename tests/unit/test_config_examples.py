@@ -20,8 +20,8 @@ def test_the_production_example_loads_with_its_secret_from_systemd_credentials(
 ) -> None:
     credentials = tmp_path / "credentials"
     credentials.mkdir()
-    (credentials / "qbo_client_secret").write_text("production-secret-from-intuit\n")
-    (credentials / "qbo_client_secret").chmod(0o600)
+    (credentials / "qbo-client-secret").write_text("production-secret-from-intuit\n")
+    (credentials / "qbo-client-secret").chmod(0o600)
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
 
     settings = load_settings(CONFIG / "appliance.example.toml")
@@ -29,7 +29,7 @@ def test_the_production_example_loads_with_its_secret_from_systemd_credentials(
     assert settings.qbo_environment == "production"
     assert settings.public_url == "https://qbo-gateway.example.com"
     assert settings.oauth_redirect_uri == "https://qbo-gateway.example.com/oauth/callback"
-    assert settings.admin_group == "jobroutr-operators"
+    assert settings.admin_group == "jobroutr-ops"
     assert settings.qbo_client_secret() == "production-secret-from-intuit"
     assert settings.qbo_client_secret() != EMULATOR_CLIENT_SECRET
 
