@@ -45,8 +45,8 @@ def ensure_venv(extras: str) -> None:
 
 
 def lint() -> None:
-    sh(BIN / "ruff", "check", "appliance", "tests", "tasks.py")
-    sh(BIN / "ruff", "format", "--check", "appliance", "tests", "tasks.py")
+    sh(BIN / "ruff", "check", "appliance", "tests", "bench", "tasks.py")
+    sh(BIN / "ruff", "format", "--check", "appliance", "tests", "bench", "tasks.py")
     sh(BIN / "mypy", "appliance")
     sh(BIN / "lint-imports", "--no-cache")
 
