@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -75,41 +76,90 @@ def upsert(
 def upsert_rows(
     session: Session, realm_id: str, kind: str, rows: Sequence[MirrorRow], run_id: int | None
 ) -> int:
-    """``upsert`` inside the caller's transaction."""
-    model = MODELS[kind]
+    """``upsert`` inside the caller's transaction.
+
+    Plain SQL statements, a few per batch (read what is there, insert the new rows, update the
+    changed ones, mark the unchanged ones as seen by this run), not one ORM object per record:
+    an import of 20,000 customers spent most of its time building and flushing those.
+    """
+    if not rows:
+        return 0
+    table = MODELS[kind].__table__
     now = utcnow()
+    names = list(rows[0].columns)
     ids = [row.qbo_id for row in rows]
     existing = {
-        r.qbo_id: r
-        for r in session.exec(
-            select(model).where(col(model.realm_id) == realm_id, col(model.qbo_id).in_(ids))
-        ).all()
+        found.qbo_id: found
+        for found in session.execute(
+            sa.select(table.c.qbo_id, table.c.data, *(table.c[n] for n in names)).where(
+                table.c.realm_id == realm_id, table.c.qbo_id.in_(ids)
+            )
+        )
     }
+    new = [row for row in rows if row.qbo_id not in existing]
     changed = [
         row
         for row in rows
-        if row.qbo_id not in existing
-        or existing[row.qbo_id].data != row.data
-        or any(getattr(existing[row.qbo_id], k) != v for k, v in row.columns.items())
+        if row.qbo_id in existing
+        and (
+            existing[row.qbo_id].data != row.data
+            or any(existing[row.qbo_id]._mapping[k] != v for k, v in row.columns.items())
+        )
     ]
-    seq = next_seqs(session, realm_id, kind, len(changed)) if changed else 0
+    seq = next_seqs(session, realm_id, kind, len(new) + len(changed)) if new or changed else 0
+    seen = {"import_run_id": run_id} if run_id is not None else {}
+    if new:
+        session.execute(
+            sa.insert(table),
+            [
+                {
+                    "realm_id": realm_id,
+                    "qbo_id": row.qbo_id,
+                    **row.columns,
+                    "data": row.data,
+                    "change_seq": seq + n,
+                    "updated_at": now,
+                    "import_run_id": run_id,
+                }
+                for n, row in enumerate(new)
+            ],
+        )
+        seq += len(new)
+    if changed:
+        session.execute(
+            sa.update(table)
+            .where(
+                table.c.realm_id == sa.bindparam("key_realm"),
+                table.c.qbo_id == sa.bindparam("key_qbo_id"),
+            )
+            .values(
+                {n: sa.bindparam(n) for n in [*names, "data", "change_seq", "updated_at"]}
+                | {k: sa.bindparam(k) for k in seen}
+            ),
+            [
+                {
+                    "key_realm": realm_id,
+                    "key_qbo_id": row.qbo_id,
+                    **row.columns,
+                    "data": row.data,
+                    "change_seq": seq + n,
+                    "updated_at": now,
+                    **seen,
+                }
+                for n, row in enumerate(changed)
+            ],
+        )
     changed_ids = {row.qbo_id for row in changed}
-    for row in rows:
-        record = existing.get(row.qbo_id)
-        if record is None:
-            record = model(realm_id=realm_id, qbo_id=row.qbo_id, **row.columns, data=row.data)
-        elif row.qbo_id in changed_ids:
-            for key, value in row.columns.items():
-                setattr(record, key, value)
-            record.data = row.data
-        if row.qbo_id in changed_ids:
-            record.change_seq = seq
-            record.updated_at = now
-            seq += 1
-        if run_id is not None:
-            record.import_run_id = run_id
-        session.add(record)
-    return len(changed)
+    unchanged = [
+        row.qbo_id for row in rows if row.qbo_id in existing and row.qbo_id not in changed_ids
+    ]
+    if unchanged and seen:
+        session.execute(
+            sa.update(table)
+            .where(table.c.realm_id == realm_id, table.c.qbo_id.in_(unchanged))
+            .values(seen)
+        )
+    return len(new) + len(changed)
 
 
 def deactivate_unseen(engine: Engine, realm_id: str, kind: str, run_id: int) -> int:
