@@ -150,6 +150,7 @@ async def oauth_callback(
         info = await runtime.connector.finish(callback, actor="browser")
     except ApplianceError as exc:
         return callback_page(ok=False, message=exc.message, hint=exc.hint)
+    runtime.intake.forget()  # events from now on belong to this company
     await runtime.pusher.nudge("connection")  # events waiting for a connection go on now
     return callback_page(
         ok=True,
@@ -186,6 +187,7 @@ async def admin_connect_finish(
     info = await runtime.connector.finish(
         Callback.from_url(data.redirect_url), actor=_operator(request)
     )
+    runtime.intake.forget()  # events from now on belong to this company
     await runtime.pusher.nudge("connection")  # events waiting for a connection go on now
     return info
 
@@ -194,7 +196,9 @@ async def admin_connect_finish(
 async def admin_disconnect(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> DisconnectReport:
-    return await runtime.connector.disconnect(actor=_operator(request))
+    report = await runtime.connector.disconnect(actor=_operator(request))
+    runtime.intake.forget()
+    return report
 
 
 @post("/v1/imports/{kind:str}", tags=["admin"], summary="Start an import", status_code=202)

@@ -8,7 +8,6 @@ queued; no hostile request gets a 5xx.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import datetime
@@ -21,16 +20,9 @@ from litestar.response import Response
 from appliance.core.events import KNOWN_TYPES, SignatureError, validate, verify_signature
 from appliance.gateway.problems import problem
 from appliance.gateway.runtime import Runtime
-from appliance.storage import credentials, events
-from appliance.storage.store import Store
+from appliance.storage.events import Incoming
 
 MAX_BODY = 256 * 1024
-
-
-def _webhook_secret(store: Store) -> list[str]:
-    with store.session() as session:
-        secret = credentials.webhook_secret(session, store.vault)
-    return [secret] if secret else []
 
 
 def _when(value: Any) -> datetime | None:
@@ -48,16 +40,15 @@ def _when(value: Any) -> datetime | None:
 )
 async def jobroutr_webhook(
     request: Request[Any, Any, Any],
-    store: NamedDependency[Store],
     runtime: NamedDependency[Runtime],
 ) -> Response[Any]:
     body = await request.body()
     if len(body) > MAX_BODY:
         return problem(413, "Payload too large", f"The body is over {MAX_BODY // 1024} KiB.")
     headers = {k.lower(): v for k, v in request.headers.items()}
+    context = await runtime.intake.context()
     try:
-        secrets = await asyncio.to_thread(_webhook_secret, store)
-        event_id = verify_signature(secrets, headers, body, time.time())
+        event_id = verify_signature(context.secrets, headers, body, time.time())
     except SignatureError as exc:
         return problem(401, "Unauthorized", str(exc))
     try:
@@ -73,19 +64,20 @@ async def jobroutr_webhook(
             + "; ".join(f"{p.name} {p.reason}" for p in invalid),
             invalid_params=[{"name": p.name, "reason": p.reason} for p in invalid],
         )
-    info = await asyncio.to_thread(store.connection_info)
-    # Committed (synchronous=FULL) before the answer: an acknowledged event survives a power cut.
-    accepted = await asyncio.to_thread(
-        events.accept,
-        store.engine,
-        event_id=event_id,
-        event_type=event_type,
-        payload=document,
-        realm_id=info.realm_id if info else None,
-        occurred_at=_when(document.get("timestamp")),
-        known=event_type in KNOWN_TYPES,
+    # Committed (synchronous=FULL) before the answer, grouped with the requests that arrive
+    # meanwhile (one sync for all): an acknowledged event survives a power cut.
+    accepted = await runtime.intake.accept(
+        Incoming(
+            event_id=event_id,
+            event_type=event_type,
+            payload=document,
+            realm_id=context.realm_id,
+            occurred_at=_when(document.get("timestamp")),
+            known=event_type in KNOWN_TYPES,
+        )
     )
     if accepted.duplicate:
         return Response({**accepted.response, "duplicate": True}, status_code=200)
-    runtime.pusher.wake()
+    if not accepted.waiting:
+        runtime.pusher.wake()
     return Response(accepted.response, status_code=202)

@@ -22,6 +22,7 @@ from appliance.storage.store import Store
 from appliance.sync import readiness
 from appliance.sync.connection import Connector
 from appliance.sync.imports import Importer
+from appliance.sync.intake import Intake
 from appliance.sync.push import PushConfig, Pusher
 
 log = get_logger(__name__)
@@ -63,6 +64,7 @@ class Runtime:
         )
         self.importer = Importer(store, self.qbo)
         self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings), self.activity)
+        self.intake = Intake(store)
 
     def readiness(self) -> list[ReadinessCheck]:
         """Clock, disk, certificate and QuickBooks authorization (see sync/readiness.py)."""
@@ -100,6 +102,7 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.intake.aclose()
         await self.pusher.aclose()
         await self.importer.aclose()
         await self.qbo.aclose()

@@ -66,6 +66,9 @@ def create_store_engine(database_url: str) -> Engine:
     """An engine for the store. SQLite files are created owner-only (0600), WAL and SHM included."""
     path = sqlite_path(database_url)
     connect_args: dict[str, Any] = {}
+    # A server database's connections can drop while pooled: test each before use. A SQLite
+    # file's cannot, and the test would cost a statement on every checkout.
+    pre_ping = make_url(database_url).get_backend_name() != "sqlite"
     if path is not None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # SQLite creates -wal and -shm with the main file's mode; create that one 0600 first.
@@ -74,7 +77,7 @@ def create_store_engine(database_url: str) -> Engine:
             os.close(fd)
         connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
     try:
-        engine = create_engine(database_url, connect_args=connect_args, pool_pre_ping=True)
+        engine = create_engine(database_url, connect_args=connect_args, pool_pre_ping=pre_ping)
     except Exception as exc:
         raise StoreError(
             f"The database URL in APPLIANCE_DATABASE_URL cannot be used ({type(exc).__name__})."

@@ -1,27 +1,42 @@
 """Events received from JobRoutr: committed durably (with their job) before they are answered.
 
 The event id (``webhook-id``) is the primary key, so a redelivery cannot queue anything twice:
-the second insert fails inside the same transaction and the first answer is returned instead.
+the second insert does nothing, inside the same transaction, and the first answer is returned.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import exists, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
-from appliance.storage.db import session_scope
-from appliance.storage.models import Event, Job
+from appliance.storage.models import Company, Event, Job
+from appliance.storage.types import utcnow
 
 
 @dataclass(frozen=True)
 class Accepted:
     response: dict[str, Any]
     duplicate: bool
+    #: Its job waits (for a first connection): no push worker need look now.
+    waiting: bool = False
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One verified, valid event to store."""
+
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    realm_id: str | None
+    occurred_at: datetime | None
+    known: bool
 
 
 def accept(
@@ -35,44 +50,124 @@ def accept(
     known: bool,
 ) -> Accepted:
     """Store the event and, for a known type, its job; or return the first answer to this id."""
-    with Session(engine) as session:
-        first = session.get(Event, event_id)
-        if first is not None:
-            return Accepted(dict(first.first_response), duplicate=True)
-    kind = event_type.split(".", maxsplit=1)[0]
-    record_id = str(payload.get("data", {}).get("id", ""))[:128] if known else None
-    status = "queued" if known else "ignored"
-    response = {"event_id": event_id, "status": status}
-    try:
-        with session_scope(engine) as session:
-            session.add(
-                Event(
-                    id=event_id,
-                    type=event_type[:64],
-                    realm_id=realm_id,
-                    record_kind=kind if known else None,
-                    record_id=record_id,
-                    occurred_at=occurred_at,
-                    payload=payload,
-                    status=status,
-                    first_response=response,
+    incoming = Incoming(event_id, event_type, payload, realm_id, occurred_at, known)
+    return accept_many(engine, [incoming])[0]
+
+
+@dataclass(frozen=True)
+class Unconnected:
+    """How a job waits when no company was ever connected: for what, and until when at most."""
+
+    waiting_for: str
+    wait: timedelta
+
+
+def accept_many(
+    engine: Engine, batch: list[Incoming], unconnected: Unconnected | None = None
+) -> list[Accepted]:
+    """Store a batch of events (and their jobs) in one transaction, so one sync of the log
+    makes all of them durable: the answers, in order, are given only after the commit.
+
+    An id already stored (or twice in the batch) gets the first answer, marked duplicate. Plain
+    SQL statements, not ORM objects: intake runs this for every event JobRoutr sends.
+
+    With ``unconnected``, when no company was ever connected (read inside the transaction, which
+    holds the write lock by then), the batch's jobs wait for a connection at once, instead of
+    each being claimed by a push worker only to find out; a connect wakes them.
+    """
+    events = Event.__table__  # type: ignore[attr-defined]
+    jobs = Job.__table__  # type: ignore[attr-defined]
+    companies = Company.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    upsert = sqlite_insert if engine.dialect.name == "sqlite" else postgresql_insert
+    event_rows: dict[str, dict[str, Any]] = {}  # the first of each id in the batch
+    job_rows: dict[str, dict[str, Any]] = {}
+    for item in batch:
+        if item.event_id in event_rows:
+            continue
+        kind = item.event_type.split(".", maxsplit=1)[0]
+        data = item.payload.get("data")
+        raw_id = data.get("id", "") if isinstance(data, dict) else ""
+        record_id = str(raw_id)[:128] if item.known else None
+        status = "queued" if item.known else "ignored"
+        event_rows[item.event_id] = {
+            "id": item.event_id,
+            "type": item.event_type[:64],
+            "realm_id": item.realm_id,
+            "record_kind": kind if item.known else None,
+            "record_id": record_id,
+            "occurred_at": item.occurred_at,
+            "received_at": now,
+            "payload": item.payload,
+            "status": status,
+            "attempts": 0,
+            "first_response": {"event_id": item.event_id, "status": status},
+            "updated_at": now,
+        }
+        if item.known:
+            job_rows[item.event_id] = {
+                "event_id": item.event_id,
+                "realm_id": item.realm_id,
+                "kind": item.event_type,
+                "record_key": f"{kind}:{record_id}",
+                "state": "queued",
+                "run_after": now,
+                "attempts": 0,
+                "fence": 0,
+                "generation": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+    with engine.begin() as connection:
+        # A write first, so the transaction holds the write lock and every read below is current.
+        inserted = set(
+            connection.execute(
+                upsert(events).on_conflict_do_nothing(index_elements=["id"]).returning(events.c.id),
+                list(event_rows.values()),
+            ).scalars()
+        )
+        firsts = {event_id: {**row["first_response"]} for event_id, row in event_rows.items()}
+        if len(inserted) < len(event_rows):  # received before: their first answers
+            found = connection.execute(
+                select(events.c.id, events.c.first_response).where(
+                    events.c.id.in_(event_rows.keys() - inserted)
                 )
             )
-            if known:
-                session.flush()  # the event row first: the job refers to it
-                session.add(
-                    Job(
-                        event_id=event_id,
-                        realm_id=realm_id,
-                        kind=event_type,
-                        record_key=f"{kind}:{record_id}",
+            firsts.update((event_id, first) for event_id, first in found)
+        # In the order received: job ids order each record's events.
+        new_jobs = [row for event_id, row in job_rows.items() if event_id in inserted]
+        if new_jobs:
+            connection.execute(insert(jobs), new_jobs)
+        waiting = False
+        if unconnected is not None and new_jobs:
+            waiting = bool(
+                connection.execute(select(~exists(select(companies.c.realm_id)))).scalar()
+            )
+            if waiting:
+                parked = [row["event_id"] for row in new_jobs]
+                connection.execute(
+                    update(events).where(events.c.id.in_(parked)).values(status="waiting")
+                )
+                connection.execute(
+                    update(jobs)
+                    .where(jobs.c.event_id.in_(parked))
+                    .values(
+                        state="waiting",
+                        waiting_for=unconnected.waiting_for,
+                        waits_on=" connection ",
+                        run_after=now + unconnected.wait,
                     )
                 )
-    except IntegrityError:
-        # A redelivery raced us between the read and the insert: the first one won.
-        with Session(engine) as session:
-            first = session.get(Event, event_id)
-        if first is None:
-            raise
-        return Accepted(dict(first.first_response), duplicate=True)
-    return Accepted(response, duplicate=False)
+    out: list[Accepted] = []
+    answered: set[str] = set()
+    for item in batch:
+        first = item.event_id in inserted and item.event_id not in answered
+        answered.add(item.event_id)
+        out.append(
+            Accepted(
+                dict(firsts[item.event_id]),
+                duplicate=not first,
+                waiting=first and waiting and item.event_id in job_rows,
+            )
+        )
+    return out

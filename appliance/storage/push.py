@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, exists, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from appliance.storage import audit
 from appliance.storage.db import session_scope
 from appliance.storage.mirror import MODELS, WRITES, MirrorRow, next_seqs, upsert_rows
-from appliance.storage.models import CompanySettings, Event, Job, Link
+from appliance.storage.models import Company, CompanySettings, Event, Job, Link
 from appliance.storage.queue import Claim
 from appliance.storage.types import utcnow
 
@@ -239,6 +239,38 @@ def wake_waiting(engine: Engine, token: str | None = None) -> int:
     ``settings:accounts``, ``connection``), or all of them, look again now."""
     with session_scope(engine) as session:
         return _wake(session, token, utcnow())
+
+
+def park_unconnected(engine: Engine, *, waiting_for: str, until: datetime) -> int:
+    """While no company was ever connected, every due job of no company waits for one, in one
+    statement (not one claim each: thousands may arrive before `appliance connect`). Returns
+    how many. A connect commits before it wakes the jobs waiting on ``connection``, and this
+    changes nothing once a company exists, so no job can be parked past a connect."""
+    now = utcnow()
+    due = and_(
+        col(Job.state).in_(("queued", "waiting")),
+        col(Job.run_after) <= now,
+        col(Job.realm_id).is_(None),
+        ~exists(select(Company.realm_id)),
+    )
+    with session_scope(engine) as session:
+        session.exec(
+            update(Event)
+            .where(col(Event.id).in_(select(Job.event_id).where(due)))
+            .values(status="waiting", updated_at=now)
+        )
+        parked = session.exec(
+            update(Job)
+            .where(due)
+            .values(
+                state="waiting",
+                waiting_for=waiting_for,
+                waits_on=" connection ",
+                run_after=until,
+                updated_at=now,
+            )
+        )
+        return int(parked.rowcount or 0)
 
 
 # The operator's view and actions ---------------------------------------------------------------

@@ -58,6 +58,7 @@ CENT = Decimal("0.01")
 DELETED = " (deleted)"
 ITEM_TYPES = {"service": "Service", "non_inventory": "NonInventory"}
 CONNECTION_WAIT = timedelta(seconds=60)
+NOT_CONNECTED = "a QuickBooks connection: run `appliance connect`"
 SETTINGS_WAIT = timedelta(seconds=60)
 DEPENDENCY_RECHECK = timedelta(seconds=30)
 
@@ -347,7 +348,8 @@ class Pusher:
         self.activity = activity or Activity()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
         self._tasks: list[asyncio.Task[None]] = []
-        self._wake = asyncio.Event()
+        self._idle: list[asyncio.Event] = []  # one per worker waiting for work, latest last
+        self._missed = False
         self._random = random.Random()  # noqa: S311 - jitter, not secrets
         self.applied = 0
 
@@ -359,8 +361,13 @@ class Pusher:
             self._tasks.append(loop.create_task(self._worker(number), name=f"push-{number}"))
 
     def wake(self) -> None:
-        """New work is queued (an event arrived, a setting changed): idle workers look now."""
-        self._wake.set()
+        """New work is queued (an event arrived, a setting changed): an idle worker looks now.
+        One, not all: a worker that finds a job wakes the next, so a backlog gets every worker
+        and a single event does not make each of them query the queue."""
+        if self._idle:
+            self._idle.pop().set()
+        else:
+            self._missed = True  # every worker is busy: the next to finish looks again
 
     async def nudge(self, token: str | None = None) -> None:
         """What waiting jobs may need has changed (``connection``, ``settings:accounts``; None:
@@ -386,10 +393,20 @@ class Pusher:
                 log.exception("push.worker_error", worker=number)
                 found = False
                 await asyncio.sleep(self.config.idle_poll * 5)
-            if not found:
-                self._wake.clear()
+            if found:
+                self.wake()
+                continue
+            if self._missed:
+                self._missed = False
+                continue
+            woken = asyncio.Event()
+            self._idle.append(woken)
+            try:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.config.idle_poll)
+                    await asyncio.wait_for(woken.wait(), timeout=self.config.idle_poll)
+            finally:
+                if woken in self._idle:
+                    self._idle.remove(woken)
 
     async def run_one(self, owner: str | None = None) -> bool:
         """Claim and run one job; False when there was nothing to do."""
@@ -441,6 +458,14 @@ class Pusher:
         if not written:
             log.warning("push.lease_lost", job_id=claim.job_id, event_id=claim.event_id)
             return
+        if state == "waiting" and "realm_id" not in kwargs and kwargs["waits_on"] == ["connection"]:
+            # Never connected: the rest of the queue waits too, in one statement.
+            await asyncio.to_thread(
+                jobs.park_unconnected,
+                engine,
+                waiting_for=kwargs["waiting_for"],
+                until=kwargs["run_after"],
+            )
         counted = {"done": PUSH_DONE, "failed": PUSH_FAILED, "queued": PUSH_RETRIED}.get(state)
         if counted:
             self.activity.add(counted)
@@ -468,7 +493,7 @@ class Pusher:
         realm = work.realm_id or await asyncio.to_thread(self._current_realm)
         if realm is None:
             return "waiting", {
-                "waiting_for": "a QuickBooks connection: run `appliance connect`",
+                "waiting_for": NOT_CONNECTED,
                 "waits_on": ["connection"],
                 "run_after": now + CONNECTION_WAIT,
             }

@@ -19,7 +19,7 @@ from appliance.qbo.oauth import Callback
 from appliance.storage import connections
 from appliance.storage.models import Company, QboCustomer
 from appliance.storage.store import Store
-from tests.support import ROOT, RunningEmulator, approve
+from tests.support import ROOT, RunningEmulator, approve, wait_until
 
 RACE_SCRIPT = Path(__file__).with_name("refresh_race.py")
 
@@ -67,14 +67,18 @@ def test_a_hundred_callers_with_an_expired_token_cause_one_refresh_and_no_failur
     assert stats(emulator)["token_refreshes"] - before == 1
 
 
-def test_two_processes_sharing_one_store_refresh_once(
-    app_settings: Settings, emulator: RunningEmulator, tmp_path: Path
+@pytest.mark.parametrize(("processes", "callers"), [(2, 50), (4, 25)])
+def test_processes_sharing_one_store_refresh_once_at_expiry(
+    app_settings: Settings, emulator: RunningEmulator, tmp_path: Path, processes: int, callers: int
 ) -> None:
+    """Every process holds the expired token; all callers start together (a go file); the store's
+    lock lets one refresh and the others read the new tokens: QBO's rotating refresh token is
+    spent once, or the losers would hold a dead one."""
     run(app_settings, lambda runtime: connect(runtime, emulator.realm))
     advance(emulator, 3601)
     go = tmp_path / "go"
-    args = [str(app_settings.state_dir), emulator.url, emulator.realm, str(go), "50"]
-    processes = [
+    args = [str(app_settings.state_dir), emulator.url, emulator.realm, str(go), str(callers)]
+    started = [
         subprocess.Popen(
             [sys.executable, str(RACE_SCRIPT), *args],
             cwd=ROOT,
@@ -82,13 +86,21 @@ def test_two_processes_sharing_one_store_refresh_once(
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
+        for _ in range(processes)
     ]
+    wait_until(
+        lambda: (
+            len(list(tmp_path.glob("go.ready.*"))) == processes
+            or any(p.poll() is not None for p in started)
+        ),
+        timeout=120,
+        what="every process ready to call",
+    )
     go.write_text("go")
-    outputs = [p.communicate(timeout=120) for p in processes]
-    for process, (out, err) in zip(processes, outputs, strict=True):
+    outputs = [p.communicate(timeout=180) for p in started]
+    for process, (out, err) in zip(started, outputs, strict=True):
         assert process.returncode == 0, err
-        assert out.strip() == "50 ok"
+        assert out.strip() == f"{callers} ok"
     assert stats(emulator)["token_refreshes"] == 1
 
 
