@@ -118,6 +118,60 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+MEMORY_CUSTOMERS = 100_000
+MEMORY_LIMIT_MB = 250
+
+
+def memory(runs: int) -> Result:
+    """Peak memory (VmHWM) of a fresh service process importing 100,000 customers, against the
+    same process's resident memory just before (started, connected, idle): the import's own cost
+    is the difference. One fresh service per run, so the peak is of that import alone."""
+    peaks: list[float] = []
+    idles: list[float] = []
+    with RunningEmulator(EmulatorConfig(customers=MEMORY_CUSTOMERS)) as books:
+        rows = books.service.companies[books.realm].rows("Customer")
+        active = sum(1 for c in rows if c.get("Active", True))
+        for n in range(runs):
+            with tempfile.TemporaryDirectory() as tmp, running_gateway(books, Path(tmp)) as gateway:
+                pid = gateway.service.process.pid
+                idle = rss_mb(pid)
+                seconds, count = appliance_import(gateway.env)
+                peak = peak_rss_mb(pid)
+                if count != active:
+                    raise RuntimeError(f"imported {count} of {active} active customers")
+                log(
+                    f"  memory run {n + 1}: idle {idle:.0f} MB, peak {peak:.0f} MB, {seconds:.1f} s"
+                )
+                peaks.append(peak)
+                idles.append(idle)
+    peaks_sorted, idles_sorted = sorted(peaks), sorted(idles)
+    peak, idle = peaks_sorted[len(peaks) // 2], idles_sorted[len(idles) // 2]
+    return Result(
+        benchmark="Import",
+        measure=f"peak memory of the service importing {active:,} active customers",
+        figure=peak,
+        baseline_name="the same service process just before, started, connected and idle",
+        baseline=idle,
+        unit="MB",
+        target=f"peak < {MEMORY_LIMIT_MB} MB",
+        met=peak < MEMORY_LIMIT_MB,
+        runs=runs,
+        command="python -m bench.imports",
+        higher_is_better=False,
+        notes=f"VmHWM of a fresh `appliance serve` per run (emulator at 0 ms/request; pages "
+        f"of {PAGE}, at most 8 in flight). The import itself adds {peak - idle:.0f} MB: it holds "
+        "a few pages, not the company.",
+        samples={"peak": peaks, "idle": idles},
+    )
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def run(quick: bool = False) -> list[Result]:
     customers = 5_000 if quick else 20_000
     runs = 3 if quick else 5
@@ -186,6 +240,7 @@ def run(quick: bool = False) -> list[Result]:
             "writes to the store.",
         )
     )
+    results.append(memory(1 if quick else 3))
     return results
 
 
