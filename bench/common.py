@@ -27,6 +27,8 @@ class Result:
     command: str  # reproduces it
     higher_is_better: bool = True
     notes: str = ""
+    #: When the target is missed: where the time or memory goes, as measured (profiles, counts).
+    gap: str = ""
     samples: dict[str, list[float]] = field(default_factory=dict)
 
     @property

@@ -15,6 +15,7 @@ import importlib
 import json
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,6 +61,15 @@ def render(results: list[Result], missing: list[str], quick: bool, seconds: floa
             + (f" {r.notes}" if r.notes else ""),
             "",
         ]
+    missed = [r for r in results if not r.met]
+    if missed:
+        lines += ["## Targets missed, and why", ""]
+        for r in missed:
+            lines.append(
+                f"- **{r.benchmark}: {r.measure}** ({r.target}; here {r.ratio:.2f}). "
+                + (r.gap or "The cause has not been measured yet.")
+            )
+        lines.append("")
     if missing:
         lines += [
             "## Not measured in this run",
@@ -92,7 +102,11 @@ def main(argv: list[str]) -> int:
             missing.append((name, "no benchmark yet (see the issue tracker)"))
             continue
         print(f"== {name}", file=sys.stderr, flush=True)
-        results += module.run(quick=args.quick)
+        try:
+            results += module.run(quick=args.quick)
+        except Exception as exc:  # one broken benchmark must not lose the others' figures
+            traceback.print_exc()
+            missing.append((name, f"the benchmark failed: {type(exc).__name__}: {exc}"))
     seconds = time.monotonic() - started
     args.out.write_text(render(results, missing, args.quick, seconds) + "\n", encoding="utf-8")
     args.out.with_name("performance.json").write_text(
