@@ -14,18 +14,20 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar import Litestar, Request, get, post, put
+from litestar import Litestar, MediaType, Request, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Response, Stream
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from appliance import __version__
 from appliance.config import Settings
+from appliance.core.accounts import ACCOUNT_KINDS
 from appliance.core.admin import (
     EVENT_STATUSES,
     EVENTS_MAX_LIMIT,
@@ -50,14 +52,15 @@ from appliance.errors import ApplianceError
 from appliance.gateway import metrics
 from appliance.gateway.intake import jobroutr_webhook
 from appliance.gateway.pages import callback_page
-from appliance.gateway.problems import EXCEPTION_HANDLERS, problem
-from appliance.gateway.pull import PullController, require_api_key
+from appliance.gateway.problems import EXCEPTION_HANDLERS, problem, problems
+from appliance.gateway.pull import API_KEY, PullController, require_api_key
 from appliance.gateway.runtime import Runtime
 from appliance.logging import get_logger
 from appliance.qbo.oauth import Callback
 from appliance.storage import backup
 from appliance.storage.store import Store
 from appliance.sync import events, setup
+from appliance.sync.imports import KINDS as IMPORT_KINDS
 from appliance.sync.imports import report as import_report
 
 log = get_logger(__name__)
@@ -73,6 +76,7 @@ def healthz() -> dict[str, str]:
     tags=["health"],
     summary="Readiness: the store is reachable and its schema is current",
     sync_to_thread=True,
+    responses=problems(503),
 )
 def readyz(store: NamedDependency[Store]) -> Response[dict[str, Any]]:
     ok, reason = store.ready()
@@ -86,8 +90,10 @@ def readyz(store: NamedDependency[Store]) -> Response[dict[str, Any]]:
     tags=["health"],
     summary="Prometheus metrics (text format), with the API key",
     guards=[require_api_key],
+    security=[{API_KEY: []}],
     sync_to_thread=True,
     media_type=CONTENT_TYPE_LATEST,
+    responses=problems(401),
 )
 def prometheus_metrics(store: NamedDependency[Store], runtime: NamedDependency[Runtime]) -> bytes:
     """Served only when APPLIANCE_METRICS_ENABLED (the default); otherwise there is no route."""
@@ -122,6 +128,7 @@ def admin_status(
     summary="Re-seal every secret under a new data key",
     sync_to_thread=True,
     status_code=200,
+    responses=problems(409),
 )
 def admin_rotate_key(
     store: NamedDependency[Store], request: Request[Any, Any, Any]
@@ -140,6 +147,14 @@ def admin_rotate_key(
     tags=["oauth"],
     summary="Where Intuit sends the browser after the operator approves (or cancels)",
     include_in_schema=True,
+    media_type=MediaType.HTML,
+    responses={
+        400: ResponseSpec(
+            data_container=str,
+            media_type=MediaType.HTML,
+            description="Not connected: the page says why and what to do",
+        )
+    },
 )
 async def oauth_callback(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
@@ -161,7 +176,11 @@ async def oauth_callback(
 
 
 @post(
-    "/v1/connect/start", tags=["admin"], summary="Start connecting to QuickBooks", status_code=200
+    "/v1/connect/start",
+    tags=["admin"],
+    summary="Start connecting to QuickBooks",
+    status_code=200,
+    responses=problems(400, 409),
 )
 async def admin_connect_start(
     request: Request[Any, Any, Any],
@@ -178,6 +197,7 @@ async def admin_connect_start(
     tags=["admin"],
     summary="Finish connecting with the URL the browser was redirected to",
     status_code=200,
+    responses=problems(400, 409),
 )
 async def admin_connect_finish(
     request: Request[Any, Any, Any],
@@ -192,7 +212,13 @@ async def admin_connect_finish(
     return info
 
 
-@post("/v1/disconnect", tags=["admin"], summary="Disconnect from QuickBooks", status_code=200)
+@post(
+    "/v1/disconnect",
+    tags=["admin"],
+    summary="Disconnect from QuickBooks",
+    status_code=200,
+    responses=problems(409),
+)
 async def admin_disconnect(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> DisconnectReport:
@@ -201,19 +227,30 @@ async def admin_disconnect(
     return report
 
 
-@post("/v1/imports/{kind:str}", tags=["admin"], summary="Start an import", status_code=202)
+@post(
+    "/v1/imports/{kind:str}",
+    tags=["admin"],
+    summary="Start an import",
+    status_code=202,
+    responses=problems(400, 404, 409),
+)
 async def admin_import_start(
     runtime: NamedDependency[Runtime], kind: FromPath[str]
 ) -> ImportReport:
-    run = runtime.importer.start(kind)
+    run = runtime.importer.start(_import_kind(kind))
     return import_report(runtime.store, run)
 
 
-@get("/v1/imports/{kind:str}", tags=["admin"], summary="The latest import: progress or summary")
+@get(
+    "/v1/imports/{kind:str}",
+    tags=["admin"],
+    summary="The latest import: progress or summary",
+    responses=problems(400, 404, 409),
+)
 async def admin_import_latest(
     runtime: NamedDependency[Runtime], kind: FromPath[str]
 ) -> ImportReport:
-    run = runtime.importer.latest(kind)
+    run = runtime.importer.latest(_import_kind(kind))
     return import_report(runtime.store, run, with_skips=run.state != "running")
 
 
@@ -222,11 +259,22 @@ async def admin_import_latest(
     tags=["admin"],
     summary="Ask the running import to stop",
     status_code=200,
+    responses=problems(400, 404, 409),
 )
 async def admin_import_cancel(
     runtime: NamedDependency[Runtime], kind: FromPath[str]
 ) -> ImportReport:
-    return import_report(runtime.store, runtime.importer.cancel(kind))
+    return import_report(runtime.store, runtime.importer.cancel(_import_kind(kind)))
+
+
+def _import_kind(kind: str) -> str:
+    """An unknown kind names no resource: 404, as for a kind that has not run yet."""
+    if kind not in IMPORT_KINDS:
+        raise NotFoundException(
+            detail=f"There is no import of {kind!r}.",
+            extra={"hint": f"Choose one of {', '.join(IMPORT_KINDS)}."},
+        )
+    return kind
 
 
 @get(
@@ -234,6 +282,8 @@ async def admin_import_cancel(
     tags=["admin"],
     summary="A consistent copy of the store, taken now (a SQLite file)",
     sync_to_thread=True,
+    media_type="application/vnd.sqlite3",
+    responses=problems(409),
 )
 def admin_backup(store: NamedDependency[Store], request: Request[Any, Any, Any]) -> Stream:
     settings = store.settings
@@ -266,17 +316,38 @@ def admin_backup(store: NamedDependency[Store], request: Request[Any, Any, Any])
     )
 
 
-@get("/v1/accounts", tags=["admin"], summary="Accounts fit to be a default income/expense account")
+@get(
+    "/v1/accounts",
+    tags=["admin"],
+    summary="Accounts fit to be a default income/expense account",
+    responses=problems(400, 409),
+)
 async def admin_accounts(store: NamedDependency[Store], kind: FromQuery[str]) -> list[AccountInfo]:
+    if kind not in ACCOUNT_KINDS:  # a malformed request, as on the pull API: not a conflict
+        raise HTTPException(
+            status_code=400,
+            detail=f"kind must be {' or '.join(ACCOUNT_KINDS)} (not {kind!r}).",
+            extra={"hint": "`appliance accounts --kind income` or `--kind expense`."},
+        )
     return setup.accounts(store, kind)
 
 
-@get("/v1/settings", tags=["admin"], summary="The company's default accounts")
+@get(
+    "/v1/settings",
+    tags=["admin"],
+    summary="The company's default accounts",
+    responses=problems(409),
+)
 async def admin_settings(store: NamedDependency[Store]) -> SettingsInfo:
     return setup.settings(store)
 
 
-@put("/v1/settings", tags=["admin"], summary="Choose the default accounts (saved at once)")
+@put(
+    "/v1/settings",
+    tags=["admin"],
+    summary="Choose the default accounts (saved at once)",
+    responses=problems(400, 409),
+)
 async def admin_settings_set(
     request: Request[Any, Any, Any],
     store: NamedDependency[Store],
@@ -293,12 +364,23 @@ async def admin_settings_set(
     return chosen
 
 
-@get("/v1/onboarding", tags=["admin"], summary="The setup tasks and which are done")
+@get(
+    "/v1/onboarding",
+    tags=["admin"],
+    summary="The setup tasks and which are done",
+    responses=problems(409),
+)
 async def admin_onboarding(store: NamedDependency[Store]) -> OnboardingInfo:
     return setup.onboarding(store)
 
 
-@post("/v1/onboarding/complete", tags=["admin"], summary="Mark Complete", status_code=200)
+@post(
+    "/v1/onboarding/complete",
+    tags=["admin"],
+    summary="Mark Complete",
+    status_code=200,
+    responses=problems(409),
+)
 async def admin_onboarding_complete(
     request: Request[Any, Any, Any], store: NamedDependency[Store]
 ) -> OnboardingInfo:
@@ -310,6 +392,7 @@ async def admin_onboarding_complete(
     tags=["admin"],
     summary="Events received from JobRoutr, newest first, and how many are in each status",
     sync_to_thread=True,
+    responses=problems(400),
 )
 def admin_events(
     store: NamedDependency[Store],
@@ -337,6 +420,7 @@ def admin_events(
     tags=["admin"],
     summary="One event: its status, attempts, QuickBooks id and error",
     sync_to_thread=True,
+    responses=problems(400, 404),
 )
 def admin_event(store: NamedDependency[Store], event_id: FromPath[str]) -> EventInfo:
     found = events.show(store, event_id)
@@ -369,6 +453,7 @@ def _event_ids(data: EventActionRequest, action: str) -> list[str] | None:
     tags=["admin"],
     summary="Queue failed (or waiting) events again",
     status_code=200,
+    responses=problems(400, 409),
 )
 async def admin_events_retry(
     request: Request[Any, Any, Any],
@@ -386,6 +471,7 @@ async def admin_events_retry(
     tags=["admin"],
     summary="Give up on failed (or waiting) events: never written to QuickBooks",
     status_code=200,
+    responses=problems(400, 409),
 )
 async def admin_events_skip(
     request: Request[Any, Any, Any],
@@ -457,6 +543,15 @@ def _build(
             version=__version__,
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    API_KEY: SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="The API key `appliance init` showed (jra_...).",
+                    )
+                }
+            ),
         )
         if openapi
         else None,

@@ -11,18 +11,30 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from litestar import Request, post
+import msgspec
+from litestar import MediaType, Request, post
 from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.response import Response
 
 from appliance.core.events import KNOWN_TYPES, SignatureError, validate, verify_signature
-from appliance.gateway.problems import problem
+from appliance.gateway.problems import problems
 from appliance.gateway.runtime import Runtime
 from appliance.storage.events import Incoming
 
 MAX_BODY = 256 * 1024
+
+
+class Accepted(msgspec.Struct, omit_defaults=True):
+    """The answer to an event (CONTRACT.md): queued to be written, or ignored (a type this
+    release does not know). A redelivery gets the first answer again with ``duplicate``."""
+
+    event_id: str
+    status: Literal["queued", "ignored"]
+    duplicate: bool | None = None
 
 
 def _when(value: Any) -> datetime | None:
@@ -37,32 +49,41 @@ def _when(value: Any) -> datetime | None:
     tags=["events"],
     summary="Receive a signed event from JobRoutr (Standard Webhooks)",
     status_code=202,
+    response_description="Accepted: committed to the store, to be written to QuickBooks",
+    responses={
+        200: ResponseSpec(
+            data_container=Accepted,
+            media_type=MediaType.JSON,
+            description="This webhook-id was received before: the first answer, duplicate true",
+            generate_examples=False,
+        ),
+        **problems(401, 413, 422),
+    },
 )
 async def jobroutr_webhook(
     request: Request[Any, Any, Any],
     runtime: NamedDependency[Runtime],
-) -> Response[Any]:
+) -> Response[Accepted]:
     body = await request.body()
     if len(body) > MAX_BODY:
-        return problem(413, "Payload too large", f"The body is over {MAX_BODY // 1024} KiB.")
+        raise HTTPException(status_code=413, detail=f"The body is over {MAX_BODY // 1024} KiB.")
     headers = {k.lower(): v for k, v in request.headers.items()}
     context = await runtime.intake.context()
     try:
         event_id = verify_signature(context.secrets, headers, body, time.time())
     except SignatureError as exc:
-        return problem(401, "Unauthorized", str(exc))
+        raise NotAuthorizedException(detail=str(exc)) from None
     try:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return problem(422, "Unprocessable content", "The body is not UTF-8 JSON.")
+        raise HTTPException(status_code=422, detail="The body is not UTF-8 JSON.") from None
     event_type, _, invalid = validate(document)
     if invalid:
-        return problem(
-            422,
-            "Unprocessable content",
-            f"{len(invalid)} field(s) are invalid: "
+        raise ValidationException(
+            status_code=422,
+            detail=f"{len(invalid)} field(s) are invalid: "
             + "; ".join(f"{p.name} {p.reason}" for p in invalid),
-            invalid_params=[{"name": p.name, "reason": p.reason} for p in invalid],
+            extra=[{"key": p.name, "message": p.reason} for p in invalid],
         )
     # Committed (synchronous=FULL) before the answer, grouped with the requests that arrive
     # meanwhile (one sync for all): an acknowledged event survives a power cut.
@@ -76,8 +97,10 @@ async def jobroutr_webhook(
             known=event_type in KNOWN_TYPES,
         )
     )
+    answer = msgspec.convert(accepted.response, Accepted)
     if accepted.duplicate:
-        return Response({**accepted.response, "duplicate": True}, status_code=200)
+        answer.duplicate = True
+        return Response(answer, status_code=200)
     if not accepted.waiting:
         runtime.pusher.wake()
-    return Response(accepted.response, status_code=202)
+    return Response(answer, status_code=202)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from appliance.errors import ApplianceError
@@ -13,6 +15,37 @@ from appliance.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
 log = get_logger(__name__)
+
+
+class InvalidParam(msgspec.Struct):
+    name: str | None
+    reason: str | None
+
+
+class Problem(msgspec.Struct):
+    """The body of every error answer, for the OpenAPI schema (``problem`` writes it)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    hint: str | None = None  # what to do next, as ApplianceError's hint
+    invalid_params: list[InvalidParam] | None = None  # a 400/422: every invalid field
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """The ``responses=`` of a route that may answer these problems, so its schema says so
+    (without it Litestar documents a 400 as its own JSON shape, which we never send)."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_JSON,
+            description=_TITLES[status],
+            generate_examples=False,  # random strings, different in every build of the schema
+        )
+        for status in statuses
+    }
 
 
 def problem(

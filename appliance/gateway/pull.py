@@ -20,6 +20,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery
 
 from appliance.core.accounts import ACCOUNT_KINDS
+from appliance.gateway.problems import problems
 from appliance.storage import credentials, pull
 from appliance.storage import imports as runs
 from appliance.storage.store import Store
@@ -28,6 +29,8 @@ from appliance.sync import setup
 KINDS = {"customers": "customer", "products": "product"}
 LINK_KINDS = ("customer", "product", "invoice")
 MAX_LIMIT = 1000
+#: The schema's name for the API key that ``require_api_key`` checks (a bearer token).
+API_KEY = "apiKey"
 
 
 def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -83,9 +86,14 @@ def _realm(store: Store) -> str:
 class PullController(Controller):
     path = "/api/v1"
     guards = [require_api_key]  # noqa: RUF012 - Litestar reads it from the class
+    security = [{API_KEY: []}]  # noqa: RUF012
     tags = ["pull"]  # noqa: RUF012
 
-    @get("/status", summary="Connection, default accounts, onboarding, queue, last imports")
+    @get(
+        "/status",
+        summary="Connection, default accounts, onboarding, queue, last imports",
+        responses=problems(401),
+    )
     async def status(self, store: NamedDependency[Store]) -> dict[str, Any]:
         info = store.connection_info()
         body: dict[str, Any] = {
@@ -127,7 +135,11 @@ class PullController(Controller):
             )
         return body
 
-    @get("/customers", summary="Imported QBO customers, changed since the cursor")
+    @get(
+        "/customers",
+        summary="Imported QBO customers, changed since the cursor",
+        responses=problems(400, 401, 409),
+    )
     async def customers(
         self,
         store: NamedDependency[Store],
@@ -136,7 +148,11 @@ class PullController(Controller):
     ) -> dict[str, Any]:
         return _list(store, "customers", cursor, limit)
 
-    @get("/products", summary="Imported QBO items, changed since the cursor")
+    @get(
+        "/products",
+        summary="Imported QBO items, changed since the cursor",
+        responses=problems(400, 401, 409),
+    )
     async def products(
         self,
         store: NamedDependency[Store],
@@ -145,7 +161,11 @@ class PullController(Controller):
     ) -> dict[str, Any]:
         return _list(store, "products", cursor, limit)
 
-    @get("/accounts", summary="Chart-of-accounts entries fit for the pickers")
+    @get(
+        "/accounts",
+        summary="Chart-of-accounts entries fit for the pickers",
+        responses=problems(400, 401, 409),
+    )
     async def accounts(
         self,
         store: NamedDependency[Store],
@@ -157,7 +177,11 @@ class PullController(Controller):
             raise HTTPException(status_code=400, detail="kind must be income or expense.")
         return _list(store, "accounts", cursor, limit, account_kind=kind)
 
-    @get("/links/{kind:str}/{jobroutr_id:str}", summary="The QBO id a JobRoutr record is linked to")
+    @get(
+        "/links/{kind:str}/{jobroutr_id:str}",
+        summary="The QBO id a JobRoutr record is linked to",
+        responses=problems(400, 401, 404, 409),
+    )
     async def link(
         self, store: NamedDependency[Store], kind: FromPath[str], jobroutr_id: FromPath[str]
     ) -> dict[str, Any]:
@@ -172,7 +196,11 @@ class PullController(Controller):
             raise NotFoundException(f"No {kind} {jobroutr_id!r} is linked to QuickBooks.")
         return {"kind": kind, "jobroutr_id": jobroutr_id, "qbo_id": found.qbo_id}
 
-    @get("/events/{event_id:str}", summary="What became of an event JobRoutr sent")
+    @get(
+        "/events/{event_id:str}",
+        summary="What became of an event JobRoutr sent",
+        responses=problems(400, 401, 404),
+    )
     async def event(
         self,
         store: NamedDependency[Store],
