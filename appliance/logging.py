@@ -44,6 +44,9 @@ _SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r"\1=" + REDACTED,
     ),
+    # The OAuth state in a query string (the browser's GET /oauth/callback): only after ? or &,
+    # so a message such as "state=running" is left alone.
+    (re.compile(r"(?i)(?:^|(?<=[?&]))state=[^&\s\"']+"), "state=" + REDACTED),
 )
 _MIN_SECRET_LEN = 8
 

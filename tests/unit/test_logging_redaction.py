@@ -336,7 +336,10 @@ def test_scrub_leaves_ordinary_text_untouched() -> None:
         (f"t={JWT}", f"t={REDACTED}"),
         (f"s {WEBHOOK_SECRET}", f"s whsec_{REDACTED}"),
         (f"k {API_KEY}", f"k jra_{REDACTED}"),
-        ("?code=abc123&state=s1", f"?code={REDACTED}&state=s1"),
+        # The OAuth state is the connect link's one-time key: in a URL or a raw query string.
+        ("?code=abc123&state=s1", f"?code={REDACTED}&state={REDACTED}"),
+        ("state=s1&realmId=9130", f"state={REDACTED}&realmId=9130"),
+        ("import state=running", "import state=running"),
         ("password=hunter2 next", f"password={REDACTED} next"),
     ],
 )
