@@ -518,7 +518,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 API_PREFIX = "/v3/company/"
 
 
+class _ClientGone(Exception):
+    """The client went away before its request body was complete."""
+
+
 async def _read_body(receive: Receive) -> bytes:
+    """The whole request body. A client that disconnects before sending all of it (killed
+    mid-request) raises _ClientGone: like QBO's front end, the emulator then does nothing, so a
+    half-sent write is neither applied nor remembered under its requestid."""
     chunks = []
     while True:
         message = await receive()
@@ -527,7 +534,7 @@ async def _read_body(receive: Receive) -> bytes:
             if not message.get("more_body", False):
                 return b"".join(chunks)
         elif message["type"] == "http.disconnect":
-            return b"".join(chunks)
+            raise _ClientGone
 
 
 async def _send(send: Send, status: int, body: bytes, media: str, headers: dict[str, str]) -> None:
@@ -659,7 +666,10 @@ async def _dispatch(
         await answer(refusal.status, refusal.encode(), refusal.media_type, refusal.headers)
         return
     params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-    body = await _read_body(receive)
+    try:
+        body = await _read_body(receive)
+    except _ClientGone:
+        return  # nobody to answer, and nothing was asked in full
     requestid = params.pop("requestid", None)
     params.pop("minorversion", None)  # every minor version is served as 75 (FACTS §2)
     if requestid is not None and method == "POST":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 import httpx
 import pytest
 
@@ -360,3 +363,29 @@ def test_a_repeated_requestid_returns_the_first_answer_and_writes_once(
     assert company.count("Customer") == before + 1
     third = api.post("/customer", json={"DisplayName": "Once Only"}, params={"requestid": "r-2"})
     assert fault_code(third) == "6240"
+
+
+def test_a_write_cut_off_mid_body_is_neither_applied_nor_remembered(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
+    """A client killed while sending (kill -9 between headers and body): QBO never saw a whole
+    request, so the retry with the same requestid is a first write, not a replayed refusal."""
+    company = emulator.service.companies[emulator.realm]
+    before = company.count("Customer")
+    body = b'{"DisplayName": "Half Sent"}'
+    head = (
+        f"POST /v3/company/{emulator.realm}/customer?requestid=cut-1 HTTP/1.1\r\n"
+        f"Host: 127.0.0.1\r\nAuthorization: Bearer {emulator.token()}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", emulator.port)) as raw:
+        raw.sendall(head.encode() + body[:10])  # then the sender dies
+    time.sleep(0.3)
+    assert company.count("Customer") == before
+
+    retried = api.post(
+        "/customer", json={"DisplayName": "Half Sent"}, params={"requestid": "cut-1"}
+    )
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["Customer"]["DisplayName"] == "Half Sent"
+    assert company.count("Customer") == before + 1
