@@ -198,7 +198,7 @@ class QboClient:
         entity: str,
         record: dict[str, Any],
         *,
-        requestid: str,
+        requestid: str | None,
         operation: str | None = None,
     ) -> dict[str, Any]:
         params = {"operation": operation} if operation else None

@@ -132,6 +132,7 @@ class PushConfig:
     name_clash: str = "suffix"
     name_clash_suffix: str = " (customer)"
     idle_poll: float = 1.0
+    requestid: bool = True  # False only in the fault suite (Settings.push_requestid)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PushConfig:
@@ -143,6 +144,7 @@ class PushConfig:
             dependency_wait=timedelta(seconds=settings.push_dependency_wait_seconds),
             name_clash=settings.push_name_clash,
             name_clash_suffix=settings.push_name_clash_suffix,
+            requestid=settings.push_requestid,
         )
 
 
@@ -317,9 +319,12 @@ class Job:
         #: A write of this job may have reached QuickBooks before (an earlier attempt ran).
         self.uncertain = work.claim.resumed
 
-    def rid(self, step: str) -> str:
+    def rid(self, step: str) -> str | None:
         """The requestid of this step's write. Its base was stored with the claim, before any
-        write was sent; a step names one distinct write (QBO remembers refusals too)."""
+        write was sent; a step names one distinct write (QBO remembers refusals too). None (no
+        requestid) only when the fault suite turned ``push_requestid`` off."""
+        if not self.pusher.config.requestid:
+            return None
         return step_id(self.claim.request_id, step)
 
     def link(self, kind: str, qbo_id: str) -> jobs.LinkWrite:
