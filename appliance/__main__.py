@@ -1,3 +1,3 @@
-from appliance.cli import main
+from appliance.entry import main
 
 main()

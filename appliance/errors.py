@@ -79,3 +79,12 @@ class ServiceNotRunning(ApplianceError):
         "Start it with `appliance serve` (or `systemctl start jobroutr-gateway`), "
         "then run this command again."
     )
+
+
+class AdminError(ApplianceError):
+    """The service answered the admin API, but refused or failed the request; carries its
+    problem details (defined here so the console can catch it without loading the client)."""
+
+    def __init__(self, message: str, *, status: int, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.status = status

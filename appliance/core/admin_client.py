@@ -10,17 +10,9 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from appliance.errors import ApplianceError, ServiceNotRunning
+from appliance.errors import AdminError, ApplianceError, ServiceNotRunning
 
 T = TypeVar("T")
-
-
-class AdminError(ApplianceError):
-    """The service answered, but refused or failed the request; carries its problem details."""
-
-    def __init__(self, message: str, *, status: int, hint: str = "") -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
 
 
 class AdminClient:

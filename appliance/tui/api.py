@@ -8,8 +8,10 @@ with a sentence and a hint (``ServiceNotRunning`` when nobody answers).
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from appliance.core.admin import (
     AccountInfo,
@@ -23,22 +25,54 @@ from appliance.core.admin import (
     SettingsInfo,
     StatusReport,
 )
-from appliance.core.admin_client import AdminClient
+
+if TYPE_CHECKING:
+    from appliance.core.admin_client import AdminClient
 
 T = TypeVar("T")
 
 
 class Api:
-    def __init__(self, socket_path: Path, *, timeout: float = 30.0) -> None:
-        self.socket_path = socket_path
-        self._client = AdminClient(socket_path, timeout=timeout)
+    """``socket`` is the admin socket's path, or a function that finds it (loads the settings):
+    it is called, and the HTTP client built, in a worker thread at the first call, so the console
+    paints its first screen before either is imported. A settings error reaches every call as
+    the ``SettingsError`` it is (a sentence and a hint)."""
+
+    def __init__(self, socket: Path | Callable[[], Path], *, timeout: float = 30.0) -> None:
+        self._socket = socket
+        self._timeout = timeout
+        self._client: AdminClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def socket_path(self) -> Path | None:
+        """The socket's path once known (at once when given as a path)."""
+        if isinstance(self._socket, Path):
+            return self._socket
+        return self._client.socket_path if self._client is not None else None
+
+    def client(self) -> AdminClient:
+        """The admin client, made at the first call (blocking: call it off the event loop)."""
+        with self._lock:
+            if self._client is None:
+                from appliance.core.admin_client import AdminClient
+
+                path = self._socket if isinstance(self._socket, Path) else self._socket()
+                self._client = AdminClient(path, timeout=self._timeout)
+            return self._client
+
+    async def connect(self) -> Path:
+        """Find the service's socket (off the event loop); raises as a call would."""
+        return (await asyncio.to_thread(self.client)).socket_path
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
 
     async def _call(self, method: str, path: str, type_: type[T], **kwargs: Any) -> T:
         def call() -> T:
-            return self._client.request(method, path, type_, **kwargs)
+            return self.client().request(method, path, type_, **kwargs)
 
         return await asyncio.to_thread(call)
 

@@ -9,11 +9,14 @@ console says so and how to start it, and keeps trying. No mouse is needed; it fi
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
 
+from appliance.errors import ApplianceError
 from appliance.tui.accounts import AccountsScreen
 from appliance.tui.api import Api
 from appliance.tui.common import SCREENS, Confirm
@@ -64,10 +67,22 @@ class ConsoleApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, socket_path: Path) -> None:
+    def __init__(self, socket: Path | Callable[[], Path]) -> None:
+        """``socket``: the admin socket's path, or a function that finds it, called in a worker
+        after the first paint (``appliance tui`` passes one that loads the settings)."""
         super().__init__()
-        self.api = Api(socket_path)
-        self.sub_title = str(socket_path)
+        self.api = Api(socket)
+        if self.api.socket_path is not None:
+            self.sub_title = str(self.api.socket_path)
+
+    def on_mount(self) -> None:
+        if self.api.socket_path is None:
+            self.run_worker(self._find_socket(), exit_on_error=False)
+
+    async def _find_socket(self) -> None:
+        # On failure every screen's first call says what is wrong, with its hint.
+        with contextlib.suppress(ApplianceError):
+            self.sub_title = str(await self.api.connect())
 
     async def action_switch_mode(self, mode: str) -> None:
         if mode != self.current_mode and self._unsaved():

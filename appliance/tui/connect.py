@@ -3,7 +3,6 @@ phone), and a field for the address the browser ended on when it cannot reach th
 
 from __future__ import annotations
 
-import segno
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -20,6 +19,8 @@ QR_BORDER = 2  # modules of light margin; scanners need some
 def qr_lines(data: str) -> list[str]:
     """``data`` as a QR code in text, two rows of modules per line (upper/lower half blocks).
     A block is a dark module: print it dark on light (see ``QrScreen``) for phones to read."""
+    import segno  # only when asked for: it and its writers cost ~30 ms before the first paint
+
     matrix = [list(row) for row in segno.make(data, error="l").matrix_iter(border=QR_BORDER)]
     if len(matrix) % 2:
         matrix.append([0] * len(matrix[0]))

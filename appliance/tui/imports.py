@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, ProgressBar, Static
 
 from appliance.core.admin import ImportReport
-from appliance.core.admin_client import AdminError
+from appliance.errors import AdminError
 from appliance.tui.common import ConsoleScreen, ago, duration
 
 KINDS = (("customers", "Customers"), ("products", "Products"))

@@ -231,3 +231,24 @@ def test_without_the_service_the_console_says_how_to_start_it(
     assert "appliance serve" in shown, shown
     console.quit()
     console.assert_no_traceback()
+
+
+@pytest.mark.timeout(120)
+def test_with_a_missing_config_file_the_console_says_so_and_keeps_running(
+    short_dir: Path, tmp_path: Path, terminal: Callable[[Mapping[str, str]], Terminal]
+) -> None:
+    """`appliance tui` paints first and loads the settings after: a settings error is a notice
+    with its hint, not a traceback on a blank terminal."""
+    missing = tmp_path / "nowhere.toml"
+    console = terminal(
+        {
+            "APPLIANCE_CONFIG": str(missing),
+            "APPLIANCE_ADMIN_SOCKET": str(short_dir / "nobody.sock"),
+        }
+    )
+    shown = console.wait_for(lambda s: "does not exist" in s, "the missing-config notice")
+    assert "Status" in shown, shown  # the screen is there, and the console still answers keys
+    console.press("c")
+    console.wait_for(lambda s: "does not exist" in s and "Connect" in s, "Connect after 'c'")
+    console.quit()
+    console.assert_no_traceback()
