@@ -217,7 +217,9 @@ class Job(SQLModel, table=True):
 
     __tablename__ = "job"
     __table_args__ = (
-        Index("ix_job_ready", "state", "run_after"),
+        # By state in id order: the claim walks each state's jobs oldest first and stops at the
+        # first few runnable ones, however long the queue (no sort of the whole backlog).
+        Index("ix_job_state", "state", "id"),
         Index("ix_job_record", "record_key", "id"),
     )
 

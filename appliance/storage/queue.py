@@ -15,13 +15,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import aliased
-from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col, select
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlmodel import col
 
 from appliance.storage.db import session_scope
+from appliance.storage.mirror import WRITES
 from appliance.storage.models import Event, Job
 from appliance.storage.types import utcnow
 
@@ -51,36 +51,77 @@ def request_base(event_id: str, generation: int) -> str:
     return f"jr{digest}g{generation}"[:30]
 
 
-def _runnable(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        and_(col(Job.state).in_(("queued", "waiting")), col(Job.run_after) <= now),
-        and_(col(Job.state) == "running", col(Job.lease_expires_at) < now),
+# The claim's statements, built once: it runs before every job, and building SQLAlchemy
+# expressions anew each time cost more than running them. Plain Core, no ORM objects.
+_JOB = Job.__table__  # type: ignore[attr-defined]
+_OLDER = _JOB.alias("older")
+_NOW: BindParameter[datetime] = bindparam("now")
+#: No older unfinished job of the same record: those go first.
+_BLOCKED = exists().where(
+    _OLDER.c.record_key == _JOB.c.record_key,
+    _OLDER.c.id < _JOB.c.id,
+    _OLDER.c.state.in_(UNFINISHED),
+)
+_RUNNABLE = or_(
+    and_(_JOB.c.state.in_(("queued", "waiting")), _JOB.c.run_after <= _NOW),
+    and_(_JOB.c.state == "running", _JOB.c.lease_expires_at < _NOW),
+)
+#: Runnable and not blocked, one state at a time, oldest first: each walks index ix_job_state
+#: and stops at the first few (one query over all states would sort the whole backlog).
+_PICK = [
+    select(
+        _JOB.c.id,
+        _JOB.c.fence,
+        _JOB.c.kind,
+        _JOB.c.record_key,
+        _JOB.c.event_id,
+        _JOB.c.attempts,
+        _JOB.c.request_id,
+        _JOB.c.generation,
     )
+    .where(ready, ~_BLOCKED)
+    .order_by(_JOB.c.id)
+    .limit(CANDIDATES)
+    for ready in (
+        and_(_JOB.c.state == "queued", _JOB.c.run_after <= _NOW),
+        and_(_JOB.c.state == "waiting", _JOB.c.run_after <= _NOW),
+        and_(_JOB.c.state == "running", _JOB.c.lease_expires_at < _NOW),
+    )
+]
+_TAKE = (
+    update(_JOB)
+    .where(_JOB.c.id == bindparam("job_id"), _JOB.c.fence == bindparam("seen_fence"), _RUNNABLE)
+    .values(
+        state="running",
+        lease_owner=bindparam("owner"),
+        lease_expires_at=bindparam("until"),
+        fence=bindparam("new_fence"),
+        attempts=bindparam("new_attempts"),
+        request_id=func.coalesce(_JOB.c.request_id, bindparam("base")),
+        updated_at=_NOW,
+    )
+)
+_EVENT = Event.__table__  # type: ignore[attr-defined]
+_SHOW_RUNNING = (
+    update(_EVENT)
+    .where(_EVENT.c.id == bindparam("event_id"))
+    .values(status="running", attempts=bindparam("new_attempts"), updated_at=_NOW)
+)
 
 
 def claim(
     engine: Engine, owner: str, lease: timedelta, now: datetime | None = None
 ) -> Claim | None:
     now = now or utcnow()
-    with Session(engine) as session:
-        # Runnable, and no older unfinished job of the same record (those go first), in one
-        # query: a long tail of blocked jobs never hides the runnable ones behind it.
-        older = aliased(Job)
-        blocked = (
-            select(older.id)
-            .where(
-                older.record_key == Job.record_key,
-                older.id < Job.id,  # type: ignore[operator]
-                col(older.state).in_(UNFINISHED),
-            )
-            .exists()
-        )
-        candidates = session.exec(
-            select(Job).where(_runnable(now), ~blocked).order_by(col(Job.id)).limit(CANDIDATES)
-        ).all()
+    # One claim at a time in this process: the workers would otherwise all reach for the same
+    # oldest job, and the losers wait in SQLite's busy handler, which sleeps in steps of up to
+    # 100 ms. Another process (a second service by mistake, a test) is still fenced out.
+    with WRITES, engine.connect() as connection:
+        candidates = sorted(
+            (row for pick in _PICK for row in connection.execute(pick, {"now": now})),
+            key=lambda row: int(row.id),
+        )[:CANDIDATES]
         for job in candidates:
-            assert job.id is not None
-            # Read before the commit below expires (and reloads) the row.
             base = request_base(job.event_id or f"job-{job.id}", job.generation)
             found = Claim(
                 job.id,
@@ -93,29 +134,26 @@ def claim(
                 job.generation,
                 job.request_id is not None,
             )
-            taken = session.exec(
-                update(Job)
-                .where(
-                    col(Job.id) == found.job_id, col(Job.fence) == found.fence - 1, _runnable(now)
-                )
-                .values(
-                    state="running",
-                    lease_owner=owner[:64],
-                    lease_expires_at=now + lease,
-                    fence=found.fence,
-                    attempts=found.attempts,
-                    request_id=func.coalesce(col(Job.request_id), base),
-                    updated_at=now,
-                )
+            taken = connection.execute(
+                _TAKE,
+                {
+                    "now": now,
+                    "job_id": found.job_id,
+                    "seen_fence": found.fence - 1,
+                    "owner": owner[:64],
+                    "until": now + lease,
+                    "new_fence": found.fence,
+                    "new_attempts": found.attempts,
+                    "base": base,
+                },
             )
             if taken.rowcount == 1 and found.event_id is not None:
                 # The event shows it, in the same transaction.
-                session.exec(
-                    update(Event)
-                    .where(col(Event.id) == found.event_id)
-                    .values(status="running", attempts=found.attempts, updated_at=now)
+                connection.execute(
+                    _SHOW_RUNNING,
+                    {"now": now, "event_id": found.event_id, "new_attempts": found.attempts},
                 )
-            session.commit()
+            connection.commit()
             if taken.rowcount == 1:
                 return found
     return None
