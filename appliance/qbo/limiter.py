@@ -2,7 +2,10 @@
 
 10 requests at once, 500 a minute, 120 batch calls a minute, per company. A caller waits for a
 slot instead of being refused: the limiter's job is that QBO never has to say 429. The minute
-windows are sliding (timestamps of the last minute's calls), on the monotonic clock.
+windows are sliding, on the monotonic clock. A call counts from the moment it starts until a
+minute after its answer came: QuickBooks counts it when the request reaches it, somewhere in
+between, so a window kept this way never holds fewer calls than Intuit's (counting from the
+start only, a call slowed on its way could let the next minute's first call arrive early: a 429).
 """
 
 from __future__ import annotations
@@ -24,21 +27,30 @@ class RateLimits:
     batch_per_minute: int = 120
 
 
+#: How long to wait when the window is full of calls still in flight (none to age out yet).
+IN_FLIGHT_POLL = 0.05
+
+
 class _Window:
     def __init__(self, size: int, clock: Callable[[], float]) -> None:
         self.size = size
         self.clock = clock
-        self.calls: deque[float] = deque()
+        self.calls: deque[float] = deque()  # when each finished call's answer came, oldest first
+        self.open = 0  # calls started and not finished: they count as made now
 
     def wait_time(self) -> float:
         now = self.clock()
         while self.calls and self.calls[0] <= now - WINDOW:
             self.calls.popleft()
-        if len(self.calls) < self.size:
+        if len(self.calls) + self.open < self.size:
             return 0.0
-        return self.calls[0] + WINDOW - now
+        return self.calls[0] + WINDOW - now if self.calls else IN_FLIGHT_POLL
 
     def take(self) -> None:
+        self.open += 1
+
+    def finish(self) -> None:
+        self.open -= 1
         self.calls.append(self.clock())
 
 
@@ -70,6 +82,9 @@ class CompanyLimiter:
                 yield
             finally:
                 self.in_flight -= 1
+                self._minute.finish()
+                if batch:
+                    self._batch.finish()
 
 
 class Limiters:

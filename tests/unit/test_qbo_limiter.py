@@ -13,7 +13,14 @@ from typing import TypeVar
 
 import pytest
 
-from appliance.qbo.limiter import WINDOW, CompanyLimiter, Limiters, RateLimits, _Window
+from appliance.qbo.limiter import (
+    IN_FLIGHT_POLL,
+    WINDOW,
+    CompanyLimiter,
+    Limiters,
+    RateLimits,
+    _Window,
+)
 
 _real_sleep = asyncio.sleep
 T = TypeVar("T")
@@ -162,6 +169,7 @@ def test_window_has_no_wait_until_full() -> None:
 
     for _ in range(2):
         window.take()
+        window.finish()
 
     assert window.wait_time() == 0.0
 
@@ -173,6 +181,7 @@ def test_window_when_full_waits_until_the_oldest_call_is_60_seconds_old() -> Non
     for offset in (0.0, 10.0, 20.0):
         fake.now = start + offset
         window.take()
+        window.finish()
 
     fake.now = start + 30.0
     assert window.wait_time() == pytest.approx(30.0)
@@ -185,8 +194,9 @@ def test_window_when_full_waits_until_the_oldest_call_is_60_seconds_old() -> Non
 def test_window_forgets_calls_older_than_a_minute() -> None:
     fake = FakeTime()
     window = _Window(2, fake.clock)
-    window.take()
-    window.take()
+    for _ in range(2):
+        window.take()
+        window.finish()
 
     fake.now += 61.0
 
@@ -258,6 +268,45 @@ def test_waiting_callers_are_let_in_one_per_expired_call(fake_time: FakeTime) ->
         pytest.approx(start + 120.0),
         pytest.approx(start + 120.0),
     ]
+
+
+def test_a_call_counts_from_its_start_until_a_minute_after_its_answer() -> None:
+    """QuickBooks counts a call when it arrives, between its start and its answer: a window
+    counting from the start could let the next minute's first call arrive while Intuit still
+    counts the slow one (a 429)."""
+    fake = FakeTime()
+    window = _Window(2, fake.clock)
+    start = fake.now
+    window.take()
+    window.take()
+    assert window.wait_time() == IN_FLIGHT_POLL  # both in flight: full until one is answered
+    fake.now = start + 5.0  # the first answer comes after 5 s
+    window.finish()
+    fake.now = start + 60.0
+    assert window.wait_time() == pytest.approx(5.0)  # a minute after the answer, not the start
+    fake.now = start + 65.0
+    assert window.wait_time() == 0.0  # the first aged out; the second, in flight, still counts
+    window.take()
+    assert window.wait_time() == IN_FLIGHT_POLL
+
+
+def test_a_slow_call_holds_its_place_in_the_minute_until_a_minute_after_its_answer(
+    fake_time: FakeTime,
+) -> None:
+    limiter = CompanyLimiter(
+        RateLimits(concurrent=10, per_minute=2, batch_per_minute=100), clock=fake_time.clock
+    )
+    start = fake_time.now
+
+    async def main() -> list[float]:
+        granted = [await take(limiter, fake_time)]
+        async with limiter.slot():
+            fake_time.now += 30.0  # a call answered 30 s after it started
+        granted.append(await take(limiter, fake_time))  # waits for the first call's minute
+        granted.append(await take(limiter, fake_time))  # and for the slow one's answer + 60 s
+        return granted
+
+    assert run(main) == [start, pytest.approx(start + 60.0), pytest.approx(start + 90.0)]
 
 
 # --------------------------------------------------------------------------------------------------
