@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     qbo_timeout_seconds: float = Field(default=60.0, ge=1, le=600)
 
     # Pushing JobRoutr's events to QuickBooks (see README, "Pushing to QuickBooks").
-    push_workers: int = Field(default=4, ge=1, le=10)
+    push_workers: int = Field(default=4, ge=1, le=32)
     push_lease_seconds: float = Field(default=60.0, ge=2.0, le=3600.0)
     push_retry_seconds: float = Field(default=30.0, ge=0.1, le=3600.0)
     push_give_up_after_seconds: float = Field(default=86400.0, ge=1.0)

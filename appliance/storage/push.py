@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, update
+from sqlalchemy import and_, exists, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
@@ -83,6 +83,30 @@ def load(engine: Engine, claim: Claim) -> Work | None:
             realm_id=event.realm_id,
             generation=claim.generation,
         )
+
+
+def upcoming(
+    engine: Engine, realm_id: str, kind: str, *, after_job: int, limit: int
+) -> list[dict[str, Any]]:
+    """The data of the next jobs of ``kind`` (an event type) for the realm, queued or just taken
+    by a worker, oldest first, after ``after_job``: what the workers will push soon. Jobs with no
+    realm yet count (they go to the company connected now)."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Event.payload)
+            .join(Job, col(Job.event_id) == col(Event.id))
+            .where(
+                col(Job.state).in_(("queued", "running")),
+                col(Job.kind) == kind,
+                col(Job.id) > after_job,
+                or_(col(Job.realm_id) == realm_id, col(Job.realm_id).is_(None)),
+            )
+            .order_by(col(Job.id))
+            .limit(limit)
+        ).all()
+    return [
+        dict(p["data"]) for p in rows if isinstance(p, dict) and isinstance(p.get("data"), dict)
+    ]
 
 
 def link_of(engine: Engine, realm_id: str, kind: str, jobroutr_id: str) -> LinkInfo | None:

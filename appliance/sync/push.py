@@ -9,7 +9,10 @@ that lost its lease changes nothing. What makes a write happen once in QuickBook
   with the first answer instead of writing again;
 * records with a natural key are looked up before they are created (customer DisplayName, item
   Name: a same-named record, inactive ones included, is linked, not duplicated), and an invoice
-  whose write may have happened is read back by its DocNumber before it is sent again;
+  whose write may have happened is read back by its DocNumber before it is sent again. With a
+  backlog, one lookup asks for the next queued records' names too (``LOOKAHEAD``): those
+  QuickBooks has no record of go straight to their create, so a backlog costs about one call a
+  record, not two; a name created meanwhile makes that create fail with 6240, which links it;
 * the link (JobRoutr id -> QBO id) remembers the JobRoutr version it carries: an older event for a
   record changes nothing.
 
@@ -58,6 +61,11 @@ CENT = Decimal("0.01")
 DELETED = " (deleted)"
 ITEM_TYPES = {"service": "Service", "non_inventory": "NonInventory"}
 CONNECTION_WAIT = timedelta(seconds=60)
+#: Names one lookup asks QuickBooks about: this job's and the next queued creates' of its kind
+#: (twice each, with and without " (deleted)": a few kilobytes of query string at most).
+LOOKAHEAD = 20
+#: How long QuickBooks' "no record of that name" is taken as still true for a queued create.
+ABSENT_FOR = 60.0
 NOT_CONNECTED = "a QuickBooks connection: run `appliance connect`"
 SETTINGS_WAIT = timedelta(seconds=60)
 DEPENDENCY_RECHECK = timedelta(seconds=30)
@@ -337,6 +345,75 @@ class Job:
         )
 
 
+class Absent:
+    """Names QuickBooks was just asked about and had no record of (active or inactive), per
+    realm and entity: the create of a queued record of that name may skip its own lookup, once,
+    within ``ABSENT_FOR`` seconds. Names in a lookup still in flight are pending: a job of that
+    name waits for the answer rather than asking again. Choosing the names of a lookup holds
+    the realm's and entity's ``lock``, so two workers never ask about the same names at once."""
+
+    def __init__(self, ttl: float = ABSENT_FOR) -> None:
+        self.ttl = ttl
+        self._until: dict[tuple[str, str, str], float] = {}
+        self._pending: dict[tuple[str, str, str], asyncio.Future[None]] = {}
+        self._taken: dict[tuple[str, str, str], float] = {}  # known absent, and now being created
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    def lock(self, realm: str, entity: str) -> asyncio.Lock:
+        return self._locks.setdefault((realm, entity), asyncio.Lock())
+
+    def add(self, realm: str, entity: str, names: list[str]) -> None:
+        now = asyncio.get_running_loop().time()
+        self._until = {k: t for k, t in self._until.items() if t > now}
+        self._taken = {k: t for k, t in self._taken.items() if t > now}
+        for name in names:
+            self._until[(realm, entity, _fold(name))] = now + self.ttl
+
+    def known(self, realm: str, entity: str, name: str) -> bool:
+        key = (realm, entity, _fold(name))
+        return key in self._until or key in self._pending or key in self._taken
+
+    def pending(self, realm: str, entity: str, name: str) -> bool:
+        return (realm, entity, _fold(name)) in self._pending
+
+    def stock(self, realm: str, entity: str) -> int:
+        """How many names are known absent (and not yet taken) or being asked about."""
+        now = asyncio.get_running_loop().time()
+        known = sum(
+            1 for (r, e, _), t in self._until.items() if r == realm and e == entity and t > now
+        )
+        return known + sum(1 for r, e, _ in self._pending if r == realm and e == entity)
+
+    def take(self, realm: str, entity: str, name: str) -> bool:
+        """Whether the name was absent a moment ago; forgotten once taken."""
+        key = (realm, entity, _fold(name))
+        until = self._until.pop(key, None)
+        if until is None or until <= asyncio.get_running_loop().time():
+            return False
+        self._taken[key] = until  # not asked about again while its create is under way
+        return True
+
+    async def settled(self, realm: str, entity: str, name: str) -> None:
+        """Wait for a lookup in flight that asks about the name, if there is one."""
+        pending = self._pending.get((realm, entity, _fold(name)))
+        if pending is not None:
+            await asyncio.shield(pending)
+
+    def ask(self, realm: str, entity: str, names: list[str]) -> Callable[[], None]:
+        """Mark a lookup of these names in flight; call what it returns when it is over,
+        whatever its outcome (those waiting on it then look up for themselves if they must)."""
+        answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        keys = [(realm, entity, _fold(name)) for name in names]
+        mine = [key for key in keys if self._pending.setdefault(key, answered) is answered]
+
+        def over() -> None:
+            for key in mine:
+                del self._pending[key]
+            answered.set_result(None)
+
+        return over
+
+
 class Pusher:
     """The push workers of one service process."""
 
@@ -357,6 +434,7 @@ class Pusher:
         self._missed = False
         self._random = random.Random()  # noqa: S311 - jitter, not secrets
         self.applied = 0
+        self.absent = Absent()
 
     # Running ----------------------------------------------------------------------------------
 
@@ -623,6 +701,78 @@ class Pusher:
         ]
         return sorted(found, key=lambda r: r.get("Active") is False)
 
+    async def _find_new(self, job: Job, entity: str, field: str, name: str) -> list[dict[str, Any]]:
+        """``_find`` for a record about to be created, sharing the lookup with the backlog: the
+        next queued creates' names go in the same query, and those QuickBooks has no record of
+        are remembered in ``absent``, so their jobs go straight to the create (a job whose name
+        is in a lookup still in flight waits for its answer). When fewer than ``LOOKAHEAD``
+        names are known ahead, a job that needs no lookup of its own asks about the next ones
+        before its create, so the other workers never run out and stand waiting."""
+        absent, realm = self.absent, job.realm
+        while True:
+            await absent.settled(realm, entity, name)
+            async with absent.lock(realm, entity):
+                if absent.take(realm, entity, name):
+                    if absent.stock(realm, entity) >= LOOKAHEAD:
+                        return []
+                    own = False
+                    asked = await self._upcoming_names(job, entity, name, LOOKAHEAD)
+                    if not asked:
+                        return []
+                elif absent.pending(realm, entity, name):  # asked about meanwhile: wait for it
+                    continue
+                else:
+                    own = True
+                    asked = await self._upcoming_names(job, entity, name, LOOKAHEAD - 1)
+                names = [name, *asked] if own else asked
+                over = absent.ask(realm, entity, names)
+                break
+        statement = (
+            Select(entity)
+            .filter(field, "IN", [v for n in names for v in (n, n + DELETED)])
+            .filter("Active", "IN", [True, False])
+            .page(1, 1000)
+        )
+        try:
+            body = await self.qbo.query(realm, statement)
+            rows = body.get(entity, [])
+            rows = rows if isinstance(rows, list) else []
+            present = {_fold(str(r.get(field, ""))) for r in rows}
+            absent.add(realm, entity, [n for n in asked if _fold(n) not in present])
+        except Exception as exc:
+            if own:
+                raise
+            # Asking ahead for the others failed: this job's own create needs none of it (the
+            # others look up for themselves).
+            log.warning("push.lookahead_failed", error=type(exc).__name__)
+            return []
+        finally:
+            over()
+        if not own:
+            return []
+        found = [r for r in rows if _fold(str(r.get(field, ""))) == _fold(name)]
+        return sorted(found, key=lambda r: r.get("Active") is False)
+
+    async def _upcoming_names(self, job: Job, entity: str, name: str, most: int) -> list[str]:
+        """Up to ``most`` names of the next queued creates of the job's kind that no lookup has
+        asked about yet (nor is asking about), the job's own ``name`` aside."""
+        namer = display_name if entity == "Customer" else (lambda d: _text(d, "name") or "")
+        upcoming = await asyncio.to_thread(
+            jobs.upcoming,
+            self.store.engine,
+            job.realm,
+            job.work.event_type,
+            after_job=job.claim.job_id,
+            limit=3 * LOOKAHEAD,
+        )
+        others: dict[str, str] = {}
+        for data in upcoming:
+            other = namer(data).strip()
+            folded = _fold(other)
+            if other and folded != _fold(name) and not self.absent.known(job.realm, entity, other):
+                others.setdefault(folded, other)
+        return list(others.values())[:most]
+
     async def _sparse_update(
         self,
         job: Job,
@@ -742,10 +892,18 @@ class Pusher:
         )
         return holder is None or holder == job.jobroutr_id
 
-    async def _link_named(self, job: Job, step: str, name: str) -> dict[str, Any] | bool:
+    async def _link_named(
+        self, job: Job, step: str, name: str, *, new: bool = False
+    ) -> dict[str, Any] | bool:
         """The QBO customer of that name, updated to this record: the record, True when there
-        is none, False when another JobRoutr customer holds it (a clash, as with a vendor)."""
-        for candidate in await self._find(job.realm, "Customer", "DisplayName", name):
+        is none, False when another JobRoutr customer holds it (a clash, as with a vendor).
+        ``new``: the first lookup before a create, shared with the backlog (``_find_new``)."""
+        find = (
+            self._find_new(job, "Customer", "DisplayName", name)
+            if new
+            else self._find(job.realm, "Customer", "DisplayName", name)
+        )
+        for candidate in await find:
             if not await self._claimable(job, "customer", candidate):
                 return False
             return await self._sparse_update(
@@ -770,7 +928,7 @@ class Pusher:
         return None
 
     async def _match_or_create_customer(self, job: Job, name: str) -> dict[str, Any]:
-        found = await self._link_named(job, "mt", name)
+        found = await self._link_named(job, "mt", name, new=True)
         if found is True:
             created = await self._create_customer(job, "new", name)
             if created is not None:
@@ -847,25 +1005,36 @@ class Pusher:
                 raise
         return None
 
-    async def _match_or_create_product(self, job: Job) -> dict[str, Any]:
-        name = _text(job.data, "name") or ""
-        income = _text(job.data, "income_account_id")
-        expense = _text(job.data, "expense_account_id")
-        for candidate in await self._find(job.realm, "Item", "Name", name):
+    async def _link_item(
+        self, job: Job, step: str, candidates: list[dict[str, Any]], body: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The first same-named item, updated to this product (None when there is none)."""
+        for candidate in candidates:
             if not await self._claimable(job, "product", candidate):
                 raise Refused(
                     "6240",
-                    f"QuickBooks' item {name!r} is already linked to another JobRoutr product.",
+                    f"QuickBooks' item {body['Name']!r} is already linked to another JobRoutr "
+                    "product.",
                     "Give one of the two products another name in JobRoutr, then retry the event.",
                 )
             return await self._sparse_update(
                 job,
-                step="mt",
+                step=step,
                 entity="Item",
                 qbo_id=str(candidate["Id"]),
                 sync_token=str(candidate["SyncToken"]),
-                body=item_body(job.data, income, expense),
+                body=body,
             )
+        return None
+
+    async def _match_or_create_product(self, job: Job) -> dict[str, Any]:
+        name = _text(job.data, "name") or ""
+        income = _text(job.data, "income_account_id")
+        expense = _text(job.data, "expense_account_id")
+        found = await self._find_new(job, "Item", "Name", name)
+        linked = await self._link_item(job, "mt", found, item_body(job.data, income, expense))
+        if linked is not None:
+            return linked
         if income is None or expense is None:
             default_income, default_expense = await asyncio.to_thread(
                 jobs.default_accounts, self.store.engine, job.realm
@@ -878,16 +1047,17 @@ class Pusher:
                 SETTINGS_WAIT,
                 waits_on=["settings:accounts"],
             )
+        body = item_body(job.data, income, expense)
         try:
-            return await self.qbo.write(
-                job.realm,
-                "Item",
-                item_body(job.data, income, expense),
-                requestid=job.rid("new"),
-            )
+            return await self.qbo.write(job.realm, "Item", body, requestid=job.rid("new"))
         except ValidationError as exc:
             if exc.qbo_code != "6240":
                 raise
+        # Named meanwhile (another product, a QuickBooks user) since the lookup: link it.
+        found = await self._find(job.realm, "Item", "Name", name)
+        linked = await self._link_item(job, "mt2", found, body)
+        if linked is not None:
+            return linked
         raise Refused(
             "6240",
             f"QuickBooks already has a product or service named {name!r} that could not be linked.",
