@@ -278,9 +278,13 @@ def park_unconnected(engine: Engine, *, waiting_for: str, until: datetime) -> in
         ~exists(select(Company.realm_id)),
     )
     with session_scope(engine) as session:
+        # Only events not shown as waiting yet: rewriting the others (the payload is most of a
+        # row) changed nothing but held the write lock, a stall for intake's commits.
         session.exec(
             update(Event)
-            .where(col(Event.id).in_(select(Job.event_id).where(due)))
+            .where(
+                col(Event.id).in_(select(Job.event_id).where(due)), col(Event.status) != "waiting"
+            )
             .values(status="waiting", updated_at=now)
         )
         parked = session.exec(

@@ -22,14 +22,14 @@ from appliance.logging import get_logger
 from appliance.storage import credentials
 from appliance.storage.events import Accepted, Incoming, Unconnected, accept_many
 from appliance.storage.store import Store
-from appliance.sync.push import CONNECTION_WAIT, NOT_CONNECTED
+from appliance.sync.push import NEVER_CONNECTED_WAIT, NOT_CONNECTED
 
 log = get_logger(__name__)
 
 MAX_BATCH = 256
 CONTEXT_SECONDS = 1.0
 #: Before the first connect, new jobs wait for it as the push workers would make them wait.
-UNCONNECTED = Unconnected(NOT_CONNECTED, CONNECTION_WAIT)
+UNCONNECTED = Unconnected(NOT_CONNECTED, NEVER_CONNECTED_WAIT)
 
 
 @dataclass(frozen=True)

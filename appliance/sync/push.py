@@ -61,6 +61,11 @@ CENT = Decimal("0.01")
 DELETED = " (deleted)"
 ITEM_TYPES = {"service": "Service", "non_inventory": "NonInventory"}
 CONNECTION_WAIT = timedelta(seconds=60)
+#: Events received before any company was connected wait for `appliance connect`, which wakes
+#: them at once (and so does every start of the service); the recheck is only a safety net.
+#: Rechecking every minute rewrote every parked job each minute: with thousands waiting, a
+#: write-lock stall every few seconds for intake's commits (its p99 at 200/s: 80 ms, not 30).
+NEVER_CONNECTED_WAIT = timedelta(minutes=15)
 #: Names one lookup asks QuickBooks about: this job's and the next queued creates' of its kind
 #: (twice each, with and without " (deleted)": a few kilobytes of query string at most).
 LOOKAHEAD = 20
@@ -442,6 +447,9 @@ class Pusher:
         loop = asyncio.get_running_loop()
         for number in range(self.config.workers):
             self._tasks.append(loop.create_task(self._worker(number), name=f"push-{number}"))
+        # A connect wakes the events waiting for one; a service stopped between the two would
+        # leave them parked until their recheck. Every start looks again.
+        self._tasks.append(loop.create_task(self.nudge("connection"), name="push-wake"))
 
     def wake(self) -> None:
         """New work is queued (an event arrived, a setting changed): an idle worker looks now.
@@ -578,7 +586,7 @@ class Pusher:
             return "waiting", {
                 "waiting_for": NOT_CONNECTED,
                 "waits_on": ["connection"],
-                "run_after": now + CONNECTION_WAIT,
+                "run_after": now + NEVER_CONNECTED_WAIT,
             }
         job = Job(self, work, realm)
         handlers: dict[str, Callable[[Job], Awaitable[Outcome]]] = {

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import select
 
 from appliance.config import Settings
@@ -21,6 +23,7 @@ from appliance.qbo.errors import ValidationError
 from appliance.storage import push as jobs
 from appliance.storage.events import accept
 from appliance.storage.models import Company, Event
+from appliance.storage.models import Job as JobRow
 from appliance.storage.store import Store, initialize
 from appliance.storage.types import utcnow
 from appliance.sync.push import LOOKAHEAD, Pusher
@@ -284,3 +287,30 @@ def test_a_failed_lookup_ahead_does_not_fail_the_job_that_asked(store: Store) ->
     assert run_all(store, books) == count  # each job ran once: none was retried
     assert sorted(books.creates) == [f"Ahead Customer {n:02d}" for n in range(count)]
     assert {status for status, _ in outcomes(store).values()} == {"done"}
+
+
+def test_a_start_of_the_service_wakes_the_events_waiting_for_a_connection(store: Store) -> None:
+    """A connect wakes what waits for one; a service stopped in between would leave those events
+    parked until their recheck (15 minutes before any company was connected). A start wakes them."""
+    event_id = queue_customer(store, 0, "Waited Long")
+    with store.session() as session:
+        session.exec(
+            update(JobRow).values(
+                state="waiting", waits_on=" connection ", run_after=utcnow() + timedelta(hours=1)
+            )
+        )
+        session.commit()
+    books = Books()
+
+    async def start_and_stop() -> None:
+        pusher = Pusher(store, books)  # type: ignore[arg-type]
+        pusher.start()
+        for _ in range(200):
+            if outcomes(store)[event_id][0] == "done":
+                break
+            await asyncio.sleep(0.02)
+        await pusher.aclose()
+
+    asyncio.run(start_and_stop())
+    assert outcomes(store)[event_id][0] == "done"
+    assert books.creates == ["Waited Long"]
