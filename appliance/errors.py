@@ -81,6 +81,16 @@ class ServiceNotRunning(ApplianceError):
     )
 
 
+class UntrustedSocket(ApplianceError):
+    """The admin socket belongs to a user who is not root, the operator or the service's user:
+    whoever put it there would read the OAuth code and settings, so nothing is sent."""
+
+    hint = (
+        "Check that APPLIANCE_ADMIN_SOCKET (or the service's RuntimeDirectory) names the socket "
+        "`appliance serve` created, and who may write to the directory it is in."
+    )
+
+
 class AdminError(ApplianceError):
     """The service answered the admin API, but refused or failed the request; carries its
     problem details (defined here so the console can catch it without loading the client)."""
