@@ -150,4 +150,4 @@ def test_admin_key_rotation_is_recorded_in_the_audit_log_with_the_operator(
     with store.session() as session:
         last = audit.recent(session, 1)[0]
     assert last.action == "key.rotated"
-    assert last.actor == "alice@cli"
+    assert last.actor == "unverified, says alice@cli"  # in-process: no socket, no uid
