@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from appliance.errors import AdminError, ApplianceError, ServiceNotRunning, UntrustedSocket
+from appliance.errors import (
+    AdminError,
+    ApplianceError,
+    ServiceNotAnswering,
+    ServiceNotRunning,
+    UntrustedSocket,
+)
 
 T = TypeVar("T")
 
@@ -52,6 +58,8 @@ class AdminClient:
             raise ServiceNotRunning(
                 f"The appliance service is not running (nothing answers on {self.socket_path})."
             ) from None
+        except httpx.TimeoutException:
+            raise self._silent() from None
         if response.is_error:
             raise _problem(response)
         return msgspec.json.decode(response.content, type=type_)
@@ -73,11 +81,20 @@ class AdminClient:
             raise ServiceNotRunning(
                 f"The appliance service is not running (nothing answers on {self.socket_path})."
             ) from None
+        except httpx.TimeoutException:
+            partial.unlink(missing_ok=True)
+            raise self._silent() from None
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
         os.replace(partial, target)
         return headers
+
+    def _silent(self) -> ServiceNotAnswering:
+        seconds = self._client.timeout.read
+        return ServiceNotAnswering(
+            f"The appliance service did not answer on {self.socket_path} within {seconds:g} s."
+        )
 
     def get(self, path: str, type_: type[T]) -> T:
         return self.request("GET", path, type_)

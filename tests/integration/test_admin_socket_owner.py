@@ -13,7 +13,7 @@ import pytest
 from appliance.config import Settings
 from appliance.core.admin import StatusReport
 from appliance.core.admin_client import AdminClient, trusted_owners
-from appliance.errors import UntrustedSocket
+from appliance.errors import ServiceNotAnswering, UntrustedSocket
 from tests.integration.test_service import env_for
 from tests.support import run_appliance
 
@@ -91,3 +91,15 @@ def test_a_socket_in_a_directory_root_gave_the_service_user_is_trusted(tmp_path:
         assert NOBODY not in trusted_owners(placed / "admin.sock", None)
     finally:
         runtime.rmdir()
+
+
+def test_a_socket_that_never_answers_is_a_sentence_not_a_traceback(short_dir: Path) -> None:
+    path = short_dir / "silent.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen(8)  # accepted by the kernel, never read: a hung service
+        client = AdminClient(path, timeout=0.5)
+        with client, pytest.raises(ServiceNotAnswering) as silent:
+            client.get("/v1/status", StatusReport)
+    assert str(path) in silent.value.message
+    assert silent.value.hint
