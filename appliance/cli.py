@@ -95,6 +95,11 @@ def _actor() -> str:
         return "cli"
 
 
+def _admin(settings: Settings, *, timeout: float = 30.0) -> AdminClient:
+    """The admin API's client; it also trusts a socket owned by the state directory's owner."""
+    return AdminClient(settings.admin_socket_path, timeout=timeout, service_dir=settings.state_dir)
+
+
 def _logging(settings: Settings, *, to_stderr: bool = True) -> None:
     configure_logging(settings.log_level, settings.log_format, sys.stderr if to_stderr else None)
 
@@ -231,7 +236,7 @@ def rotate_key(ctx: Context) -> None:
     """
     settings = ctx.settings
     try:
-        with AdminClient(settings.admin_socket_path, timeout=600) as client:
+        with _admin(settings, timeout=600) as client:
             report = client.post("/v1/keys/rotate", KeyRotationReport)
     except ServiceNotRunning:
         from appliance.storage.store import Store
@@ -273,7 +278,7 @@ def backup(ctx: Context, file: Path, force: bool) -> None:
 
     if file.exists() and not force:
         raise ApplianceError(f"{file} exists already.", hint="Choose another name, or --force.")
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         client.download("/v1/backup", file)
     info = describe(file)
     click.echo(
@@ -393,7 +398,7 @@ def _print_status(report: StatusReport) -> None:
 @handles_errors
 def status(ctx: Context, as_json: bool) -> None:
     """Show the service's state: connection, queue, store and key."""
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         report = client.get("/v1/status", StatusReport)
     if as_json:
         click.echo(json.dumps(msgspec.to_builtins(report), indent=2))
@@ -507,7 +512,7 @@ def connect(
         ConnectStartReport,
     )
 
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         if redirect_url:
             info = client.post(
                 "/v1/connect/finish", ConnectionInfo, json={"redirect_url": redirect_url}
@@ -582,7 +587,7 @@ def disconnect(ctx: Context, yes: bool) -> None:
 
     if not yes:
         click.confirm("Disconnect from QuickBooks Online?", abort=True)
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         report = client.post("/v1/disconnect", DisconnectReport)
     name = report.company_name or report.realm_id
     click.echo(f"Disconnected from {name} (realm {report.realm_id}). Imported data was kept.")
@@ -608,7 +613,7 @@ def import_(ctx: Context, kind: str, wait: bool, as_json: bool, cancel: bool, la
     """
     from appliance.core.admin import ImportReport
 
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         if cancel:
             report = client.post(f"/v1/imports/{kind}/cancel", ImportReport)
             click.echo(f"Asked import {report.run_id} of {kind} to stop.")
@@ -684,7 +689,7 @@ def accounts(ctx: Context, kind: str, as_json: bool) -> None:
     """
     from appliance.core.admin import AccountInfo
 
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         found = client.get(f"/v1/accounts?kind={kind}", list[AccountInfo])
     if as_json:
         click.echo(json.dumps(msgspec.to_builtins(found), indent=2))
@@ -714,7 +719,7 @@ def settings_show(ctx: Context, as_json: bool = False) -> None:
     """Show the default accounts."""
     from appliance.core.admin import SettingsInfo
 
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         info = client.get("/v1/settings", SettingsInfo)
     _print_settings(info, as_json)
 
@@ -729,7 +734,7 @@ def settings_set(ctx: Context, income: str | None, expense: str | None, as_json:
     """Choose the default accounts for new products (saved at once; change them any time)."""
     from appliance.core.admin import SettingsInfo
 
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         info = client.request(
             "PUT",
             "/v1/settings",
@@ -759,7 +764,7 @@ def onboarding(ctx: Context, complete: bool, as_json: bool) -> None:
     """Show the setup tasks (connect, import customers, accounts, import products)."""
     from appliance.core.admin import OnboardingInfo
 
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         if complete:
             info = client.post("/v1/onboarding/complete", OnboardingInfo)
         else:
@@ -815,7 +820,7 @@ def _list_events(
         params["status"] = status
     if before:
         params["before"] = before
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         found = client.request("GET", "/v1/events", EventList, params=params)
     if as_json:
         click.echo(json.dumps(msgspec.to_builtins(found), indent=2))
@@ -902,7 +907,7 @@ def events_show(ctx: Context, event_id: str, as_json: bool) -> None:
 
     from appliance.core.admin import EventInfo
 
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         info = client.get(f"/v1/events/{quote(event_id, safe='')}", EventInfo)
     if as_json:
         click.echo(json.dumps(msgspec.to_builtins(info), indent=2))
@@ -974,7 +979,7 @@ def events_retry(ctx: Context, event_ids: tuple[str, ...], all_failed: bool, as_
     from appliance.core.admin import EventActionReport
 
     body = _event_action(event_ids, all_failed, "retry")
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         report = client.post("/v1/events/retry", EventActionReport, json=body)
     _print_action(report, as_json, "Retried", "queued again")
 
@@ -1002,7 +1007,7 @@ def events_skip(
             "Skipping events needs a confirmation, and there is no terminal to ask on.",
             hint="Add --yes to skip them without being asked.",
         )
-    with AdminClient(ctx.settings.admin_socket_path) as client:
+    with _admin(ctx.settings) as client:
         if not yes:
             if all_failed:
                 failed = client.request(

@@ -81,6 +81,26 @@ class ServiceNotRunning(ApplianceError):
     )
 
 
+class ServiceNotAnswering(ApplianceError):
+    """Something accepted the connection on the admin socket but sent no answer in time: the
+    service is busy or hung, not stopped (so nothing falls back to working offline)."""
+
+    hint = (
+        "Run the command again in a minute; if it still does not answer, see the service's log "
+        "(`journalctl -u jobroutr-gateway`) and restart it."
+    )
+
+
+class UntrustedSocket(ApplianceError):
+    """The admin socket belongs to a user who is not root, the operator or the service's user:
+    whoever put it there would read the OAuth code and settings, so nothing is sent."""
+
+    hint = (
+        "Check that APPLIANCE_ADMIN_SOCKET (or the service's RuntimeDirectory) names the socket "
+        "`appliance serve` created, and who may write to the directory it is in."
+    )
+
+
 class AdminError(ApplianceError):
     """The service answered the admin API, but refused or failed the request; carries its
     problem details (defined here so the console can catch it without loading the client)."""

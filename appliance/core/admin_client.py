@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
+import pwd
+import stat
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import msgspec
 
-from appliance.errors import AdminError, ApplianceError, ServiceNotRunning
+from appliance.errors import (
+    AdminError,
+    ApplianceError,
+    ServiceNotAnswering,
+    ServiceNotRunning,
+    UntrustedSocket,
+)
 
 T = TypeVar("T")
 
 
 class AdminClient:
-    """Talks to the running service; every call raises ServiceNotRunning when nobody answers."""
+    """Talks to the running service; every call raises ServiceNotRunning when nobody answers,
+    and UntrustedSocket, sending nothing, when the socket is not the service's (see
+    :func:`trusted_owners`). ``service_dir`` is the state directory, when the caller knows it."""
 
-    def __init__(self, socket_path: Path, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, socket_path: Path, *, timeout: float = 30.0, service_dir: Path | None = None
+    ) -> None:
         self.socket_path = socket_path
+        self.service_dir = service_dir
         self._client = httpx.Client(
             transport=httpx.HTTPTransport(uds=str(socket_path)),
             base_url="http://appliance",
@@ -37,12 +51,15 @@ class AdminClient:
         self.close()
 
     def request(self, method: str, path: str, type_: type[T], **kwargs: Any) -> T:
+        check_socket_owner(self.socket_path, self.service_dir)
         try:
             response = self._client.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.RemoteProtocolError, FileNotFoundError):
             raise ServiceNotRunning(
                 f"The appliance service is not running (nothing answers on {self.socket_path})."
             ) from None
+        except httpx.TimeoutException:
+            raise self._silent() from None
         if response.is_error:
             raise _problem(response)
         return msgspec.json.decode(response.content, type=type_)
@@ -50,6 +67,7 @@ class AdminClient:
     def download(self, path: str, target: Path) -> dict[str, str]:
         """Stream a GET to ``target``, created owner-only (0600) and complete or not at all
         (written beside it, synced, then renamed). Returns the answer's headers."""
+        check_socket_owner(self.socket_path, self.service_dir)
         partial = target.with_name(f".{target.name}.partial")
         try:
             with self._client.stream("GET", path, timeout=None) as response:
@@ -63,17 +81,73 @@ class AdminClient:
             raise ServiceNotRunning(
                 f"The appliance service is not running (nothing answers on {self.socket_path})."
             ) from None
+        except httpx.TimeoutException:
+            partial.unlink(missing_ok=True)
+            raise self._silent() from None
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
         os.replace(partial, target)
         return headers
 
+    def _silent(self) -> ServiceNotAnswering:
+        seconds = self._client.timeout.read
+        return ServiceNotAnswering(
+            f"The appliance service did not answer on {self.socket_path} within {seconds:g} s."
+        )
+
     def get(self, path: str, type_: type[T]) -> T:
         return self.request("GET", path, type_)
 
     def post(self, path: str, type_: type[T], json: Any = None) -> T:
         return self.request("POST", path, type_, json=json)
+
+
+def check_socket_owner(socket_path: Path, service_dir: Path | None = None) -> None:
+    """Raise UntrustedSocket unless the socket's owner is one :func:`trusted_owners` allows.
+    A missing socket passes: connecting then says the service is not running."""
+    try:
+        owner = os.stat(socket_path).st_uid
+    except OSError:
+        return
+    if owner in trusted_owners(socket_path, service_dir):
+        return
+    raise UntrustedSocket(
+        f"The admin socket {socket_path} belongs to {_user(owner)}, not to root, you or the "
+        "service's user, so nothing was sent to it."
+    )
+
+
+def trusted_owners(socket_path: Path, service_dir: Path | None) -> set[int]:
+    """Who may own the service's socket: root; the user running this command; the owner of the
+    state directory (the service's user), when this user may look at it; and the owner of the
+    socket's directory when root made it for them, as systemd makes the RuntimeDirectory
+    (``/run/jobroutr-gateway``, the service's, in ``/run``, root's): the way an operator who may
+    not open the state directory still recognises the service."""
+    owners = {0, os.geteuid()}
+    if service_dir is not None:
+        with contextlib.suppress(OSError):
+            owners.add(os.stat(service_dir).st_uid)
+    directory = Path(os.path.realpath(socket_path)).parent
+    try:
+        owner = os.stat(directory).st_uid
+        if all(_only_root_writes(above) for above in directory.parents):
+            owners.add(owner)
+    except OSError:
+        pass
+    return owners
+
+
+def _only_root_writes(directory: Path) -> bool:
+    info = os.stat(directory)
+    return info.st_uid == 0 and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _user(uid: int) -> str:
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _write(path: Path, chunks: Any) -> None:

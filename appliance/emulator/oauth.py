@@ -19,6 +19,7 @@ import binascii
 import hmac
 import secrets
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
@@ -120,6 +121,9 @@ class OAuthState:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> OAuthState:
+        """From a saved state file. The file is read with the API's decoder, which turns every
+        JSON fraction into a Decimal (right for amounts): times here are floats again, as the
+        clock's are, or ``float - Decimal`` fails the first refresh after a restart."""
         kinds = {
             "grants": Grant,
             "connections": Connection,
@@ -128,8 +132,12 @@ class OAuthState:
         }
         state = cls()
         for name, kind in kinds.items():
-            setattr(state, name, {k: kind(**v) for k, v in doc.get(name, {}).items()})
+            setattr(state, name, {k: kind(**_floats(v)) for k, v in doc.get(name, {}).items()})
         return state
+
+
+def _floats(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: float(v) if isinstance(v, Decimal) else v for k, v in fields.items()}
 
 
 def _access_token_value() -> str:

@@ -9,6 +9,7 @@ import uuid
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from appliance.gateway.peer import peer_of
 from appliance.logging import get_logger
 
 log = get_logger("appliance.http")
@@ -47,12 +48,14 @@ def request_context(app: ASGIApp) -> ASGIApp:
                 await app(scope, receive, send_with_id)
             finally:
                 # The path only: query strings can carry OAuth codes and state.
+                peer = peer_of(scope)  # on the admin socket: who, as the kernel says
                 log.info(
                     "http.request_finished",
                     method=scope.get("method"),
                     path=scope.get("path"),
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                    **({"peer_uid": peer["uid"]} if peer else {}),
                 )
 
     return middleware

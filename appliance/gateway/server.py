@@ -23,6 +23,7 @@ from appliance.config import Settings
 from appliance.errors import ApplianceError
 from appliance.gateway.app import create_admin_app, create_app
 from appliance.gateway.middleware import request_context
+from appliance.gateway.peer import with_peer_credentials
 from appliance.gateway.runtime import Runtime
 from appliance.logging import get_logger
 from appliance.storage.store import Store
@@ -131,7 +132,8 @@ async def serve(
     await runtime.start()
     # The request context wraps the whole app, not a route: a 404 or 405 is logged and tagged too.
     public = _Server(_config(request_context(create_app(settings, store, runtime))))
-    admin = _Server(_config(request_context(create_admin_app(settings, store, runtime))))
+    admin_app = request_context(create_admin_app(settings, store, runtime))
+    admin = _Server(with_peer_credentials(_config(admin_app)))  # the audit log's actor
     others = [(_Server(_config(app)), sock) for app, sock in extra]
     servers = (public, admin, *(server for server, _ in others))
 

@@ -242,6 +242,9 @@ class Job(SQLModel, table=True):
     # What a waiting job waits on, as space-separated tokens (" customer:c1 product:p2 "), so
     # the one change it needs wakes it, not every change.
     waits_on: str | None = None
+    # How long it has waited for what waits_on names, while the service ran (timed by the
+    # monotonic clock, so a wall-clock jump neither adds nor removes waiting time).
+    waited_seconds: float = 0.0
     last_error: str | None = None
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

@@ -42,6 +42,7 @@ class Work:
     received_at: datetime
     realm_id: str | None
     generation: int
+    waited: float = 0.0  # seconds spent waiting while the service ran (Job.waited_seconds)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def load(engine: Engine, claim: Claim) -> Work | None:
         if event is None:
             return None
         data = event.payload.get("data")
+        job = session.get(Job, claim.job_id)
         return Work(
             claim=claim,
             event_type=event.type,
@@ -82,6 +84,7 @@ def load(engine: Engine, claim: Claim) -> Work | None:
             received_at=event.received_at,
             realm_id=event.realm_id,
             generation=claim.generation,
+            waited=job.waited_seconds if job is not None else 0.0,
         )
 
 
@@ -190,6 +193,7 @@ def complete(
     waits_on: list[str] | None = None,
     link: LinkWrite | None = None,
     mirror: tuple[str, MirrorRow] | None = None,
+    waited_seconds: float | None = None,
 ) -> bool:
     """Record a job's outcome, its event's status, its link and the QBO record as written (the
     mirror the pull API reads) in one transaction, fenced. A new link wakes the waiting jobs
@@ -212,6 +216,8 @@ def complete(
     }
     if run_after is not None:
         values["run_after"] = run_after
+    if waited_seconds is not None:
+        values["waited_seconds"] = waited_seconds
     with WRITES, session_scope(engine) as session:
         result = session.exec(
             update(Job)
@@ -363,6 +369,7 @@ def _requeue(session: Session, event: Event, job: Job, now: datetime) -> None:
     job.state = "queued"
     job.run_after = now
     job.attempts = 0
+    job.waited_seconds = 0.0  # an operator's retry gives a waiting invoice a fresh wait
     job.last_error = None
     job.waiting_for = None
     job.waits_on = None

@@ -29,6 +29,7 @@ import contextlib
 import os
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -94,7 +95,8 @@ HINTS = {
 class Wait(Exception):
     """The job cannot go on yet: it waits for what ``reason`` says. It is woken when one of
     ``waits_on`` changes (``customer:<id>``, ``settings:accounts``, ...), and looks again at
-    ``recheck`` in any case."""
+    ``recheck`` in any case. With ``give_up_after``, it fails once it has waited that long while
+    the service ran (see :meth:`Pusher._waited`)."""
 
     def __init__(
         self,
@@ -102,13 +104,13 @@ class Wait(Exception):
         recheck: timedelta,
         *,
         waits_on: list[str],
-        deadline: datetime | None = None,
+        give_up_after: timedelta | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.recheck = recheck
         self.waits_on = waits_on
-        self.deadline = deadline
+        self.give_up_after = give_up_after
 
 
 class Refused(Exception):
@@ -428,11 +430,17 @@ class Pusher:
         qbo: QboClient,
         config: PushConfig | None = None,
         activity: Activity | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.qbo = qbo
         self.config = config or PushConfig()
         self.activity = activity or Activity()
+        self.clock = clock
+        self.monotonic = monotonic
+        self._parked_at: dict[int, float] = {}  # job id: when this process last parked it waiting
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
         self._tasks: list[asyncio.Task[None]] = []
         self._idle: list[asyncio.Event] = []  # one per worker waiting for work, latest last
@@ -531,7 +539,9 @@ class Pusher:
             # is answered again by requestid.
             task.cancel()
             await asyncio.shield(
-                asyncio.to_thread(jobs.complete, engine, claim, state="queued", run_after=utcnow())
+                asyncio.to_thread(
+                    jobs.complete, engine, claim, state="queued", run_after=self.clock()
+                )
             )
             raise
         finally:
@@ -580,7 +590,7 @@ class Pusher:
     async def _apply(self, work: jobs.Work) -> tuple[str, dict[str, Any]] | None:
         """Run the event's handler and turn what happened into the job's next state."""
         claim = work.claim
-        now = utcnow()
+        now = self.clock()
         realm = work.realm_id or await asyncio.to_thread(self._current_realm)
         if realm is None:
             return "waiting", {
@@ -605,6 +615,7 @@ class Pusher:
             return None
         except Exception as exc:
             return self._settle(work, realm, exc, now)
+        self._parked_at.pop(claim.job_id, None)
         log.info(
             "push.applied",
             event_id=claim.event_id,
@@ -626,8 +637,12 @@ class Pusher:
         claim = work.claim
         state = "failed"
         outcome: dict[str, Any] = {"realm_id": realm}
+        if not isinstance(exc, Wait):
+            self._parked_at.pop(claim.job_id, None)  # a later wait is timed afresh
         if isinstance(exc, Wait):
-            if exc.deadline is not None and now >= exc.deadline:
+            waited = self._waited(work)
+            if exc.give_up_after is not None and waited >= exc.give_up_after.total_seconds():
+                self._parked_at.pop(claim.job_id, None)
                 outcome["failure"] = jobs.Failure(
                     "never-arrived",
                     f"Gave up waiting for {exc.reason}.",
@@ -640,6 +655,7 @@ class Pusher:
                     "waiting_for": exc.reason,
                     "waits_on": exc.waits_on,
                     "run_after": now + exc.recheck,
+                    "waited_seconds": waited,
                 }
         elif isinstance(exc, Refused):
             outcome["failure"] = exc.failure
@@ -684,6 +700,17 @@ class Pusher:
                 "Retry the event; if it fails again, the service log has the details.",
             )
         return state, outcome
+
+    def _waited(self, work: jobs.Work) -> float:
+        """Seconds the job has waited while the service ran: what earlier looks stored, plus the
+        time since this process last parked it, by the monotonic clock. The wall clock plays no
+        part, so setting it (NTP's first sync, an operator's ``date``) neither gives up early
+        nor, set back, makes a wait longer than it was; time the service was stopped does not
+        count (the first look after a start adds nothing), so a wait only ever runs late."""
+        now = self.monotonic()
+        last = self._parked_at.get(work.claim.job_id)
+        self._parked_at[work.claim.job_id] = now
+        return work.waited + (max(now - last, 0.0) if last is not None else 0.0)
 
     def _current_realm(self) -> str | None:
         info = self.store.connection_info()
@@ -1093,7 +1120,7 @@ class Pusher:
                 f"{' and '.join(f'{kind} {rid}' for kind, rid in missing)} to reach QuickBooks",
                 DEPENDENCY_RECHECK,
                 waits_on=[f"{kind}:{rid}" for kind, rid in missing],
-                deadline=job.work.received_at + self.config.dependency_wait,
+                give_up_after=self.config.dependency_wait,
             )
         body = invoice_body(job.data, customers[customer_id], items)
         number = body.get("DocNumber")

@@ -57,3 +57,27 @@ def test_the_seed_looks_like_the_sandbox_company(emulator: RunningEmulator) -> N
     assert info["CompanyName"]
     companies = httpx.get(emulator.url + "/_emulator/companies").json()
     assert len(companies) == 2
+
+
+def test_a_refresh_asking_for_the_hard_expiry_after_a_restart_gets_new_tokens(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "emulator.json"
+    with RunningEmulator(EmulatorConfig(state_file=state)) as emulator:
+        minted = httpx.post(
+            emulator.url + "/_emulator/tokens", json={"realm_id": emulator.realm}
+        ).json()
+        hard_before = minted["x_refresh_token_hard_expires_in"]
+    with RunningEmulator(EmulatorConfig(state_file=state)) as again:
+        response = httpx.post(
+            again.url + "/oauth2/v1/tokens/bearer",
+            data={"grant_type": "refresh_token", "refresh_token": minted["refresh_token"]},
+            auth=(again.config.client_id, again.config.client_secret),
+            headers={"x-include-refresh-token-hard-expires-in": "true"},
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # Intuit's shape (FACTS §1): whole seconds, the hard expiry counting down, never extended.
+    assert isinstance(body["x_refresh_token_hard_expires_in"], int)
+    assert isinstance(body["x_refresh_token_expires_in"], int)
+    assert 0 < body["x_refresh_token_hard_expires_in"] <= hard_before

@@ -132,6 +132,6 @@ def test_retry_and_skip_answer_a_report_and_are_audited_under_the_operator(
     with store.session() as session:
         entries = [e for e in audit.recent(session) if e.action.startswith("events.")]
     assert [(e.action, e.actor) for e in entries] == [
-        ("events.skip", "dana@cli"),
-        ("events.retry", "dana@cli"),
+        ("events.skip", "unverified, says dana@cli"),
+        ("events.retry", "unverified, says dana@cli"),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -93,6 +94,30 @@ def test_the_openapi_schema_is_published_and_lists_no_admin_route(public: TestCl
     assert not any(path.startswith("/v1/") for path in paths)
 
 
+SCHEMA_PAGES = [
+    "/schema", "/schema/", "/schema/openapi.json", "/schema/openapi.yaml", "/schema/openapi.yml",
+    "/schema/scalar", "/schema/swagger", "/schema/redoc", "/schema/elements", "/schema/rapidoc",
+    "/schema/stoplight", "/schema/oauth2-redirect.html",
+]  # fmt: skip
+REMOTE_ASSET = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+
+
+def test_nothing_under_schema_loads_a_script_or_style_from_another_site(
+    public: TestClient,
+) -> None:
+    served = {}
+    for path in SCHEMA_PAGES:
+        response = public.get(path)
+        assert response.status_code < 500, path
+        if response.status_code == 200:
+            served[path] = response
+            assert not REMOTE_ASSET.search(response.text), f"{path} loads a remote asset"
+            assert "<script" not in response.text.lower(), f"{path} is a page with a script"
+    document = served["/schema/openapi.json"]
+    assert document.headers["content-type"].startswith("application/vnd.oai.openapi+json")
+    assert document.json()["info"]["title"] == "JobRoutr QuickBooks Gateway"
+
+
 @pytest.mark.parametrize(
     "path",
     ["/%00", "/" + "a" * 8000, "/..%2f..%2fetc/passwd", "/healthz/%ff%fe", "/readyz?x=%zz"],
@@ -125,4 +150,4 @@ def test_admin_key_rotation_is_recorded_in_the_audit_log_with_the_operator(
     with store.session() as session:
         last = audit.recent(session, 1)[0]
     assert last.action == "key.rotated"
-    assert last.actor == "alice@cli"
+    assert last.actor == "unverified, says alice@cli"  # in-process: no socket, no uid

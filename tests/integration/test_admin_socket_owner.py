@@ -1,0 +1,105 @@
+"""The CLI hands the admin socket the OAuth code and settings: it talks only to a socket that
+root, the operator or the service's user owns, never to one another user put there."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appliance.config import Settings
+from appliance.core.admin import StatusReport
+from appliance.core.admin_client import AdminClient, trusted_owners
+from appliance.errors import ServiceNotAnswering, UntrustedSocket
+from tests.integration.test_service import env_for
+from tests.support import run_appliance
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def impostor(settings: Settings) -> Iterator[socket.socket]:
+    """A listener on the admin socket's path, as another user would leave one there."""
+    if os.geteuid() != 0:
+        pytest.skip("giving the socket to another user (chown) needs root")
+    settings.state_dir.mkdir(mode=0o700)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(settings.admin_socket_path))
+    listener.listen(8)
+    listener.settimeout(0.5)
+    os.chown(settings.admin_socket_path, NOBODY, NOBODY)
+    yield listener
+    listener.close()
+
+
+def nothing_connected(listener: socket.socket) -> bool:
+    try:
+        conn, _ = listener.accept()
+    except TimeoutError:
+        return True
+    conn.close()
+    return False
+
+
+def test_the_client_refuses_a_socket_another_user_owns_and_sends_nothing(
+    settings: Settings, impostor: socket.socket
+) -> None:
+    client = AdminClient(settings.admin_socket_path, service_dir=settings.state_dir)
+    with client, pytest.raises(UntrustedSocket) as refused:
+        client.get("/v1/status", StatusReport)
+    assert f"uid {NOBODY}" in refused.value.message
+    assert str(settings.admin_socket_path) in refused.value.message
+    assert refused.value.hint
+    assert nothing_connected(impostor)
+
+
+def test_connect_does_not_hand_the_code_to_a_socket_another_user_owns(
+    settings: Settings, impostor: socket.socket
+) -> None:
+    location = "http://127.0.0.1:8780/oauth/callback?code=AB11secret&state=s&realmId=1"
+    result = run_appliance("connect", "--redirect-url", location, env=env_for(settings))
+    assert result.returncode == 1
+    assert f"uid {NOBODY}" in result.stderr
+    assert "Hint:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert nothing_connected(impostor)
+
+
+def test_a_socket_in_a_directory_root_gave_the_service_user_is_trusted(tmp_path: Path) -> None:
+    """As systemd's RuntimeDirectory: /run (root's) / jobroutr-gateway (the service's) /
+    admin.sock (the service's); an operator may not be able to see the state directory."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a directory to another user (chown) needs root")
+    base = Path("/run") if os.access("/run", os.W_OK) else None
+    if base is None:
+        pytest.skip("/run is not writable here")
+    runtime = base / f"jra-test-{os.getpid()}"
+    runtime.mkdir(mode=0o750)
+    try:
+        os.chown(runtime, NOBODY, NOBODY)
+        assert NOBODY in trusted_owners(runtime / "admin.sock", None)
+        # The same layout under a directory anyone may write to proves nothing.
+        shared = tmp_path / "open"
+        shared.mkdir()
+        shared.chmod(0o1777)
+        placed = shared / "svc"
+        placed.mkdir()
+        os.chown(placed, NOBODY, NOBODY)
+        assert NOBODY not in trusted_owners(placed / "admin.sock", None)
+    finally:
+        runtime.rmdir()
+
+
+def test_a_socket_that_never_answers_is_a_sentence_not_a_traceback(short_dir: Path) -> None:
+    path = short_dir / "silent.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen(8)  # accepted by the kernel, never read: a hung service
+        client = AdminClient(path, timeout=0.5)
+        with client, pytest.raises(ServiceNotAnswering) as silent:
+            client.get("/v1/status", StatusReport)
+    assert str(path) in silent.value.message
+    assert silent.value.hint
