@@ -8,7 +8,6 @@ closes it on shutdown (that is how tests and ``litestar run`` use it).
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -287,7 +286,7 @@ def _import_kind(kind: str) -> str:
 )
 def admin_backup(store: NamedDependency[Store], request: Request[Any, Any, Any]) -> Stream:
     settings = store.settings
-    copy = settings.state_dir / f".backup-{uuid.uuid4().hex}.db"
+    copy = backup.copy_path(settings.state_dir)
     taken = backup.take(settings.database_url, copy)
     log.info(
         "store.backup_taken",
