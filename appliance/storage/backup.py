@@ -150,7 +150,10 @@ def _self_contained(path: Path) -> None:
         raise StoreError(f"The database {path} could not leave WAL mode (it is in {mode} mode).")
     _fsync(path)
     # What is left (an -shm, a WAL of a database already out of WAL mode) holds nothing of it.
+    # Gone for good before any rename: SQLite replays a WAL it finds beside a database even in
+    # rollback mode, and one that came back after a power cut would be replayed onto the copy.
     _remove(path, keep_main=True)
+    _fsync(path.parent)
 
 
 def _fold_live_store(target: Path) -> None:
