@@ -84,7 +84,9 @@ def take(database_url: str, target: Path) -> BackupInfo:
             src.close()
         for suffix in _SIDE_FILES:
             target.with_name(target.name + suffix).unlink(missing_ok=True)
-        return describe(target)
+        info = describe(target)
+        killpoints.reached("backup.taken")
+        return info
     except BaseException:
         target.unlink(missing_ok=True)
         raise

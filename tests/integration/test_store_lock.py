@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from appliance.config import Settings
@@ -170,26 +169,24 @@ def test_a_restore_killed_at_any_point_leaves_the_old_store_or_the_new_one_whole
 
 
 def test_a_backup_killed_with_the_service_leaves_no_copy_after_the_next_start(
-    settings: Settings,
+    settings: Settings, tmp_path: Path
 ) -> None:
     env = env_for(settings)
     assert run_appliance("init", env=env).returncode == 0
-    service = start(env, settings)
+    # Killed once the copy is written, before it is sent (and removed): kill -9 at that moment.
+    service = start({**env, KILL_POINT: "backup.taken"}, settings)
     try:
-        transport = httpx.HTTPTransport(uds=str(settings.admin_socket_path))
-        with (
-            httpx.Client(transport=transport, base_url="http://appliance") as admin,
-            admin.stream("GET", "/v1/backup") as response,
-        ):
-            assert response.status_code == 200
-            copies = list(settings.state_dir.glob(".backup-*.db"))
-            assert len(copies) == 1  # being sent: the copy is there until the last byte
-            service.process.kill()
-            service.process.wait()
-        assert copies[0].exists()  # nobody left to remove it
+        made = run_appliance("backup", str(tmp_path / "b.db"), env=env)
+        assert made.returncode != 0
+        assert service.process.wait(timeout=30) == -signal.SIGKILL
+        assert len(list(settings.state_dir.glob(".backup-*.db"))) == 1  # nobody left to remove it
+        assert not list(tmp_path.glob("*b.db*"))  # the client kept nothing half-written
+
         service = start(env, settings)
         assert not list(settings.state_dir.glob(".backup-*"))
         assert answers(service.url + "/readyz")
+        assert run_appliance("backup", str(tmp_path / "b.db"), env=env).returncode == 0
+        assert not list(settings.state_dir.glob(".backup-*"))
     finally:
         if service.process.poll() is None:
             service.process.kill()
