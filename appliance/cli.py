@@ -31,8 +31,15 @@ from appliance.core.admin import (
     StatusReport,
 )
 from appliance.core.admin_client import AdminClient
-from appliance.errors import ApplianceError, NewerStoreError, ServiceNotRunning, SettingsError
-from appliance.logging import configure_logging, register_secret
+from appliance.errors import (
+    ApplianceError,
+    KeyringError,
+    NewerStoreError,
+    ServiceNotRunning,
+    SettingsError,
+    StateDirError,
+)
+from appliance.logging import configure_logging, get_logger, register_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,7 +70,7 @@ def _fail(exc: ApplianceError) -> NoReturn:
     click.secho(f"Error: {exc.message}", fg="red", err=True)
     if exc.hint:
         click.echo(f"Hint: {exc.hint}", err=True)
-    if isinstance(exc, (SettingsError, NewerStoreError)):
+    if isinstance(exc, (SettingsError, NewerStoreError, StateDirError, KeyringError)):
         sys.exit(EXIT_CONFIG)  # restarting cannot fix these
     if isinstance(exc, ServiceNotRunning):
         sys.exit(EXIT_NOT_RUNNING)
@@ -162,22 +169,28 @@ def serve(ctx: Context) -> None:
     """Run the gateway: the public listener and the admin socket, until SIGTERM."""
     from appliance.gateway.server import ensure_not_running
     from appliance.gateway.server import serve as run_server
+    from appliance.gateway.undumpable import forbid_core_dumps
+    from appliance.storage.lock import store_lock
     from appliance.storage.store import Store
 
+    dumpable = forbid_core_dumps()  # before any secret is in memory
     settings = ctx.settings
     # A bad secret file stops start-up here, with its sentence; a good one is never logged.
     register_secret(settings.qbo_client_secret())
     _logging(settings, to_stderr=False)
-    ensure_not_running(settings.admin_socket_path)
-    extra = []
-    if settings.qbo_environment == "emulator" and settings.qbo_emulator_embedded:
-        extra.append(_embedded_emulator(settings))
-    store = Store.open(settings)
-    try:
-        store.migrate()
-        asyncio.run(run_server(settings, store, extra))
-    finally:
-        store.close()
+    if dumpable is not None:
+        get_logger(__name__).warning("service.core_dumps_possible", reason=dumpable)
+    with store_lock(settings, "serve"):  # for the service's whole life
+        ensure_not_running(settings.admin_socket_path)
+        extra = []
+        if settings.qbo_environment == "emulator" and settings.qbo_emulator_embedded:
+            extra.append(_embedded_emulator(settings))
+        store = Store.open(settings)
+        try:
+            store.migrate()
+            asyncio.run(run_server(settings, store, extra))
+        finally:
+            store.close()
 
 
 def _embedded_emulator(settings: Settings) -> tuple[Any, Any]:
@@ -210,15 +223,17 @@ def _embedded_emulator(settings: Settings) -> tuple[Any, Any]:
 @handles_errors
 def migrate(ctx: Context) -> None:
     """Bring the database schema up to this release (the service also does this at start)."""
+    from appliance.storage.lock import store_lock
     from appliance.storage.store import Store
 
     settings = ctx.settings
     _logging(settings)
-    store = Store.open(settings)
-    try:
-        before, after = store.migrate()
-    finally:
-        store.close()
+    with store_lock(settings, "migrate"):
+        store = Store.open(settings)
+        try:
+            before, after = store.migrate()
+        finally:
+            store.close()
     if before == after:
         click.echo(f"The database schema is current ({after}).")
     else:
@@ -239,15 +254,18 @@ def rotate_key(ctx: Context) -> None:
         with _admin(settings, timeout=600) as client:
             report = client.post("/v1/keys/rotate", KeyRotationReport)
     except ServiceNotRunning:
+        from appliance.storage.lock import store_lock
         from appliance.storage.store import Store
 
         _logging(settings)
-        store = Store.open(settings)
-        try:
-            store.migrate()
-            result = store.rotate_key(actor=_actor())
-        finally:
-            store.close()
+        # A service answering on another socket would go on sealing with the retired key.
+        with store_lock(settings, "rotate-key"):
+            store = Store.open(settings)
+            try:
+                store.migrate()
+                result = store.rotate_key(actor=_actor())
+            finally:
+                store.close()
         report = KeyRotationReport(
             old_key_versions=list(result.old_versions),
             new_key_version=result.new_version,
@@ -297,15 +315,22 @@ def restore(ctx: Context, file: Path, yes: bool) -> None:
     """Replace the store with a backup made by `appliance backup`. Stop the service first.
 
     The backup must be readable with this appliance's data key and of this release or an older
-    one (the next start brings its schema up to date).
+    one (the next start brings its schema up to date). Refused while the service runs, whatever
+    admin socket it answers on; safe to interrupt (the store is the old one or the backup).
     """
-    from appliance.gateway.server import ensure_not_running
+    from appliance.storage.lock import store_lock
+
+    settings = ctx.settings
+    _logging(settings)
+    with store_lock(settings, "restore"):  # from the checks to the swap: no start in between
+        _restore(settings, file, yes)
+
+
+def _restore(settings: Settings, file: Path, yes: bool) -> None:
     from appliance.storage import backup as backups
     from appliance.storage import migrate as migrations
     from appliance.storage.store import Store
 
-    settings = ctx.settings
-    ensure_not_running(settings.admin_socket_path)
     info = backups.describe(file)
     if info.schema_revision is not None and not migrations.knows(info.schema_revision):
         raise ApplianceError(

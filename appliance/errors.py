@@ -6,6 +6,7 @@ ApplianceError
  ├── KeyringError           the data key file is missing, unreadable or malformed
  ├── VaultError             a sealed secret cannot be opened (tampered, moved, or key retired)
  ├── StoreError             the database cannot be opened or is at an unknown schema version
+ ├── StoreBusy              another process holds the store lock (the service, or a restore)
  └── ServiceNotRunning      an operator command could not reach the running service
 
 Every error is formatted once, at the edge: the CLI prints ``message`` and ``hint``; the HTTP layer
@@ -70,6 +71,11 @@ class StoreError(ApplianceError):
 class NewerStoreError(StoreError):
     """The database was written by a newer release. Restarting will not help (exit 78, so
     systemd's RestartPreventExitStatus stops trying)."""
+
+
+class StoreBusy(ApplianceError):
+    """Another process holds the store lock: the running service, or a restore, migrate or
+    rotate-key at work. Exit 1: it ends, and then the same command goes ahead."""
 
 
 class ServiceNotRunning(ApplianceError):

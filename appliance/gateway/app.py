@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import pwd
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -289,7 +288,7 @@ def _import_kind(kind: str) -> str:
 )
 def admin_backup(store: NamedDependency[Store], request: Request[Any, Any, Any]) -> Stream:
     settings = store.settings
-    copy = settings.state_dir / f".backup-{uuid.uuid4().hex}.db"
+    copy = backup.copy_path(settings.state_dir)
     taken = backup.take(settings.database_url, copy)
     log.info(
         "store.backup_taken",

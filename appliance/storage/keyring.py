@@ -15,6 +15,7 @@ import binascii
 import json
 import os
 import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,12 +63,22 @@ class Keyring:
 
 
 def load_keyring(path: Path) -> Keyring:
+    """Read the key file; refuse one that other users could read or change.
+
+    The appliance tightens the files in its state directory at every start, but a key file kept
+    elsewhere (APPLIANCE_KEY_FILE, or ``keyring.json`` as a link to one) is not its to change:
+    it is refused with a sentence, as the client-secret file is.
+    """
     try:
-        raw = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+            raw = handle.read().decode("utf-8")
     except FileNotFoundError:
         raise KeyringError(f"The data key file {path} does not exist.") from None
     except OSError as exc:
         raise KeyringError(f"The data key file {path} cannot be read ({exc.strerror}).") from None
+    except UnicodeDecodeError:
+        raw = ""  # damaged: said below
     try:
         doc = json.loads(raw)
         if doc.get("format") != FORMAT:
@@ -81,6 +92,13 @@ def load_keyring(path: Path) -> Keyring:
             f"The data key file {path} is damaged or not a key file.",
             hint="Restore it from your backup; without it the stored tokens cannot be opened.",
         ) from None
+    if mode & 0o077:
+        link = f", a link to {path.resolve()}" if path.is_symlink() else ""
+        raise KeyringError(
+            f"The data key file {path} can be read or changed by other users "
+            f"(mode {mode:04o}{link}).",
+            hint=f"Run `chmod 600 {path}`: only the appliance's user may have it.",
+        )
     return Keyring(active=active, keys=keys)
 
 

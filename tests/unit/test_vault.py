@@ -301,9 +301,10 @@ def test_the_keyring_file_is_created_owner_only_even_under_a_permissive_umask(
 
 
 def test_replacing_the_keyring_file_keeps_it_owner_only(key_path: Path) -> None:
+    keyring = load_keyring(key_path)
     key_path.chmod(0o644)
 
-    save_keyring(key_path, load_keyring(key_path).with_new_active_key())
+    save_keyring(key_path, keyring.with_new_active_key())
 
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
     assert load_keyring(key_path).active == 2
@@ -381,6 +382,38 @@ def test_a_truncated_real_keyring_file_is_reported_as_damaged(key_path: Path) ->
 
     with pytest.raises(KeyringError, match="damaged"):
         load_keyring(key_path)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
+def test_a_keyring_file_other_users_can_read_or_change_is_refused_and_left_alone(
+    key_path: Path, mode: int
+) -> None:
+    key_path.chmod(mode)
+
+    with pytest.raises(KeyringError) as info:
+        Vault(key_path)
+
+    assert str(info.value) == (
+        f"The data key file {key_path} can be read or changed by other users (mode {mode:04o})."
+    )
+    assert info.value.hint == f"Run `chmod 600 {key_path}`: only the appliance's user may have it."
+    assert stat.S_IMODE(key_path.stat().st_mode) == mode
+
+
+def test_a_keyring_link_to_a_file_others_can_read_names_both(
+    key_path: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.json"
+    key_path.rename(elsewhere)
+    elsewhere.chmod(0o644)
+    key_path.symlink_to(elsewhere)
+
+    with pytest.raises(KeyringError) as info:
+        load_keyring(key_path)
+
+    assert f"(mode 0644, a link to {elsewhere})" in str(info.value)
+    elsewhere.chmod(0o600)
+    assert load_keyring(key_path).active == 1
 
 
 def test_an_unreadable_keyring_path_is_a_sentence_naming_it(tmp_path: Path) -> None:
