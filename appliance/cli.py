@@ -31,7 +31,13 @@ from appliance.core.admin import (
     StatusReport,
 )
 from appliance.core.admin_client import AdminClient
-from appliance.errors import ApplianceError, NewerStoreError, ServiceNotRunning, SettingsError
+from appliance.errors import (
+    ApplianceError,
+    NewerStoreError,
+    ServiceNotRunning,
+    SettingsError,
+    UnreadableStoreError,
+)
 from appliance.logging import configure_logging, register_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,7 +69,7 @@ def _fail(exc: ApplianceError) -> NoReturn:
     click.secho(f"Error: {exc.message}", fg="red", err=True)
     if exc.hint:
         click.echo(f"Hint: {exc.hint}", err=True)
-    if isinstance(exc, (SettingsError, NewerStoreError)):
+    if isinstance(exc, (SettingsError, NewerStoreError, UnreadableStoreError)):
         sys.exit(EXIT_CONFIG)  # restarting cannot fix these
     if isinstance(exc, ServiceNotRunning):
         sys.exit(EXIT_NOT_RUNNING)
