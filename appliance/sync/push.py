@@ -521,6 +521,7 @@ class Pusher:
         )
         if claim is None:
             return False
+        self.store.health.worked()  # the claim wrote its lease: the disk takes writes
         await self._run(claim)
         return True
 

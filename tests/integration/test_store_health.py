@@ -185,7 +185,7 @@ def test_a_store_that_cannot_be_opened_stops_serve_with_exit_78_and_a_sentence(
     with sqlite3.connect(db) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.write_bytes(contents(db))  # type: ignore[operator]
-    for command in ("serve", "migrate"):
+    for command in ("serve", "migrate", "init"):
         result = run_appliance(command, env=env, timeout=60)
         output = result.stdout + result.stderr
         assert result.returncode == EXIT_CONFIG, (command, output)
@@ -286,6 +286,9 @@ def test_a_full_disk_answers_503_with_retry_after_and_recovers_losing_nothing(
             assert ready.status_code == 503, ready.text
             assert "full" in ready.json()["detail"], ready.text
             assert str(settings.state_dir) in ready.text
+            status = run_appliance("status", env=env)
+            assert status.returncode == 0, status.stderr
+            assert f"the disk of {settings.state_dir} is full" in status.stdout, status.stdout
 
             filler.unlink()
             recovered: list[int] = []
