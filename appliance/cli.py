@@ -38,6 +38,7 @@ from appliance.errors import (
     ServiceNotRunning,
     SettingsError,
     StateDirError,
+    UnreadableStoreError,
 )
 from appliance.logging import configure_logging, get_logger, register_secret
 
@@ -70,7 +71,9 @@ def _fail(exc: ApplianceError) -> NoReturn:
     click.secho(f"Error: {exc.message}", fg="red", err=True)
     if exc.hint:
         click.echo(f"Hint: {exc.hint}", err=True)
-    if isinstance(exc, (SettingsError, NewerStoreError, StateDirError, KeyringError)):
+    if isinstance(
+        exc, (SettingsError, NewerStoreError, StateDirError, KeyringError, UnreadableStoreError)
+    ):
         sys.exit(EXIT_CONFIG)  # restarting cannot fix these
     if isinstance(exc, ServiceNotRunning):
         sys.exit(EXIT_NOT_RUNNING)

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=default_state_dir)
     database_url: str = ""
     key_file: Path | None = None
+    # SQLite's quick integrity check of the store, this often in the running service (it also
+    # runs at start and for `appliance status`); 0: only then. See storage/health.py.
+    integrity_check_seconds: float = Field(default=3600.0, ge=0)
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8780, ge=1, le=65535)

@@ -6,6 +6,8 @@ ApplianceError
  ├── KeyringError           the data key file is missing, unreadable or malformed
  ├── VaultError             a sealed secret cannot be opened (tampered, moved, or key retired)
  ├── StoreError             the database cannot be opened or is at an unknown schema version
+ │    ├── UnreadableStoreError   the database file is not one, or is cut short (exit 78)
+ │    └── StoreUnavailable       the store takes no writes now: full disk, damage (HTTP 503)
  ├── StoreBusy              another process holds the store lock (the service, or a restore)
  └── ServiceNotRunning      an operator command could not reach the running service
 
@@ -76,6 +78,19 @@ class NewerStoreError(StoreError):
 class StoreBusy(ApplianceError):
     """Another process holds the store lock: the running service, or a restore, migrate or
     rotate-key at work. Exit 1: it ends, and then the same command goes ahead."""
+
+
+class UnreadableStoreError(StoreError):
+    """The database file cannot be read at all (not a database, cut short, damaged where every
+    command looks). Restarting will not help (exit 78): only a restore or a new store will."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot take writes now: its disk is full or failing, or its file is damaged.
+    Answered 503 with Retry-After, so JobRoutr sends the event again later."""
+
+    http_status = 503
+    retry_after_seconds = 30
 
 
 class ServiceNotRunning(ApplianceError):

@@ -75,7 +75,7 @@ def healthz() -> dict[str, str]:
 @get(
     "/readyz",
     tags=["health"],
-    summary="Readiness: the store is reachable and its schema is current",
+    summary="Readiness: the store is reachable, current, intact and takes writes",
     sync_to_thread=True,
     responses=problems(503),
 )

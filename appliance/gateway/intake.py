@@ -57,7 +57,7 @@ def _when(value: Any) -> datetime | None:
             description="This webhook-id was received before: the first answer, duplicate true",
             generate_examples=False,
         ),
-        **problems(401, 413, 422),
+        **problems(401, 413, 422, 503),
     },
 )
 async def jobroutr_webhook(

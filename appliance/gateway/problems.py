@@ -10,8 +10,9 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, StoreUnavailable
 from appliance.logging import get_logger
+from appliance.storage.health import trouble
 
 PROBLEM_JSON = "application/problem+json"
 log = get_logger(__name__)
@@ -86,7 +87,12 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 
 def _appliance_error(request: Request[Any, Any, Any], exc: ApplianceError) -> Response[Any]:
-    log.warning("http.request_refused", error=type(exc).__name__, detail=exc.message)
+    headers = None
+    if isinstance(exc, StoreUnavailable):
+        # Logged by the store's health, about once a minute: not once per request.
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    else:
+        log.warning("http.request_refused", error=type(exc).__name__, detail=exc.message)
     return problem(
         exc.http_status,
         "The appliance cannot do that now"
@@ -95,10 +101,16 @@ def _appliance_error(request: Request[Any, Any, Any], exc: ApplianceError) -> Re
         exc.message,
         hint=exc.hint or None,
         instance=request.url.path,
+        headers=headers,
     )
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    kind = trouble(exc)
+    store = getattr(request.app.state, "store", None)
+    if kind is not None and store is not None:
+        # A full disk or a damaged store, met by any route: 503 and Retry-After, no traceback.
+        return _appliance_error(request, store.health.failed(kind, exc))
     log.exception("http.request_failed", error=type(exc).__name__)
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR,

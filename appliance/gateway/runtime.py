@@ -67,11 +67,17 @@ class Runtime:
         self.intake = Intake(store)
 
     def readiness(self) -> list[ReadinessCheck]:
-        """Clock, disk, certificate and QuickBooks authorization (see sync/readiness.py)."""
+        """Clock, disk, store, certificate and QuickBooks authorization (sync/readiness.py).
+        Blocking (the store's quick check runs again when the last is a minute old)."""
         now = datetime.now(UTC)
+        sqlite = self.store.engine.dialect.name == "sqlite"
+        if sqlite and self.store.health.stale():
+            self.check_store()
+        store = readiness.store_check(self.store.health, sqlite)
         return [
             readiness.clock_check(self.qbo.clock_skew, self.qbo.clock_measured_at),
             readiness.disk_check(self.settings.state_dir),
+            *([store] if store is not None else []),
             self._certificate.get(self.settings.public_url, now),
             readiness.token_check(self.store.connection_info(), now),
         ]
@@ -79,13 +85,29 @@ class Runtime:
     async def start(self) -> None:
         """Background work that must survive restarts: imports a crash interrupted resume, and
         the push workers take up the queue (jobs of a dead process come back when their leases
-        run out). Not on a store whose schema is behind: /readyz says so, nothing may touch it."""
+        run out). Not on a store whose schema is behind, nor on a damaged one (SQLite's quick
+        check runs first, in a thread): /readyz says so, nothing may touch it."""
+        await asyncio.to_thread(self.check_store)
+        if self.settings.integrity_check_seconds > 0 and self.store.engine.dialect.name == "sqlite":
+            self._tasks.append(asyncio.create_task(self._check_store(), name="store-check"))
         ready, _ = self.store.ready()
         if ready:
             self.importer.resume_orphans()
             self.pusher.start()
             if self.settings.metrics_log_seconds > 0:
                 self._tasks.append(asyncio.create_task(self._log_metrics(), name="metrics-log"))
+
+    def check_store(self) -> None:
+        """SQLite's quick check of the store (blocking; damage is logged once, by the store)."""
+        try:
+            self.store.check_integrity()
+        except Exception as exc:
+            log.warning("store.check_failed", error=type(exc).__name__, detail=str(exc)[:200])
+
+    async def _check_store(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.integrity_check_seconds)
+            await asyncio.to_thread(self.check_store)
 
     async def _log_metrics(self) -> None:
         """The /metrics numbers as one log line now and then, under the same names."""

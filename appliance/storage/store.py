@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, func, select
 
 from appliance.config import Settings
 from appliance.core.admin import ConnectionInfo, QueueInfo, StoreInfo
 from appliance.errors import KeyringError, StoreError, VaultError
 from appliance.logging import get_logger
-from appliance.storage import audit, connections, credentials, migrate
+from appliance.storage import audit, connections, credentials, health, migrate
 from appliance.storage.db import (
     create_store_engine,
     secure_state_dir,
@@ -45,6 +47,11 @@ class Store:
         self.settings = settings
         self.engine = engine
         self.vault = vault
+        path = sqlite_path(settings.database_url)
+        self.health = health.StoreHealth(
+            path.parent if path else settings.state_dir,
+            str(path) if path else engine.url.render_as_string(hide_password=True),
+        )
 
     @classmethod
     def open(cls, settings: Settings) -> Store:
@@ -52,6 +59,12 @@ class Store:
         vault = Vault(settings.key_path)
         engine = create_store_engine(settings.database_url)
         tighten_sqlite_files(settings.database_url)
+        # A file SQLite cannot read at all: a sentence and exit 78, not a traceback.
+        try:
+            health.ensure_readable(engine, sqlite_path(settings.database_url))
+        except Exception:
+            engine.dispose()
+            raise
         return cls(settings, engine, vault)
 
     def close(self) -> None:
@@ -63,7 +76,11 @@ class Store:
     # Schema ----------------------------------------------------------------------------------
 
     def migrate(self) -> tuple[str | None, str]:
-        before, after = migrate.upgrade(self.engine)
+        try:
+            before, after = migrate.upgrade(self.engine)
+        except DBAPIError as exc:
+            health.raise_for(exc, Path(self.health.location))
+            raise
         tighten_sqlite_files(self.settings.database_url)
         if before != after:
             log.info("store.migrated", schema_before=before, schema_after=after)
@@ -82,8 +99,15 @@ class Store:
                 "then restore again.",
             ) from None
 
+    def check_integrity(self) -> str | None:
+        """SQLite's quick check of the whole file (see storage/health.py); blocking."""
+        return self.health.check(self.engine)
+
     def ready(self) -> tuple[bool, str]:
-        """Is the store reachable and at this release's schema? (for /readyz)"""
+        """Is the store reachable, at this release's schema, intact as last checked, and taking
+        writes? (for /readyz)"""
+        if (problem := self.health.problem()) is not None:
+            return False, problem
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))

@@ -6,7 +6,9 @@ per event, and concurrent requests queue behind each other for SQLite's one writ
 requests that arrive while a commit is under way are gathered and stored together in the next
 transaction (group commit): one sync makes all of them durable, and each request is answered
 when the commit that holds it has returned. A batch that fails is retried one event at a time, so
-one bad event cannot fail the others.
+one bad event cannot fail the others -- unless the store itself is in trouble (a full disk, a
+damaged file): then every request of the batch is answered 503 at once, the log says so about
+once a minute, and the writer goes on with the next requests, so it works again when space does.
 
 The webhook secret and the connected realm, which every request needs, are read from the store
 at most once a second (and at once after a connect or disconnect in this process).
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from appliance.logging import get_logger
 from appliance.storage import credentials
 from appliance.storage.events import Accepted, Incoming, Unconnected, accept_many
+from appliance.storage.health import trouble
 from appliance.storage.store import Store
 from appliance.sync.push import NEVER_CONNECTED_WAIT, NOT_CONNECTED
 
@@ -82,7 +85,11 @@ class Intake:
     # Group commit ---------------------------------------------------------------------------
 
     async def accept(self, incoming: Incoming) -> Accepted:
-        """Store the event (with its job); returns once it is committed."""
+        """Store the event (with its job); returns once it is committed. StoreUnavailable (503)
+        when the store cannot take it: a full disk, or a damaged file that a restore would
+        replace, losing what was acknowledged since."""
+        if self.store.health.damage is not None:
+            raise self.store.health.unavailable()
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         self._pending.append((incoming, future))
         if self._writer is None or self._writer.done():
@@ -99,10 +106,17 @@ class Intake:
                 results = await asyncio.to_thread(
                     accept_many, self.store.engine, [item for item, _ in batch], UNCONNECTED
                 )
-            except Exception:
+            except Exception as exc:
+                if (kind := trouble(exc)) is not None:
+                    # A full disk or a damaged file fails every event alike: one log line at
+                    # most (StoreHealth), and each waiting request is answered 503.
+                    self.store.health.failed(kind, exc)
+                    self._refuse(batch)
+                    continue
                 log.warning("intake.batch_failed", events=len(batch), exc_info=True)
                 await self._one_by_one(batch)
                 continue
+            self.store.health.worked()
             self.commits += 1
             self.events += len(batch)
             for (_, future), result in zip(batch, results, strict=True):
@@ -116,13 +130,22 @@ class Intake:
                     accept_many, self.store.engine, [item], UNCONNECTED
                 )
             except Exception as exc:
-                if not future.done():
+                if (kind := trouble(exc)) is not None:
+                    self.store.health.failed(kind, exc)
+                    self._refuse([(item, future)])
+                elif not future.done():
                     future.set_exception(exc)
                 continue
+            self.store.health.worked()
             self.commits += 1
             self.events += 1
             if not future.done():
                 future.set_result(result)
+
+    def _refuse(self, batch: list[tuple[Incoming, asyncio.Future[Accepted]]]) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(self.store.health.unavailable())
 
     async def aclose(self) -> None:
         """Let the events already received be committed and answered."""

@@ -52,6 +52,7 @@ from appliance.qbo.errors import (
 from appliance.qbo.query import Select
 from appliance.storage import push as jobs
 from appliance.storage import queue
+from appliance.storage.health import Trouble, trouble
 from appliance.storage.mirror import MODELS, MirrorRow
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
@@ -74,6 +75,9 @@ LOOKAHEAD = 20
 ABSENT_FOR = 60.0
 NOT_CONNECTED = "a QuickBooks connection: run `appliance connect`"
 SETTINGS_WAIT = timedelta(seconds=60)
+#: A job that met a full disk or a damaged store tries again after this (not failed: the event
+#: is fine, the store is not).
+STORE_RETRY = timedelta(seconds=60)
 DEPENDENCY_RECHECK = timedelta(seconds=30)
 
 #: Hints for QuickBooks' codes, in words an office manager can act on.
@@ -164,6 +168,12 @@ class PushConfig:
 
 
 # Mapping JobRoutr records to QBO bodies -----------------------------------------------------------
+
+
+def _store_trouble(kind: Trouble) -> str:
+    if kind == "damaged":
+        return "The store is damaged: tried again once it is restored."
+    return "The store's disk is full or failing: tried again once it takes writes."
 
 
 def _text(data: dict[str, Any], key: str) -> str | None:
@@ -487,9 +497,14 @@ class Pusher:
                 found = await self.run_one(owner)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 # The store is unreachable or similar: say so, wait, go on (never die silently).
-                log.exception("push.worker_error", worker=number)
+                # A full disk or a damaged store is the store's health to log, about once a
+                # minute, not a traceback per worker and poll.
+                if (kind := trouble(exc)) is not None:
+                    self.store.health.failed(kind, exc)
+                else:
+                    log.exception("push.worker_error", worker=number)
                 found = False
                 await asyncio.sleep(self.config.idle_poll * 5)
             if found:
@@ -514,6 +529,7 @@ class Pusher:
         )
         if claim is None:
             return False
+        self.store.health.worked()  # the claim wrote its lease: the disk takes writes
         await self._run(claim)
         return True
 
@@ -686,6 +702,15 @@ class Pusher:
                 f"QuickBooks could not be reached for too long; the last error: {exc}.",
                 "Retry the event when QuickBooks works again; it will not be written twice.",
             )
+        elif (kind := trouble(exc)) is not None:
+            # The store, not the event: a full disk or a damaged file. Try again later (if the
+            # store cannot even record that, the lease runs out and the job comes back anyway).
+            self.store.health.failed(kind, exc)
+            state = "queued"
+            outcome |= {
+                "failure": jobs.Failure("store", _store_trouble(kind)),
+                "run_after": now + STORE_RETRY,
+            }
         elif isinstance(exc, QboError):
             code = exc.qbo_code or (str(exc.status) if exc.status else "qbo")
             outcome["failure"] = jobs.Failure(

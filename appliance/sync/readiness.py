@@ -1,5 +1,6 @@
 """Production readiness, as `appliance status` and the console show it: the clock, the disk, the
-public URL's certificate and the QuickBooks authorization, each ok, warn or fail with a sentence.
+store's file, the public URL's certificate and the QuickBooks authorization, each ok, warn or fail
+with a sentence.
 
 The clock is compared with QuickBooks' own (the Date header of its last answer): OAuth and the
 signed webhooks both depend on it. The certificate is the one JobRoutr and Intuit's redirect meet
@@ -19,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from appliance.core.admin import ConnectionInfo, ReadinessCheck
+from appliance.storage.health import RESTORE_HINT, StoreHealth, disk_sentence
 
 CLOCK_WARN_SECONDS = 30.0  # Intuit's and JobRoutr's tolerances are minutes; say so well before
 CLOCK_FAIL_SECONDS = 240.0
@@ -74,6 +76,29 @@ def disk_check(path: Path) -> ReadinessCheck:
         state=state,
         detail=detail,
         hint="Free some space: the store stops taking events when the disk is full.",
+    )
+
+
+def store_check(health: StoreHealth, sqlite: bool) -> ReadinessCheck | None:
+    """The store's file (SQLite's quick check) and whether its disk takes writes; None for a
+    PostgreSQL store, which checks its own pages."""
+    if (damage := health.damage_sentence()) is not None:
+        return ReadinessCheck(name="store", state="fail", detail=damage, hint=RESTORE_HINT)
+    if (kind := health.writes_failing()) is not None:
+        return ReadinessCheck(
+            name="store",
+            state="fail",
+            detail="It takes no writes: " + disk_sentence(kind, health.directory),
+            hint="Free space there; the service takes events again by itself.",
+        )
+    if not sqlite:
+        return None
+    if health.checked_at is None:
+        return ReadinessCheck(name="store", state="unknown", detail="Not checked yet.")
+    return ReadinessCheck(
+        name="store",
+        state="ok",
+        detail=f"Intact at SQLite's quick check ({health.checked_at:%H:%M} UTC).",
     )
 
 

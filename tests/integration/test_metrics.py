@@ -109,6 +109,8 @@ def test_status_shows_the_readiness_checks(gateway: Gateway) -> None:
     assert checks["clock"]["state"] == "ok"  # the emulator runs on this machine's clock
     assert "QuickBooks' clock" in checks["clock"]["detail"]
     assert checks["disk"]["state"] in ("ok", "warn")
+    assert checks["store"]["state"] == "ok"  # SQLite's quick check, run at start
+    assert "quick check" in checks["store"]["detail"]
     assert checks["certificate"]["state"] == "unknown"  # http://127.0.0.1 in tests
     assert checks["quickbooks"]["state"] == "ok"
     printed = run_appliance("status", env=gateway.env).stdout
