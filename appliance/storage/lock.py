@@ -16,6 +16,7 @@ left behind (backup copies no one is writing any more).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
@@ -48,8 +49,11 @@ def store_lock(settings: Settings, command: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise _busy(path, fd, command) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
+        # Who holds it, for another process's refusal: best effort, as on a full disk the lock
+        # is taken all the same, and the store says what is wrong with a sentence of its own.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
         remove_leftovers(settings.state_dir, settings.database_url)
         yield
     finally:
