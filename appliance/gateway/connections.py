@@ -13,10 +13,12 @@ webhook and the admin socket all stopped answering (issue 16). The public listen
   When the headers came and the body did not, the application is already reading it: its read
   fails with a 408 (:class:`ReadTimedOut`), which it answers and logs as any error.
 * **A cap** of open connections (``http_max_connections``, lowered if the descriptor limit needs
-  it: :func:`connection_cap`). A connection beyond it makes room by closing the connection that
-  has waited longest for its client (as the deadline would, 408 or silently), so a crowd of slow
-  clients cannot lock out a quick one. Only when every connection is busy with a request being
-  answered is the newcomer refused: 503 with Retry-After, closed at once.
+  it: :func:`connection_cap`; connections are taken from the kernel :func:`accept_backlog` at a
+  time, so that a burst cannot overrun the cap by more than the reserve allows). A connection
+  beyond it makes room by closing the connection that has waited longest for its client (as the
+  deadline would, 408 or silently), so a crowd of slow clients cannot lock out a quick one. Only
+  when every connection is busy with a request being answered is the newcomer refused: 503 with
+  Retry-After, closed at once.
 * **No request with both Content-Length and Transfer-Encoding** (RFC 9112 6.1: a proxy in front
   may read its length the other way, the start of request smuggling): 400, closed. Any request h11
   cannot parse gets the same problem+json answer, naming what h11 found.
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -56,24 +59,43 @@ _BOTH_LENGTHS = (
 def connection_cap(max_connections: int, open_files_limit: int) -> int:
     """The cap applied: the setting, lowered so that the public listener cannot take the
     descriptors the store and the admin socket need (a quarter of a small limit, or 256)."""
-    reserve = min(RESERVED_DESCRIPTORS, open_files_limit // 4)
-    return max(1, min(max_connections, open_files_limit - reserve))
+    return max(1, min(max_connections, open_files_limit - _reserve(open_files_limit)))
+
+
+def accept_backlog(open_files_limit: int, cap: int) -> int:
+    """How many connections the listener takes from the kernel at a time (its listen queue too).
+
+    asyncio accepts up to this many in a row before the protocol sees any of them (the cap is
+    applied there), so each can be a descriptor beyond the cap for a moment: at most half of what
+    the cap leaves, and uvicorn's 2,048 when there is room.
+    """
+    return max(8, min(2048, (open_files_limit - cap) // 2))
+
+
+def _reserve(open_files_limit: int) -> int:
+    return min(RESERVED_DESCRIPTORS, open_files_limit // 4)
 
 
 class Guard:
     """What the public listener's connections share: the limits, and who is waiting for a client.
 
-    ``waiting`` is in the order the connections started waiting (a dict keeps insertion order), so
-    its first entry is the one that has waited longest.
+    ``waiting`` is in the order the connections started waiting, so its first entry is the one
+    that has waited longest (an OrderedDict: taking from the front stays cheap, unlike a dict's).
     """
 
     def __init__(
-        self, *, read_timeout: float, max_connections: int, repeats: RepeatedEvents
+        self,
+        *,
+        read_timeout: float,
+        max_connections: int,
+        repeats: RepeatedEvents,
+        backlog: int = 128,
     ) -> None:
         self.read_timeout = read_timeout
         self.max_connections = max_connections
+        self.backlog = backlog
         self.repeats = repeats
-        self.waiting: dict[GuardedProtocol, None] = {}
+        self.waiting: OrderedDict[GuardedProtocol, None] = OrderedDict()
 
     def protocol(self) -> type[GuardedProtocol]:
         """The protocol class for uvicorn's ``Config(http=...)``, bound to this guard."""

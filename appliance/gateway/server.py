@@ -29,7 +29,7 @@ import uvicorn
 from appliance.config import Settings
 from appliance.errors import ApplianceError
 from appliance.gateway.app import create_admin_app, create_app
-from appliance.gateway.connections import Guard, connection_cap
+from appliance.gateway.connections import Guard, accept_backlog, connection_cap
 from appliance.gateway.middleware import request_context
 from appliance.gateway.runtime import Runtime
 from appliance.logging import RepeatedEvents, get_logger, loop_exception_handler
@@ -149,7 +149,10 @@ def public_guard(settings: Settings, open_files: int, repeats: RepeatedEvents) -
             hint="Raise the open files limit (LimitNOFILE= in the unit) to allow the setting.",
         )
     return Guard(
-        read_timeout=settings.http_read_timeout_seconds, max_connections=cap, repeats=repeats
+        read_timeout=settings.http_read_timeout_seconds,
+        max_connections=cap,
+        repeats=repeats,
+        backlog=accept_backlog(open_files, cap),
     )
 
 
@@ -160,10 +163,13 @@ async def _sum_up_repeats(*repeats: RepeatedEvents) -> None:
             each.flush(REPEATS_SECONDS)
 
 
-def server_config(app: object, http: type[asyncio.Protocol] | str = "h11") -> uvicorn.Config:
+def server_config(
+    app: object, http: type[asyncio.Protocol] | str = "h11", backlog: int = 2048
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         http=http,
+        backlog=backlog,
         ws="none",  # no WebSocket routes anywhere
         log_config=None,
         access_log=False,
@@ -194,7 +200,11 @@ async def serve(
     await runtime.start()
     # The request context wraps the whole app, not a route: a 404 or 405 is logged and tagged too.
     public = _Server(
-        server_config(request_context(create_app(settings, store, runtime)), http=guard.protocol())
+        server_config(
+            request_context(create_app(settings, store, runtime)),
+            http=guard.protocol(),
+            backlog=guard.backlog,
+        )
     )
     admin = _Server(server_config(request_context(create_admin_app(settings, store, runtime))))
     others = [(_Server(server_config(app)), sock) for app, sock in extra]

@@ -9,7 +9,7 @@ import socket
 
 from structlog.testing import capture_logs
 
-from appliance.gateway.connections import connection_cap
+from appliance.gateway.connections import accept_backlog, connection_cap
 from appliance.logging import RepeatedEvents, get_logger, loop_exception_handler
 
 ACCEPT_ERROR = "socket.accept() out of system resource"
@@ -85,3 +85,9 @@ def test_the_cap_leaves_descriptors_for_the_store_and_the_admin_socket() -> None
     assert connection_cap(1000, 1024) == 768  # systemd's default soft limit, if not raised
     assert connection_cap(100, 1024) == 100
     assert connection_cap(1000, 200) == 150  # a quarter kept on a tiny limit
+
+
+def test_a_burst_of_connections_cannot_take_the_descriptors_the_cap_leaves() -> None:
+    assert accept_backlog(65536, 1000) == 2048  # uvicorn's own when there is room
+    assert accept_backlog(1024, 768) == 128  # half of the 256 kept
+    assert accept_backlog(40, 30) == 8
