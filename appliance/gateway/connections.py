@@ -89,7 +89,7 @@ class Guard:
         read_timeout: float,
         max_connections: int,
         repeats: RepeatedEvents,
-        backlog: int = 128,
+        backlog: int = 2048,
     ) -> None:
         self.read_timeout = read_timeout
         self.max_connections = max_connections
