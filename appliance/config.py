@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8780, ge=1, le=65535)
     public_url: str = ""
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Slow and idle clients on the public listener (docs/install.md): a client has this long to
+    # send a whole request, from connecting or from its previous answer; open connections are
+    # capped, the longest-waiting one closed to make room for a new one.
+    http_read_timeout_seconds: float = Field(default=10.0, ge=1.0, le=600.0)
+    http_max_connections: int = Field(default=1000, ge=8, le=1_000_000)
 
     admin_socket: Path | None = None
     admin_group: str | None = None

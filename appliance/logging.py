@@ -10,16 +10,22 @@ chain that ends in :func:`redact`, so a secret cannot reach the log by any route
   process (:func:`register_secret`), however it is shaped.
 
 Context (``request_id``, ``realm_id``, ``job_id``) is bound with ``structlog.contextvars``.
+
+Floods of one event that say nothing new after the first (asyncio's accept errors when descriptors
+run out, slow clients let go by the public listener) go through :class:`RepeatedEvents`: the first
+in full, then one line a minute with a count.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import structlog
@@ -211,3 +217,72 @@ def configure_logging(
 
 def get_logger(name: str | None = None) -> Any:
     return structlog.stdlib.get_logger(name)
+
+
+@dataclass
+class _Repeat:
+    level: str
+    fields: dict[str, Any]
+    count: int = 0
+
+
+@dataclass
+class RepeatedEvents:
+    """An event logged the first time, then counted: one line per kind and period, not one each.
+
+    ``note`` logs the first event of a kind at once and only counts those that follow; ``flush``,
+    called once a period (the service calls it every minute), logs one line for each kind that
+    came again, with ``repeated`` (how many more) and the first one's fields, and forgets kinds
+    that did not, so that their next one is logged in full again.
+    """
+
+    logger: Any
+    _kinds: dict[tuple[str, str], _Repeat] = field(default_factory=dict)
+
+    def note(self, event: str, *, kind: str = "", level: str = "warning", **fields: Any) -> None:
+        key = (event, kind)
+        if (repeat := self._kinds.get(key)) is not None:
+            repeat.count += 1
+            return
+        self._kinds[key] = _Repeat(level, fields)
+        getattr(self.logger, level)(event, **fields)
+
+    def flush(self, period_seconds: float | None = None) -> None:
+        for (event, kind), repeat in list(self._kinds.items()):
+            if not repeat.count:
+                del self._kinds[(event, kind)]
+                continue
+            fields = {k: v for k, v in repeat.fields.items() if k != "exc_info"}
+            if period_seconds is not None:
+                fields["period_seconds"] = period_seconds
+            getattr(self.logger, repeat.level)(event, repeated=repeat.count, **fields)
+            repeat.count = 0
+
+
+LoopExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]
+
+
+def loop_exception_handler(repeats: RepeatedEvents) -> LoopExceptionHandler:
+    """asyncio's exception handler, with identical errors counted rather than logged each time.
+
+    When descriptors run out, asyncio reports ``socket.accept() out of system resource`` for
+    every attempt to accept, with a traceback each: half a megabyte of log a second.
+    """
+
+    def handle(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        message = str(context.get("message") or "Unhandled error in the event loop")
+        exc = context.get("exception")
+        error = f"{type(exc).__name__}: {exc}" if exc is not None else None
+        # An OSError (descriptors, a socket) says all in one line; anything else is a bug, whose
+        # first traceback is worth having.
+        trace = exc if isinstance(exc, BaseException) and not isinstance(exc, OSError) else None
+        repeats.note(
+            "loop.error",
+            kind=f"{message}|{error}",
+            level="error",
+            message=message,
+            error=error,
+            exc_info=trace,
+        )
+
+    return handle

@@ -14,7 +14,6 @@ import socket
 import struct
 from typing import Any
 
-import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 PEER = "appliance.peer"
@@ -51,9 +50,3 @@ class PeerCredentialsProtocol(H11Protocol):
             await inner(scope, receive, send)
 
         self.app = app
-
-
-def with_peer_credentials(config: uvicorn.Config) -> uvicorn.Config:
-    """``config``, serving with :class:`PeerCredentialsProtocol` (for the admin listener)."""
-    config.http = PeerCredentialsProtocol
-    return config

@@ -3,6 +3,12 @@
 We bind the sockets rather than let uvicorn do it because uvicorn makes a Unix socket 0666; ours is
 0660 (owner and the operators' group), and a port or socket already in use is one clear sentence.
 Signals are ours too: SIGTERM or SIGINT asks both servers to finish their requests and exit.
+
+Descriptors are budgeted at start: the soft limit on open files is raised to the hard one (systemd
+gives a unit 1,024 unless told otherwise), and the public listener's connections are capped below
+it (appliance.gateway.connections), so slow clients cannot take the store's files or the admin
+socket's. Every server speaks HTTP/1.1 through h11, named rather than left to uvicorn's "auto",
+which would switch to httptools if it happened to be installed.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import asyncio
 import contextlib
 import grp
 import os
+import resource
 import signal
 import socket
 from collections.abc import Iterator, Sequence
@@ -22,14 +29,19 @@ import uvicorn
 from appliance.config import Settings
 from appliance.errors import ApplianceError
 from appliance.gateway.app import create_admin_app, create_app
+from appliance.gateway.connections import Guard, accept_backlog, connection_cap
 from appliance.gateway.middleware import request_context
-from appliance.gateway.peer import with_peer_credentials
+from appliance.gateway.peer import PeerCredentialsProtocol
 from appliance.gateway.runtime import Runtime
-from appliance.logging import get_logger
+from appliance.logging import RepeatedEvents, get_logger, loop_exception_handler
 from appliance.storage.store import Store
 
 log = get_logger(__name__)
 GRACEFUL_SECONDS = 10
+#: Repeated events (accept errors, slow clients let go) are summed up this often.
+REPEATS_SECONDS = 60.0
+#: Linux's default ceiling (fs.nr_open) when the hard limit says "unlimited".
+NR_OPEN_DEFAULT = 1 << 20
 
 
 class _Server(uvicorn.Server):
@@ -104,9 +116,62 @@ def bind_unix(path: Path, group: str | None) -> socket.socket:
     return sock
 
 
-def _config(app: object) -> uvicorn.Config:
+def raise_open_files_limit() -> int:
+    """Raise the soft limit on open files to the hard one, and say so; return the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = NR_OPEN_DEFAULT if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError) as exc:
+            # Under the unit's system call filter setrlimit is refused: LimitNOFILE= is the way.
+            log.warning(
+                "service.descriptors_not_raised",
+                soft_limit=soft,
+                hard_limit=hard,
+                error=str(exc),
+                hint="Set LimitNOFILE= in the service's unit (or ulimit -n) to raise it.",
+            )
+            return soft
+        log.info("service.descriptors", soft_limit=target, hard_limit=hard, raised_from=soft)
+        return target
+    log.info("service.descriptors", soft_limit=soft, hard_limit=hard)
+    return NR_OPEN_DEFAULT if soft == resource.RLIM_INFINITY else soft
+
+
+def public_guard(settings: Settings, open_files: int, repeats: RepeatedEvents) -> Guard:
+    cap = connection_cap(settings.http_max_connections, open_files)
+    if cap < settings.http_max_connections:
+        log.warning(
+            "http.max_connections_lowered",
+            max_connections=cap,
+            setting=settings.http_max_connections,
+            open_files_limit=open_files,
+            hint="Raise the open files limit (LimitNOFILE= in the unit) to allow the setting.",
+        )
+    return Guard(
+        read_timeout=settings.http_read_timeout_seconds,
+        max_connections=cap,
+        repeats=repeats,
+        backlog=accept_backlog(open_files, cap),
+    )
+
+
+async def _sum_up_repeats(*repeats: RepeatedEvents) -> None:
+    while True:
+        await asyncio.sleep(REPEATS_SECONDS)
+        for each in repeats:
+            each.flush(REPEATS_SECONDS)
+
+
+def server_config(
+    app: object, http: type[asyncio.Protocol] | str = "h11", backlog: int = 2048
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
+        http=http,
+        backlog=backlog,
+        ws="none",  # no WebSocket routes anywhere
         log_config=None,
         access_log=False,
         server_header=False,
@@ -125,16 +190,27 @@ async def serve(
     ``extra`` are more ASGI apps with their bound sockets, run and stopped with the gateway (the
     bundled QBO emulator, when the appliance runs on its local defaults).
     """
+    loop = asyncio.get_running_loop()
+    loop_errors = RepeatedEvents(log)
+    loop.set_exception_handler(loop_exception_handler(loop_errors))
+    guard = public_guard(settings, raise_open_files_limit(), RepeatedEvents(log))
     tcp = bind_tcp(settings.http_host, settings.http_port)
     admin_path = settings.admin_socket_path
     uds = bind_unix(admin_path, settings.admin_group)
     runtime = Runtime(settings, store)
     await runtime.start()
     # The request context wraps the whole app, not a route: a 404 or 405 is logged and tagged too.
-    public = _Server(_config(request_context(create_app(settings, store, runtime))))
+    public = _Server(
+        server_config(
+            request_context(create_app(settings, store, runtime)),
+            http=guard.protocol(),
+            backlog=guard.backlog,
+        )
+    )
     admin_app = request_context(create_admin_app(settings, store, runtime))
-    admin = _Server(with_peer_credentials(_config(admin_app)))  # the audit log's actor
-    others = [(_Server(_config(app)), sock) for app, sock in extra]
+    # The admin listener reads who is on the socket (SO_PEERCRED): the audit log's actor.
+    admin = _Server(server_config(admin_app, http=PeerCredentialsProtocol))
+    others = [(_Server(server_config(app)), sock) for app, sock in extra]
     servers = (public, admin, *(server for server, _ in others))
 
     def stop() -> None:
@@ -143,12 +219,13 @@ async def serve(
         for server in servers:
             server.should_exit = True
 
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
+    summing_up = asyncio.create_task(_sum_up_repeats(loop_errors, guard.repeats))
     log.info(
         "service.started",
         listen=f"http://{settings.http_host}:{settings.http_port}",
+        max_connections=guard.max_connections,
         admin_socket=str(admin_path),
         public_url=settings.public_url,
         qbo_environment=settings.qbo_environment,
@@ -176,4 +253,8 @@ async def serve(
             sock.close()
         await runtime.aclose()
         admin_path.unlink(missing_ok=True)
+        summing_up.cancel()
+        loop_errors.flush()
+        guard.repeats.flush()
+        loop.set_exception_handler(None)
         log.info("service.stopped")

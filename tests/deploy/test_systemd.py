@@ -16,11 +16,12 @@ What these tests check:
   appliance.toml loads and agrees with the unit.
 - The service, run with what the unit gives it, read from the unit file: its Environment=, the
   StateDirectory/RuntimeDirectory/LoadCredential directories and their modes as $STATE_DIRECTORY,
-  $RUNTIME_DIRECTORY and $CREDENTIALS_DIRECTORY, UMask=, KillSignal= and TimeoutStopSec=. `init`
-  then `serve`; the state is owner-only, the admin socket is 0660 and the group's, `status`,
-  `connect` (the service calls the bundled QBO emulator and seals the tokens) and `rotate-key`
-  work over it, the client secret was read from the credential (the emulator's app accepts it and
-  refuses the default secret), SIGTERM stops it with exit 0 within TimeoutStopSec=.
+  $RUNTIME_DIRECTORY and $CREDENTIALS_DIRECTORY, UMask=, LimitNOFILE=, KillSignal= and
+  TimeoutStopSec=. `init` then `serve`; the state is owner-only, the admin socket is 0660 and the
+  group's, `status`, `connect` (the service calls the bundled QBO emulator and seals the tokens)
+  and `rotate-key` work over it, the client secret was read from the credential (the emulator's
+  app accepts it and refuses the default secret), SIGTERM stops it with exit 0 within
+  TimeoutStopSec=.
 - The same run again inside the unit's sandbox, where this machine can apply it (root, libseccomp,
   mount namespaces), set up here rather than by systemd: no capabilities (CapabilityBoundingSet=,
   AmbientCapabilities=), NoNewPrivileges=, Group= as the primary group, ProtectSystem=strict (the
@@ -74,6 +75,7 @@ from appliance.config import (
     load_settings,
 )
 from appliance.errors import SettingsError
+from appliance.gateway.connections import RESERVED_DESCRIPTORS
 from appliance.gateway.server import GRACEFUL_SECONDS
 from tests.support import (
     APPLIANCE,
@@ -233,6 +235,10 @@ def test_the_unit_agrees_with_the_code() -> None:
     assert unit.seconds("TimeoutStopSec") >= 2 * GRACEFUL_SECONDS
     assert unit.one("Restart") == "on-failure"
     assert str(EXIT_CONFIG) in unit.one("RestartPreventExitStatus").split()
+    # The system call filter (~@resources) keeps the service from raising its own open files
+    # limit, so the unit gives one with room for the public listener's cap and the rest.
+    max_connections = Settings.model_fields["http_max_connections"].default
+    assert int(unit.one("LimitNOFILE")) >= max_connections + RESERVED_DESCRIPTORS
     # It must reach Intuit: no IP allow list, and the families a TCP client and server need.
     assert not unit.all("IPAddressDeny")
     assert not unit.all("IPAddressAllow")
@@ -336,6 +342,14 @@ def _sandbox_exec(spec_json: str, argv: list[str]) -> None:  # noqa: PLR0912
 
     os.chdir("/")
     os.umask(spec["umask"])
+    if spec.get("nofile") is not None:  # LimitNOFILE=, soft and hard
+        import resource  # noqa: PLC0415
+
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (spec["nofile"], spec["nofile"]))
+        except (OSError, ValueError):  # not root: no higher than this process's hard limit
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(spec["nofile"], hard), hard))
     writable = spec.get("writable")
     if writable is not None:  # ProtectSystem=strict, with the unit's own directories writable
         ok(libc.unshare(0x00020000), "unshare(CLONE_NEWNS)")
@@ -505,6 +519,7 @@ def sandbox_spec(unit: Unit, gid: int, writable: list[Path]) -> dict[str, Any]:
         assert unit.flag(directive), directive
     return {
         "umask": unit.mode("UMask"),
+        "nofile": int(unit.one("LimitNOFILE")),
         "writable": [str(path) for path in writable],
         "proc_options": "hidepid=invisible,subset=pid",
         "gid": gid,
@@ -694,7 +709,7 @@ def test_the_service_runs_with_what_the_unit_gives_it(host: Host, sandboxed: boo
         host.base.chmod(0o711)  # so that uid nobody can reach the runtime directory below it
         spec = sandbox_spec(unit, host.group.gr_gid, [host.state, host.runtime])
     else:
-        spec = {"umask": unit.mode("UMask")}
+        spec = {"umask": unit.mode("UMask"), "nofile": int(unit.one("LimitNOFILE"))}
 
     init = run_as_unit(spec, host.init_env(), "init")
     assert init.returncode == 0, init.stderr

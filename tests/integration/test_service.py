@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
@@ -124,6 +125,26 @@ def test_serve_answers_health_and_status_and_stops_cleanly_on_sigterm(service: S
     events = [json.loads(line)["event"] for line in out.splitlines() if line.startswith("{")]
     assert events[0] == "store.migrated" or "service.started" in events
     assert events[-1] == "service.stopped"
+
+
+def test_a_request_with_both_content_length_and_chunked_is_refused_with_400(
+    service: Service,
+) -> None:
+    # RFC 9112 6.1: a proxy in front may read the length the other way (request smuggling).
+    port = int(service.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /webhooks/jobroutr HTTP/1.1\r\nHost: gateway\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 2\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+        )
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), raw
+    assert b"content-type: application/problem+json" in head.lower()
+    assert "both Content-Length and Transfer-Encoding" in json.loads(body)["detail"]
 
 
 def test_rotate_key_while_the_service_runs_is_done_by_the_service(service: Service) -> None:
