@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
@@ -20,7 +19,13 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.openapi import ResponseSpec
 from litestar.response import Response
 
-from appliance.core.events import KNOWN_TYPES, SignatureError, validate, verify_signature
+from appliance.core.events import (
+    KNOWN_TYPES,
+    SignatureError,
+    event_time,
+    validate,
+    verify_signature,
+)
 from appliance.gateway.problems import problems
 from appliance.gateway.runtime import Runtime
 from appliance.storage.events import Incoming
@@ -35,13 +40,6 @@ class Accepted(msgspec.Struct, omit_defaults=True):
     event_id: str
     status: Literal["queued", "ignored"]
     duplicate: bool | None = None
-
-
-def _when(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 @post(
@@ -93,7 +91,7 @@ async def jobroutr_webhook(
             event_type=event_type,
             payload=document,
             realm_id=context.realm_id,
-            occurred_at=_when(document.get("timestamp")),
+            occurred_at=event_time(document.get("timestamp")),
             known=event_type in KNOWN_TYPES,
         )
     )

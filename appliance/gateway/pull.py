@@ -46,16 +46,30 @@ def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
         raise NotAuthorizedException("The API key is not valid (or was revoked).")
 
 
+#: Longer than any cursor this appliance issues; a longer one is refused before it is decoded.
+MAX_CURSOR = 256
+#: The largest change number the store can hold (SQLite's INTEGER is signed 64-bit).
+MAX_SEQ = 2**63 - 1
+
+
 def _cursor(value: str | None, realm: str) -> int:
+    """The change number in a cursor issued for this company; anything else (too long, not
+    base64, not JSON, nested, a number the store cannot hold, a bool) is a 400."""
     if not value:
         return 0
     try:
+        if len(value) > MAX_CURSOR:
+            raise ValueError
         padded = value + "=" * (-len(value) % 4)
         doc = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(doc, dict) or doc.get("r") != realm or not isinstance(doc.get("s"), int):
+        if not isinstance(doc, dict) or doc.get("r") != realm:
             raise ValueError
-        return int(doc["s"])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        seq = doc.get("s")
+        # type() and not isinstance(): True is an int to Python, and never a change number.
+        if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
+            raise ValueError
+        return seq
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise HTTPException(
             status_code=400,
             detail="The cursor is not one this appliance issued for this company; start over "

@@ -466,3 +466,53 @@ def test_status_counts_pushes_and_quickbooks_calls_as_they_happen(
     assert 0 < after["window_seconds"] <= 3600
     shown = run_appliance("status", env=gateway.env)
     assert "Activity:" in shown.stdout
+
+
+def test_events_at_the_edges_of_the_intake_rules_are_written_with_no_internal_error(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    """What intake answers 202 the push can write: offsets, leap days, 6-decimal figures,
+    quotes and astral characters in names, tabs and line breaks in free text."""
+    choose_default_accounts(gateway)
+    tag = uuid.uuid4().hex[:8]
+    customer = example("customer.created")
+    customer["timestamp"] = "2026-11-25T23:30:00.123456+14:00"
+    customer["data"].update(
+        id=f"cus_edge_{tag}",
+        company_name=f'Ōtautahi "Lawn" & Garden 🌿 {tag}',
+        notes="Gate code 4471.\r\n\tDog in back yard 🐕",
+    )
+    product = example("product.created")
+    product["timestamp"] = "2026-11-25T02:05:00-08:00"
+    product["data"].update(
+        id=f"prd_edge_{tag}",
+        name=f"Gutter 'single' \\ storey {tag}",
+        description="Line one\nLine two\twith a tab",
+        price="0.123456",
+    )
+    invoice = example("invoice.created")
+    invoice["timestamp"] = "2026-11-27T09:12:00+00:00"
+    invoice["data"].update(
+        id=f"inv_edge_{tag}",
+        number=f"E-{tag}",
+        customer_id=f"cus_edge_{tag}",
+        issue_date="2028-02-29",
+        memo="Merci, à bientôt\nDanke schön",
+        totals={"subtotal": "1000.00", "discount": "0", "tax": "0", "total": "1000.00"},
+    )
+    for line in invoice["data"]["lines"]:
+        line.update(product_id=f"prd_edge_{tag}", quantity="0.000001", unit_price="999999.999999")
+        line.pop("amount")
+    events = [gateway.send(doc) for doc in (customer, product, invoice)]
+    results = gateway.settle(*events)
+    assert [r["status"] for r in results] == ["done"] * 3, results
+
+    written = qbo(books, "Customer", str(results[0]["qbo_id"]))
+    assert written["DisplayName"] == f'Ōtautahi "Lawn" & Garden 🌿 {tag}'
+    assert written["Notes"] == "Gate code 4471.\r\n\tDog in back yard 🐕"
+    item = qbo(books, "Item", str(results[1]["qbo_id"]))
+    assert item["Name"] == f"Gutter 'single' \\ storey {tag}"
+    assert Decimal(str(item["UnitPrice"])) == Decimal("0.123456")
+    bill = qbo(books, "Invoice", str(results[2]["qbo_id"]))
+    assert bill["TxnDate"] == "2028-02-29"
+    assert bill["CustomerMemo"]["value"] == "Merci, à bientôt\nDanke schön"
