@@ -120,12 +120,31 @@ def ensure_readable(engine: Engine, path: Path | None) -> None:
     systemd tries again, and the next start works once there is room."""
     if path is None:
         return
+    if _emptied(path):
+        # SQLite would take it as a new database, and the service would start on a blank store
+        # with no API key, webhook secret or queue. A store `init` made is never empty.
+        raise UnreadableStoreError(
+            f"The database {path} is empty (0 bytes): it was cut short, and what it held is gone.",
+            hint=RESTORE_HINT.replace("; JobRoutr sends the refused events again.", ".")
+            + " Or move the file aside and run `appliance init` for a new, empty store.",
+        )
     try:
         with engine.connect() as connection:
             connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").fetchall()
     except DBAPIError as exc:
         raise_for(exc, path)
         raise
+
+
+def _emptied(path: Path) -> bool:
+    """The file is there and has no bytes, and no write-ahead log holds its pages either."""
+    try:
+        if path.stat().st_size != 0:
+            return False
+    except FileNotFoundError:
+        return False  # not there: a store `appliance init` is about to create
+    wal = path.with_name(path.name + "-wal")
+    return not wal.exists() or wal.stat().st_size == 0
 
 
 def raise_for(exc: BaseException, path: Path) -> None:

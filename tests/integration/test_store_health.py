@@ -194,6 +194,24 @@ def test_a_store_that_cannot_be_opened_stops_serve_with_exit_78_and_a_sentence(
         assert RESTORE_HINT in result.stderr, output
 
 
+def test_a_store_cut_to_nothing_is_not_taken_for_a_new_one(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    """SQLite opens a 0-byte file as a new database: the service started on a blank store."""
+    db = settings.state_dir / "appliance.db"
+    with sqlite3.connect(db) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.write_bytes(b"")
+    for command in ("serve", "migrate", "rotate-key"):
+        result = run_appliance(command, env=env, timeout=60)
+        output = result.stdout + result.stderr
+        assert result.returncode == EXIT_CONFIG, (command, output)
+        assert "Traceback" not in output
+        assert f"The database {db} is empty (0 bytes)" in result.stderr, output
+        assert "appliance restore" in result.stderr, output
+    assert db.stat().st_size == 0  # left as it was found, for whoever looks into it
+
+
 # A full disk ------------------------------------------------------------------------------------
 
 
