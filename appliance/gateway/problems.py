@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, InternalServerException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
@@ -68,7 +68,20 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+#: What Litestar raises when the client hangs up while its body is read: not the service's fault.
+_CLIENT_LEFT = "client disconnected prematurely"
+
+
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, InternalServerException) and exc.detail == _CLIENT_LEFT:
+        # No one reads this answer, but the request's log line and the 5xx count would say the
+        # service failed: a client that leaves halfway sent a bad request.
+        return problem(
+            400,
+            "Bad request",
+            "The client closed the connection before it sent the whole request.",
+            instance=request.url.path,
+        )
     title = _TITLES.get(exc.status_code, "Request failed")
     detail = exc.detail if exc.detail and exc.detail.lower() != title.lower() else None
     extra: dict[str, Any] = {}

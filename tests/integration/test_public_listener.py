@@ -225,3 +225,51 @@ def test_a_request_that_is_not_http_gets_a_problem_400_naming_why() -> None:
     assert headers["content-type"] == "application/problem+json"
     assert str(problem["detail"]).startswith("The request is not valid HTTP/1.1 (")
     assert listener.calls == []
+
+
+def test_a_client_that_hangs_up_halfway_through_its_body_is_no_server_error() -> None:
+    """The request's log line and the 5xx count said 500 (Litestar's 'client disconnected
+    prematurely'); no one reads the answer, but the service did nothing wrong."""
+    listener = Listener(
+        0,
+        Guard(
+            read_timeout=1, max_connections=1, repeats=RepeatedEvents(get_logger("tests.listener"))
+        ),
+    )
+    app = small_app(listener)
+    incoming = [
+        {"type": "http.request", "body": b'{"half": ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/echo",
+        "raw_path": b"/echo",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+        "state": {},
+    }
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    start = next(message for message in sent if message["type"] == "http.response.start")
+    assert start["status"] == 400
+    body = b"".join(
+        message.get("body", b"")  # type: ignore[misc]
+        for message in sent
+        if message["type"] == "http.response.body"
+    )
+    assert b"closed the connection before it sent the whole request" in body
