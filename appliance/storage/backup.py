@@ -23,7 +23,7 @@ from pathlib import Path
 from appliance.errors import StoreError
 from appliance.logging import get_logger
 from appliance.storage import killpoints
-from appliance.storage.db import sqlite_path
+from appliance.storage.db import fsync_path, sqlite_path
 
 log = get_logger(__name__)
 
@@ -134,7 +134,7 @@ def restore(backup: Path, database_url: str, check: Callable[[str], None]) -> Ba
     killpoints.reached("restore.before_swap")
     os.replace(partial, target)
     killpoints.reached("restore.after_swap")
-    _fsync(target.parent)
+    fsync_path(target.parent)
     return info
 
 
@@ -150,12 +150,12 @@ def _self_contained(path: Path) -> None:
         db.close()
     if mode != "delete":
         raise StoreError(f"The database {path} could not leave WAL mode (it is in {mode} mode).")
-    _fsync(path)
+    fsync_path(path)
     # What is left (an -shm, a WAL of a database already out of WAL mode) holds nothing of it.
     # Gone for good before any rename: SQLite replays a WAL it finds beside a database even in
     # rollback mode, and one that came back after a power cut would be replayed onto the copy.
     _remove(path, keep_main=True)
-    _fsync(path.parent)
+    fsync_path(path.parent)
 
 
 def _fold_live_store(target: Path) -> None:
@@ -168,7 +168,7 @@ def _fold_live_store(target: Path) -> None:
             # its WAL must not stay to be replayed onto the copy.
             log.warning("store.restore_replaces_unreadable", store=str(target), error=str(exc))
             _remove(target, keep_main=True)
-            _fsync(target.parent)
+            fsync_path(target.parent)
             return
         if reason.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
             raise StoreError(
@@ -181,14 +181,6 @@ def _fold_live_store(target: Path) -> None:
             "it was.",
             hint="Check that the appliance's user owns it and the files beside it.",
         ) from None
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove_leftovers(state_dir: Path, database_url: str) -> list[Path]:

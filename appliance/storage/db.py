@@ -108,3 +108,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def fsync_path(path: Path) -> None:
+    """Make what was written to ``path`` durable; for a directory, the names made or removed in
+    it (a rename is not durable until its directory is synced)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

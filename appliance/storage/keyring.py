@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.errors import KeyringError
+from appliance.storage.db import fsync_path
 
 FORMAT = "jobroutr-appliance-keyring/1"
 KEY_BYTES = 32
@@ -102,14 +103,6 @@ def load_keyring(path: Path) -> Keyring:
     return Keyring(active=active, keys=keys)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_keyring(path: Path, keyring: Keyring, *, create_only: bool = False) -> None:
     """Write the key file atomically: a kill at any moment leaves the old file or the new one.
 
@@ -132,6 +125,6 @@ def save_keyring(path: Path, keyring: Keyring, *, create_only: bool = False) -> 
                 raise KeyringError(f"The data key file {path} already exists.") from None
         else:
             os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_path(path.parent)
     finally:
         tmp.unlink(missing_ok=True)

@@ -31,23 +31,11 @@ from standardwebhooks.webhooks import Webhook
 
 from appliance.cli import EXIT_CONFIG
 from appliance.config import Settings
-from appliance.storage import credentials
-from appliance.storage.store import Store
+from tests.integration.test_push_chaos import webhook_secret
 from tests.integration.test_service import Service, env_for, start
 from tests.support import free_port, run_appliance, wait_until
 
 RESTORE_HINT = "appliance restore"
-
-
-def webhook_secret(settings: Settings) -> str:
-    store = Store.open(settings)
-    try:
-        with store.session() as session:
-            secret = credentials.webhook_secret(session, store.vault)
-    finally:
-        store.close()
-    assert secret is not None
-    return secret
 
 
 def send_event(http: httpx.Client, url: str, secret: str, event_id: str) -> httpx.Response:
