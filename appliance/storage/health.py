@@ -120,20 +120,26 @@ def ensure_readable(engine: Engine, path: Path | None) -> None:
     systemd tries again, and the next start works once there is room."""
     if path is None:
         return
-    if _emptied(path):
-        # SQLite would take it as a new database, and the service would start on a blank store
-        # with no API key, webhook secret or queue. A store `init` made is never empty.
-        raise UnreadableStoreError(
-            f"The database {path} is empty (0 bytes): it was cut short, and what it held is gone.",
-            hint=RESTORE_HINT.replace("; JobRoutr sends the refused events again.", ".")
-            + " Or move the file aside and run `appliance init` for a new, empty store.",
-        )
     try:
         with engine.connect() as connection:
             connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").fetchall()
     except DBAPIError as exc:
         raise_for(exc, path)
         raise
+
+
+def refuse_emptied(path: Path | None) -> None:
+    """Refuse a database file that is there with no bytes (UnreadableStoreError, exit 78).
+
+    SQLite takes such a file for a new database, and the service would start on a blank store
+    with no API key, webhook secret or queue. A store `init` made is never empty; this is asked
+    before the engine is made, because making it creates a missing file empty (owner-only)."""
+    if path is not None and _emptied(path):
+        raise UnreadableStoreError(
+            f"The database {path} is empty (0 bytes): it was cut short, and what it held is gone.",
+            hint=RESTORE_HINT.replace("; JobRoutr sends the refused events again.", ".")
+            + " Or move the file aside and run `appliance init` for a new, empty store.",
+        )
 
 
 def _emptied(path: Path) -> bool:

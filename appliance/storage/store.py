@@ -57,6 +57,7 @@ class Store:
     def open(cls, settings: Settings) -> Store:
         secure_state_dir(settings.state_dir)
         vault = Vault(settings.key_path)
+        health.refuse_emptied(sqlite_path(settings.database_url))
         engine = create_store_engine(settings.database_url)
         tighten_sqlite_files(settings.database_url)
         # A file SQLite cannot read at all: a sentence and exit 78, not a traceback.
