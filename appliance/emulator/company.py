@@ -106,11 +106,33 @@ PEOPLE = ("Customer", "Vendor", "Employee")  # one DisplayName namespace
 SERVER_FIELDS = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse"})
 _SCALAR_SKIP = frozenset({"Line", "CustomField", "LinkedTxn", "MetaData", "NameValue"})
 
-#: Properties a query may filter or sort by: every known top-level one, and the metadata times.
+_TIMES = ("MetaData.CreateTime", "MetaData.LastUpdatedTime")
+#: Where QBO is known to refuse some properties in WHERE and ORDERBY (4001 "property 'X' is not
+#: queryable"), the ones it allows. Vendor: ruckus/quickbooks-ruby issue #403 lists the rest as
+#: refused; Customer and Account: Intuit's API reference ("filterable"), and PrimaryEmailAddr on
+#: Customer per FACTS §3. The same set serves WHERE and ORDERBY ([unverified]: a few properties
+#: may be filterable but not sortable or the other way round).
+FILTERABLE: dict[str, tuple[str, ...]] = {
+    "Customer": (
+        "Id", *_TIMES, "DisplayName", "GivenName", "MiddleName", "FamilyName", "CompanyName",
+        "FullyQualifiedName", "PrimaryEmailAddr", "Active", "Job", "ParentRef", "Balance",
+    ),
+    "Vendor": (
+        "Id", *_TIMES, "DisplayName", "GivenName", "MiddleName", "FamilyName", "Suffix",
+        "CompanyName", "PrintOnCheckName", "Active",
+    ),
+    "Account": (
+        "Id", *_TIMES, "Name", "SubAccount", "ParentRef", "Description", "FullyQualifiedName",
+        "Active", "Classification", "AccountType", "AccountSubType", "CurrentBalance",
+        "CurrentBalanceWithSubAccounts",
+    ),
+}  # fmt: skip
+
+#: Properties a query may filter or sort by: the FILTERABLE ones where they are known, else every
+#: known top-level one and the metadata times.
 QUERYABLE: dict[str, frozenset[str]] = {
     entity: frozenset(
-        [p for p in props if p not in _SCALAR_SKIP]
-        + ["MetaData.CreateTime", "MetaData.LastUpdatedTime"]
+        FILTERABLE.get(entity, [p for p in props if p not in _SCALAR_SKIP] + list(_TIMES))
     )
     for entity, props in KNOWN.items()
 }

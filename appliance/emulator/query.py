@@ -19,9 +19,19 @@ Three pure steps, so the HTTP layer stays thin and each step can be tested alone
 What the recordings (samples/recorded) and FACTS.md section 3 establish, and the emulator follows:
 
 - Keywords are case-insensitive (``select * from SalesReceipt where ...`` in a recorded batch,
-  ``SELECT count(*)`` in another); entity names are case-sensitive, and an unknown one is refused
-  with Detail ``QueryValidationError: invalid context declaration: <name>`` (recorded verbatim).
-- STARTPOSITION and MAXRESULTS come in either order; STARTPOSITION is 1-based; MAXRESULTS max 1000.
+  ``SELECT count(*)`` in another); so are entity names (``select * from customer``, seen in real
+  sandbox logs), and the reply names the entity as QBO spells it (``"Customer"``). An unknown
+  entity is refused with Detail ``QueryValidationError: invalid context declaration: <name>``
+  (recorded verbatim).
+- STARTPOSITION and MAXRESULTS come in either order; STARTPOSITION is 1-based, and 0 is taken as
+  1 (python-quickbooks PR #177); MAXRESULTS max 1000.
+- Only filterable properties may appear in WHERE or ORDERBY; any other is refused with Detail
+  ``QueryValidationError: property '<name>' is not queryable`` (the wording of a real refusal),
+  followed here by where it was found. Which properties are filterable is the caller's map
+  (``company.QUERYABLE``).
+- Date-times (``MetaData.LastUpdatedTime``, ``MetaData.CreateTime``) compare and sort as
+  instants, whatever offset either side is written in (``Z``, ``-07:00``, ``-0700``).
+- ``PrimaryEmailAddr`` compares by its ``Address``, with ``=``, ``IN`` and ``LIKE``.
 - ``Active IN ( true, false )`` lifts the default of returning only active list entities.
 - Strings are single-quoted and a backslash escapes the next character (``'Amy\\'s Bird
   Sanctuary'``); ``&`` is an ordinary character once the statement is URL-decoded.
@@ -37,10 +47,13 @@ a bug until production):
   lists sorted as the recordings show QBO returns them (Customers by FullyQualifiedName, Accounts
   and Items by Name; see ``Company.listed``) and transactions by Id.
 - ``=`` and ``IN`` compare strings case-insensitively; so do ``<``/``>`` and ORDERBY. LIKE is
-  anchored and case-insensitive; ``_`` is a literal character, not a wildcard.
+  anchored (``'Amy%'`` is "starts with", ``'%@intuit.com'`` "ends with", ``'%bird%'``
+  "contains") and case-insensitive; ``_`` is a literal character, not a wildcard.
 - Between two strings, ``< > <= >=`` compare numerically when both sides are plain decimal
-  numbers (so Id ``'10' > '9'``), otherwise as strings. Dates and timestamps (``TxnDate``,
-  ``MetaData.LastUpdatedTime``) are therefore compared as strings, without time-zone arithmetic.
+  numbers (so Id ``'10' > '9'``), as instants when both are date-times, otherwise as strings
+  (dates such as ``TxnDate``, written ``YYYY-MM-DD``, order correctly as strings).
+- A date-time bound written without an offset is read in the company's local time (the row's
+  own offset); a bare date compared with a date-time field means its midnight, local time.
 - ``=`` and ``IN`` between strings never convert numbers: ``Id = '05'`` does not find Id ``5``.
 - A property that is missing from a row (or is a list or a dict without ``value``) never matches.
   The only exception is the Active default: a list-entity row with no Active flag counts as active.
@@ -65,6 +78,7 @@ import operator
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -290,11 +304,16 @@ class _Parser:
         if token.kind != "word":
             raise self.unexpected("an entity name after FROM")
         self.index += 1
-        if token.text not in self.queryable:
+        # Entity names match in any case and come out spelt as the map spells them (FACTS §3).
+        entity = token.text if token.text in self.queryable else None
+        if entity is None:
+            folded = token.text.lower()
+            entity = next((name for name in self.queryable if name.lower() == folded), None)
+        if entity is None:
             raise _validation_error(f"invalid context declaration: {token.text}")
-        self.entity = token.text
+        self.entity = entity
         # Property names match case-insensitively and come out spelt as the map spells them.
-        self.properties = {name.lower(): name for name in self.queryable[token.text]}
+        self.properties = {name.lower(): name for name in self.queryable[entity]}
         if self.token.kind == "symbol" and self.token.text == ",":
             raise _parser_error("only one entity can be queried at a time")
 
@@ -386,7 +405,8 @@ class _Parser:
             if self.accept_word("STARTPOSITION"):
                 if start_position is not None:
                     raise _parser_error("STARTPOSITION is given twice")
-                start_position = self.parse_count("STARTPOSITION", 1, MAX_START_POSITION)
+                # STARTPOSITION 0 is accepted and means 1 (FACTS §3).
+                start_position = max(1, self.parse_count("STARTPOSITION", 0, MAX_START_POSITION))
             elif self.accept_word("MAXRESULTS"):
                 if max_results is not None:
                     raise _parser_error("MAXRESULTS is given twice")
@@ -480,9 +500,51 @@ def _ref_value(value: object) -> object:
     return value
 
 
+# Objects that are not references but compare by one of their fields.
+_COMPARED_BY: Final = {"PrimaryEmailAddr": "PrimaryEmailAddr.Address"}
+
+# A date-time as QBO writes it (``2020-09-29T05:58:16-07:00``) or as a query may (``...Z``,
+# ``...-0700``, with fractions of a second, or without an offset); a bare date as a bound.
+_DATE_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _instant(text: str) -> datetime | None:
+    """The moment a date-time string names (aware when it has an offset or Z), else None."""
+    if text[10:11] != "T" or _DATE_TIME.match(text) is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _bound(literal: str) -> datetime | None:
+    """A literal's moment, for comparing with date-time fields: a bare date means its midnight."""
+    moment = _instant(literal)
+    if moment is None and _DATE.fullmatch(literal):
+        try:
+            moment = datetime.fromisoformat(literal)
+        except ValueError:
+            return None
+    return moment
+
+
+def _aligned(moment: datetime, bound: datetime) -> datetime:
+    """A row's moment made comparable with a bound: as an instant when the bound has an offset;
+    as the row's own wall-clock time (the company's local time) when it has none."""
+    if bound.tzinfo is None:
+        return moment.replace(tzinfo=None)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _sort_instant(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _getter(prop: str) -> _Getter:
     """Read a (dotted) property; a reference such as CustomerRef yields its ``value``."""
-    head, *rest = prop.split(".")
+    head, *rest = _COMPARED_BY.get(prop, prop).split(".")
     # The common shapes get their own closure: this runs once per row on 100,000-row companies,
     # and the scalar check skips the (slow, ABC-based) Mapping test for plain values.
     if not rest:
@@ -515,6 +577,7 @@ def _equals_any(literals: Sequence[object]) -> _Test:
     booleans: set[bool] = set()
     numbers_for_number_fields: set[Number] = set()
     numbers_for_string_fields: set[Number] = set()
+    bounds: list[datetime] = []
     for literal in literals:
         if isinstance(literal, bool):
             booleans.add(literal)
@@ -525,6 +588,9 @@ def _equals_any(literals: Sequence[object]) -> _Test:
         elif isinstance(literal, str):
             folded = literal.casefold()
             strings.add(folded)
+            bound = _bound(literal)
+            if bound is not None:
+                bounds.append(bound)
             if folded in ("true", "false"):
                 booleans.add(folded == "true")
             number = _plain_number(literal)
@@ -540,6 +606,10 @@ def _equals_any(literals: Sequence[object]) -> _Test:
         if isinstance(value, str):
             if value.casefold() in strings:
                 return True
+            if bounds:
+                moment = _instant(value)
+                if moment is not None:
+                    return any(_aligned(moment, bound) == bound for bound in bounds)
             if numbers_for_string_fields:
                 number = _plain_number(value)
                 return number is not None and number in numbers_for_string_fields
@@ -553,19 +623,26 @@ def _equals_any(literals: Sequence[object]) -> _Test:
 
 
 def _ordering(op: str, literal: object) -> _Test:
-    """``< > <= >=``: numerically when both sides are numbers, else as case-folded strings."""
+    """``< > <= >=``: as instants when both sides are date-times, numerically when both are
+    numbers, else as case-folded strings."""
     compare = _ORDERING.get(op)
     if compare is None:
         raise ValueError(f"unknown query operator {op!r}")
     numeric: Number | None = literal if isinstance(literal, Decimal) else None
     text: str | None = None
+    bound: datetime | None = None
     if isinstance(literal, str):
         numeric = _plain_number(literal)
         text = literal.casefold()
+        bound = _bound(literal)
     numeric_float = None if numeric is None else _as_float(numeric)
 
     def test(value: object) -> bool:
         if isinstance(value, str):
+            if bound is not None:
+                moment = _instant(value)
+                if moment is not None:
+                    return compare(_aligned(moment, bound), bound)
             if numeric is not None:
                 number = _plain_number(value)
                 if number is not None:
@@ -649,7 +726,8 @@ def _sorted(rows: Sequence[Row], order_by: Sequence[tuple[str, bool]]) -> list[R
     """Stable multi-key sort: one pass per key, least significant first.
 
     Each pass splits the rows by kind of value: numbers (plain-number strings such as Ids
-    included), other strings (case-folded), booleans, and rows without the property. Each group is
+    included), date-times (as instants), other strings (case-folded), booleans, and rows without
+    the property. Each group is
     sorted on its own, which is the same as sorting on (kind, value) but keeps Python comparing
     plain values instead of tuples; the groups are joined in kind order (reversed for DESC), and the
     rows without the property always come last.
@@ -659,6 +737,7 @@ def _sorted(rows: Sequence[Row], order_by: Sequence[tuple[str, bool]]) -> list[R
     for prop, descending in reversed(order_by):
         get = _getter(prop)
         numbers: list[tuple[Number, Row]] = []
+        instants: list[tuple[datetime, Row]] = []
         strings: list[tuple[str, Row]] = []
         booleans: list[tuple[bool, Row]] = []
         missing: list[Row] = []
@@ -666,10 +745,12 @@ def _sorted(rows: Sequence[Row], order_by: Sequence[tuple[str, bool]]) -> list[R
             value = get(row)
             if isinstance(value, str):
                 number = _plain_number(value)
-                if number is None:
-                    strings.append((value.casefold(), row))
-                else:
+                if number is not None:
                     numbers.append((number, row))
+                elif (moment := _instant(value)) is not None:
+                    instants.append((_sort_instant(moment), row))
+                else:
+                    strings.append((value.casefold(), row))
             elif isinstance(value, bool):
                 booleans.append((value, row))
             else:
@@ -678,7 +759,7 @@ def _sorted(rows: Sequence[Row], order_by: Sequence[tuple[str, bool]]) -> list[R
                     missing.append(row)
                 else:
                     numbers.append((number, row))
-        groups: list[list[Any]] = [numbers, strings, booleans]
+        groups: list[list[Any]] = [numbers, instants, strings, booleans]
         if descending:
             groups.reverse()
         ordered = []

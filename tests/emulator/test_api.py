@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from datetime import timedelta, timezone
 
 import httpx
 import pytest
@@ -66,6 +67,77 @@ def test_an_apostrophe_is_escaped_with_a_backslash(api: httpx.Client) -> None:
     (amy,) = body["QueryResponse"]["Customer"]
     assert amy["DisplayName"] == "Amy's Bird Sanctuary"
     assert isinstance(amy["Id"], str)
+
+
+def test_an_entity_name_in_any_case_is_answered_under_its_proper_name(api: httpx.Client) -> None:
+    # FACTS §3: real QBO answers ``select * from customer`` under ``Customer``.
+    for written in ("customer", "CUSTOMER", "invoice"):
+        response = query(api, f"select * from {written} MAXRESULTS 1")
+        assert response.status_code == 200, response.text
+        (key,) = [k for k in response.json()["QueryResponse"] if k[0].isupper()]
+        assert key == written.capitalize()
+    lower = query(api, "select count(*) from customer").json()["QueryResponse"]
+    assert lower == query(api, "SELECT COUNT(*) FROM Customer").json()["QueryResponse"]
+
+
+def test_start_position_zero_is_the_first_page(api: httpx.Client) -> None:
+    first = query(api, "SELECT * FROM Customer STARTPOSITION 1 MAXRESULTS 3").json()
+    zero = query(api, "SELECT * FROM Customer STARTPOSITION 0 MAXRESULTS 3").json()
+    assert zero["QueryResponse"] == first["QueryResponse"]
+    assert zero["QueryResponse"]["startPosition"] == 1
+
+
+def test_a_last_updated_bound_in_utc_finds_what_changed_in_the_last_hour(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
+    created = api.post("/customer", json={"DisplayName": "Changed Lately"}).json()["Customer"]
+    assert not created["MetaData"]["LastUpdatedTime"].endswith("Z")  # company-local offset
+    an_hour_ago = emulator.service.clock.now() - timedelta(hours=1)
+    for bound in (
+        an_hour_ago.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        an_hour_ago.astimezone(timezone(timedelta(hours=9))).isoformat(timespec="seconds"),
+    ):
+        text = f"SELECT * FROM Customer WHERE MetaData.LastUpdatedTime > '{bound}'"
+        rows = query(api, text).json()["QueryResponse"].get("Customer", [])
+        assert [c["DisplayName"] for c in rows] == ["Changed Lately"], bound
+
+
+def test_primary_email_is_filterable_with_equals_and_like(api: httpx.Client) -> None:
+    email = {"Address": "Billing@Example-Query.test"}
+    api.post("/customer", json={"DisplayName": "Mail Co", "PrimaryEmailAddr": email})
+    for condition in (
+        "PrimaryEmailAddr = 'billing@example-query.test'",
+        "PrimaryEmailAddr LIKE '%@example-query.test'",
+        "PrimaryEmailAddr LIKE 'billing%'",
+    ):
+        body = query(api, f"SELECT * FROM Customer WHERE {condition}").json()
+        assert [c["DisplayName"] for c in body["QueryResponse"]["Customer"]] == ["Mail Co"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "prop"),
+    [
+        ("SELECT * FROM Customer WHERE Notes = 'x'", "Notes"),
+        ("SELECT * FROM Customer ORDERBY Notes", "Notes"),
+        ("SELECT * FROM Customer WHERE BillAddr = 'x'", "BillAddr"),
+        ("SELECT * FROM Customer ORDERBY BillAddr DESC", "BillAddr"),
+        ("SELECT * FROM Customer WHERE AcctNum = '1'", "AcctNum"),
+        ("SELECT * FROM Vendor WHERE AcctNum = '1'", "AcctNum"),
+        ("SELECT * FROM Vendor WHERE PrimaryEmailAddr = 'a@b.c'", "PrimaryEmailAddr"),
+        ("SELECT * FROM Account WHERE AcctNum = '1000'", "AcctNum"),
+    ],
+)
+def test_a_filter_or_sort_on_a_property_that_is_not_filterable_is_4001(
+    api: httpx.Client, statement: str, prop: str
+) -> None:
+    response = query(api, statement)
+    assert response.status_code == 400
+    assert response.json()["Fault"]["type"] == "ValidationFault"
+    error = response.json()["Fault"]["Error"][0]
+    assert error["code"] == "4001"
+    assert error["Message"] == "Invalid query"
+    # The wording of a real refusal (ruckus/quickbooks-ruby issue #403).
+    assert error["Detail"].startswith(f"QueryValidationError: property '{prop}' is not queryable")
 
 
 def test_a_query_can_be_posted_as_text(api: httpx.Client) -> None:

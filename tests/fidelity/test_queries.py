@@ -102,6 +102,32 @@ def test_misspelled_entity_is_the_recorded_4001_validation_fault(
     assert compare(exchange.json(), response.json()) == []
 
 
+def test_recorded_customer_query_written_in_lower_case_has_the_recorded_reply(
+    samples: Path, api: httpx.Client
+) -> None:
+    # FACTS §3: real QBO answers ``select * from customer`` under ``Customer``.
+    exchange = vcr(samples, "error__400")[0]  # the cassette's successful SELECT * FROM Customer
+    response = api.get("/query", params={"query": exchange.params["query"].lower()})
+    assert response.status_code == exchange.status == 200
+    assert compare(exchange.json(), response.json()) == []
+    assert "Customer" in response.json()["QueryResponse"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["SELECT * FROM Customer WHERE Notes = 'x'", "SELECT * FROM Customer ORDERBY BillAddr"],
+)
+def test_a_property_that_is_not_filterable_is_the_recorded_4001_fault_shape(
+    samples: Path, api: httpx.Client, statement: str
+) -> None:
+    exchange = vcr(samples, "error__400")[1]
+    response = api.get("/query", params={"query": statement})
+    assert response.status_code == exchange.status == 400
+    assert faults(response.json()) == faults(exchange.json()) == [("4001", "ValidationFault")]
+    assert compare(exchange.json(), response.json()) == []
+    assert response.json()["Fault"]["Error"][0]["Message"] == "Invalid query"
+
+
 @pytest.mark.parametrize("name", ["list-items", "query-entities"])
 def test_nango_query_pages_have_the_recorded_2026_shape(
     samples: Path, api: httpx.Client, name: str

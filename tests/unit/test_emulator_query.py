@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from appliance.emulator import company
 from appliance.emulator.query import (
     Condition,
     Query,
@@ -26,6 +27,7 @@ from appliance.emulator.query import (
 QUERYABLE: dict[str, set[str]] = {
     "Customer": {
         "Id",
+        "PrimaryEmailAddr",
         "DisplayName",
         "CompanyName",
         "Active",
@@ -200,10 +202,26 @@ def test_misspelled_entity_is_refused_with_the_recorded_detail() -> None:
     assert str(refused.value) == refused.value.detail
 
 
-def test_entity_names_are_case_sensitive() -> None:
-    assert detail_of("SELECT * FROM customer") == (
-        "QueryValidationError: invalid context declaration: customer"
+def test_entity_names_are_matched_in_any_case_and_answered_under_the_proper_name() -> None:
+    # FACTS §3: real sandbox logs show ``select * from customer`` answered under ``Customer``.
+    for written in ("customer", "CUSTOMER", "cUsToMeR"):
+        query = parse(f"select * from {written} where Id = '1'", QUERYABLE)
+        assert query.entity == "Customer"
+        page, total = run(query, CUSTOMERS, list_entity=True)
+        body = response_body(query, page, total)
+        assert list(body) == ["Customer", "startPosition", "maxResults"]
+    assert detail_of("SELECT * FROM custmoer") == (
+        "QueryValidationError: invalid context declaration: custmoer"
     )
+
+
+def test_start_position_zero_is_taken_as_one() -> None:
+    # FACTS §3 (python-quickbooks PR #177): STARTPOSITION 0 is accepted and means the first row.
+    query = parse("SELECT * FROM Customer STARTPOSITION 0 MAXRESULTS 2", QUERYABLE)
+    assert query.start_position == 1
+    page, total = run(query, CUSTOMERS, list_entity=True)
+    assert ids(page) == ["1", "2"]
+    assert response_body(query, page, total)["startPosition"] == 1
 
 
 def test_unknown_property_is_refused_by_name() -> None:
@@ -220,8 +238,7 @@ def test_unknown_property_is_refused_by_name() -> None:
         ("SELECT *, Id FROM Customer", "projections are not supported"),
         ("SELECT * FROM Customer MAXRESULTS 1001", "MAXRESULTS must be between 1 and 1000"),
         ("SELECT * FROM Customer MAXRESULTS 0", "MAXRESULTS must be between 1 and 1000"),
-        ("SELECT * FROM Customer STARTPOSITION 0", "STARTPOSITION must be between 1"),
-        ("SELECT * FROM Customer STARTPOSITION -1", "STARTPOSITION must be between 1"),
+        ("SELECT * FROM Customer STARTPOSITION -1", "STARTPOSITION must be between 0"),
         ("SELECT * FROM Customer MAXRESULTS 2.5", "a whole number after MAXRESULTS"),
         ("SELECT * FROM Customer MAXRESULTS 5 MAXRESULTS 6", "MAXRESULTS is given twice"),
         ("SELECT * FROM Customer GROUP BY Id", "GROUP BY is not supported"),
@@ -252,7 +269,7 @@ def test_unsupported_or_malformed_query_is_refused_with_a_helpful_detail(
 
 def test_huge_start_position_is_refused_without_converting_it() -> None:
     detail = detail_of("SELECT * FROM Customer STARTPOSITION " + "9" * 5000)
-    assert "STARTPOSITION must be between 1" in detail
+    assert "STARTPOSITION must be between 0" in detail
     assert len(detail) < 200
 
 
@@ -311,9 +328,71 @@ def test_reference_property_compares_against_its_value() -> None:
     assert query_ids(text) == ["8", "9"]
 
 
-def test_dotted_timestamp_compares_as_string() -> None:
+def test_dotted_timestamp_compares_as_an_instant() -> None:
     text = "SELECT * FROM Customer WHERE MetaData.LastUpdatedTime > '2016-01-01T00:00:00-07:00'"
     assert query_ids(text) == ["1", "7", "8", "10", "11", "12"]
+
+
+@pytest.mark.parametrize(
+    "bound",
+    [
+        "2020-09-29T13:02:35Z",  # the same instant as the row's 06:02:35-07:00, written in UTC
+        "2020-09-29T13:02:35.000Z",
+        "2020-09-29T13:02:35+00:00",
+        "2020-09-29T06:02:35-0700",  # FACTS §3's example writes the offset without a colon
+        "2020-09-29T22:02:35+09:00",
+    ],
+)
+def test_timestamps_compare_as_instants_whatever_offset_either_side_uses(bound: str) -> None:
+    # Customer 1 was updated at 2020-09-29T06:02:35-07:00; every bound names that same instant.
+    # As text, "2020-09-29T13..." > "2020-09-29T06...", which selected nothing from that hour.
+    field = "MetaData.LastUpdatedTime"
+    everyone = "AND Active IN (true, false)"
+    assert query_ids(f"SELECT * FROM Customer WHERE {field} >= '{bound}' {everyone}") == ["1"]
+    assert query_ids(f"SELECT * FROM Customer WHERE {field} = '{bound}' {everyone}") == ["1"]
+    assert query_ids(f"SELECT * FROM Customer WHERE {field} IN ('{bound}') {everyone}") == ["1"]
+    assert "1" not in query_ids(f"SELECT * FROM Customer WHERE {field} < '{bound}' {everyone}")
+    assert "1" not in query_ids(f"SELECT * FROM Customer WHERE {field} > '{bound}' {everyone}")
+
+
+def test_a_bound_in_utc_finds_what_changed_in_the_last_hour() -> None:
+    rows = [
+        customer(1, "Older", updated="2026-12-07T02:00:00-08:00"),  # 10:00Z
+        customer(2, "Recent", updated="2026-12-07T03:30:00-08:00"),  # 11:30Z
+    ]
+    text = "SELECT * FROM Customer WHERE MetaData.LastUpdatedTime > '2026-12-07T11:00:00Z'"
+    assert query_ids(text, rows) == ["2"]
+
+
+def test_orderby_timestamp_sorts_by_instant_across_offsets() -> None:
+    # Across a daylight-saving change the company offset moves from -07:00 to -08:00.
+    rows = [
+        customer(1, "A", updated="2026-11-01T01:30:00-07:00"),  # 08:30Z
+        customer(2, "B", updated="2026-11-01T01:10:00-08:00"),  # 09:10Z
+        customer(3, "C", updated="2026-11-01T01:20:00-07:00"),  # 08:20Z
+    ]
+    text = "SELECT * FROM Customer ORDERBY MetaData.LastUpdatedTime"
+    assert query_ids(text, rows) == ["3", "1", "2"]
+    assert query_ids(text + " DESC", rows) == ["2", "1", "3"]
+
+
+def test_primary_email_filters_by_its_address_with_equals_and_like() -> None:
+    # FACTS §3 (python-quickbooks issue #284): PrimaryEmailAddr is filterable with = and LIKE.
+    rows = [
+        customer(1, "Amy", PrimaryEmailAddr={"Address": "Birds@Intuit.com"}),
+        customer(2, "Bill", PrimaryEmailAddr={"Address": "Surf@Intuit.com"}),
+        customer(3, "Cool", PrimaryEmailAddr={"Address": "cool_cars@example.org"}),
+        customer(4, "Nobody"),
+    ]
+    by_email = "SELECT * FROM Customer WHERE PrimaryEmailAddr"
+    assert query_ids(f"{by_email} = 'birds@intuit.com'", rows) == ["1"]
+    assert query_ids(f"{by_email} IN ('surf@intuit.com', 'x@y.z')", rows) == ["2"]
+    assert query_ids(f"{by_email} LIKE '%@intuit.com'", rows) == ["1", "2"]
+    assert query_ids(f"{by_email} LIKE '%cars%'", rows) == ["3"]
+    assert query_ids(f"{by_email} LIKE 'surf%'", rows) == ["2"]
+    # Sorted by the address, case-insensitively: surf, cool_cars, birds, then the row without one.
+    order = query_ids("SELECT * FROM Customer ORDERBY PrimaryEmailAddr DESC", rows)
+    assert order == ["2", "3", "1", "4"]
 
 
 def test_missing_property_never_matches() -> None:
@@ -509,3 +588,11 @@ def test_well_formed_random_where_clauses_run_without_error(
 ) -> None:
     clause = " AND ".join(f"{prop} {op} {value}" for prop, op, value in where)
     assert_parses_or_refuses(f"SELECT * FROM Customer {'WHERE ' + clause if clause else ''}")
+
+
+def test_every_filterable_property_is_one_the_entity_has() -> None:
+    # A misspelt name in the filterable lists would refuse a query QBO accepts.
+    for entity, props in company.FILTERABLE.items():
+        unknown = {p for p in props if p.split(".")[0] not in company.KNOWN[entity]}
+        assert unknown == set(), entity
+        assert company.QUERYABLE[entity] == frozenset(props)
