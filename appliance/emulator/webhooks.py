@@ -2,7 +2,9 @@
 
 ``intuit-signature`` is base64(HMAC-SHA256(verifier token, raw body)) (FACTS §7, checked against
 Intuit's test vectors). Two body formats: the legacy ``eventNotifications`` object (one realm per
-notification) and the CloudEvents array (``qbo.<entity>.<verb>.v1``). Changes are gathered for
+notification) and the CloudEvents array (``qbo.<entity>.<verb>.v1``), the default: Intuit made
+CloudEvents mandatory for webhooks in 2026 (FACTS §7), so a new app receives only that; legacy is
+an option for testing a receiver written before. Changes are gathered for
 ``delay_seconds`` and sent together, as QBO aggregates them; a failed delivery is retried a few
 times with growing waits, then dropped (QBO retries for days; a test does not wait that long).
 """
@@ -36,7 +38,7 @@ def sign(verifier_token: str, body: bytes) -> str:
 class WebhookConfig:
     url: str = ""
     verifier_token: str = ""
-    format: Literal["legacy", "cloudevents"] = "legacy"
+    format: Literal["legacy", "cloudevents"] = "cloudevents"
     delay_seconds: float = 1.0
 
     def update(self, changes: dict[str, Any]) -> None:

@@ -66,7 +66,29 @@ def test_a_change_is_notified_and_signed_with_the_verifier_token(
         )
     else:
         (event,) = doc
+        assert event["specversion"] == "1.0"
         assert event["type"] == "qbo.customer.created.v1"
         assert event["intuitentityid"] == created["Id"]
         assert event["intuitaccountid"] == emulator.realm
         assert headers["content-type"] == "application/cloudevents+json"
+
+
+def test_cloudevents_is_the_format_unless_legacy_is_asked_for(
+    emulator: RunningEmulator,
+    receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
+) -> None:
+    """Intuit made CloudEvents mandatory in 2026 (FACTS §7): a receiver tested against the
+    emulator's default must be tested against what QBO sends now."""
+    url, received = receiver
+    settings = httpx.put(
+        emulator.url + "/_emulator/webhooks",
+        json={"url": url, "verifier_token": "verifier-123", "delay_seconds": 0.1},
+    )
+    settings.raise_for_status()
+    with emulator.api() as api:
+        created = api.post("/customer", json={"DisplayName": "Default format"}).json()["Customer"]
+    wait_until(lambda: bool(received), timeout=10, what="a webhook delivery")
+    headers, body = received[0]
+    assert headers["content-type"] == "application/cloudevents+json"
+    (event,) = json.loads(body)
+    assert (event["type"], event["intuitentityid"]) == ("qbo.customer.created.v1", created["Id"])
