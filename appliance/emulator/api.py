@@ -281,6 +281,9 @@ class Emulator:
         entities = []
         for name in names:
             entity = URL_NAMES.get(name.lower())
+            real = UNMODELLED.get(name.lower())
+            if entity is None and real is not None:
+                raise faults.unmodelled_entity(real, "CDC")
             if entity is None or entity == "CompanyInfo":
                 raise faults.validation(
                     "2170", "Invalid Enumeration", f"Invalid Enumeration : {name}", "entities"

@@ -23,7 +23,8 @@ What QBO does and this reproduces (../shared/qbo/FACTS.md §4, with the recordin
   by ``operation=delete``: "Delete List Has Balance Error" (FACTS §11, quoted from
   ruckus/quickbooks-ruby issue #390); its code is unverified, the emulator answers 6000.
 * ``QBO_ENTITIES`` lists every entity real QBO has; the API answers one the emulator does not model
-  with "Unsupported Operation" rather than the misspelt-entity fault.
+  with "Unsupported Operation" (query, read, write, batch, CDC) rather than the
+  misspelt-entity fault (4001) or, in CDC, 2170.
 
 Not modelled: sales tax, payments, multi-currency, custom fields beyond an empty list, and the
 batch rule that items cannot see each other's writes (here they run one after another).

@@ -117,6 +117,17 @@ def test_a_batch_item_on_an_unmodelled_entity_is_unsupported(api: httpx.Client) 
     assert items["b3"]["code"] == "4001"
 
 
+def test_cdc_for_an_unmodelled_entity_is_unsupported_and_a_misspelt_one_is_2170(
+    api: httpx.Client,
+) -> None:
+    since = "2026-01-01T00:00:00Z"
+    found = error(api.get("/cdc", params={"entities": "Customer,Bill", "changedSince": since}))
+    assert (found["code"], found["Message"]) == ("500", "Unsupported Operation")
+    assert "Bill" in found["Detail"]
+    misspelt = error(api.get("/cdc", params={"entities": "Custmer", "changedSince": since}))
+    assert misspelt["code"] == "2170"
+
+
 # Void keeps the private note ---------------------------------------------------------------------
 
 
