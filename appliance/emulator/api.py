@@ -21,6 +21,7 @@ from appliance.emulator.clock import Clock
 from appliance.emulator.company import (
     LIST_ENTITIES,
     QUERYABLE,
+    UNMODELLED,
     URL_NAMES,
     WRITABLE,
     Company,
@@ -35,6 +36,7 @@ CDC_MAX_DAYS = 30
 CDC_MAX_OBJECTS = 1000
 REQUESTID_MAX = 50
 REPLAY_MEMORY = 100_000  # per company: plenty for any test or benchmark run
+MISSPELT_ENTITY = "QueryValidationError: invalid context declaration: "
 _ID = re.compile(r"^\d+$")
 
 
@@ -161,6 +163,9 @@ class Emulator:
             return self._ok({"Preferences": self._preferences(company)})
         entity = URL_NAMES.get(head)
         if entity is None:
+            real = UNMODELLED.get(parts[0].lower())
+            if real is not None and len(parts) <= 2:
+                raise faults.unmodelled_entity(real, "read" if method == "GET" else "write")
             raise unsupported
         if method == "GET" and len(parts) == 2:
             rid = parts[1]
@@ -181,6 +186,12 @@ class Emulator:
         try:
             parsed = query.parse(text, self.queryable)
         except query.QueryError as exc:
+            # The query engine knows only the modelled entities; a real QBO entity it refuses
+            # is not misspelt, it is one the emulator does not model.
+            if exc.detail.startswith(MISSPELT_ENTITY):
+                real = UNMODELLED.get(exc.detail.removeprefix(MISSPELT_ENTITY).lower())
+                if real is not None:
+                    raise faults.unmodelled_entity(real, "query") from None
             raise faults.invalid_query(exc.detail) from None
         page, total = query.run(
             parsed, company.listed(parsed.entity), list_entity=parsed.entity in LIST_ENTITIES
@@ -238,6 +249,9 @@ class Emulator:
                 reply["QueryResponse"] = self.query(company, str(item["Query"]))
             else:
                 entities = [k for k in item if k in URL_NAMES.values()]
+                real = next((UNMODELLED[k.lower()] for k in item if k.lower() in UNMODELLED), None)
+                if not entities and real is not None:
+                    raise faults.unmodelled_entity(real, "write")
                 if len(entities) != 1:
                     raise faults.required("entity", "BatchItemRequest")
                 entity = entities[0]
@@ -267,6 +281,9 @@ class Emulator:
         entities = []
         for name in names:
             entity = URL_NAMES.get(name.lower())
+            real = UNMODELLED.get(name.lower())
+            if entity is None and real is not None:
+                raise faults.unmodelled_entity(real, "CDC")
             if entity is None or entity == "CompanyInfo":
                 raise faults.validation(
                     "2170", "Invalid Enumeration", f"Invalid Enumeration : {name}", "entities"

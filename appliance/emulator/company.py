@@ -15,6 +15,16 @@ What QBO does and this reproduces (../shared/qbo/FACTS.md §4, with the recordin
 * Server-filled invoice fields: DocNumber sequence, TxnDate, DueDate (+30 days), line ids, the
   trailing subtotal line, totals, Balance, addresses copied from the customer, status flags; the
   customer's Balance follows its invoices. Invoices can be deleted and voided.
+* Void puts "Voided" before the private note (FACTS §11 [INV]): "Voided - <note>", or "Voided"
+  alone as the recording shows for an invoice without one; the " - " is from third-party captures.
+* ``CustomerMemo`` at most 1,000 characters (FACTS §11 [INV]); the refusal's code is unverified,
+  the emulator answers 6000 with element ``CustomerMemo``.
+* A customer who owes money (its own Balance or its jobs') cannot be made inactive, by update or
+  by ``operation=delete``: "Delete List Has Balance Error" (FACTS §11, quoted from
+  ruckus/quickbooks-ruby issue #390); its code is unverified, the emulator answers 6000.
+* ``QBO_ENTITIES`` lists every entity real QBO has; the API answers one the emulator does not model
+  with "Unsupported Operation" (query, read, write, batch, CDC) rather than the
+  misspelt-entity fault (4001) or, in CDC, 2170.
 
 Not modelled: sales tax, payments, multi-currency, custom fields beyond an empty list, and the
 batch rule that items cannot see each other's writes (here they run one after another).
@@ -100,6 +110,32 @@ KNOWN: dict[str, tuple[str, ...]] = {
 
 #: The entity names in URLs (``/v3/company/{realm}/customer``) and in query FROM clauses.
 URL_NAMES = {name.lower(): name for name in KNOWN}
+
+#: Every entity real QBO has: the ``IntuitObject`` elements of Intuit's schema
+#: (../shared/qbo/samples/schemas/intuit_xsd/IntuitRestServiceDef.xsd). A name on this list that
+#: the emulator does not model is answered "Unsupported Operation" (code 500), so that a client
+#: is never told a real entity is misspelt; only a name that is on no list gets the recorded
+#: misspelt-entity fault ("invalid context declaration", 4001).
+QBO_ENTITIES = frozenset(
+    {
+        "Account", "Attachable", "Bill", "BillPayment", "BooleanTypeCustomFieldDefinition",
+        "Budget", "ChangeOrder", "ChargeCredit", "Class", "Company", "CompanyCurrency",
+        "CompanyInfo", "CreditCardPaymentTxn", "CreditMemo", "CustomFieldDefinition", "Customer",
+        "CustomerType", "DateTypeCustomFieldDefinition", "Department", "Deposit",
+        "EmailDeliveryInfo", "Employee", "Estimate", "ExchangeRate", "FixedAsset",
+        "InventoryAdjustment", "InventorySite", "Invoice", "Item", "JournalCode", "JournalEntry",
+        "MasterAccount", "NumberTypeCustomFieldDefinition", "OtherName", "Payment",
+        "PaymentMethod", "Preferences", "PriceLevel", "Purchase", "PurchaseOrder",
+        "QbdtEntityIdMapping", "RecurringTransaction", "RefundReceipt", "ReimburseCharge",
+        "SalesOrder", "SalesReceipt", "SalesRep", "StatementCharge", "Status",
+        "StringTypeCustomFieldDefinition", "SyncActivity", "Tag", "Task", "TaxAgency",
+        "TaxClassification", "TaxCode", "TaxPayment", "TaxRate", "TaxReturn", "TDSMetadata",
+        "Term", "TimeActivity", "Transfer", "UserAlert", "Vendor", "VendorCredit", "VendorType",
+    }
+)  # fmt: skip
+#: Those real entities the emulator lacks, by lower-case name (URL and query names in any case).
+UNMODELLED = {name.lower(): name for name in QBO_ENTITIES if name not in KNOWN}
+
 LIST_ENTITIES = frozenset({"Customer", "Vendor", "Employee", "Item", "Account"})
 WRITABLE = frozenset({"Customer", "Vendor", "Employee", "Item", "Account", "Invoice"})
 PEOPLE = ("Customer", "Vendor", "Employee")  # one DisplayName namespace
@@ -167,6 +203,7 @@ USD = {"value": "USD", "name": "United States Dollar"}
 DELETED_SUFFIX = " (deleted)"
 _BAD_NAME = re.compile(r"[:\t\n]")
 CENT = Decimal("0.01")
+CUSTOMER_MEMO_MAX = 1000  # FACTS §11 [INV]; the code of the refusal (6000) is unverified
 
 
 def money(value: Any, field: str) -> Decimal:
@@ -189,6 +226,13 @@ def _rounded(exact: Decimal) -> set[Decimal]:
     """The cents an exact amount may be written as: half-up or half-even ([unverified] which one
     QBO checks; both are how accounting software rounds)."""
     return {exact.quantize(CENT, rounding=ROUND_HALF_UP), exact.quantize(CENT)}
+
+
+def voided_note(note: Any) -> str:
+    """Void puts "Voided" before the private note: "Voided - <note>", or "Voided" alone."""
+    if isinstance(note, str) and note.strip():
+        return f"Voided - {note}"
+    return "Voided"
 
 
 def _fold(name: str) -> str:
@@ -355,6 +399,12 @@ class Company:
         return record
 
     def delete(self, entity: str, body: Any) -> Record:
+        if entity == "Customer" and isinstance(body, dict):
+            # QBO takes a customer's delete as making it inactive, and refuses it for the same
+            # reason (ruckus/quickbooks-ruby issue #390).
+            row = self.records["Customer"].get(str(body.get("Id")))
+            if row is not None:
+                self._check_settled(row)
         if entity != "Invoice":
             raise faults.business(
                 f"{entity} is a list entity: make it inactive instead of deleting it"
@@ -386,7 +436,7 @@ class Company:
         record.update(
             TotalAmt=Decimal(0),
             Balance=Decimal(0),
-            PrivateNote="Voided",
+            PrivateNote=voided_note(old.get("PrivateNote")),
             TxnTaxDetail={"TotalTax": 0},
         )
         record["SyncToken"] = str(int(old["SyncToken"]) + 1)
@@ -514,6 +564,8 @@ class Company:
         record.setdefault("IsProject", False)
         if record.get("Taxable"):
             record.setdefault("DefaultTaxCodeRef", {"value": "2"})
+        if old is not None and old.get("Active", True) and record["Active"] is False:
+            self._check_settled(old)
         # Balances belong to the invoices, whatever the request says.
         record["Balance"] = old.get("Balance", Decimal(0)) if old else Decimal(0)
         record["BalanceWithJobs"] = old.get("BalanceWithJobs", Decimal(0)) if old else Decimal(0)
@@ -539,6 +591,12 @@ class Company:
                 self.addr_seq += 1
                 record[key] = {"Id": str(self.addr_seq), **address}
         return record
+
+    @staticmethod
+    def _check_settled(customer: Record) -> None:
+        """A customer (or its jobs) still owing money cannot be made inactive."""
+        if customer.get("Balance") or customer.get("BalanceWithJobs"):
+            raise faults.open_balance()
 
     def _is_descendant(self, candidate: str, ancestor: str) -> bool:
         seen = 0
@@ -656,6 +714,14 @@ class Company:
             {"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
         )
         self._doc_number(record, old, allow_dup)
+        memo = record.get("CustomerMemo")
+        text = memo.get("value") if isinstance(memo, dict) else memo
+        if not isinstance(text, str | None):
+            raise faults.business('CustomerMemo must be {"value": text}', "CustomerMemo")
+        if text is not None and len(text) > CUSTOMER_MEMO_MAX:
+            raise faults.business(
+                f"CustomerMemo is longer than {CUSTOMER_MEMO_MAX} characters", "CustomerMemo"
+            )
         today = self.clock.today()
         txn_date = self._date(record.setdefault("TxnDate", today), "TxnDate")
         if "DueDate" in record:

@@ -137,6 +137,33 @@ def unsupported_operation(path: str, full: str) -> QboFault:
     )
 
 
+def unmodelled_entity(entity: str, operation: str) -> QboFault:
+    """A real QBO entity the emulator does not model: the recorded 500 shape, saying so."""
+    return QboFault(
+        400,
+        [
+            ErrorItem(
+                "500",
+                "Unsupported Operation",
+                f"Operation {operation} {entity} is not supported. : the QBO emulator does not "
+                f"model {entity} (real QuickBooks Online does)",
+            )
+        ],
+    )
+
+
+def open_balance() -> QboFault:
+    """Making a customer who owes money inactive (Message and Detail as quoted in
+    ruckus/quickbooks-ruby issue #390; the code is unverified, 6000 is the emulator's choice)."""
+    return validation(
+        "6000",
+        "Delete List Has Balance Error",
+        "The entity you are trying to delete has an open balance. : This customer cannot be "
+        "deleted because it has a non-zero balance",
+        element="",
+    )
+
+
 def business(detail: str, element: str | None = "") -> QboFault:
     return validation(
         "6000",

@@ -110,3 +110,7 @@ def test_voiding_an_invoice_zeroes_its_amounts_and_bumps_the_synctoken(
     assert all(line["Amount"] == 0 for line in emulated["Line"])
     assert emulated["Id"] == invoice["Id"]
     assert emulated["DocNumber"] == invoice["DocNumber"]
+    # The recorded invoice had no private note; void left "Voided" alone in it.
+    assert "PrivateNote" not in recorded_before
+    assert "PrivateNote" not in invoice
+    assert recorded["PrivateNote"] == emulated["PrivateNote"] == "Voided"
