@@ -22,7 +22,8 @@ What the recordings (samples/recorded) and FACTS.md section 3 establish, and the
   ``SELECT count(*)`` in another); so are entity names (``select * from customer``, seen in real
   sandbox logs), and the reply names the entity as QBO spells it (``"Customer"``). An unknown
   entity is refused with Detail ``QueryValidationError: invalid context declaration: <name>``
-  (recorded verbatim).
+  (recorded verbatim); the emulator's API answers a real QBO entity it does not model
+  "Unsupported Operation" instead (company.py, ``UNMODELLED``).
 - STARTPOSITION and MAXRESULTS come in either order; STARTPOSITION is 1-based, and 0 is taken as
   1 (python-quickbooks PR #177); MAXRESULTS max 1000.
 - Only filterable properties may appear in WHERE or ORDERBY; any other is refused with Detail
