@@ -40,7 +40,7 @@ Design
   (the default), a US one with manually set-up sales tax, a Canadian, a British or an Australian
   one: CompanyInfo, Preferences, home currency and the TaxCode/TaxRate/TaxAgency lists differ
   (FACTS §11). Customers, items, vendors and the chart of accounts are the sandbox's in every
-  kind.
+  kind; outside the US their addresses move to the kind's cities (street lines kept).
 * Generation is deterministic: one seeded ``random.Random``, no set iteration, and timestamps
   only from the ``ts`` callable.
 """
@@ -1178,6 +1178,7 @@ class _Kind(NamedTuple):
     currency: tuple[str, str]  # ISO code, name
     tax_prefs: dict[str, Any]
     agencies: tuple[str, ...]  # TaxAgency DisplayNames, Ids from 1
+    places: tuple[tuple[str, str, str], ...]  # (City, CountrySubDivisionCode, PostalCode)
     rates: tuple[tuple[str, str, int], ...]  # TaxRate (Name, RateValue, agency number)
     #: TaxCode (Id or None for the next number, Name, Taxable, rate numbers)
     codes: tuple[tuple[str | None, str, bool, tuple[int, ...]], ...]
@@ -1195,7 +1196,7 @@ KINDS: dict[str, _Kind] = {
     "us-ast": _Kind(
         "US", "Sandbox Company_US_1", _US_ADDRESS, "(650) 555-0100",
         ("USD", "United States Dollar"),
-        {"UsingSalesTax": True, "PartnerTaxEnabled": True}, (), (), _US_CODES,
+        {"UsingSalesTax": True, "PartnerTaxEnabled": True}, (), (), (), _US_CODES,
     ),
     # Manual US sales tax as the sandbox has it: "California" (rate 3, 8 %, as the recorded
     # invoice shows) and the group "Tucson" = Arizona state 5.6 % + Tucson city 2.6 %.
@@ -1203,7 +1204,7 @@ KINDS: dict[str, _Kind] = {
         "US", "Sandbox Company_US_1", _US_ADDRESS, "(650) 555-0100",
         ("USD", "United States Dollar"),
         {"UsingSalesTax": True, "TaxGroupCodeRef": {"value": "3"}},
-        ("Arizona Dept. of Revenue", "Board of Equalization"),
+        ("Arizona Dept. of Revenue", "Board of Equalization"), (),
         (("AZ State tax", "5.6", 1), ("Tucson City", "2.6", 1), ("California", "8", 2)),
         (*_US_CODES, ("2", "California", True, (3,)), ("3", "Tucson", True, (1, 2))),
     ),
@@ -1211,6 +1212,8 @@ KINDS: dict[str, _Kind] = {
         "CA", "Sandbox Company_CA_1", ("100 King Street West", "Toronto", "ON", "M5X 1A9", "CAN"),
         "(416) 555-0100", ("CAD", "Canadian Dollar"), {"UsingSalesTax": True},
         ("Canada Revenue Agency",),
+        (("Toronto", "ON", "M5V 2T6"), ("Ottawa", "ON", "K1P 5J9"), ("Hamilton", "ON", "L8P 4R5"),
+         ("Mississauga", "ON", "L5B 3C2"), ("London", "ON", "N6A 3K7")),
         (("GST", "5", 1), ("HST ON", "13", 1), ("Zero-rated", "0", 1), ("Exempt", "0", 1)),
         ((None, "GST", True, (1,)), (None, "HST ON", True, (2,)),
          (None, "Zero-rated", True, (3,)), (None, "Exempt", False, (4,))),
@@ -1219,6 +1222,8 @@ KINDS: dict[str, _Kind] = {
         "GB", "Sandbox Company_GB_1", ("10 Downing Lane", "London", "", "SW1A 2AA", "GBR"),
         "020 7946 0100", ("GBP", "British Pound Sterling"), {"UsingSalesTax": True},
         ("HM Revenue & Customs",),
+        (("London", "", "EC1A 1BB"), ("Manchester", "", "M1 1AE"), ("Bristol", "", "BS1 4DJ"),
+         ("Leeds", "", "LS1 4AP"), ("Birmingham", "", "B1 1BB")),
         (("20.0% S", "20", 1), ("5.0% R", "5", 1), ("0.0% Z", "0", 1), ("Exempt", "0", 1)),
         ((None, "20.0% S", True, (1,)), (None, "5.0% R", True, (2,)),
          (None, "0.0% Z", True, (3,)), (None, "Exempt", False, (4,))),
@@ -1227,10 +1232,64 @@ KINDS: dict[str, _Kind] = {
         "AU", "Sandbox Company_AU_1", ("1 George Street", "Sydney", "NSW", "2000", "AUS"),
         "(02) 5550 0100", ("AUD", "Australian Dollar"), {"UsingSalesTax": True},
         ("Australian Taxation Office",),
+        (("Sydney", "NSW", "2000"), ("Melbourne", "VIC", "3000"), ("Brisbane", "QLD", "4000"),
+         ("Perth", "WA", "6000"), ("Adelaide", "SA", "5000")),
         (("GST", "10", 1), ("GST-free", "0", 1)),
         ((None, "GST", True, (1,)), (None, "GST-free", False, (2,))),
     ),
 }  # fmt: skip
+
+
+def _move(
+    address: Record,
+    places: dict[tuple[str, str], tuple[str, str, str]],
+    pool: tuple[tuple[str, str, str], ...],
+    country: str,
+) -> None:
+    """Move a US address to a place in the kind's country: the same US city always lands in the
+    same place, so a customer's addresses and its invoices' copies of them still agree."""
+    if "City" not in address:
+        return
+    key = (address["City"], address.get("CountrySubDivisionCode", ""))
+    place = places.setdefault(key, pool[len(places) % len(pool)])
+    city, region, postal = place
+    address.update({"City": city, "PostalCode": postal})
+    if region:
+        address["CountrySubDivisionCode"] = region
+    else:
+        address.pop("CountrySubDivisionCode", None)
+    if "Country" in address:
+        address["Country"] = country
+    address.pop("Lat", None)  # the US coordinates would be wrong
+    address.pop("Long", None)
+
+
+def _relocate(books: _Books, kind: _Kind) -> None:
+    """Move a US company abroad: its CompanyInfo, the currency of every record, and the cities
+    of its customers', vendors' and employees' addresses."""
+    info = books.company_info[0]
+    line1, city, region, postal, country = kind.address
+    for key in ("CompanyAddr", "CustomerCommunicationAddr", "LegalAddr"):
+        address = info[key]
+        address.update({"Line1": line1, "City": city, "PostalCode": postal})
+        address["Country"] = country
+        if region:
+            address["CountrySubDivisionCode"] = region
+        else:
+            address.pop("CountrySubDivisionCode", None)
+    info.update(
+        {"CompanyName": kind.name, "LegalName": kind.name, "Country": kind.country,
+         "PrimaryPhone": {"FreeFormNumber": kind.phone}}
+    )  # fmt: skip
+    code, currency = kind.currency
+    places: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for table in books.tables.values():
+        for record in table:
+            if "CurrencyRef" in record:
+                record["CurrencyRef"] = {"value": code, "name": currency}
+            for key in ("BillAddr", "ShipAddr", "PrimaryAddr"):
+                if key in record:
+                    _move(record[key], places, kind.places, country)
 
 
 def _localise(books: _Books, kind_name: str) -> None:
@@ -1239,26 +1298,8 @@ def _localise(books: _Books, kind_name: str) -> None:
     kind = KINDS.get(kind_name)
     if kind is None:
         raise ValueError(f"unknown company kind {kind_name!r}; one of {', '.join(KINDS)}")
-    info = books.company_info[0]
-    if kind_name not in ("us-ast", "us-manual"):
-        line1, city, region, postal, country = kind.address
-        for key in ("CompanyAddr", "CustomerCommunicationAddr", "LegalAddr"):
-            address = info[key]
-            address.update({"Line1": line1, "City": city, "PostalCode": postal})
-            address["Country"] = country
-            if region:
-                address["CountrySubDivisionCode"] = region
-            else:
-                address.pop("CountrySubDivisionCode", None)
-        info.update(
-            {"CompanyName": kind.name, "LegalName": kind.name, "Country": kind.country,
-             "PrimaryPhone": {"FreeFormNumber": kind.phone}}
-        )  # fmt: skip
-        code, currency = kind.currency
-        for table in books.tables.values():
-            for record in table:
-                if "CurrencyRef" in record:
-                    record["CurrencyRef"] = {"value": code, "name": currency}
+    if kind.country != "US":
+        _relocate(books, kind)
     made = books.ts(_SANDBOX_AGE + 4 * _DAY)
 
     def new(rid: str, **fields: Any) -> Record:
@@ -1310,7 +1351,7 @@ def _localise(books: _Books, kind_name: str) -> None:
 # Public API ----------------------------------------------------------------------------------
 
 
-def _sandbox(ts: Timestamp, kind: str = DEFAULT_KIND) -> _Books:
+def _sandbox(ts: Timestamp) -> _Books:
     books = _Books(ts)
     # Address Ids in the sandbox's order: the company's is 1, Amy's Bird Sanctuary's 2, ...
     _seed_company_info(books)
@@ -1328,7 +1369,6 @@ def _sandbox(ts: Timestamp, kind: str = DEFAULT_KIND) -> _Books:
     )
     _set_balance(books.accounts["Inventory Asset"], _stock_value(books.tables["Item"]))
     _roll_up_accounts(books)
-    _localise(books, kind)
     return books
 
 
@@ -1350,7 +1390,9 @@ def sandbox_company(ts: Timestamp, kind: str = DEFAULT_KIND) -> Company:
     for the company ``kind`` (one of ``KINDS``; an entity with no records is left out). Every
     call builds new records.
     """
-    return _sandbox(ts, kind).finish()
+    books = _sandbox(ts)
+    _localise(books, kind)
+    return books.finish()
 
 
 def generate(
@@ -1395,7 +1437,9 @@ def generate(
     """
     if customers < 0 or items < 0:
         raise ValueError("customers and items must be zero or more")
-    books = _sandbox(ts, kind)
+    if kind not in KINDS:
+        raise ValueError(f"unknown company kind {kind!r}; one of {', '.join(KINDS)}")
+    books = _sandbox(ts)
     rng = _Rng(seed)
     collecting = gc.isenabled()
     # The records hold no reference cycles, so the collector's passes over the growing heap
@@ -1410,6 +1454,7 @@ def generate(
     ar = books.accounts["Accounts Receivable (A/R)"]
     _set_balance(ar, ar["CurrentBalance"] + receivable)
     _set_balance(books.accounts["Inventory Asset"], _stock_value(books.tables["Item"]))
+    _localise(books, kind)
     return books.finish()
 
 

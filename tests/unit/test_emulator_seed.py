@@ -623,3 +623,31 @@ def test_the_emulator_command_offers_every_kind() -> None:
     assert list(option.type.choices) == list(KINDS)  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="unknown company kind 'fr'"):
         sandbox_company(stamp, "fr")
+
+
+@pytest.mark.parametrize(
+    ("kind", "currency", "cities"),
+    [("ca", "CAD", {"Toronto", "Ottawa", "Hamilton", "Mississauga", "London"}),
+     ("uk", "GBP", {"London", "Manchester", "Bristol", "Leeds", "Birmingham"}),
+     ("au", "AUD", {"Sydney", "Melbourne", "Brisbane", "Perth", "Adelaide"})],
+)  # fmt: skip
+def test_generated_books_abroad_are_in_the_kinds_currency_and_cities(
+    kind: str, currency: str, cities: set[str]
+) -> None:
+    books = generate(300, 50, ts=stamp, seed=3, kind=kind)
+    currencies = {ref["value"] for path, ref in walk(books) if path.endswith("CurrencyRef")}
+    assert currencies == {currency}
+    by_id: dict[str, dict[str, Any]] = {}
+    for entity in ("Customer", "Vendor", "Employee", "Invoice"):
+        for record in books[entity]:
+            for key in ("BillAddr", "ShipAddr", "PrimaryAddr"):
+                address = record.get(key)
+                if not address or "City" not in address:
+                    continue
+                assert address["City"] in cities, (entity, key, address)
+                assert "Lat" not in address
+                if kind == "uk":
+                    assert "CountrySubDivisionCode" not in address
+                # A customer's address and the invoices' copies of it still agree.
+                assert by_id.setdefault(address["Id"], address) == address
+    assert len(by_id) > 100
