@@ -449,6 +449,15 @@ def status(ctx: Context, as_json: bool) -> None:
 @click.option("--items", type=click.IntRange(0), default=0, help="Generated items to add.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generator.")
 @click.option(
+    "--company",
+    "company_kind",
+    type=click.Choice(["us-ast", "us-manual", "ca", "uk", "au"]),
+    default="us-ast",
+    show_default=True,
+    help="The kind of the seeded companies: US with automated or manual sales tax, Canada "
+    "(GST/HST), United Kingdom (VAT) or Australia (GST).",
+)
+@click.option(
     "--state-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -468,6 +477,7 @@ def emulator(
     customers: int,
     items: int,
     seed: int,
+    company_kind: str,
     state_file: Path | None,
     latency_ms: float,
     no_limits: bool,
@@ -496,6 +506,7 @@ def emulator(
         customers=customers,
         items=items,
         seed=seed,
+        company=company_kind,
         state_file=state_file,
         limits=Limits(latency_ms=latency_ms, enforce=not no_limits),
     )

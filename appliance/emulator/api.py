@@ -20,6 +20,7 @@ from appliance.emulator import faults, query
 from appliance.emulator.clock import Clock
 from appliance.emulator.company import (
     LIST_ENTITIES,
+    NOT_IN_CDC,
     QUERYABLE,
     UNMODELLED,
     URL_NAMES,
@@ -171,7 +172,7 @@ class Emulator:
             rid = parts[1]
             if entity == "CompanyInfo" and rid == company.realm_id:
                 return self._ok({entity: company.get(entity, "1")})
-            if not _ID.match(rid):
+            if not _ID.match(rid) and not (entity == "TaxCode" and rid in ("TAX", "NON")):
                 raise faults.invalid_id(rid)
             return self._ok({entity: company.get(entity, rid)})
         if method == "POST" and len(parts) == 1 and entity in WRITABLE:
@@ -284,7 +285,7 @@ class Emulator:
             real = UNMODELLED.get(name.lower())
             if entity is None and real is not None:
                 raise faults.unmodelled_entity(real, "CDC")
-            if entity is None or entity == "CompanyInfo":
+            if entity is None or entity in NOT_IN_CDC:
                 raise faults.validation(
                     "2170", "Invalid Enumeration", f"Invalid Enumeration : {name}", "entities"
                 )
@@ -312,7 +313,10 @@ class Emulator:
         return self._ok({"CDCResponse": [{"QueryResponse": responses}]})
 
     def _preferences(self, company: Company) -> dict[str, Any]:
-        return {
+        seeded = company.records["Preferences"].get("1")
+        if seeded is not None:
+            return seeded
+        return {  # a state file saved before Preferences were seeded
             "domain": "QBO",
             "sparse": False,
             "Id": "1",

@@ -66,6 +66,7 @@ class EmulatorConfig:
     customers: int = 0
     items: int = 0
     seed: int = 1
+    company: str = "us-ast"  # the kind of the seeded companies (seed.KINDS)
     state_file: Path | None = None
     limits: Limits = field(default_factory=Limits)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
@@ -106,14 +107,29 @@ class EmulatorService:
                     self.config.items,
                     ts=self.clock.stamp,
                     seed=self.config.seed,
+                    kind=self.config.company,
                 )
                 if index == 0
-                else seed.sandbox_company(self.clock.stamp)
+                else seed.sandbox_company(self.clock.stamp, self.config.company)
             )
             if name:
                 data["CompanyInfo"][0]["CompanyName"] = name
             companies[realm] = Company(realm, self.clock, data)
         return companies
+
+    def new_company(self, realm: str, kind: str, name: str | None = None) -> Company:
+        """A freshly seeded sandbox company of this kind under this realm id, replacing any
+        company the realm had (its connections stay: tokens are per realm)."""
+        data = seed.sandbox_company(self.clock.stamp, kind)
+        if name:
+            data["CompanyInfo"][0]["CompanyName"] = name
+            data["CompanyInfo"][0]["LegalName"] = name
+        company = Company(realm, self.clock, data)
+        company.listeners.append(self._on_change)
+        self.companies[realm] = company
+        self.api.replays.pop(realm, None)
+        self.dirty = True
+        return company
 
     def _on_change(self, realm: str, entity: str, rid: str, operation: str) -> None:
         self.dirty = True
@@ -465,6 +481,24 @@ async def list_companies(request: Request[Any, Any, Any]) -> list[dict[str, Any]
     return [company_summary(c) for c in _service(request).companies.values()]
 
 
+@put("/_emulator/companies/{realm:str}")
+async def put_company(request: Request[Any, Any, Any], realm: FromPath[str]) -> dict[str, Any]:
+    """Create, or reset to its seed, a company of a kind: ``{"kind": "uk", "name": "..."}``."""
+    service = _service(request)
+    doc = _body_json(await request.body())
+    doc = doc if isinstance(doc, dict) else {}
+    kind = doc.get("kind", seed.DEFAULT_KIND)
+    name = doc.get("name")
+    if kind not in seed.KINDS:
+        raise HTTPException(status_code=400, detail=f"kind must be one of {', '.join(seed.KINDS)}")
+    if not realm.isdigit() or len(realm) > 20:
+        raise HTTPException(status_code=400, detail="The realm id must be up to 20 digits.")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise HTTPException(status_code=400, detail="name must be non-empty text.")
+    company = service.new_company(realm, kind, name)
+    return {**company_summary(company), "kind": kind}
+
+
 @get("/_emulator/companies/{realm:str}/{entity:str}")
 async def company_records(
     request: Request[Any, Any, Any], realm: FromPath[str], entity: FromPath[str]
@@ -738,6 +772,7 @@ def create_emulator_app(config: EmulatorConfig | None = None) -> ASGIApp:
             list_companies,
             company_records,
             set_company_status,
+            put_company,
             configure_webhooks,
         ],
         state=State({"service": service}),

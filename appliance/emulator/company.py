@@ -26,8 +26,11 @@ What QBO does and this reproduces (../shared/qbo/FACTS.md §4, with the recordin
   with "Unsupported Operation" (query, read, write, batch, CDC) rather than the
   misspelt-entity fault (4001) or, in CDC, 2170.
 
-Not modelled: sales tax, payments, multi-currency, custom fields beyond an empty list, and the
-batch rule that items cannot see each other's writes (here they run one after another).
+Preferences, TaxCode, TaxRate and TaxAgency are seeded per company kind and read-only, as
+through QBO's API (tax codes are made through its TaxService, which is not modelled).
+
+Not modelled: figuring sales tax, payments, multi-currency, custom fields beyond an empty list,
+and the batch rule that items cannot see each other's writes (here they run one after another).
 """
 
 from __future__ import annotations
@@ -106,7 +109,27 @@ KNOWN: dict[str, tuple[str, ...]] = {
         "FiscalYearStartMonth", "Country", "Email", "WebAddr", "SupportedLanguages",
         "NameValue",
     ),
+    # Read-only here, as through QBO's API (FACTS §11): seeded per company kind (seed.KINDS).
+    "Preferences": (
+        *COMMON, "AccountingInfoPrefs", "ProductAndServicesPrefs", "SalesFormsPrefs",
+        "EmailMessagesPrefs", "VendorAndPurchasesPrefs", "TimeTrackingPrefs", "TaxPrefs",
+        "CurrencyPrefs", "ReportPrefs", "OtherPrefs",
+    ),
+    "TaxAgency": (
+        *COMMON, "DisplayName", "TaxRegistrationNumber", "TaxTrackedOnSales",
+        "TaxTrackedOnPurchases", "TaxAgencyConfig",
+    ),
+    "TaxRate": (
+        *COMMON, "Name", "Description", "Active", "RateValue", "AgencyRef", "TaxReturnLineRef",
+        "SpecialTaxType", "DisplayType", "EffectiveTaxRate",
+    ),
+    "TaxCode": (
+        *COMMON, "Name", "Description", "Active", "Hidden", "Taxable", "TaxGroup",
+        "SalesTaxRateList", "PurchaseTaxRateList", "TaxCodeConfigType",
+    ),
 }  # fmt: skip
+#: Entities QBO's change data capture does not cover (FACTS §6, §11).
+NOT_IN_CDC = frozenset({"CompanyInfo", "Preferences", "TaxAgency", "TaxRate", "TaxCode"})
 
 #: The entity names in URLs (``/v3/company/{realm}/customer``) and in query FROM clauses.
 URL_NAMES = {name.lower(): name for name in KNOWN}
@@ -140,7 +163,10 @@ LIST_ENTITIES = frozenset({"Customer", "Vendor", "Employee", "Item", "Account"})
 WRITABLE = frozenset({"Customer", "Vendor", "Employee", "Item", "Account", "Invoice"})
 PEOPLE = ("Customer", "Vendor", "Employee")  # one DisplayName namespace
 SERVER_FIELDS = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse"})
-_SCALAR_SKIP = frozenset({"Line", "CustomField", "LinkedTxn", "MetaData", "NameValue"})
+_SCALAR_SKIP = frozenset(
+    {"Line", "CustomField", "LinkedTxn", "MetaData", "NameValue", "SalesTaxRateList",
+     "PurchaseTaxRateList"}
+)  # fmt: skip
 
 _TIMES = ("MetaData.CreateTime", "MetaData.LastUpdatedTime")
 #: Where QBO is known to refuse some properties in WHERE and ORDERBY (4001 "property 'X' is not
@@ -275,7 +301,8 @@ class Company:
                     row.setdefault("CustomField", [])
                     row.setdefault("LinkedTxn", [])
                 self.records[entity][row["Id"]] = row
-                self.seq[entity] = max(self.seq[entity], int(row["Id"]))
+                if row["Id"].isdigit():  # not the US pseudo tax codes "TAX" and "NON"
+                    self.seq[entity] = max(self.seq[entity], int(row["Id"]))
                 for key in ("BillAddr", "ShipAddr"):
                     if isinstance(row.get(key), dict) and str(row[key].get("Id", "")).isdigit():
                         self.addr_seq = max(self.addr_seq, int(row[key]["Id"]))

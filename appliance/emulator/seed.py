@@ -22,7 +22,7 @@ Design
   between customers, vendors and employees and the emulator keeps one per entity.
 * References are ``{"value": id, "name": FullyQualifiedName}`` as the recordings show
   ("Landscaping Services:Job Materials:Plants and Soil"), except where QBO sends no name: the
-  ``ParentRef`` of a customer or an account, and tax-code refs. Tax codes are not seeded.
+  ``ParentRef`` of a customer or an account, and tax-code refs.
 * Address ``Id`` values come from one company-wide sequence, as in QBO, where a customer's bill
   and ship address share an Id when they are the same place; the sandbox's come out as
   recorded (CompanyAddr 1, Amy's Bird Sanctuary 2, ... Weiskopf Consulting 30). The highest
@@ -35,13 +35,19 @@ Design
   its jobs, and an invoice's TotalAmt is the sum of its lines. The customers' balances are the
   sandbox's; the seeded invoices are a sample of the sandbox's sales, not all of them, though
   each open one carries its customer's whole balance.
-* Sales tax is not modelled: every seeded invoice line is non-taxable ("NON") and TotalTax is 0.
+* Sales tax is not figured: every seeded invoice line is non-taxable ("NON") and TotalTax is 0.
+* Company kinds (``KINDS``): the same books localised as a US company with automated sales tax
+  (the default), a US one with manually set-up sales tax, a Canadian, a British or an Australian
+  one: CompanyInfo, Preferences, home currency and the TaxCode/TaxRate/TaxAgency lists differ
+  (FACTS §11). Customers, items, vendors and the chart of accounts are the sandbox's in every
+  kind; outside the US their addresses move to the kind's cities (street lines kept).
 * Generation is deterministic: one seeded ``random.Random``, no set iteration, and timestamps
   only from the ``ts`` callable.
 """
 
 from __future__ import annotations
 
+import copy
 import gc
 import random
 import unicodedata
@@ -173,6 +179,7 @@ class _Books:
         self.ts = ts
         self.tables: Company = {entity: [] for entity in ENTITY_ORDER}
         self.company_info: list[Record] = []
+        self.extra: Company = {}  # Preferences and the tax lists (see _localise)
         self.names = _Names()  # DisplayNames of customers, vendors and employees: one namespace
         self.item_names = _Names()
         self.accounts: dict[str, Record] = {}  # by FullyQualifiedName
@@ -226,7 +233,8 @@ class _Books:
         return address
 
     def finish(self) -> Company:
-        return {**self.tables, "CompanyInfo": self.company_info}
+        extra = {entity: rows for entity, rows in self.extra.items() if rows}
+        return {**self.tables, "CompanyInfo": self.company_info, **extra}
 
 
 def _phone_field(number: str | None) -> dict[str, str] | None:
@@ -1159,6 +1167,187 @@ def _seed_invoices(books: _Books) -> None:
         record["Balance"] = _ZERO if row.paid else total
 
 
+# Company kinds: locale, preferences and sales tax (FACTS §11) ------------------------------
+
+
+class _Kind(NamedTuple):
+    country: str  # CompanyInfo.Country
+    name: str
+    address: tuple[str, str, str, str, str]  # Line1, City, CountrySubDivisionCode, Postal, ISO-3
+    phone: str
+    currency: tuple[str, str]  # ISO code, name
+    tax_prefs: dict[str, Any]
+    agencies: tuple[str, ...]  # TaxAgency DisplayNames, Ids from 1
+    places: tuple[tuple[str, str, str], ...]  # (City, CountrySubDivisionCode, PostalCode)
+    rates: tuple[tuple[str, str, int], ...]  # TaxRate (Name, RateValue, agency number)
+    #: TaxCode (Id or None for the next number, Name, Taxable, rate numbers)
+    codes: tuple[tuple[str | None, str, bool, tuple[int, ...]], ...]
+
+
+DEFAULT_KIND = "us-ast"
+_US_ADDRESS = ("123 Sierra Way", "San Pablo", "CA", "87999", "USA")
+_US_CODES: tuple[tuple[str | None, str, bool, tuple[int, ...]], ...] = (
+    ("TAX", "TAX", True, ()),
+    ("NON", "NON", False, ()),
+)
+KINDS: dict[str, _Kind] = {
+    # AST: QBO owns the rates (figured from the ship-to address); the API shows only the
+    # pseudo-codes TAX and NON ([unverified] that an AST company lists no other TaxCode).
+    "us-ast": _Kind(
+        "US", "Sandbox Company_US_1", _US_ADDRESS, "(650) 555-0100",
+        ("USD", "United States Dollar"),
+        {"UsingSalesTax": True, "PartnerTaxEnabled": True}, (), (), (), _US_CODES,
+    ),
+    # Manual US sales tax as the sandbox has it: "California" (rate 3, 8 %, as the recorded
+    # invoice shows) and the group "Tucson" = Arizona state 5.6 % + Tucson city 2.6 %.
+    "us-manual": _Kind(
+        "US", "Sandbox Company_US_1", _US_ADDRESS, "(650) 555-0100",
+        ("USD", "United States Dollar"),
+        {"UsingSalesTax": True, "TaxGroupCodeRef": {"value": "3"}},
+        ("Arizona Dept. of Revenue", "Board of Equalization"), (),
+        (("AZ State tax", "5.6", 1), ("Tucson City", "2.6", 1), ("California", "8", 2)),
+        (*_US_CODES, ("2", "California", True, (3,)), ("3", "Tucson", True, (1, 2))),
+    ),
+    "ca": _Kind(
+        "CA", "Sandbox Company_CA_1", ("100 King Street West", "Toronto", "ON", "M5X 1A9", "CAN"),
+        "(416) 555-0100", ("CAD", "Canadian Dollar"), {"UsingSalesTax": True},
+        ("Canada Revenue Agency",),
+        (("Toronto", "ON", "M5V 2T6"), ("Ottawa", "ON", "K1P 5J9"), ("Hamilton", "ON", "L8P 4R5"),
+         ("Mississauga", "ON", "L5B 3C2"), ("London", "ON", "N6A 3K7")),
+        (("GST", "5", 1), ("HST ON", "13", 1), ("Zero-rated", "0", 1), ("Exempt", "0", 1)),
+        ((None, "GST", True, (1,)), (None, "HST ON", True, (2,)),
+         (None, "Zero-rated", True, (3,)), (None, "Exempt", False, (4,))),
+    ),
+    "uk": _Kind(
+        "GB", "Sandbox Company_GB_1", ("10 Downing Lane", "London", "", "SW1A 2AA", "GBR"),
+        "020 7946 0100", ("GBP", "British Pound Sterling"), {"UsingSalesTax": True},
+        ("HM Revenue & Customs",),
+        (("London", "", "EC1A 1BB"), ("Manchester", "", "M1 1AE"), ("Bristol", "", "BS1 4DJ"),
+         ("Leeds", "", "LS1 4AP"), ("Birmingham", "", "B1 1BB")),
+        (("20.0% S", "20", 1), ("5.0% R", "5", 1), ("0.0% Z", "0", 1), ("Exempt", "0", 1)),
+        ((None, "20.0% S", True, (1,)), (None, "5.0% R", True, (2,)),
+         (None, "0.0% Z", True, (3,)), (None, "Exempt", False, (4,))),
+    ),
+    "au": _Kind(
+        "AU", "Sandbox Company_AU_1", ("1 George Street", "Sydney", "NSW", "2000", "AUS"),
+        "(02) 5550 0100", ("AUD", "Australian Dollar"), {"UsingSalesTax": True},
+        ("Australian Taxation Office",),
+        (("Sydney", "NSW", "2000"), ("Melbourne", "VIC", "3000"), ("Brisbane", "QLD", "4000"),
+         ("Perth", "WA", "6000"), ("Adelaide", "SA", "5000")),
+        (("GST", "10", 1), ("GST-free", "0", 1)),
+        ((None, "GST", True, (1,)), (None, "GST-free", False, (2,))),
+    ),
+}  # fmt: skip
+
+
+def _move(
+    address: Record,
+    places: dict[tuple[str, str], tuple[str, str, str]],
+    pool: tuple[tuple[str, str, str], ...],
+    country: str,
+) -> None:
+    """Move a US address to a place in the kind's country: the same US city always lands in the
+    same place, so a customer's addresses and its invoices' copies of them still agree."""
+    if "City" not in address:
+        return
+    key = (address["City"], address.get("CountrySubDivisionCode", ""))
+    place = places.setdefault(key, pool[len(places) % len(pool)])
+    city, region, postal = place
+    address.update({"City": city, "PostalCode": postal})
+    if region:
+        address["CountrySubDivisionCode"] = region
+    else:
+        address.pop("CountrySubDivisionCode", None)
+    if "Country" in address:
+        address["Country"] = country
+    address.pop("Lat", None)  # the US coordinates would be wrong
+    address.pop("Long", None)
+
+
+def _relocate(books: _Books, kind: _Kind) -> None:
+    """Move a US company abroad: its CompanyInfo, the currency of every record, and the cities
+    of its customers', vendors' and employees' addresses."""
+    info = books.company_info[0]
+    line1, city, region, postal, country = kind.address
+    for key in ("CompanyAddr", "CustomerCommunicationAddr", "LegalAddr"):
+        address = info[key]
+        address.update({"Line1": line1, "City": city, "PostalCode": postal})
+        address["Country"] = country
+        if region:
+            address["CountrySubDivisionCode"] = region
+        else:
+            address.pop("CountrySubDivisionCode", None)
+    info.update(
+        {"CompanyName": kind.name, "LegalName": kind.name, "Country": kind.country,
+         "PrimaryPhone": {"FreeFormNumber": kind.phone}}
+    )  # fmt: skip
+    code, currency = kind.currency
+    places: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for table in books.tables.values():
+        for record in table:
+            if "CurrencyRef" in record:
+                record["CurrencyRef"] = {"value": code, "name": currency}
+            for key in ("BillAddr", "ShipAddr", "PrimaryAddr"):
+                if key in record:
+                    _move(record[key], places, kind.places, country)
+
+
+def _localise(books: _Books, kind_name: str) -> None:
+    """Make the sandbox books a company of this kind: who and where it is, its currency, its
+    Preferences and its sales-tax lists."""
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        raise ValueError(f"unknown company kind {kind_name!r}; one of {', '.join(KINDS)}")
+    if kind.country != "US":
+        _relocate(books, kind)
+    made = books.ts(_SANDBOX_AGE + 4 * _DAY)
+
+    def new(rid: str, **fields: Any) -> Record:
+        return {
+            "domain": "QBO", "sparse": False, "Id": rid, "SyncToken": "0",
+            "MetaData": {"CreateTime": made, "LastUpdatedTime": made}, **fields,
+        }  # fmt: skip
+
+    agencies = [
+        new(str(n), DisplayName=name, TaxTrackedOnSales=True, TaxTrackedOnPurchases=False)
+        for n, name in enumerate(kind.agencies, 1)
+    ]
+    rates = [
+        new(
+            str(n), Name=name, Description=name, Active=True, RateValue=Decimal(value),
+            AgencyRef={"value": str(agency)}, SpecialTaxType="NONE", DisplayType="ReadOnly",
+        )
+        for n, (name, value, agency) in enumerate(kind.rates, 1)
+    ]  # fmt: skip
+    codes = []
+    for n, (rid, name, taxable, rate_numbers) in enumerate(kind.codes, 1):
+        fields: Record = {"Name": name, "Description": name, "Active": True, "Hidden": False,
+                          "Taxable": taxable, "TaxGroup": len(rate_numbers) > 1}  # fmt: skip
+        if rate_numbers:
+            details = [
+                {"TaxRateRef": {"value": str(r), "name": kind.rates[r - 1][0]},
+                 "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": 0}
+                for r in rate_numbers
+            ]  # fmt: skip
+            fields["SalesTaxRateList"] = {"TaxRateDetail": details}
+            if kind.country != "US":  # [unverified] purchases taxed at the same rate records
+                fields["PurchaseTaxRateList"] = {"TaxRateDetail": copy.deepcopy(details)}
+        codes.append(new(rid or str(n), **fields))
+    code, _ = kind.currency
+    preferences = new(
+        "1",
+        SalesFormsPrefs={
+            "CustomTxnNumbers": False, "AllowDuplicateDocNum": False, "AllowDiscount": True,
+        },
+        CurrencyPrefs={"MultiCurrencyEnabled": False, "HomeCurrency": {"value": code}},
+        TaxPrefs=dict(kind.tax_prefs),
+        ProductAndServicesPrefs={"QuantityOnHand": True, "ForSales": True},
+    )  # fmt: skip
+    books.extra.update(
+        {"Preferences": [preferences], "TaxAgency": agencies, "TaxRate": rates, "TaxCode": codes}
+    )
+
+
 # Public API ----------------------------------------------------------------------------------
 
 
@@ -1191,18 +1380,24 @@ def _stock_value(items: Sequence[Record]) -> Decimal:
     return total.quantize(_CENT)
 
 
-def sandbox_company(ts: Timestamp) -> Company:
+def sandbox_company(ts: Timestamp, kind: str = DEFAULT_KIND) -> Company:
     """Intuit's "Sandbox Company_US_1": 90 accounts, 29 customers, 22 items (the sandbox's 18
     plus a small category tree), 26 vendors, 2 employees, 8 invoices and CompanyInfo.
 
     Returns ``{"Account": [...], "Customer": [...], "Item": [...], "Vendor": [...],
     "Employee": [...], "Invoice": [...], "CompanyInfo": [one record with Id "1"]}``, each list
-    in Id order. Every call builds new records.
+    in Id order, plus ``Preferences`` (one record) and ``TaxAgency``, ``TaxRate`` and ``TaxCode``
+    for the company ``kind`` (one of ``KINDS``; an entity with no records is left out). Every
+    call builds new records.
     """
-    return _sandbox(ts).finish()
+    books = _sandbox(ts)
+    _localise(books, kind)
+    return books.finish()
 
 
-def generate(customers: int, items: int, *, ts: Timestamp, seed: int = 1) -> Company:
+def generate(
+    customers: int, items: int, *, ts: Timestamp, seed: int = 1, kind: str = DEFAULT_KIND
+) -> Company:
     """The sandbox company with ``customers`` and ``items`` more generated records appended.
 
     Ids continue each sequence; the result is the same for the same arguments (and the same
@@ -1242,6 +1437,8 @@ def generate(customers: int, items: int, *, ts: Timestamp, seed: int = 1) -> Com
     """
     if customers < 0 or items < 0:
         raise ValueError("customers and items must be zero or more")
+    if kind not in KINDS:
+        raise ValueError(f"unknown company kind {kind!r}; one of {', '.join(KINDS)}")
     books = _sandbox(ts)
     rng = _Rng(seed)
     collecting = gc.isenabled()
@@ -1257,6 +1454,7 @@ def generate(customers: int, items: int, *, ts: Timestamp, seed: int = 1) -> Com
     ar = books.accounts["Accounts Receivable (A/R)"]
     _set_balance(ar, ar["CurrentBalance"] + receivable)
     _set_balance(books.accounts["Inventory Asset"], _stock_value(books.tables["Item"]))
+    _localise(books, kind)
     return books.finish()
 
 

@@ -25,6 +25,8 @@ from quickbooks.objects.detailline import (  # noqa: E402
 )
 from quickbooks.objects.invoice import Invoice  # noqa: E402
 from quickbooks.objects.item import Item  # noqa: E402
+from quickbooks.objects.taxcode import TaxCode  # noqa: E402
+from quickbooks.objects.taxrate import TaxRate  # noqa: E402
 
 from appliance.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET  # noqa: E402
 from tests.support import RunningEmulator  # noqa: E402
@@ -123,3 +125,27 @@ def test_python_quickbooks_lists_items_and_creates_an_invoice(qb: QuickBooks) ->
     assert float(saved.TotalAmt) == 150
     listed = Invoice.filter(DocNumber=saved.DocNumber, qb=qb)
     assert [i.Id for i in listed] == [invoice.Id]
+
+
+def test_python_quickbooks_reads_tax_codes_and_rates(
+    qb: QuickBooks, emulator: RunningEmulator
+) -> None:
+    reset = httpx.put(
+        f"{emulator.url}/_emulator/companies/{emulator.realm}", json={"kind": "us-manual"}
+    )
+    assert reset.status_code == 200, reset.text
+    codes = TaxCode.all(qb=qb)
+    assert [c.Name for c in codes] == ["TAX", "NON", "California", "Tucson"]
+    tucson = TaxCode.get(3, qb=qb)
+    assert tucson.TaxGroup is True
+    rate_ids = [d.TaxRateRef.value for d in tucson.SalesTaxRateList.TaxRateDetail]
+    assert rate_ids == ["1", "2"]
+    state, city = (TaxRate.get(rid, qb=qb) for rid in rate_ids)
+    assert (state.Name, float(state.RateValue)) == ("AZ State tax", 5.6)
+    assert (city.Name, float(city.RateValue)) == ("Tucson City", 2.6)
+    assert [r.Name for r in TaxRate.filter(Active=True, qb=qb)] == [
+        "AZ State tax",
+        "Tucson City",
+        "California",
+    ]
+    assert TaxCode.get("NON", qb=qb).Taxable is False

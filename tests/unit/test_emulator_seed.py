@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from appliance.cli import emulator
 from appliance.emulator.seed import (
     CUSTOMER_RATES,
     DELETED,
     ENTITY_ORDER,
     ITEM_RATES,
+    KINDS,
     generate,
     sandbox_company,
 )
@@ -118,8 +120,10 @@ def test_the_sandbox_has_the_real_companys_list_sizes(sandbox: Company) -> None:
         "Employee": 2,
         "Invoice": 8,
         "CompanyInfo": 1,
+        "Preferences": 1,
+        "TaxCode": 2,  # no TaxAgency or TaxRate: under automated sales tax QBO owns the rates
     }
-    assert list(sandbox) == [*ENTITY_ORDER, "CompanyInfo"]
+    assert list(sandbox) == [*ENTITY_ORDER, "CompanyInfo", "Preferences", "TaxCode"]
 
 
 def test_freeman_sporting_goods_has_its_two_jobs(sandbox: Company) -> None:
@@ -573,3 +577,77 @@ def test_the_generated_records_can_be_deep_copied_and_compared(big: Company) -> 
     assert copy.deepcopy(sample) == sample
     kinds = {type(v) for _, v in walk(sample)}
     assert kinds <= {dict, list, str, bool, int, Decimal}
+
+
+# Company kinds ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "country", "currency"),
+    [("us-ast", "US", "USD"), ("us-manual", "US", "USD"), ("ca", "CA", "CAD"),
+     ("uk", "GB", "GBP"), ("au", "AU", "AUD")],
+)  # fmt: skip
+def test_each_kind_keeps_the_sandbox_books_in_its_own_currency(
+    sandbox: Company, kind: str, country: str, currency: str
+) -> None:
+    books = sandbox_company(stamp, kind)
+    assert books["CompanyInfo"][0]["Country"] == country
+    assert books["Preferences"][0]["CurrencyPrefs"]["HomeCurrency"] == {"value": currency}
+    for entity in ENTITY_ORDER:
+        assert [r["Id"] for r in books[entity]] == [r["Id"] for r in sandbox[entity]], entity
+        names = [r.get("FullyQualifiedName") or r.get("DocNumber") for r in books[entity]]
+        assert names == [r.get("FullyQualifiedName") or r.get("DocNumber") for r in sandbox[entity]]
+    currencies = {ref["value"] for path, ref in walk(books) if path.endswith("CurrencyRef")}
+    assert currencies == {currency}
+    # No empty values, no floats: the tax lists follow the seed's rules too.
+    tax = {k: books[k] for k in ("Preferences", "TaxAgency", "TaxCode", "TaxRate") if k in books}
+    assert "TaxCode" in tax
+    for path, value in walk(tax):
+        assert value is not None, path
+        assert not isinstance(value, float), path
+        assert value not in ([], {}), path
+
+
+def test_the_default_kind_is_us_with_automated_sales_tax(sandbox: Company) -> None:
+    assert sandbox["Preferences"][0]["TaxPrefs"] == {
+        "UsingSalesTax": True,
+        "PartnerTaxEnabled": True,
+    }
+    assert [(c["Id"], c["Taxable"]) for c in sandbox["TaxCode"]] == [("TAX", True), ("NON", False)]
+    assert "TaxRate" not in sandbox
+    assert "TaxAgency" not in sandbox
+
+
+def test_the_emulator_command_offers_every_kind() -> None:
+    (option,) = [p for p in emulator.params if p.name == "company_kind"]
+    assert list(option.type.choices) == list(KINDS)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="unknown company kind 'fr'"):
+        sandbox_company(stamp, "fr")
+
+
+@pytest.mark.parametrize(
+    ("kind", "currency", "cities"),
+    [("ca", "CAD", {"Toronto", "Ottawa", "Hamilton", "Mississauga", "London"}),
+     ("uk", "GBP", {"London", "Manchester", "Bristol", "Leeds", "Birmingham"}),
+     ("au", "AUD", {"Sydney", "Melbourne", "Brisbane", "Perth", "Adelaide"})],
+)  # fmt: skip
+def test_generated_books_abroad_are_in_the_kinds_currency_and_cities(
+    kind: str, currency: str, cities: set[str]
+) -> None:
+    books = generate(300, 50, ts=stamp, seed=3, kind=kind)
+    currencies = {ref["value"] for path, ref in walk(books) if path.endswith("CurrencyRef")}
+    assert currencies == {currency}
+    by_id: dict[str, dict[str, Any]] = {}
+    for entity in ("Customer", "Vendor", "Employee", "Invoice"):
+        for record in books[entity]:
+            for key in ("BillAddr", "ShipAddr", "PrimaryAddr"):
+                address = record.get(key)
+                if not address or "City" not in address:
+                    continue
+                assert address["City"] in cities, (entity, key, address)
+                assert "Lat" not in address
+                if kind == "uk":
+                    assert "CountrySubDivisionCode" not in address
+                # A customer's address and the invoices' copies of it still agree.
+                assert by_id.setdefault(address["Id"], address) == address
+    assert len(by_id) > 100
