@@ -10,11 +10,14 @@ What QBO does and this reproduces (../shared/qbo/FACTS.md §4, with the recordin
 * DisplayName unique across customers, vendors and employees, item and account names unique in
   their lists, compared case-insensitively (6240); no ``:`` in names; a made-inactive list record's
   name gets `` (deleted)`` appended, which frees the name (as QBO shows inactive records).
-* References checked: unknown id 2500, inactive record 610; unknown top-level property 2010;
-  required fields 2020; invoice DocNumber unique (6140) unless ``include=allowduplicatedocnum``.
-* Server-filled invoice fields: DocNumber sequence, TxnDate, DueDate (+30 days), line ids, the
-  trailing subtotal line, totals, Balance, addresses copied from the customer, status flags; the
-  customer's Balance follows its invoices. Invoices can be deleted and voided.
+* References checked (``REFERENCES``, invoice lines and ``TxnTaxCodeRef`` too): unknown id 2500,
+  inactive record 610 (not for a value the record already carried, nor a server default);
+  unknown top-level property 2010; required fields 2020; invoice DocNumber unique (6140) unless
+  ``include=allowduplicatedocnum``.
+* Server-filled invoice fields: DocNumber sequence, TxnDate, DueDate (the term's DueDays, else
+  30 days), line ids, the trailing subtotal line, totals, Balance, addresses copied from the
+  customer, status flags; the customer's Balance follows its invoices. Invoices can be deleted
+  and voided.
 * Void puts "Voided" before the private note (FACTS §11 [INV]): "Voided - <note>", or "Voided"
   alone as the recording shows for an invoice without one; the " - " is from third-party captures.
 * ``CustomerMemo`` at most 1,000 characters (FACTS §11 [INV]); the refusal's code is unverified,
@@ -27,7 +30,9 @@ What QBO does and this reproduces (../shared/qbo/FACTS.md §4, with the recordin
   misspelt-entity fault (4001) or, in CDC, 2170.
 
 Preferences, TaxCode, TaxRate and TaxAgency are seeded per company kind and read-only, as
-through QBO's API (tax codes are made through its TaxService, which is not modelled).
+through QBO's API (tax codes are made through its TaxService, which is not modelled); so is Term.
+An invoice on a term without a DueDate is due TxnDate + DueDays ([unverified]: consistent with the
+recorded Net 30 invoice, but no recording sends one without a DueDate).
 
 Not modelled: figuring sales tax, payments, multi-currency, custom fields beyond an empty list,
 and the batch rule that items cannot see each other's writes (here they run one after another).
