@@ -10,11 +10,14 @@ What QBO does and this reproduces (../shared/qbo/FACTS.md §4, with the recordin
 * DisplayName unique across customers, vendors and employees, item and account names unique in
   their lists, compared case-insensitively (6240); no ``:`` in names; a made-inactive list record's
   name gets `` (deleted)`` appended, which frees the name (as QBO shows inactive records).
-* References checked: unknown id 2500, inactive record 610; unknown top-level property 2010;
-  required fields 2020; invoice DocNumber unique (6140) unless ``include=allowduplicatedocnum``.
-* Server-filled invoice fields: DocNumber sequence, TxnDate, DueDate (+30 days), line ids, the
-  trailing subtotal line, totals, Balance, addresses copied from the customer, status flags; the
-  customer's Balance follows its invoices. Invoices can be deleted and voided.
+* References checked (``REFERENCES``, invoice lines and ``TxnTaxCodeRef`` too): unknown id 2500,
+  inactive record 610 (not for a value the record already carried, nor a server default);
+  unknown top-level property 2010; required fields 2020; invoice DocNumber unique (6140) unless
+  ``include=allowduplicatedocnum``.
+* Server-filled invoice fields: DocNumber sequence, TxnDate, DueDate (the term's DueDays, else
+  30 days), line ids, the trailing subtotal line, totals, Balance, addresses copied from the
+  customer, status flags; the customer's Balance follows its invoices. Invoices can be deleted
+  and voided.
 * Void puts "Voided" before the private note (FACTS §11 [INV]): "Voided - <note>", or "Voided"
   alone as the recording shows for an invoice without one; the " - " is from third-party captures.
 * ``CustomerMemo`` at most 1,000 characters (FACTS §11 [INV]); the refusal's code is unverified,
@@ -27,7 +30,9 @@ What QBO does and this reproduces (../shared/qbo/FACTS.md §4, with the recordin
   misspelt-entity fault (4001) or, in CDC, 2170.
 
 Preferences, TaxCode, TaxRate and TaxAgency are seeded per company kind and read-only, as
-through QBO's API (tax codes are made through its TaxService, which is not modelled).
+through QBO's API (tax codes are made through its TaxService, which is not modelled); so is Term.
+An invoice on a term without a DueDate is due TxnDate + DueDays ([unverified]: consistent with the
+recorded Net 30 invoice, but no recording sends one without a DueDate).
 
 Not modelled: figuring sales tax, payments, multi-currency, custom fields beyond an empty list,
 and the batch rule that items cannot see each other's writes (here they run one after another).
@@ -127,6 +132,26 @@ KNOWN: dict[str, tuple[str, ...]] = {
         *COMMON, "Name", "Description", "Active", "Hidden", "Taxable", "TaxGroup",
         "SalesTaxRateList", "PurchaseTaxRateList", "TaxCodeConfigType",
     ),
+    # Read-only here (seed.TERMS): the sandbox's standard payment terms.
+    "Term": (
+        *COMMON, "Name", "Active", "Type", "DueDays", "DiscountDays", "DiscountPercent",
+        "DayOfMonthDue", "DueNextMonthDays", "DiscountDayOfMonth",
+    ),
+}  # fmt: skip
+#: The references a write is checked against (2500 when unknown, 610 when inactive), by entity:
+#: top-level field -> the entity it names. Lines (``SalesItemLineDetail.TaxCodeRef``/``ClassRef``,
+#: ``DiscountLineDetail.DiscountAccountRef``) and ``TxnTaxDetail.TxnTaxCodeRef`` are checked in
+#: ``Company._invoice``. Class, Department and PaymentMethod are not modelled: the emulator's
+#: companies have none, so any reference to one is unknown.
+REFERENCES: dict[str, dict[str, str]] = {
+    "Customer": {
+        "DefaultTaxCodeRef": "TaxCode", "SalesTermRef": "Term", "PaymentMethodRef": "PaymentMethod",
+    },
+    "Item": {"ClassRef": "Class", "SalesTaxCodeRef": "TaxCode", "PurchaseTaxCodeRef": "TaxCode"},
+    "Invoice": {
+        "SalesTermRef": "Term", "ClassRef": "Class", "DepartmentRef": "Department",
+        "DepositToAccountRef": "Account",
+    },
 }  # fmt: skip
 #: Entities QBO's change data capture does not cover (FACTS §6, §11).
 NOT_IN_CDC = frozenset({"CompanyInfo", "Preferences", "TaxAgency", "TaxRate", "TaxCode"})
@@ -265,6 +290,12 @@ def _fold(name: str) -> str:
     return name.strip().casefold()
 
 
+def _value(ref: Any) -> str | None:
+    """The id a reference names ({"value": "3", "name": "Net 30"} -> "3"), else None."""
+    value = ref.get("value") if isinstance(ref, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def _clean(value: Any) -> Any:
     """QBO keeps only properties with values: null and "" are absent (clients such as
     python-quickbooks send every field, empty ones as ""); [] is kept, as QBO returns it."""
@@ -364,12 +395,28 @@ class Company:
         value = ref.get("value") if isinstance(ref, dict) else None
         if not isinstance(value, str) or not value:
             raise faults.required(f"{field}.value", entity)
-        row = self.records[entity].get(value)
+        row = self.records.get(entity, {}).get(value)  # an unmodelled entity has no records
         if row is None:
             raise faults.invalid_reference(field, value)
         if active and row.get("Active") is False:
             raise faults.inactive_reference(field, value)
         return row
+
+    def _checked(self, entity: str, ref: Any, field: str, carried: Iterable[Any] = ()) -> None:
+        """Check a reference the request makes: unknown 2500, inactive 610. A value the record
+        already carried before this write (``carried``) is not checked again, so re-sending a
+        record as read (a seeded one, or one whose server-set default the company lacks) still
+        saves; only references the client adds or changes are checked."""
+        if ref is None:
+            return
+        if isinstance(ref, dict) and ref.get("value") in {c for c in carried if c}:
+            return
+        self._ref(entity, ref, field)
+
+    def _top_refs(self, entity: str, record: Record, old: Record | None) -> None:
+        for field, target in REFERENCES[entity].items():
+            before = (old or {}).get(field)
+            self._checked(target, record.get(field), field, [_value(before)])
 
     @staticmethod
     def _ref_of(row: Record, name_key: str) -> dict[str, str]:
@@ -584,6 +631,7 @@ class Company:
         return record
 
     def _customer(self, record: Record, old: Record | None) -> Record:
+        self._top_refs("Customer", record, old)
         record.setdefault("Taxable", True)
         record.setdefault("BillWithParent", False)
         record.setdefault("CurrencyRef", dict(USD))
@@ -637,6 +685,7 @@ class Company:
 
     def _item(self, record: Record, old: Record | None) -> Record:
         record["Name"] = self._name(self._string(record, "Name", 100), "Name", "Item")
+        self._top_refs("Item", record, old)
         item_type = record.setdefault("Type", old["Type"] if old else "NonInventory")
         if item_type not in ITEM_TYPES:
             raise faults.validation(
@@ -736,6 +785,7 @@ class Company:
         lines = record.get("Line")
         if not isinstance(lines, list) or not lines:
             raise faults.required("Line", "Invoice")
+        term = self._invoice_refs(record, lines, old)
         record["Line"], total = self._lines(lines)
         record["Line"].append(
             {"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
@@ -754,7 +804,11 @@ class Company:
         if "DueDate" in record:
             self._date(record["DueDate"], "DueDate")
         else:
-            record["DueDate"] = (txn_date + timedelta(days=30)).isoformat()
+            # The term's days after TxnDate ([unverified]: FACTS records no invoice sent without
+            # a DueDate; the recorded one on Net 30 is due 30 days after its TxnDate); 30 days
+            # without a term.
+            days = int(term.get("DueDays", 0)) if term is not None else 30
+            record["DueDate"] = (txn_date + timedelta(days=days)).isoformat()
         record["TotalAmt"] = total
         record["Balance"] = total
         record.setdefault("CurrencyRef", dict(USD))
@@ -788,6 +842,40 @@ class Company:
             }
             record.setdefault("FreeFormAddress", True)
         return record
+
+    def _invoice_refs(self, record: Record, lines: list[Any], old: Record | None) -> Record | None:
+        """Check the invoice's references (``REFERENCES``, ``TxnTaxDetail.TxnTaxCodeRef``, the
+        lines'); answer its Term, if it has one."""
+        self._top_refs("Invoice", record, old)
+        tax_detail = record.get("TxnTaxDetail")
+        if isinstance(tax_detail, dict):
+            before = (old or {}).get("TxnTaxDetail") or {}
+            carried = [_value(before.get("TxnTaxCodeRef"))]
+            self._checked("TaxCode", tax_detail.get("TxnTaxCodeRef"), "TxnTaxCodeRef", carried)
+        self._line_refs(lines, old)
+        term = self.records["Term"].get(_value(record.get("SalesTermRef")) or "")
+        if term is not None:
+            record["SalesTermRef"] = self._ref_of(term, "Name")  # named, as QBO returns it
+        return term
+
+    def _line_refs(self, lines: list[Any], old: Record | None) -> None:
+        """The references on an invoice's lines; a value some old line carried is not
+        re-checked (the seed's non-US invoices carry TaxCodeRef NON, which those lack)."""
+        checks = (
+            ("SalesItemLineDetail", "TaxCodeRef", "TaxCode"),
+            ("SalesItemLineDetail", "ClassRef", "Class"),
+            ("DiscountLineDetail", "DiscountAccountRef", "Account"),
+        )
+        for kind, field, target in checks:
+            carried = [
+                _value(line.get(kind, {}).get(field))
+                for line in (old or {}).get("Line", [])
+                if isinstance(line.get(kind), dict)
+            ]
+            for line in lines:
+                detail = line.get(kind) if isinstance(line, dict) else None
+                if isinstance(detail, dict):
+                    self._checked(target, detail.get(field), field, carried)
 
     def _lines(self, lines: list[Any]) -> tuple[list[Record], Decimal]:
         result: list[Record] = []

@@ -1190,6 +1190,17 @@ _US_CODES: tuple[tuple[str | None, str, bool, tuple[int, ...]], ...] = (
     ("TAX", "TAX", True, ()),
     ("NON", "NON", False, ()),
 )
+#: The sandbox's standard payment terms (Id, Name, DueDays), the same in every kind. Net 30 is
+#: Id 3 as in the recorded invoice (samples/recorded/nango_2026/get-invoice); the other ids are
+#: [unverified] choices.
+TERMS: tuple[tuple[str, str, int], ...] = (
+    ("1", "Due on receipt", 0),
+    ("2", "Net 15", 15),
+    ("3", "Net 30", 30),
+    ("4", "Net 60", 60),
+    ("5", "Net 10", 10),
+)
+
 KINDS: dict[str, _Kind] = {
     # AST: QBO owns the rates (figured from the ship-to address); the API shows only the
     # pseudo-codes TAX and NON ([unverified] that an AST company lists no other TaxCode).
@@ -1343,9 +1354,14 @@ def _localise(books: _Books, kind_name: str) -> None:
         TaxPrefs=dict(kind.tax_prefs),
         ProductAndServicesPrefs={"QuantityOnHand": True, "ForSales": True},
     )  # fmt: skip
+    terms = [
+        new(rid, Name=name, Active=True, Type="STANDARD", DueDays=days)
+        for rid, name, days in TERMS
+    ]  # fmt: skip
     books.extra.update(
-        {"Preferences": [preferences], "TaxAgency": agencies, "TaxRate": rates, "TaxCode": codes}
-    )
+        {"Preferences": [preferences], "TaxAgency": agencies, "TaxRate": rates, "TaxCode": codes,
+         "Term": terms}
+    )  # fmt: skip
 
 
 # Public API ----------------------------------------------------------------------------------

@@ -122,8 +122,9 @@ def test_the_sandbox_has_the_real_companys_list_sizes(sandbox: Company) -> None:
         "CompanyInfo": 1,
         "Preferences": 1,
         "TaxCode": 2,  # no TaxAgency or TaxRate: under automated sales tax QBO owns the rates
+        "Term": 5,  # Due on receipt, Net 10, 15, 30, 60
     }
-    assert list(sandbox) == [*ENTITY_ORDER, "CompanyInfo", "Preferences", "TaxCode"]
+    assert list(sandbox) == [*ENTITY_ORDER, "CompanyInfo", "Preferences", "TaxCode", "Term"]
 
 
 def test_freeman_sporting_goods_has_its_two_jobs(sandbox: Company) -> None:
