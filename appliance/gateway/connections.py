@@ -66,10 +66,13 @@ def accept_backlog(open_files_limit: int, cap: int) -> int:
     """How many connections the listener takes from the kernel at a time (its listen queue too).
 
     asyncio accepts up to this many in a row before the protocol sees any of them (the cap is
-    applied there), so each can be a descriptor beyond the cap for a moment: at most half of what
-    the cap leaves, and uvicorn's 2,048 when there is room.
+    applied there), so each can be a descriptor beyond the cap for a moment, and so can each
+    connection closed to make room for one (its descriptor is let go on the loop's next turn,
+    when the next burst may already be coming in): a quarter of what the cap leaves, so that two
+    bursts and the service's own files still fit, and uvicorn's 2,048 when there is room. (Half
+    was seen to run out once, with soft and hard limits both at 1,024.)
     """
-    return max(8, min(2048, (open_files_limit - cap) // 2))
+    return max(8, min(2048, (open_files_limit - cap) // 4))
 
 
 def _reserve(open_files_limit: int) -> int:

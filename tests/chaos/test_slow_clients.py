@@ -55,7 +55,7 @@ pytestmark = pytest.mark.slow
 
 SLOW_CLIENTS = 1500
 CAP = 1000  # the default of APPLIANCE_HTTP_MAX_CONNECTIONS
-READ_TIMEOUT = 5.0
+READ_TIMEOUT = 10.0  # long enough that the crowd is still held while the checks run
 SYSTEMD_SOFT_LIMIT = 1024
 TRICKLE_SECONDS = 2.0
 T = TypeVar("T")
@@ -275,7 +275,7 @@ def test_slow_clients_cannot_take_the_service_down(
         # Every slow client is let go: by the read deadline, or earlier to make room.
         wait_until(
             lambda: crowd.closed() == SLOW_CLIENTS,
-            timeout=READ_TIMEOUT + 30,
+            timeout=READ_TIMEOUT + 60,
             what="the service to close every slow client",
         )
         outcomes: dict[str, int] = {}
@@ -284,7 +284,7 @@ def test_slow_clients_cannot_take_the_service_down(
         assert set(outcomes) <= {"HTTP/1.1 408 Request Timeout", "closed"}, outcomes
         assert outcomes.get("HTTP/1.1 408 Request Timeout", 0) >= SLOW_CLIENTS // 2, outcomes
         last = max(client.closed_at or 0 for client in crowd.clients) - started
-        assert last < READ_TIMEOUT + 20, f"the last slow client was closed after {last:.1f} s"
+        assert last < READ_TIMEOUT + 45, f"the last slow client was closed after {last:.1f} s"
         print(f"\n{SLOW_CLIENTS} slow clients: {outcomes}; the last closed after {last:.1f} s")
 
         # systemd's default soft limit was raised to the hard one at start, and logged; when the
