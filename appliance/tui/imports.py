@@ -7,6 +7,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, ProgressBar, Static
 
 from appliance.core.admin import ImportReport
@@ -83,9 +84,14 @@ class ImportScreen(ConsoleScreen):
                 if exc.status != 404:  # 404: none has run yet
                     raise
                 report = None
+            if not self.is_mounted:
+                return  # the operator left the screen while the answer was on its way
             before = self.reports.get(kind)
             self.reports[kind] = report
-            self.show(kind, report)
+            try:
+                self.show(kind, report)
+            except NoMatches:
+                return  # the screen is being taken down: nothing left to show it on
             if (
                 before is not None
                 and report is not None
