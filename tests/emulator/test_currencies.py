@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -209,6 +210,25 @@ def test_the_emulator_seeded_with_multicurrency_has_it_on_in_every_company() -> 
                     "MultiCurrencyEnabled": True,
                     "HomeCurrency": {"value": "AUD"},
                 }
+
+
+def test_multicurrency_switched_on_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "emulator.json"
+    with RunningEmulator(EmulatorConfig(state_file=state)) as running:
+        assert switch_on(running).status_code == 200
+        token = running.token()
+        with running.api(token) as api:
+            made = api.post("/customer", json={"DisplayName": "Café Lyon", "CurrencyRef": EURO})
+            assert made.status_code == 200, made.text
+    with RunningEmulator(EmulatorConfig(state_file=state)) as again, again.api(token) as api:
+        prefs = api.get("/preferences").json()["Preferences"]
+        assert prefs["CurrencyPrefs"]["MultiCurrencyEnabled"] is True
+        customer = api.get(f"/customer/{made.json()['Customer']['Id']}").json()["Customer"]
+        invoice = post(api, "/invoice", {"CustomerRef": {"value": customer["Id"]},
+                                         "ExchangeRate": Decimal("0.5"),
+                                         "Line": [line("1", "9.99")]})  # fmt: skip
+        assert invoice.status_code == 200, invoice.text
+        assert money(invoice.json()["Invoice"]["HomeTotalAmt"]) == Decimal("5.00")  # 4.995 up
 
 
 def test_the_emulator_command_takes_multicurrency() -> None:
