@@ -458,6 +458,12 @@ def status(ctx: Context, as_json: bool) -> None:
     "(GST/HST), United Kingdom (VAT) or Australia (GST).",
 )
 @click.option(
+    "--multicurrency",
+    is_flag=True,
+    help="Seed the companies with multi-currency on (customers and invoices in other "
+    "currencies; it cannot be turned off).",
+)
+@click.option(
     "--state-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -478,6 +484,7 @@ def emulator(
     items: int,
     seed: int,
     company_kind: str,
+    multicurrency: bool,
     state_file: Path | None,
     latency_ms: float,
     no_limits: bool,
@@ -507,6 +514,7 @@ def emulator(
         items=items,
         seed=seed,
         company=company_kind,
+        multicurrency=multicurrency,
         state_file=state_file,
         limits=Limits(latency_ms=latency_ms, enforce=not no_limits),
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from appliance.emulator import faults, query
+from appliance.emulator import currency, faults, query
 from appliance.emulator.clock import Clock
 from appliance.emulator.company import (
     LIST_ENTITIES,
@@ -344,4 +344,5 @@ def company_summary(company: Company) -> dict[str, Any]:
         "realm_id": company.realm_id,
         "name": company.name,
         "counts": {entity: company.count(entity) for entity in sorted(company.records)},
+        "multicurrency": currency.multicurrency(company.preferences),
     }

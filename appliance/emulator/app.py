@@ -33,7 +33,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
 from appliance.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
-from appliance.emulator import faults, seed
+from appliance.emulator import currency, faults, seed
 from appliance.emulator.api import (
     ENCODER,
     JSON_OK,
@@ -67,6 +67,7 @@ class EmulatorConfig:
     items: int = 0
     seed: int = 1
     company: str = "us-ast"  # the kind of the seeded companies (seed.KINDS)
+    multicurrency: bool = False  # seeded companies with multi-currency on
     state_file: Path | None = None
     limits: Limits = field(default_factory=Limits)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
@@ -115,9 +116,13 @@ class EmulatorService:
             if name:
                 data["CompanyInfo"][0]["CompanyName"] = name
             companies[realm] = Company(realm, self.clock, data)
+            if self.config.multicurrency:
+                companies[realm].turn_on_multicurrency()
         return companies
 
-    def new_company(self, realm: str, kind: str, name: str | None = None) -> Company:
+    def new_company(
+        self, realm: str, kind: str, name: str | None = None, *, multicurrency: bool = False
+    ) -> Company:
         """A freshly seeded sandbox company of this kind under this realm id, replacing any
         company the realm had (its connections stay: tokens are per realm)."""
         data = seed.sandbox_company(self.clock.stamp, kind)
@@ -125,6 +130,8 @@ class EmulatorService:
             data["CompanyInfo"][0]["CompanyName"] = name
             data["CompanyInfo"][0]["LegalName"] = name
         company = Company(realm, self.clock, data)
+        if multicurrency:
+            company.turn_on_multicurrency()  # before anyone listens: part of the seed
         company.listeners.append(self._on_change)
         self.companies[realm] = company
         self.api.replays.pop(realm, None)
@@ -483,19 +490,23 @@ async def list_companies(request: Request[Any, Any, Any]) -> list[dict[str, Any]
 
 @put("/_emulator/companies/{realm:str}")
 async def put_company(request: Request[Any, Any, Any], realm: FromPath[str]) -> dict[str, Any]:
-    """Create, or reset to its seed, a company of a kind: ``{"kind": "uk", "name": "..."}``."""
+    """Create, or reset to its seed, a company of a kind:
+    ``{"kind": "uk", "name": "...", "multicurrency": true}``."""
     service = _service(request)
     doc = _body_json(await request.body())
     doc = doc if isinstance(doc, dict) else {}
     kind = doc.get("kind", seed.DEFAULT_KIND)
     name = doc.get("name")
+    multicurrency = doc.get("multicurrency", False)
     if kind not in seed.KINDS:
         raise HTTPException(status_code=400, detail=f"kind must be one of {', '.join(seed.KINDS)}")
     if not realm.isdigit() or len(realm) > 20:
         raise HTTPException(status_code=400, detail="The realm id must be up to 20 digits.")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise HTTPException(status_code=400, detail="name must be non-empty text.")
-    company = service.new_company(realm, kind, name)
+    if not isinstance(multicurrency, bool):
+        raise HTTPException(status_code=400, detail="multicurrency must be true or false.")
+    company = service.new_company(realm, kind, name, multicurrency=multicurrency)
     return {**company_summary(company), "kind": kind}
 
 
@@ -514,18 +525,38 @@ async def company_records(
 async def set_company_status(
     request: Request[Any, Any, Any], realm: FromPath[str]
 ) -> dict[str, Any]:
-    """What QBO does when a subscription ends or the connecting user loses admin rights."""
+    """What QBO does when a subscription ends or the connecting user loses admin rights
+    (``{"status": ...}``), and turning multi-currency on (``{"multicurrency": true}``)."""
     company = _service(request).companies.get(realm)
     if company is None:
         raise HTTPException(status_code=404, detail=f"No company with realm id {realm!r}.")
     doc = _body_json(await request.body())
-    status = doc.get("status") if isinstance(doc, dict) else None
+    doc = doc if isinstance(doc, dict) else {}
+    if "status" not in doc and "multicurrency" not in doc:
+        raise HTTPException(
+            status_code=400, detail='Send {"status": ...} or {"multicurrency": true}, or both.'
+        )
+    status = doc.get("status", company.status)
     if status not in ("active", "subscription_ended", "user_not_admin"):
         raise HTTPException(
             status_code=400, detail="status must be active, subscription_ended or user_not_admin"
         )
+    multicurrency = doc.get("multicurrency", currency.multicurrency(company.preferences))
+    if not isinstance(multicurrency, bool):
+        raise HTTPException(status_code=400, detail="multicurrency must be true or false.")
+    if not multicurrency and currency.multicurrency(company.preferences):
+        raise HTTPException(
+            status_code=400,
+            detail="Multi-currency cannot be turned off once on (as in QuickBooks); reset the "
+            "company with PUT /_emulator/companies/{realm} to start without it.",
+        )
+    if multicurrency:
+        try:
+            company.turn_on_multicurrency()
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
     company.status = status
-    return {"realm_id": realm, "status": status}
+    return {"realm_id": realm, "status": status, "multicurrency": multicurrency}
 
 
 @put("/_emulator/webhooks")

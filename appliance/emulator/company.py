@@ -34,7 +34,9 @@ through QBO's API (tax codes are made through its TaxService, which is not model
 An invoice on a term without a DueDate is due TxnDate + DueDays ([unverified]: consistent with the
 recorded Net 30 invoice, but no recording sends one without a DueDate).
 
-Not modelled: figuring sales tax, payments, multi-currency, custom fields beyond an empty list,
+Currencies (CurrencyRef, ExchangeRate, home amounts) follow ``currency``'s rules.
+
+Not modelled: figuring sales tax, payments, custom fields beyond an empty list,
 and the batch rule that items cannot see each other's writes (here they run one after another).
 """
 
@@ -47,7 +49,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from appliance.emulator import faults
+from appliance.emulator import currency, faults
 from appliance.emulator.clock import Clock
 
 Record = dict[str, Any]
@@ -250,7 +252,6 @@ LIST_ORDER = {
     "Item": "Name",
     "Account": "Name",
 }
-USD = {"value": "USD", "name": "United States Dollar"}
 DELETED_SUFFIX = " (deleted)"
 _BAD_NAME = re.compile(r"[:\t\n]")
 CENT = Decimal("0.01")
@@ -360,6 +361,27 @@ class Company:
     def name(self) -> str:
         info = self.records["CompanyInfo"].get("1")
         return str(info["CompanyName"]) if info else f"Company {self.realm_id}"
+
+    @property
+    def preferences(self) -> Record:
+        """The company's Preferences ({} in a state saved before they were seeded)."""
+        return self.records["Preferences"].get("1") or {}
+
+    def turn_on_multicurrency(self) -> None:
+        """Multi-currency on, for good (FACTS §11): Preferences say so, and the transactions,
+        all in the home currency until now, get their rate 1 and home amounts."""
+        prefs = self.records["Preferences"].get("1")
+        if prefs is None:
+            raise ValueError(
+                "This company has no Preferences (it was saved by an older emulator): reset it "
+                "with PUT /_emulator/companies/{realm} first."
+            )
+        if currency.multicurrency(prefs):
+            return
+        currency.turn_on(prefs, {e: self.rows(e) for e in currency.HOME_AMOUNTS})
+        prefs["SyncToken"] = str(int(prefs.get("SyncToken", "0")) + 1)
+        prefs["MetaData"] = {**prefs.get("MetaData", {}), "LastUpdatedTime": self.clock.stamp()}
+        self._changed("Preferences", "1", "Update")
 
     def rows(self, entity: str) -> list[Record]:
         return list(self.records[entity].values())
@@ -513,6 +535,9 @@ class Company:
             PrivateNote=voided_note(old.get("PrivateNote")),
             TxnTaxDetail={"TotalTax": 0},
         )
+        for home_amount in currency.HOME_AMOUNTS.get(entity, {}).values():
+            if home_amount in record:
+                record[home_amount] = Decimal(0)
         record["SyncToken"] = str(int(old["SyncToken"]) + 1)
         record["MetaData"] = {**old["MetaData"], "LastUpdatedTime": self.clock.stamp()}
         self.records[entity][old["Id"]] = record
@@ -624,7 +649,7 @@ class Company:
             return self._customer(record, old)
         if entity == "Vendor":
             record.setdefault("Vendor1099", False)
-            record.setdefault("CurrencyRef", dict(USD))
+            currency.settle_currency("Vendor", record, old, self.preferences)
             record["Balance"] = old.get("Balance", Decimal(0)) if old else Decimal(0)
         if entity == "Employee":
             record.setdefault("BillableTime", False)
@@ -634,7 +659,6 @@ class Company:
         self._top_refs("Customer", record, old)
         record.setdefault("Taxable", True)
         record.setdefault("BillWithParent", False)
-        record.setdefault("CurrencyRef", dict(USD))
         record.setdefault("PreferredDeliveryMethod", "Print")
         record.setdefault("IsProject", False)
         if record.get("Taxable"):
@@ -644,6 +668,7 @@ class Company:
         # Balances belong to the invoices, whatever the request says.
         record["Balance"] = old.get("Balance", Decimal(0)) if old else Decimal(0)
         record["BalanceWithJobs"] = old.get("BalanceWithJobs", Decimal(0)) if old else Decimal(0)
+        parent: Record | None = None
         parent_ref = record.get("ParentRef")
         if parent_ref is not None:
             parent = self._ref("Customer", parent_ref, "ParentRef")
@@ -660,6 +685,7 @@ class Company:
             record["Job"] = False
             record.pop("Level", None)
             record["FullyQualifiedName"] = record["DisplayName"]
+        currency.settle_currency("Customer", record, old, self.preferences, parent)
         for key in ("BillAddr", "ShipAddr"):
             address = record.get(key)
             if isinstance(address, dict) and "Id" not in address:
@@ -758,7 +784,7 @@ class Company:
         classification, subtype = ACCOUNT_TYPES[account_type]
         record["Classification"] = classification
         record.setdefault("AccountSubType", subtype)
-        record.setdefault("CurrencyRef", dict(USD))
+        currency.settle_currency("Account", record, old, self.preferences)
         self._active(record, old, "Name")
         parent_ref = record.get("ParentRef")
         if parent_ref is not None:
@@ -811,7 +837,6 @@ class Company:
             record["DueDate"] = (txn_date + timedelta(days=days)).isoformat()
         record["TotalAmt"] = total
         record["Balance"] = total
-        record.setdefault("CurrencyRef", dict(USD))
         record.setdefault("TxnTaxDetail", {"TotalTax": 0})
         record.setdefault("LinkedTxn", [])
         record.setdefault("CustomField", [])
@@ -841,6 +866,8 @@ class Company:
                 "Line2": f"{address.get('City', '')}, {city}".strip(", "),
             }
             record.setdefault("FreeFormAddress", True)
+        amounts = currency.HOME_AMOUNTS["Invoice"]
+        currency.settle_transaction("Invoice", record, self.preferences, customer, amounts)
         return record
 
     def _invoice_refs(self, record: Record, lines: list[Any], old: Record | None) -> Record | None:
