@@ -18,6 +18,9 @@ What QBO does and this reproduces (../shared/qbo/FACTS.md §4, with the recordin
   30 days), line ids, the trailing subtotal line, totals, Balance, addresses copied from the
   customer, status flags; the customer's Balance follows its invoices. Invoices can be deleted
   and voided.
+* Sales tax and discounts are figured by ``books.figure`` (its docstring has the rules): a
+  sparse update that leaves ``TxnTaxDetail`` out is figured again on the same code, one that
+  sends a ``TotalTax`` keeps it as an override (US), as FACTS §11 says of real updates.
 * Void puts "Voided" before the private note (FACTS §11 [INV]): "Voided - <note>", or "Voided"
   alone as the recording shows for an invoice without one; the " - " is from third-party captures.
 * ``CustomerMemo`` at most 1,000 characters (FACTS §11 [INV]); the refusal's code is unverified,
@@ -34,9 +37,10 @@ through QBO's API (tax codes are made through its TaxService, which is not model
 An invoice on a term without a DueDate is due TxnDate + DueDays ([unverified]: consistent with the
 recorded Net 30 invoice, but no recording sends one without a DueDate).
 
-Currencies (CurrencyRef, ExchangeRate, home amounts) follow ``currency``'s rules.
+Currencies (CurrencyRef, ExchangeRate, home amounts) follow ``currency``'s rules; sales tax and
+discounts are figured by ``books``.
 
-Not modelled: figuring sales tax, payments, custom fields beyond an empty list,
+Not modelled: payments, custom fields beyond an empty list,
 and the batch rule that items cannot see each other's writes (here they run one after another).
 """
 
@@ -49,7 +53,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from appliance.emulator import currency, faults
+from appliance.emulator import books, currency, faults
 from appliance.emulator.clock import Clock
 
 Record = dict[str, Any]
@@ -474,6 +478,11 @@ class Company:
         if body.get("sparse") is True:
             merged = copy.deepcopy({k: v for k, v in old.items() if k not in SERVER_FIELDS})
             merged.update(changes)
+            if entity == "Invoice" and "TxnTaxDetail" not in changes:
+                # Tax is figured again when an update leaves TxnTaxDetail out (FACTS §11), on
+                # the same code: the old TotalTax would otherwise be taken as an override.
+                code = (old.get("TxnTaxDetail") or {}).get("TxnTaxCodeRef")
+                merged["TxnTaxDetail"] = {} if code is None else {"TxnTaxCodeRef": code}
         else:
             # A full update replaces every writable field; what is left out is cleared.
             merged = changes
@@ -661,8 +670,9 @@ class Company:
         record.setdefault("BillWithParent", False)
         record.setdefault("PreferredDeliveryMethod", "Print")
         record.setdefault("IsProject", False)
-        if record.get("Taxable"):
-            record.setdefault("DefaultTaxCodeRef", {"value": "2"})
+        code = books.default_customer_code(self.records)
+        if record.get("Taxable") and code is not None:
+            record.setdefault("DefaultTaxCodeRef", {"value": code})
         if old is not None and old.get("Active", True) and record["Active"] is False:
             self._check_settled(old)
         # Balances belong to the invoices, whatever the request says.
@@ -812,9 +822,14 @@ class Company:
         if not isinstance(lines, list) or not lines:
             raise faults.required("Line", "Invoice")
         term = self._invoice_refs(record, lines, old)
-        record["Line"], total = self._lines(lines)
+        record["Line"] = self._lines(lines)
+        figures = books.figure(self.records, record, record["Line"], customer)
         record["Line"].append(
-            {"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
+            {
+                "Amount": figures.subtotal,
+                "DetailType": "SubTotalLineDetail",
+                "SubTotalLineDetail": {},
+            }
         )
         self._doc_number(record, old, allow_dup)
         memo = record.get("CustomerMemo")
@@ -835,9 +850,9 @@ class Company:
             # without a term.
             days = int(term.get("DueDays", 0)) if term is not None else 30
             record["DueDate"] = (txn_date + timedelta(days=days)).isoformat()
-        record["TotalAmt"] = total
-        record["Balance"] = total
-        record.setdefault("TxnTaxDetail", {"TotalTax": 0})
+        record["TotalAmt"] = figures.total
+        record["Balance"] = figures.total
+        record["TxnTaxDetail"] = figures.tax_detail
         record.setdefault("LinkedTxn", [])
         record.setdefault("CustomField", [])
         record.setdefault("ApplyTaxAfterDiscount", False)
@@ -875,7 +890,8 @@ class Company:
         lines'); answer its Term, if it has one."""
         self._top_refs("Invoice", record, old)
         tax_detail = record.get("TxnTaxDetail")
-        if isinstance(tax_detail, dict):
+        # Under automated sales tax QBO replaces whatever code is sent (FACTS §11): not checked.
+        if isinstance(tax_detail, dict) and not books.is_ast(self.records):
             before = (old or {}).get("TxnTaxDetail") or {}
             carried = [_value(before.get("TxnTaxCodeRef"))]
             self._checked("TaxCode", tax_detail.get("TxnTaxCodeRef"), "TxnTaxCodeRef", carried)
@@ -887,7 +903,7 @@ class Company:
 
     def _line_refs(self, lines: list[Any], old: Record | None) -> None:
         """The references on an invoice's lines; a value some old line carried is not
-        re-checked (the seed's non-US invoices carry TaxCodeRef NON, which those lack)."""
+        re-checked (a record sent back as read still saves)."""
         checks = (
             ("SalesItemLineDetail", "TaxCodeRef", "TaxCode"),
             ("SalesItemLineDetail", "ClassRef", "Class"),
@@ -904,9 +920,10 @@ class Company:
                 if isinstance(detail, dict):
                     self._checked(target, detail.get(field), field, carried)
 
-    def _lines(self, lines: list[Any]) -> tuple[list[Record], Decimal]:
+    def _lines(self, lines: list[Any]) -> list[Record]:
+        """The invoice's lines numbered, each sales line's Amount figured (the discount and tax
+        are ``books.figure``'s)."""
         result: list[Record] = []
-        total = Decimal(0)
         number = 0
         for raw in lines:
             if not isinstance(raw, dict):
@@ -919,14 +936,9 @@ class Company:
             line["Id"] = str(number)
             line["LineNum"] = number
             if kind == "SalesItemLineDetail":
-                line["Amount"] = amount = self._sales_line(line)
-                total += amount
-            elif kind == "DescriptionOnly":
+                line["Amount"] = self._sales_line(line)
+            elif kind in {"DescriptionOnly", "DiscountLineDetail"}:
                 line["Amount"] = money(line.get("Amount", 0), "Amount")
-            elif kind == "DiscountLineDetail":
-                amount = money(line.get("Amount", 0), "Amount")
-                line["Amount"] = amount
-                total -= amount
             elif kind is None:
                 raise faults.required("Line.DetailType", "Invoice")
             else:
@@ -936,7 +948,7 @@ class Company:
             result.append(line)
         if number == 0:
             raise faults.required("Line", "Invoice")
-        return result, total
+        return result
 
     def _sales_line(self, line: Record) -> Decimal:
         detail = line.get("SalesItemLineDetail")
@@ -969,7 +981,10 @@ class Company:
             )
         if "IncomeAccountRef" in item:
             detail.setdefault("ItemAccountRef", dict(item["IncomeAccountRef"]))
-        detail.setdefault("TaxCodeRef", {"value": "NON"})
+        if "TaxCodeRef" not in detail:
+            code = books.default_line_code(self.records, item)
+            if code is not None:
+                detail["TaxCodeRef"] = {"value": code}
         return amount
 
     def _doc_number(self, record: Record, old: Record | None, allow_dup: bool) -> None:

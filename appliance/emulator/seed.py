@@ -35,7 +35,9 @@ Design
   its jobs, and an invoice's TotalAmt is the sum of its lines. The customers' balances are the
   sandbox's; the seeded invoices are a sample of the sandbox's sales, not all of them, though
   each open one carries its customer's whole balance.
-* Sales tax is not figured: every seeded invoice line is non-taxable ("NON") and TotalTax is 0.
+* Sales tax: the US kinds' seeded invoice lines are non-taxable ("NON") and TotalTax is 0;
+  abroad every line is on the kind's standard-rate code, tax included in the amounts, and
+  TxnTaxDetail is figured (``_tax_codes``), so the totals and balances are the same in every kind.
 * Company kinds (``KINDS``): the same books localised as a US company with automated sales tax
   (the default), a US one with manually set-up sales tax, a Canadian, a British or an Australian
   one: CompanyInfo, Preferences, home currency and the TaxCode/TaxRate/TaxAgency lists differ
@@ -56,6 +58,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
+
+from appliance.emulator.books import ast_agencies, ast_rates, figure
 
 Timestamp = Callable[[int], str]
 """Given "seconds ago", returns a company-local ISO timestamp like ``2026-05-05T02:05:12-07:00``."""
@@ -1203,11 +1207,14 @@ TERMS: tuple[tuple[str, str, int], ...] = (
 
 KINDS: dict[str, _Kind] = {
     # AST: QBO owns the rates (figured from the ship-to address); the API shows only the
-    # pseudo-codes TAX and NON ([unverified] that an AST company lists no other TaxCode).
+    # pseudo-codes TAX and NON ([unverified] that an AST company lists no other TaxCode). The
+    # rates are the emulator's own table (books.AST_RATES), as TaxRate records an invoice's
+    # TaxLine can point at.
     "us-ast": _Kind(
         "US", "Sandbox Company_US_1", _US_ADDRESS, "(650) 555-0100",
         ("USD", "United States Dollar"),
-        {"UsingSalesTax": True, "PartnerTaxEnabled": True}, (), (), (), _US_CODES,
+        {"UsingSalesTax": True, "PartnerTaxEnabled": True}, ast_agencies(), (), ast_rates(),
+        _US_CODES,
     ),
     # Manual US sales tax as the sandbox has it: "California" (rate 3, 8 %, as the recorded
     # invoice shows) and the group "Tucson" = Arizona state 5.6 % + Tucson city 2.6 %.
@@ -1362,6 +1369,38 @@ def _localise(books: _Books, kind_name: str) -> None:
         {"Preferences": [preferences], "TaxAgency": agencies, "TaxRate": rates, "TaxCode": codes,
          "Term": terms}
     )  # fmt: skip
+    _tax_codes(books, kind, codes)
+
+
+def _tax_codes(books: _Books, kind: _Kind, codes: list[Record]) -> None:
+    """Give customers and invoices the kind's own tax codes. A customer's DefaultTaxCodeRef "2"
+    (the US sandbox's California) stays only in the manual US kind; abroad it becomes the
+    standard-rate code (Id 1). Invoices abroad put every line on the standard-rate code with the
+    tax included in the amounts ([unverified]: the emulator's choice, which keeps the seeded
+    totals and so the customers' balances those of the US sandbox), figured as any invoice is."""
+    ids = {code["Id"] for code in codes}
+    for customer in books.tables["Customer"]:
+        ref = customer.get("DefaultTaxCodeRef")
+        if ref is None or ref["value"] in ids:
+            continue
+        if kind.country == "US":
+            del customer["DefaultTaxCodeRef"]
+        else:
+            customer["DefaultTaxCodeRef"] = {"value": "1"}
+    if kind.country == "US":
+        return
+    records: dict[str, dict[str, Record]] = {
+        entity: {row["Id"]: row for row in rows} for entity, rows in books.extra.items()
+    }
+    records["CompanyInfo"] = {"1": books.company_info[0]}
+    for invoice in books.tables["Invoice"]:
+        for line in invoice["Line"]:
+            if line["DetailType"] == "SalesItemLineDetail":
+                line["SalesItemLineDetail"]["TaxCodeRef"] = {"value": "1"}
+        invoice["GlobalTaxCalculation"] = "TaxInclusive"
+        figures = figure(records, invoice, invoice["Line"], {})
+        assert figures.total == invoice["TotalAmt"], "tax included: the total stays the same"
+        invoice["TxnTaxDetail"] = figures.tax_detail
 
 
 # Public API ----------------------------------------------------------------------------------
@@ -1436,8 +1475,8 @@ def generate(
     * notes on 11%, and notes over 1,000 characters on 1%;
     * e-mail 70%, phone 75%, mobile 15%, fax 3%, a website on 20% of businesses; a billing
       address on 80%, with the same shipping address (same Id) on 55% of those and a different
-      one on 12%; taxable 35% (with DefaultTaxCodeRef "2"); an open balance on 40% of the
-      active ones.
+      one on 12%; taxable 35% (with DefaultTaxCodeRef "2" in the manual US kind, "1" abroad,
+      none under automated sales tax); an open balance on 40% of the active ones.
 
     Generated items, at these approximate rates (``ITEM_RATES``):
 

@@ -309,8 +309,13 @@ def test_a_new_invoice_gets_the_server_filled_fields_and_raises_the_balance(
         },
     ).json()["Invoice"]
     assert invoice["DocNumber"].isdigit()
-    assert invoice["TotalAmt"] == 337.5
-    assert invoice["Balance"] == 337.5
+    # The first service, Concrete, is Taxable, so its line is TAX under automated sales tax; the
+    # customer has no address, so the company's (San Pablo, CA: 7.25 % + 2.5 %) is used:
+    # 337.50 x 7.25 % = 24.47, x 2.5 % = 8.44; 337.50 + 32.91 = 370.41.
+    assert invoice["Line"][0]["SalesItemLineDetail"]["TaxCodeRef"] == {"value": "TAX"}
+    assert invoice["TxnTaxDetail"]["TotalTax"] == 32.91
+    assert invoice["TotalAmt"] == 370.41
+    assert invoice["Balance"] == 370.41
     assert invoice["Line"][-1] == {
         "Amount": 337.5,
         "DetailType": "SubTotalLineDetail",
@@ -320,7 +325,7 @@ def test_a_new_invoice_gets_the_server_filled_fields_and_raises_the_balance(
     assert invoice["Line"][0]["SalesItemLineDetail"]["ItemRef"]["name"] == item["Name"]
     assert invoice["CustomerRef"] == {"value": customer["Id"], "name": "Invoice Me"}
     assert invoice["DueDate"] > invoice["TxnDate"]
-    assert api.get(f"/customer/{customer['Id']}").json()["Customer"]["Balance"] == 337.5
+    assert api.get(f"/customer/{customer['Id']}").json()["Customer"]["Balance"] == 370.41
 
 
 def test_a_duplicate_doc_number_is_a_6140_unless_allowed(api: httpx.Client) -> None:

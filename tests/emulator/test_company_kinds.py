@@ -56,7 +56,14 @@ CODES: dict[str, dict[str, tuple[bool, bool, list[tuple[str, str]]]]] = {
     "au": {"GST": (True, False, [("GST", "10")]), "GST-free": (False, False, [("GST-free", "0")])},
 }
 AGENCIES = {
-    "us-ast": set(),
+    "us-ast": {
+        "California Department of Tax and Fee Administration",
+        "Arizona Department of Revenue",
+        "New York State Department of Taxation and Finance",
+        "New Jersey Division of Taxation",
+        "Texas Comptroller of Public Accounts",
+        "Washington State Department of Revenue",
+    },
     "us-manual": {"Arizona Dept. of Revenue", "Board of Equalization"},
     "ca": {"Canada Revenue Agency"},
     "uk": {"HM Revenue & Customs"},
@@ -185,7 +192,13 @@ def test_the_default_company_is_us_with_automated_sales_tax(emulator: RunningEmu
         prefs = api.get("/preferences").json()["Preferences"]
         assert prefs["TaxPrefs"] == {"UsingSalesTax": True, "PartnerTaxEnabled": True}
         assert [c["Id"] for c in query(api, "select * from TaxCode")] == ["TAX", "NON"]
-        assert query(api, "select * from TaxRate") == []
+        # The emulator's own AST rate table, as rate records no code lists (QBO owns them).
+        rates = {
+            r["Name"]: Decimal(str(r["RateValue"])) for r in query(api, "select * from TaxRate")
+        }
+        assert len(rates) == 15
+        assert rates["California State"] == Decimal("7.25")
+        assert rates["Seattle City and Transit"] == Decimal("3.85")
 
 
 def test_the_control_api_refuses_an_unknown_kind_or_realm(emulator: RunningEmulator) -> None:

@@ -29,16 +29,17 @@ EURO = {"value": "EUR", "name": "Euro"}
 DOLLAR = {"value": "USD", "name": "United States Dollar"}
 
 
-def line(qty: str, price: str) -> dict[str, Any]:
-    """A line of item 1 (the sandbox's "Services"), not taxable: Amount = qty x price."""
-    return {
-        "DetailType": "SalesItemLineDetail",
-        "SalesItemLineDetail": {
-            "ItemRef": {"value": "1"},
-            "Qty": Decimal(qty),
-            "UnitPrice": Decimal(price),
-        },
+def line(qty: str, price: str, tax_code: str | None = None) -> dict[str, Any]:
+    """A line of item 1 (the sandbox's "Services"), not taxable: Amount = qty x price. Outside
+    the US a line must name its tax code."""
+    detail: dict[str, Any] = {
+        "ItemRef": {"value": "1"},
+        "Qty": Decimal(qty),
+        "UnitPrice": Decimal(price),
     }
+    if tax_code is not None:
+        detail["TaxCodeRef"] = {"value": tax_code}
+    return {"DetailType": "SalesItemLineDetail", "SalesItemLineDetail": detail}
 
 
 def post(client: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -131,8 +132,11 @@ def test_new_records_default_to_the_home_currency_of_a_company_abroad(
         assert customer["CurrencyRef"] == pound
         assert vendor["CurrencyRef"] == pound
         assert account.json()["Account"]["CurrencyRef"] == pound
-        invoice = post(api, "/invoice", {"CustomerRef": {"value": customer["Id"]},
-                                         "Line": [line("1", "10")]})  # fmt: skip
+        invoice = post(
+            api,
+            "/invoice",
+            {"CustomerRef": {"value": customer["Id"]}, "Line": [line("1", "10", "4")]},
+        )  # UK code 4: Exempt
         assert invoice.json()["Invoice"]["CurrencyRef"] == pound
         # The home currency named in full is the home currency; USD is foreign here.
         boston = api.post("/customer", json={"DisplayName": "Boston Inc", "CurrencyRef": DOLLAR})

@@ -44,7 +44,8 @@ def invoice_body(api: httpx.Client, customer_id: str, **extra: object) -> dict:
     line = {
         "Amount": 100.0,
         "DetailType": "SalesItemLineDetail",
-        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+        # NON: these tests are about balances, not the tax a Taxable service would add.
+        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "TaxCodeRef": {"value": "NON"}},
     }
     return {"CustomerRef": {"value": customer_id}, "Line": [line], **extra}
 

@@ -18,6 +18,7 @@ from intuitlib.enums import Scopes  # noqa: E402
 from quickbooks import QuickBooks  # noqa: E402
 from quickbooks.batch import batch_create  # noqa: E402
 from quickbooks.exceptions import QuickbooksException  # noqa: E402
+from quickbooks.objects.base import Ref  # noqa: E402
 from quickbooks.objects.customer import Customer  # noqa: E402
 from quickbooks.objects.detailline import (  # noqa: E402
     SalesItemLine,
@@ -25,6 +26,7 @@ from quickbooks.objects.detailline import (  # noqa: E402
 )
 from quickbooks.objects.invoice import Invoice  # noqa: E402
 from quickbooks.objects.item import Item  # noqa: E402
+from quickbooks.objects.tax import TxnTaxDetail  # noqa: E402
 from quickbooks.objects.taxcode import TaxCode  # noqa: E402
 from quickbooks.objects.taxrate import TaxRate  # noqa: E402
 
@@ -122,12 +124,16 @@ def test_python_quickbooks_lists_items_and_creates_an_invoice(qb: QuickBooks) ->
     invoice.save(qb=qb)
     saved = Invoice.get(invoice.Id, qb=qb)
     assert saved.DocNumber
-    assert float(saved.TotalAmt) == 150
+    # The first service (Concrete) is Taxable: under automated sales tax its line is TAX, and
+    # Amy's Bird Sanctuary ships to Bayshore, CA (state rate only): 7.25 % of 150 = 10.875 ->
+    # 10.88; 150 + 10.88 = 160.88.
+    assert float(saved.TxnTaxDetail.TotalTax) == 10.88
+    assert float(saved.TotalAmt) == 160.88
     listed = Invoice.filter(DocNumber=saved.DocNumber, qb=qb)
     assert [i.Id for i in listed] == [invoice.Id]
 
 
-def test_python_quickbooks_reads_tax_codes_and_rates(
+def test_python_quickbooks_reads_tax_codes_and_rates_and_makes_a_taxed_invoice(
     qb: QuickBooks, emulator: RunningEmulator
 ) -> None:
     reset = httpx.put(
@@ -149,3 +155,29 @@ def test_python_quickbooks_reads_tax_codes_and_rates(
         "California",
     ]
     assert TaxCode.get("NON", qb=qb).Taxable is False
+    # A taxed invoice as a python-quickbooks user writes it: TAX lines and the transaction's code
+    # (its TxnTaxDetail also sends TotalTax 0, which means "figure it").
+    invoice = Invoice()
+    invoice.CustomerRef = Customer.filter(DisplayName="Amy's Bird Sanctuary", qb=qb)[0].to_ref()
+    for amount in (275, 12.75):
+        line = SalesItemLine()
+        line.Amount = amount
+        line.SalesItemLineDetail = SalesItemLineDetail()
+        line.SalesItemLineDetail.ItemRef = Item.filter(Name="Pump", qb=qb)[0].to_ref()
+        line.SalesItemLineDetail.Qty = 1
+        line.SalesItemLineDetail.UnitPrice = amount
+        line.SalesItemLineDetail.TaxCodeRef = Ref()
+        line.SalesItemLineDetail.TaxCodeRef.value = "TAX"
+        invoice.Line.append(line)
+    invoice.TxnTaxDetail = TxnTaxDetail()
+    invoice.TxnTaxDetail.TxnTaxCodeRef = Ref()
+    invoice.TxnTaxDetail.TxnTaxCodeRef.value = "3"
+    invoice.save(qb=qb)
+    saved = Invoice.get(invoice.Id, qb=qb)
+    # Tucson on 287.75: 5.6 % = 16.114 -> 16.11, 2.6 % = 7.4815 -> 7.48; 23.59; 311.34.
+    assert float(saved.TxnTaxDetail.TotalTax) == 23.59
+    assert float(saved.TotalAmt) == 311.34
+    assert [line.TaxLineDetail.TaxRateRef.value for line in saved.TxnTaxDetail.TaxLine] == [
+        "1",
+        "2",
+    ]

@@ -6,6 +6,10 @@ every test that needs them asks for ``samples``, which skips when they are not t
 One emulator serves a whole test module (starting one takes about half a second); tests in a
 module create the records they change under their own names, so they do not depend on order.
 A test that moves the clock uses ``fresh_emulator``.
+
+The companies are of the kind "us-manual": the recorded sandbox sets its sales tax up by hand
+(its customers and invoices name TaxCode 2 "California", which an automated-sales-tax company
+does not have), as Intuit's sandboxes do not run automated sales tax (FACTS §11).
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from appliance.emulator.app import EmulatorConfig
 from tests.support import RunningEmulator, shared_dir
+
+RECORDED_KIND = "us-manual"
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +36,7 @@ def samples() -> Path:
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[RunningEmulator]:
-    with RunningEmulator() as running:
+    with RunningEmulator(EmulatorConfig(company=RECORDED_KIND)) as running:
         yield running
 
 
@@ -41,5 +48,5 @@ def api(emulator: RunningEmulator) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def fresh_emulator() -> Iterator[RunningEmulator]:
-    with RunningEmulator() as running:
+    with RunningEmulator(EmulatorConfig(company=RECORDED_KIND)) as running:
         yield running

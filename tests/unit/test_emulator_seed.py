@@ -121,10 +121,17 @@ def test_the_sandbox_has_the_real_companys_list_sizes(sandbox: Company) -> None:
         "Invoice": 8,
         "CompanyInfo": 1,
         "Preferences": 1,
-        "TaxCode": 2,  # no TaxAgency or TaxRate: under automated sales tax QBO owns the rates
+        # Automated sales tax: codes TAX and NON only; the rates of the emulator's own
+        # per-state/city table (CA, 4 CA districts, AZ, Tucson, Phoenix, NY, New York City, NJ,
+        # TX, Austin, WA, Seattle) and the 6 state agencies that collect them.
+        "TaxAgency": 6,
+        "TaxRate": 15,
+        "TaxCode": 2,
         "Term": 5,  # Due on receipt, Net 10, 15, 30, 60
     }
-    assert list(sandbox) == [*ENTITY_ORDER, "CompanyInfo", "Preferences", "TaxCode", "Term"]
+    assert list(sandbox) == [
+        *ENTITY_ORDER, "CompanyInfo", "Preferences", "TaxAgency", "TaxRate", "TaxCode", "Term"
+    ]  # fmt: skip
 
 
 def test_freeman_sporting_goods_has_its_two_jobs(sandbox: Company) -> None:
@@ -615,8 +622,12 @@ def test_the_default_kind_is_us_with_automated_sales_tax(sandbox: Company) -> No
         "PartnerTaxEnabled": True,
     }
     assert [(c["Id"], c["Taxable"]) for c in sandbox["TaxCode"]] == [("TAX", True), ("NON", False)]
-    assert "TaxRate" not in sandbox
-    assert "TaxAgency" not in sandbox
+    # The AST rates are TaxRate records (so an invoice's TaxLine names a readable one) that no
+    # TaxCode lists.
+    state = next(r for r in sandbox["TaxRate"] if r["Name"] == "California State")
+    assert state["RateValue"] == Decimal("7.25")
+    agency = sandbox["TaxAgency"][int(state["AgencyRef"]["value"]) - 1]
+    assert agency["DisplayName"] == "California Department of Tax and Fee Administration"
 
 
 def test_the_emulator_command_offers_every_kind() -> None:
