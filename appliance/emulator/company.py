@@ -34,7 +34,10 @@ through QBO's API (tax codes are made through its TaxService, which is not model
 An invoice on a term without a DueDate is due TxnDate + DueDays ([unverified]: consistent with the
 recorded Net 30 invoice, but no recording sends one without a DueDate).
 
-Not modelled: figuring sales tax, payments, multi-currency, custom fields beyond an empty list,
+Payments (``Payment``, applied to invoices, and the read-only ``PaymentMethod`` list) follow the
+rules in payments.py, which the writes below call for them.
+
+Not modelled: figuring sales tax, multi-currency, custom fields beyond an empty list,
 and the batch rule that items cannot see each other's writes (here they run one after another).
 """
 
@@ -47,7 +50,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from appliance.emulator import faults
+from appliance.emulator import faults, payments
 from appliance.emulator.clock import Clock
 
 Record = dict[str, Any]
@@ -132,6 +135,15 @@ KNOWN: dict[str, tuple[str, ...]] = {
         *COMMON, "Name", "Description", "Active", "Hidden", "Taxable", "TaxGroup",
         "SalesTaxRateList", "PurchaseTaxRateList", "TaxCodeConfigType",
     ),
+    "Payment": (
+        *COMMON, "TxnDate", "CurrencyRef", "ExchangeRate", "PrivateNote", "TxnStatus",
+        "LinkedTxn", "Line", "TxnSource", "CustomerRef", "ARAccountRef", "DepositToAccountRef",
+        "PaymentMethodRef", "PaymentRefNum", "CreditCardPayment", "TotalAmt", "UnappliedAmt",
+        "ProcessPayment", "TransactionLocationType", "TaxExemptionRef", "ProjectRef",
+        "DepartmentRef", "HomeTotalAmt",
+    ),
+    # Read-only here (seed.PAYMENT_METHODS), as Term.
+    "PaymentMethod": (*COMMON, "Name", "Active", "Type"),
     # Read-only here (seed.TERMS): the sandbox's standard payment terms.
     "Term": (
         *COMMON, "Name", "Active", "Type", "DueDays", "DiscountDays", "DiscountPercent",
@@ -141,8 +153,9 @@ KNOWN: dict[str, tuple[str, ...]] = {
 #: The references a write is checked against (2500 when unknown, 610 when inactive), by entity:
 #: top-level field -> the entity it names. Lines (``SalesItemLineDetail.TaxCodeRef``/``ClassRef``,
 #: ``DiscountLineDetail.DiscountAccountRef``) and ``TxnTaxDetail.TxnTaxCodeRef`` are checked in
-#: ``Company._invoice``. Class, Department and PaymentMethod are not modelled: the emulator's
-#: companies have none, so any reference to one is unknown.
+#: ``Company._invoice``; a payment's ``DepositToAccountRef`` and ``LinkedTxn`` in payments.py.
+#: Class and Department are not modelled: the emulator's companies have none, so any reference to
+#: one is unknown.
 REFERENCES: dict[str, dict[str, str]] = {
     "Customer": {
         "DefaultTaxCodeRef": "TaxCode", "SalesTermRef": "Term", "PaymentMethodRef": "PaymentMethod",
@@ -151,6 +164,10 @@ REFERENCES: dict[str, dict[str, str]] = {
     "Invoice": {
         "SalesTermRef": "Term", "ClassRef": "Class", "DepartmentRef": "Department",
         "DepositToAccountRef": "Account",
+    },
+    "Payment": {
+        "PaymentMethodRef": "PaymentMethod", "ARAccountRef": "Account",
+        "DepartmentRef": "Department",
     },
 }  # fmt: skip
 #: Entities QBO's change data capture does not cover (FACTS §6, §11).
@@ -185,7 +202,7 @@ QBO_ENTITIES = frozenset(
 UNMODELLED = {name.lower(): name for name in QBO_ENTITIES if name not in KNOWN}
 
 LIST_ENTITIES = frozenset({"Customer", "Vendor", "Employee", "Item", "Account"})
-WRITABLE = frozenset({"Customer", "Vendor", "Employee", "Item", "Account", "Invoice"})
+WRITABLE = frozenset({"Customer", "Vendor", "Employee", "Item", "Account", "Invoice", "Payment"})
 PEOPLE = ("Customer", "Vendor", "Employee")  # one DisplayName namespace
 SERVER_FIELDS = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse"})
 _SCALAR_SKIP = frozenset(
@@ -249,6 +266,7 @@ LIST_ORDER = {
     "Employee": "DisplayName",
     "Item": "Name",
     "Account": "Name",
+    "PaymentMethod": "Name",
 }
 USD = {"value": "USD", "name": "United States Dollar"}
 DELETED_SUFFIX = " (deleted)"
@@ -324,6 +342,7 @@ class Company:
         self.tombstones: dict[tuple[str, str], Record] = {}
         self.listeners: list[ChangeListener] = []
         self.status = "active"  # or "subscription_ended", "user_not_admin" (control API)
+        self.deposited: set[str] = set()  # payment ids marked deposited (control API)
         self.version = 0  # bumped by every write: invalidates the name-ordered lists
         self._listed: dict[str, tuple[int, list[Record]]] = {}
         for entity, rows in (data or {}).items():
@@ -479,12 +498,16 @@ class Company:
             row = self.records["Customer"].get(str(body.get("Id")))
             if row is not None:
                 self._check_settled(row)
-        if entity != "Invoice":
+        if entity not in ("Invoice", "Payment"):
             raise faults.business(
                 f"{entity} is a list entity: make it inactive instead of deleting it"
             )
         self._check_body(entity, body)
         old = self._locked(entity, body)
+        if entity == "Payment":
+            payments.check_changeable(self, old)
+        else:
+            payments.check_unpaid(self, old, "deleted")
         del self.records[entity][old["Id"]]
         self._after_write(entity, old, None)
         tombstone = {"domain": "QBO", "status": "Deleted", "Id": old["Id"]}
@@ -496,10 +519,13 @@ class Company:
         return tombstone
 
     def void(self, entity: str, body: Any) -> Record:
-        if entity != "Invoice":
+        if entity not in ("Invoice", "Payment"):
             raise faults.business(f"Only transactions can be voided, not {entity}")
         self._check_body(entity, body)
         old = self._locked(entity, body)
+        if entity == "Payment":
+            return self._store_void(entity, old, payments.voided(self, old))
+        payments.check_unpaid(self, old, "voided")
         record = copy.deepcopy(old)
         for line in record.get("Line", []):
             line["Amount"] = Decimal(0)
@@ -513,6 +539,9 @@ class Company:
             PrivateNote=voided_note(old.get("PrivateNote")),
             TxnTaxDetail={"TotalTax": 0},
         )
+        return self._store_void(entity, old, record)
+
+    def _store_void(self, entity: str, old: Record, record: Record) -> Record:
         record["SyncToken"] = str(int(old["SyncToken"]) + 1)
         record["MetaData"] = {**old["MetaData"], "LastUpdatedTime": self.clock.stamp()}
         self.records[entity][old["Id"]] = record
@@ -562,6 +591,8 @@ class Company:
             return self._account(record, old)
         if entity == "Invoice":
             return self._invoice(record, old, allow_dup)
+        if entity == "Payment":
+            return payments.prepare(self, record, old)
         raise faults.business(f"{entity} cannot be changed through the API")
 
     def _string(self, record: Record, key: str, max_len: int) -> str | None:
@@ -841,6 +872,7 @@ class Company:
                 "Line2": f"{address.get('City', '')}, {city}".strip(", "),
             }
             record.setdefault("FreeFormAddress", True)
+        payments.settle_invoice(self, record, old)  # Balance and LinkedTxn from its payments
         return record
 
     def _invoice_refs(self, record: Record, lines: list[Any], old: Record | None) -> Record | None:
@@ -1009,10 +1041,20 @@ class Company:
             if new is not None:
                 self.doc_numbers.setdefault(new["DocNumber"], new["Id"])
                 self._add_balance(new["CustomerRef"]["value"], new.get("Balance", Decimal(0)))
+        elif entity == "Payment":
+            payments.after_write(self, old, new)
 
     def _add_balance(self, customer_id: str, amount: Decimal) -> None:
+        """What a customer owes changes, and Accounts Receivable with it."""
         if not amount:
             return
+        receivable = next(
+            (a for a in self.records["Account"].values()
+             if a.get("AccountType") == "Accounts Receivable"),
+            None,
+        )  # fmt: skip
+        if receivable is not None:
+            self._add_account_balance(receivable["Id"], amount)
         row = self.records["Customer"].get(customer_id)
         if row is None:
             return
@@ -1021,6 +1063,17 @@ class Company:
             row["BalanceWithJobs"] = Decimal(row.get("BalanceWithJobs", 0)) + amount
             parent = row.get("ParentRef", {}).get("value")
             row = self.records["Customer"].get(parent) if parent else None
+
+    def _add_account_balance(self, account_id: str, amount: Decimal) -> None:
+        row = self.records["Account"].get(account_id)
+        if row is None or not amount:
+            return
+        row["CurrentBalance"] = Decimal(row.get("CurrentBalance", 0)) + amount
+        while row is not None:
+            total = Decimal(row.get("CurrentBalanceWithSubAccounts", 0)) + amount
+            row["CurrentBalanceWithSubAccounts"] = total
+            parent = row.get("ParentRef", {}).get("value")
+            row = self.records["Account"].get(parent) if parent else None
 
     # Change data capture -----------------------------------------------------------------------
 

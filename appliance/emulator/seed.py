@@ -1200,6 +1200,18 @@ TERMS: tuple[tuple[str, str, int], ...] = (
     ("4", "Net 60", 60),
     ("5", "Net 10", 10),
 )
+#: The payment methods a new QBO company starts with (Id, Name, Type), the same in every kind. The
+#: names and types are QBO's (Type CREDIT_CARD or NON_CREDIT_CARD); the ids and the order are
+#: [unverified]: the emulator's choice.
+PAYMENT_METHODS: tuple[tuple[str, str, str], ...] = (
+    ("1", "Cash", "NON_CREDIT_CARD"),
+    ("2", "Check", "NON_CREDIT_CARD"),
+    ("3", "Visa", "CREDIT_CARD"),
+    ("4", "MasterCard", "CREDIT_CARD"),
+    ("5", "Discover", "CREDIT_CARD"),
+    ("6", "American Express", "CREDIT_CARD"),
+    ("7", "Diners Club", "CREDIT_CARD"),
+)
 
 KINDS: dict[str, _Kind] = {
     # AST: QBO owns the rates (figured from the ship-to address); the API shows only the
@@ -1358,9 +1370,12 @@ def _localise(books: _Books, kind_name: str) -> None:
         new(rid, Name=name, Active=True, Type="STANDARD", DueDays=days)
         for rid, name, days in TERMS
     ]  # fmt: skip
+    methods = [
+        new(rid, Name=name, Active=True, Type=kind_of) for rid, name, kind_of in PAYMENT_METHODS
+    ]
     books.extra.update(
         {"Preferences": [preferences], "TaxAgency": agencies, "TaxRate": rates, "TaxCode": codes,
-         "Term": terms}
+         "Term": terms, "PaymentMethod": methods}
     )  # fmt: skip
 
 
@@ -1402,9 +1417,9 @@ def sandbox_company(ts: Timestamp, kind: str = DEFAULT_KIND) -> Company:
 
     Returns ``{"Account": [...], "Customer": [...], "Item": [...], "Vendor": [...],
     "Employee": [...], "Invoice": [...], "CompanyInfo": [one record with Id "1"]}``, each list
-    in Id order, plus ``Preferences`` (one record) and ``TaxAgency``, ``TaxRate`` and ``TaxCode``
-    for the company ``kind`` (one of ``KINDS``; an entity with no records is left out). Every
-    call builds new records.
+    in Id order, plus ``Preferences`` (one record), ``TaxAgency``, ``TaxRate`` and ``TaxCode``
+    for the company ``kind`` (one of ``KINDS``; an entity with no records is left out), and the
+    ``Term`` and ``PaymentMethod`` lists. Every call builds new records.
     """
     books = _sandbox(ts)
     _localise(books, kind)

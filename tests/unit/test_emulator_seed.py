@@ -123,8 +123,11 @@ def test_the_sandbox_has_the_real_companys_list_sizes(sandbox: Company) -> None:
         "Preferences": 1,
         "TaxCode": 2,  # no TaxAgency or TaxRate: under automated sales tax QBO owns the rates
         "Term": 5,  # Due on receipt, Net 10, 15, 30, 60
+        "PaymentMethod": 7,  # Cash, Check and five cards
     }
-    assert list(sandbox) == [*ENTITY_ORDER, "CompanyInfo", "Preferences", "TaxCode", "Term"]
+    assert list(sandbox) == [
+        *ENTITY_ORDER, "CompanyInfo", "Preferences", "TaxCode", "Term", "PaymentMethod",
+    ]  # fmt: skip
 
 
 def test_freeman_sporting_goods_has_its_two_jobs(sandbox: Company) -> None:
