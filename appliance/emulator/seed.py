@@ -34,7 +34,8 @@ Design
   at cost, vendor balances sum to Accounts Payable, a parent customer's BalanceWithJobs includes
   its jobs, and an invoice's TotalAmt is the sum of its lines. The customers' balances are the
   sandbox's; the seeded invoices are a sample of the sandbox's sales, not all of them, though
-  each open one carries its customer's whole balance.
+  each open one carries its customer's whole balance. The two paid ones have the Payment that
+  paid them (into Undeposited Funds), linked both ways as QBO links them.
 * Sales tax is not figured: every seeded invoice line is non-taxable ("NON") and TotalTax is 0.
 * Company kinds (``KINDS``): the same books localised as a US company with automated sales tax
   (the default), a US one with manually set-up sales tax, a Canadian, a British or an Australian
@@ -64,7 +65,9 @@ Record = dict[str, Any]
 Company = dict[str, list[Record]]
 _T = TypeVar("_T")
 
-ENTITY_ORDER: tuple[str, ...] = ("Account", "Customer", "Item", "Vendor", "Employee", "Invoice")
+ENTITY_ORDER: tuple[str, ...] = (
+    "Account", "Customer", "Item", "Vendor", "Employee", "Invoice", "Payment",
+)  # fmt: skip
 
 DELETED = " (deleted)"  # QBO appends this to the name of a list record made inactive
 
@@ -1165,6 +1168,32 @@ def _seed_invoices(books: _Books) -> None:
         if "PrimaryEmailAddr" in customer:
             record["BillEmail"] = dict(customer["PrimaryEmailAddr"])
         record["Balance"] = _ZERO if row.paid else total
+        if row.paid:
+            _seed_payment(books, record, customer, row.days_ago - 3)
+
+
+def _seed_payment(books: _Books, invoice: Record, customer: Record, days_ago: int) -> None:
+    """The payment that paid a seeded invoice in full, into Undeposited Funds, on the day the
+    invoice was last changed (its payment is what changed it)."""
+    payment = books.new("Payment", days_ago * _DAY)
+    payment.update(
+        {
+            "CustomerRef": _ref(customer),
+            "DepositToAccountRef": _ref(books.accounts["Undeposited Funds"]),
+            "TotalAmt": invoice["TotalAmt"],
+            "UnappliedAmt": _ZERO,
+            "ProcessPayment": False,
+            "TxnDate": books.date(days_ago).isoformat(),
+            "CurrencyRef": _usd(),
+            "Line": [
+                {
+                    "Amount": invoice["TotalAmt"],
+                    "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
+                }
+            ],
+        }
+    )
+    invoice["LinkedTxn"] = [{"TxnId": payment["Id"], "TxnType": "Payment"}]
 
 
 # Company kinds: locale, preferences and sales tax (FACTS §11) ------------------------------
@@ -1413,13 +1442,14 @@ def _stock_value(items: Sequence[Record]) -> Decimal:
 
 def sandbox_company(ts: Timestamp, kind: str = DEFAULT_KIND) -> Company:
     """Intuit's "Sandbox Company_US_1": 90 accounts, 29 customers, 22 items (the sandbox's 18
-    plus a small category tree), 26 vendors, 2 employees, 8 invoices and CompanyInfo.
+    plus a small category tree), 26 vendors, 2 employees, 8 invoices, the 2 payments that paid
+    two of them, and CompanyInfo.
 
     Returns ``{"Account": [...], "Customer": [...], "Item": [...], "Vendor": [...],
-    "Employee": [...], "Invoice": [...], "CompanyInfo": [one record with Id "1"]}``, each list
-    in Id order, plus ``Preferences`` (one record), ``TaxAgency``, ``TaxRate`` and ``TaxCode``
-    for the company ``kind`` (one of ``KINDS``; an entity with no records is left out), and the
-    ``Term`` and ``PaymentMethod`` lists. Every call builds new records.
+    "Employee": [...], "Invoice": [...], "Payment": [...], "CompanyInfo": [one record with Id
+    "1"]}``, each list in Id order, plus ``Preferences`` (one record), ``TaxAgency``, ``TaxRate``
+    and ``TaxCode`` for the company ``kind`` (one of ``KINDS``; an entity with no records is left
+    out), and the ``Term`` and ``PaymentMethod`` lists. Every call builds new records.
     """
     books = _sandbox(ts)
     _localise(books, kind)

@@ -227,6 +227,21 @@ def test_payment_methods_are_seeded_readable_and_checked(
     refused(api.post("/paymentmethod", json={"Name": "Bitcoin"}), "500", "not supported")
 
 
+def test_the_sandbox_invoices_that_are_paid_have_their_payments(api: httpx.Client) -> None:
+    # Seeded invoices 1 (437.50) and 6 (335.25) are paid in full, as in Intuit's sandbox.
+    found = rows(api, "select * from Payment where TotalAmt > '300'")
+    seeded = {p["Line"][0]["LinkedTxn"][0]["TxnId"]: p for p in found if p["Id"] in ("1", "2")}
+    assert sorted(seeded) == ["1", "6"]
+    assert [seeded[i]["TotalAmt"] for i in ("1", "6")] == [437.50, 335.25]
+    paid_invoice = read(api, "Invoice", "1")
+    assert paid_invoice["LinkedTxn"] == [{"TxnId": seeded["1"]["Id"], "TxnType": "Payment"}]
+    # Changing the paid invoice keeps it paid (it used to be owed in full again).
+    sparse = {**head(paid_invoice), "sparse": True, "PrivateNote": "Thank you"}
+    changed = api.post("/invoice", json=sparse)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["Invoice"]["Balance"] == 0
+
+
 # What a payment may not do --------------------------------------------------------------------
 
 

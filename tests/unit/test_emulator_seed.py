@@ -119,6 +119,7 @@ def test_the_sandbox_has_the_real_companys_list_sizes(sandbox: Company) -> None:
         "Vendor": 26,
         "Employee": 2,
         "Invoice": 8,
+        "Payment": 2,  # paying invoices 1001 and 1006 in full
         "CompanyInfo": 1,
         "Preferences": 1,
         "TaxCode": 2,  # no TaxAgency or TaxRate: under automated sales tax QBO owns the rates
@@ -253,6 +254,8 @@ REF_TARGETS = {
     ("Invoice", "CustomerRef"): "Customer",
     ("Invoice", "ItemRef"): "Item",
     ("Invoice", "ItemAccountRef"): "Account",
+    ("Payment", "CustomerRef"): "Customer",
+    ("Payment", "DepositToAccountRef"): "Account",
 }
 NAMELESS_REFS = {("Customer", "ParentRef"), ("Account", "ParentRef")}  # as the recordings show
 
@@ -293,7 +296,7 @@ def test_ids_are_strings_numbered_from_one_per_entity(books: Company) -> None:
 
 AMOUNT_KEYS = {
     "Balance", "BalanceWithJobs", "CurrentBalance", "CurrentBalanceWithSubAccounts", "UnitPrice",
-    "PurchaseCost", "QtyOnHand", "Amount", "Qty", "TotalAmt", "TotalTax",
+    "PurchaseCost", "QtyOnHand", "Amount", "Qty", "TotalAmt", "TotalTax", "UnappliedAmt",
 }  # fmt: skip
 
 
