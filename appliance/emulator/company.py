@@ -30,7 +30,8 @@ What QBO does and this reproduces (../shared/qbo/FACTS.md §4, with the recordin
   misspelt-entity fault (4001) or, in CDC, 2170.
 
 Preferences, TaxCode, TaxRate and TaxAgency are seeded per company kind and read-only, as
-through QBO's API (tax codes are made through its TaxService, which is not modelled); so is Term.
+through QBO's API (tax codes are made through its TaxService, which is not modelled); so are
+Term and PaymentMethod (the emulator's choice: QBO lets a client add payment methods).
 An invoice on a term without a DueDate is due TxnDate + DueDays ([unverified]: consistent with the
 recorded Net 30 invoice, but no recording sends one without a DueDate).
 

@@ -338,6 +338,20 @@ def test_an_update_replaces_the_lines_and_moves_what_is_applied(api: httpx.Clien
     )  # fmt: skip
 
 
+def test_a_payment_sent_back_as_read_changes_nothing(api: httpx.Client) -> None:
+    who = customer(api)
+    bill = invoice(api, who["Id"])
+    payment = paid(
+        api, who["Id"], 30.00, applied(bill["Id"], 30.00), PaymentMethodRef={"value": "1"}
+    )
+    again = api.post("/payment", json=payment)
+    assert again.status_code == 200, again.text
+    assert again.json()["Payment"]["SyncToken"] == "0"
+    assert read(api, "Invoice", bill["Id"])["SyncToken"] == "1"  # only the payment's first write
+    bill = read(api, "Invoice", bill["Id"])
+    assert api.post("/invoice", json=bill).json()["Invoice"]["SyncToken"] == bill["SyncToken"]
+
+
 def test_a_voided_payment_keeps_its_record_with_nothing_applied(
     running: RunningEmulator, api: httpx.Client
 ) -> None:
