@@ -203,10 +203,13 @@ class Emulator:
         self, company: Company, entity: str, document: Any, params: dict[str, str]
     ) -> dict[str, Any]:
         operation = params.get("operation", "").lower()
-        allow_dup = "allowduplicatedocnum" in params.get("include", "").lower()
+        include = params.get("include", "").lower()
+        allow_dup = "allowduplicatedocnum" in include
         if operation == "delete":
             return company.delete(entity, document)
-        if operation == "void":
+        # Invoices are voided with operation=void; payments (as sales receipts and bill payments)
+        # with operation=update&include=void (FACTS §11; python-quickbooks' VoidMixin).
+        if operation == "void" or (operation == "update" and "void" in include.split(",")):
             return company.void(entity, document)
         if operation not in ("", "update", "create"):
             raise faults.validation(

@@ -156,6 +156,8 @@ class EmulatorService:
             realm: Company(realm, self.clock, c["records"], seq=c["seq"])
             for realm, c in doc["companies"].items()
         }
+        for realm, c in doc["companies"].items():
+            companies[realm].deposited = set(c.get("deposited", []))
         return companies, OAuthState.from_json(doc["oauth"])
 
     def save(self) -> None:
@@ -169,6 +171,7 @@ class EmulatorService:
                 realm: {
                     "seq": company.seq,
                     "records": {e: company.rows(e) for e in company.records},
+                    "deposited": sorted(company.deposited, key=int),
                 }
                 for realm, company in self.companies.items()
             },
@@ -521,6 +524,21 @@ async def company_records(
     return Response(ENCODER.encode(company.rows(entity)), media_type=JSON_OK)
 
 
+@post("/_emulator/companies/{realm:str}/payments/{payment_id:str}/deposit", status_code=200)
+async def deposit_payment(
+    request: Request[Any, Any, Any], realm: FromPath[str], payment_id: FromPath[str]
+) -> dict[str, Any]:
+    """Mark a payment deposited (as a Deposit in QBO would): from then on QBO refuses to change,
+    void or delete it (6540). No Deposit record is made and no money moves."""
+    service = _service(request)
+    company = service.companies.get(realm)
+    if company is None or payment_id not in company.records["Payment"]:
+        raise HTTPException(status_code=404, detail="No such company or payment.")
+    company.deposited.add(payment_id)
+    service.dirty = True
+    return {"realm_id": realm, "payment_id": payment_id, "deposited": True}
+
+
 @patch("/_emulator/companies/{realm:str}")
 async def set_company_status(
     request: Request[Any, Any, Any], realm: FromPath[str]
@@ -802,6 +820,7 @@ def create_emulator_app(config: EmulatorConfig | None = None) -> ASGIApp:
             user_disconnects,
             list_companies,
             company_records,
+            deposit_payment,
             set_company_status,
             put_company,
             configure_webhooks,

@@ -33,14 +33,16 @@ What QBO does and this reproduces (../shared/qbo/FACTS.md §4, with the recordin
   misspelt-entity fault (4001) or, in CDC, 2170.
 
 Preferences, TaxCode, TaxRate and TaxAgency are seeded per company kind and read-only, as
-through QBO's API (tax codes are made through its TaxService, which is not modelled); so is Term.
+through QBO's API (tax codes are made through its TaxService, which is not modelled); so are
+Term and PaymentMethod (the emulator's choice: QBO lets a client add payment methods).
 An invoice on a term without a DueDate is due TxnDate + DueDays ([unverified]: consistent with the
 recorded Net 30 invoice, but no recording sends one without a DueDate).
 
 Currencies (CurrencyRef, ExchangeRate, home amounts) follow ``currency``'s rules; sales tax and
-discounts are figured by ``books``.
+discounts are figured by ``books``; payments (``Payment``, applied to invoices, and the read-only
+``PaymentMethod`` list) follow the rules in ``payments``, which the writes below call for them.
 
-Not modelled: payments, custom fields beyond an empty list,
+Not modelled: custom fields beyond an empty list,
 and the batch rule that items cannot see each other's writes (here they run one after another).
 """
 
@@ -53,7 +55,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from appliance.emulator import books, currency, faults
+from appliance.emulator import books, currency, faults, payments
 from appliance.emulator.clock import Clock
 
 Record = dict[str, Any]
@@ -138,6 +140,15 @@ KNOWN: dict[str, tuple[str, ...]] = {
         *COMMON, "Name", "Description", "Active", "Hidden", "Taxable", "TaxGroup",
         "SalesTaxRateList", "PurchaseTaxRateList", "TaxCodeConfigType",
     ),
+    "Payment": (
+        *COMMON, "TxnDate", "CurrencyRef", "ExchangeRate", "PrivateNote", "TxnStatus",
+        "LinkedTxn", "Line", "TxnSource", "CustomerRef", "ARAccountRef", "DepositToAccountRef",
+        "PaymentMethodRef", "PaymentRefNum", "CreditCardPayment", "TotalAmt", "UnappliedAmt",
+        "ProcessPayment", "TransactionLocationType", "TaxExemptionRef", "ProjectRef",
+        "DepartmentRef", "HomeTotalAmt",
+    ),
+    # Read-only here (seed.PAYMENT_METHODS), as Term.
+    "PaymentMethod": (*COMMON, "Name", "Active", "Type"),
     # Read-only here (seed.TERMS): the sandbox's standard payment terms.
     "Term": (
         *COMMON, "Name", "Active", "Type", "DueDays", "DiscountDays", "DiscountPercent",
@@ -147,8 +158,9 @@ KNOWN: dict[str, tuple[str, ...]] = {
 #: The references a write is checked against (2500 when unknown, 610 when inactive), by entity:
 #: top-level field -> the entity it names. Lines (``SalesItemLineDetail.TaxCodeRef``/``ClassRef``,
 #: ``DiscountLineDetail.DiscountAccountRef``) and ``TxnTaxDetail.TxnTaxCodeRef`` are checked in
-#: ``Company._invoice``. Class, Department and PaymentMethod are not modelled: the emulator's
-#: companies have none, so any reference to one is unknown.
+#: ``Company._invoice``; a payment's ``DepositToAccountRef`` and ``LinkedTxn`` in payments.py.
+#: Class and Department are not modelled: the emulator's companies have none, so any reference to
+#: one is unknown.
 REFERENCES: dict[str, dict[str, str]] = {
     "Customer": {
         "DefaultTaxCodeRef": "TaxCode", "SalesTermRef": "Term", "PaymentMethodRef": "PaymentMethod",
@@ -157,6 +169,10 @@ REFERENCES: dict[str, dict[str, str]] = {
     "Invoice": {
         "SalesTermRef": "Term", "ClassRef": "Class", "DepartmentRef": "Department",
         "DepositToAccountRef": "Account",
+    },
+    "Payment": {
+        "PaymentMethodRef": "PaymentMethod", "ARAccountRef": "Account",
+        "DepartmentRef": "Department",
     },
 }  # fmt: skip
 #: Entities QBO's change data capture does not cover (FACTS §6, §11).
@@ -191,7 +207,7 @@ QBO_ENTITIES = frozenset(
 UNMODELLED = {name.lower(): name for name in QBO_ENTITIES if name not in KNOWN}
 
 LIST_ENTITIES = frozenset({"Customer", "Vendor", "Employee", "Item", "Account"})
-WRITABLE = frozenset({"Customer", "Vendor", "Employee", "Item", "Account", "Invoice"})
+WRITABLE = frozenset({"Customer", "Vendor", "Employee", "Item", "Account", "Invoice", "Payment"})
 PEOPLE = ("Customer", "Vendor", "Employee")  # one DisplayName namespace
 SERVER_FIELDS = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse"})
 _SCALAR_SKIP = frozenset(
@@ -255,6 +271,7 @@ LIST_ORDER = {
     "Employee": "DisplayName",
     "Item": "Name",
     "Account": "Name",
+    "PaymentMethod": "Name",
 }
 DELETED_SUFFIX = " (deleted)"
 _BAD_NAME = re.compile(r"[:\t\n]")
@@ -329,6 +346,7 @@ class Company:
         self.tombstones: dict[tuple[str, str], Record] = {}
         self.listeners: list[ChangeListener] = []
         self.status = "active"  # or "subscription_ended", "user_not_admin" (control API)
+        self.deposited: set[str] = set()  # payment ids marked deposited (control API)
         self.version = 0  # bumped by every write: invalidates the name-ordered lists
         self._listed: dict[str, tuple[int, list[Record]]] = {}
         for entity, rows in (data or {}).items():
@@ -510,12 +528,16 @@ class Company:
             row = self.records["Customer"].get(str(body.get("Id")))
             if row is not None:
                 self._check_settled(row)
-        if entity != "Invoice":
+        if entity not in ("Invoice", "Payment"):
             raise faults.business(
                 f"{entity} is a list entity: make it inactive instead of deleting it"
             )
         self._check_body(entity, body)
         old = self._locked(entity, body)
+        if entity == "Payment":
+            payments.check_changeable(self, old)
+        else:
+            payments.check_unpaid(self, old, "deleted")
         del self.records[entity][old["Id"]]
         self._after_write(entity, old, None)
         tombstone = {"domain": "QBO", "status": "Deleted", "Id": old["Id"]}
@@ -527,10 +549,13 @@ class Company:
         return tombstone
 
     def void(self, entity: str, body: Any) -> Record:
-        if entity != "Invoice":
+        if entity not in ("Invoice", "Payment"):
             raise faults.business(f"Only transactions can be voided, not {entity}")
         self._check_body(entity, body)
         old = self._locked(entity, body)
+        if entity == "Payment":
+            return self._store_void(entity, old, payments.voided(self, old))
+        payments.check_unpaid(self, old, "voided")
         record = copy.deepcopy(old)
         for line in record.get("Line", []):
             line["Amount"] = Decimal(0)
@@ -544,6 +569,9 @@ class Company:
             PrivateNote=voided_note(old.get("PrivateNote")),
             TxnTaxDetail={"TotalTax": 0},
         )
+        return self._store_void(entity, old, record)
+
+    def _store_void(self, entity: str, old: Record, record: Record) -> Record:
         for home_amount in currency.HOME_AMOUNTS.get(entity, {}).values():
             if home_amount in record:
                 record[home_amount] = Decimal(0)
@@ -596,6 +624,8 @@ class Company:
             return self._account(record, old)
         if entity == "Invoice":
             return self._invoice(record, old, allow_dup)
+        if entity == "Payment":
+            return payments.prepare(self, record, old)
         raise faults.business(f"{entity} cannot be changed through the API")
 
     def _string(self, record: Record, key: str, max_len: int) -> str | None:
@@ -881,6 +911,7 @@ class Company:
                 "Line2": f"{address.get('City', '')}, {city}".strip(", "),
             }
             record.setdefault("FreeFormAddress", True)
+        payments.settle_invoice(self, record, old)  # Balance and LinkedTxn from its payments
         amounts = currency.HOME_AMOUNTS["Invoice"]
         currency.settle_transaction("Invoice", record, self.preferences, customer, amounts)
         return record
@@ -1047,14 +1078,27 @@ class Company:
             if old is not None:
                 if self.doc_numbers.get(old.get("DocNumber", "")) == old["Id"]:
                     del self.doc_numbers[old["DocNumber"]]
-                self._add_balance(old["CustomerRef"]["value"], -old.get("Balance", Decimal(0)))
+                owed, home = currency.amount_and_home(old, "Balance")
+                self._add_balance(old["CustomerRef"]["value"], -owed, -home)
             if new is not None:
                 self.doc_numbers.setdefault(new["DocNumber"], new["Id"])
-                self._add_balance(new["CustomerRef"]["value"], new.get("Balance", Decimal(0)))
+                owed, home = currency.amount_and_home(new, "Balance")
+                self._add_balance(new["CustomerRef"]["value"], owed, home)
+        elif entity == "Payment":
+            payments.after_write(self, old, new)
 
-    def _add_balance(self, customer_id: str, amount: Decimal) -> None:
+    def _add_balance(self, customer_id: str, amount: Decimal, home: Decimal | None = None) -> None:
+        """What a customer owes changes (``amount``, in the customer's currency), and Accounts
+        Receivable with it (``home``, in the home currency; the same amount when not given)."""
         if not amount:
             return
+        receivable = next(
+            (a for a in self.records["Account"].values()
+             if a.get("AccountType") == "Accounts Receivable"),
+            None,
+        )  # fmt: skip
+        if receivable is not None:
+            self._add_account_balance(receivable["Id"], amount if home is None else home)
         row = self.records["Customer"].get(customer_id)
         if row is None:
             return
@@ -1063,6 +1107,17 @@ class Company:
             row["BalanceWithJobs"] = Decimal(row.get("BalanceWithJobs", 0)) + amount
             parent = row.get("ParentRef", {}).get("value")
             row = self.records["Customer"].get(parent) if parent else None
+
+    def _add_account_balance(self, account_id: str, amount: Decimal) -> None:
+        row = self.records["Account"].get(account_id)
+        if row is None or not amount:
+            return
+        row["CurrentBalance"] = Decimal(row.get("CurrentBalance", 0)) + amount
+        while row is not None:
+            total = Decimal(row.get("CurrentBalanceWithSubAccounts", 0)) + amount
+            row["CurrentBalanceWithSubAccounts"] = total
+            parent = row.get("ParentRef", {}).get("value")
+            row = self.records["Account"].get(parent) if parent else None
 
     # Change data capture -----------------------------------------------------------------------
 

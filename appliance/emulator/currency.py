@@ -68,6 +68,7 @@ CURRENCIES: dict[str, str] = {
 #: Per transaction entity, the amounts kept in the home currency too: amount -> home amount.
 HOME_AMOUNTS: dict[str, dict[str, str]] = {
     "Invoice": {"TotalAmt": "HomeTotalAmt", "Balance": "HomeBalance"},
+    "Payment": {"TotalAmt": "HomeTotalAmt"},
 }
 CENT = Decimal("0.01")
 ONE = Decimal(1)
@@ -147,6 +148,21 @@ def settle_transaction(
         return
     record["ExchangeRate"] = rate = ONE if code == home(prefs) else rate
     _home_amounts(record, amounts, rate)
+
+
+def amount_and_home(record: Record, amount: str) -> tuple[Decimal, Decimal]:
+    """An amount of a transaction in its own currency and in the home currency (the same when
+    the transaction carries no ExchangeRate): what moves a customer's balance and A/R."""
+    value = Decimal(record.get(amount, 0))
+    rate = Decimal(record.get("ExchangeRate", ONE))
+    return value, (value * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def refresh_home_amounts(entity: str, record: Record) -> None:
+    """Figure a transaction's home amounts again after an amount changed (an invoice's Balance
+    when a payment is applied), at the rate it carries; nothing without multi-currency."""
+    if "ExchangeRate" in record:
+        _home_amounts(record, HOME_AMOUNTS.get(entity, {}), Decimal(record["ExchangeRate"]))
 
 
 def _home_amounts(record: Record, amounts: Mapping[str, str], rate: Decimal) -> None:

@@ -34,7 +34,8 @@ Design
   at cost, vendor balances sum to Accounts Payable, a parent customer's BalanceWithJobs includes
   its jobs, and an invoice's TotalAmt is the sum of its lines. The customers' balances are the
   sandbox's; the seeded invoices are a sample of the sandbox's sales, not all of them, though
-  each open one carries its customer's whole balance.
+  each open one carries its customer's whole balance. The two paid ones have the Payment that
+  paid them (into Undeposited Funds), linked both ways as QBO links them.
 * Sales tax: the US kinds' seeded invoice lines are non-taxable ("NON") and TotalTax is 0;
   abroad every line is on the kind's standard-rate code, tax included in the amounts, and
   TxnTaxDetail is figured (``_tax_codes``), so the totals and balances are the same in every kind.
@@ -68,7 +69,9 @@ Record = dict[str, Any]
 Company = dict[str, list[Record]]
 _T = TypeVar("_T")
 
-ENTITY_ORDER: tuple[str, ...] = ("Account", "Customer", "Item", "Vendor", "Employee", "Invoice")
+ENTITY_ORDER: tuple[str, ...] = (
+    "Account", "Customer", "Item", "Vendor", "Employee", "Invoice", "Payment",
+)  # fmt: skip
 
 DELETED = " (deleted)"  # QBO appends this to the name of a list record made inactive
 
@@ -1169,6 +1172,32 @@ def _seed_invoices(books: _Books) -> None:
         if "PrimaryEmailAddr" in customer:
             record["BillEmail"] = dict(customer["PrimaryEmailAddr"])
         record["Balance"] = _ZERO if row.paid else total
+        if row.paid:
+            _seed_payment(books, record, customer, row.days_ago - 3)
+
+
+def _seed_payment(books: _Books, invoice: Record, customer: Record, days_ago: int) -> None:
+    """The payment that paid a seeded invoice in full, into Undeposited Funds, on the day the
+    invoice was last changed (its payment is what changed it)."""
+    payment = books.new("Payment", days_ago * _DAY)
+    payment.update(
+        {
+            "CustomerRef": _ref(customer),
+            "DepositToAccountRef": _ref(books.accounts["Undeposited Funds"]),
+            "TotalAmt": invoice["TotalAmt"],
+            "UnappliedAmt": _ZERO,
+            "ProcessPayment": False,
+            "TxnDate": books.date(days_ago).isoformat(),
+            "CurrencyRef": _usd(),
+            "Line": [
+                {
+                    "Amount": invoice["TotalAmt"],
+                    "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}],
+                }
+            ],
+        }
+    )
+    invoice["LinkedTxn"] = [{"TxnId": payment["Id"], "TxnType": "Payment"}]
 
 
 # Company kinds: locale, preferences and sales tax (FACTS §11) ------------------------------
@@ -1203,6 +1232,18 @@ TERMS: tuple[tuple[str, str, int], ...] = (
     ("3", "Net 30", 30),
     ("4", "Net 60", 60),
     ("5", "Net 10", 10),
+)
+#: The payment methods a new QBO company starts with (Id, Name, Type), the same in every kind. The
+#: names and types are QBO's (Type CREDIT_CARD or NON_CREDIT_CARD); the ids and the order are
+#: [unverified]: the emulator's choice.
+PAYMENT_METHODS: tuple[tuple[str, str, str], ...] = (
+    ("1", "Cash", "NON_CREDIT_CARD"),
+    ("2", "Check", "NON_CREDIT_CARD"),
+    ("3", "Visa", "CREDIT_CARD"),
+    ("4", "MasterCard", "CREDIT_CARD"),
+    ("5", "Discover", "CREDIT_CARD"),
+    ("6", "American Express", "CREDIT_CARD"),
+    ("7", "Diners Club", "CREDIT_CARD"),
 )
 
 KINDS: dict[str, _Kind] = {
@@ -1365,9 +1406,12 @@ def _localise(books: _Books, kind_name: str) -> None:
         new(rid, Name=name, Active=True, Type="STANDARD", DueDays=days)
         for rid, name, days in TERMS
     ]  # fmt: skip
+    methods = [
+        new(rid, Name=name, Active=True, Type=kind_of) for rid, name, kind_of in PAYMENT_METHODS
+    ]
     books.extra.update(
         {"Preferences": [preferences], "TaxAgency": agencies, "TaxRate": rates, "TaxCode": codes,
-         "Term": terms}
+         "Term": terms, "PaymentMethod": methods}
     )  # fmt: skip
     _tax_codes(books, kind, codes)
 
@@ -1437,13 +1481,14 @@ def _stock_value(items: Sequence[Record]) -> Decimal:
 
 def sandbox_company(ts: Timestamp, kind: str = DEFAULT_KIND) -> Company:
     """Intuit's "Sandbox Company_US_1": 90 accounts, 29 customers, 22 items (the sandbox's 18
-    plus a small category tree), 26 vendors, 2 employees, 8 invoices and CompanyInfo.
+    plus a small category tree), 26 vendors, 2 employees, 8 invoices, the 2 payments that paid
+    two of them, and CompanyInfo.
 
     Returns ``{"Account": [...], "Customer": [...], "Item": [...], "Vendor": [...],
-    "Employee": [...], "Invoice": [...], "CompanyInfo": [one record with Id "1"]}``, each list
-    in Id order, plus ``Preferences`` (one record) and ``TaxAgency``, ``TaxRate`` and ``TaxCode``
-    for the company ``kind`` (one of ``KINDS``; an entity with no records is left out). Every
-    call builds new records.
+    "Employee": [...], "Invoice": [...], "Payment": [...], "CompanyInfo": [one record with Id
+    "1"]}``, each list in Id order, plus ``Preferences`` (one record), ``TaxAgency``, ``TaxRate``
+    and ``TaxCode`` for the company ``kind`` (one of ``KINDS``; an entity with no records is left
+    out), and the ``Term`` and ``PaymentMethod`` lists. Every call builds new records.
     """
     books = _sandbox(ts)
     _localise(books, kind)

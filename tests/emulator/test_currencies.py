@@ -428,3 +428,74 @@ def test_an_exchange_rate_must_be_a_number_above_zero(
     error = fault(post(multi, "/invoice", sent))
     assert error["code"] == code
     assert error["element"] == "ExchangeRate"
+
+
+# Payments ----------------------------------------------------------------------------------------
+
+
+def _account(api: httpx.Client, name: str) -> Decimal:
+    found = api.get("/query", params={"query": f"select * from Account where Name = '{name}'"})
+    (row,) = found.json()["QueryResponse"]["Account"]
+    return money(row["CurrentBalance"])
+
+
+def test_a_payment_in_euros_pays_the_invoice_in_euros_and_the_books_in_dollars(
+    multi: httpx.Client, euro_customer: dict[str, Any]
+) -> None:
+    receivable = _account(multi, "Accounts Receivable (A/R)")
+    undeposited = _account(multi, "Undeposited Funds")
+    customer = {"value": euro_customer["Id"]}
+    bill = post(multi, "/invoice", {"CustomerRef": customer, "ExchangeRate": Decimal("1.1"),
+                                    "Line": [line("2", "50")]}).json()["Invoice"]  # fmt: skip
+    # A/R takes the invoice at home: 100.00 EUR x 1.1 = 110.00 USD.
+    assert _account(multi, "Accounts Receivable (A/R)") == receivable + Decimal("110.00")
+    # 60.00 EUR at 1.2 = 72.00 USD; 40.00 of it paid to the invoice, 20.00 a credit.
+    sent = {"CustomerRef": customer, "TotalAmt": Decimal("60"), "ExchangeRate": Decimal("1.2"),
+            "HomeTotalAmt": Decimal("1"),
+            "Line": [{"Amount": Decimal("40"),
+                      "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Invoice"}]}]}  # fmt: skip
+    made = post(multi, "/payment", sent)
+    assert made.status_code == 200, made.text
+    payment = made.json()["Payment"]
+    assert payment["CurrencyRef"] == EURO  # the customer's, when not sent
+    assert money(payment["ExchangeRate"]) == Decimal("1.2")
+    assert money(payment["HomeTotalAmt"]) == Decimal("72.00")  # what was sent is replaced
+    invoice = multi.get(f"/invoice/{bill['Id']}").json()["Invoice"]
+    assert money(invoice["Balance"]) == Decimal("60.00")  # 100.00 - 40.00, in euros
+    assert money(invoice["HomeBalance"]) == Decimal("66.00")  # 60.00 x the invoice's 1.1
+    owed = multi.get(f"/customer/{euro_customer['Id']}").json()["Customer"]
+    assert money(owed["Balance"]) == Decimal("40.00")  # 60.00 owed less the 20.00 credit
+    # A/R: + 110.00 - 40.00 x 1.1 (44.00, the invoice's part at its rate) - 20.00 x 1.2 (24.00)
+    # = + 42.00; Undeposited Funds (in dollars) takes the payment at home: 72.00.
+    assert _account(multi, "Accounts Receivable (A/R)") == receivable + Decimal("42.00")
+    assert _account(multi, "Undeposited Funds") == undeposited + Decimal("72.00")
+    # Voided, it is worth nothing in either currency.
+    voided = multi.post(
+        "/payment", params={"operation": "update", "include": "void"},
+        json={"Id": payment["Id"], "SyncToken": payment["SyncToken"], "sparse": True},
+    )  # fmt: skip
+    assert voided.status_code == 200, voided.text
+    assert money(voided.json()["Payment"]["HomeTotalAmt"]) == 0
+    assert _account(multi, "Undeposited Funds") == undeposited
+
+
+def test_a_payment_not_in_its_customers_currency_is_refused(
+    multi: httpx.Client, euro_customer: dict[str, Any]
+) -> None:
+    dollars = post(multi, "/payment", {"CustomerRef": {"value": euro_customer["Id"]},
+                                       "CurrencyRef": {"value": "USD"}, "TotalAmt": 5})  # fmt: skip
+    error = fault(dollars)
+    assert (error["code"], error["element"]) == ("6000", "CurrencyRef")
+    assert "USD" in error["Detail"]
+    assert "EUR" in error["Detail"]
+
+
+def test_with_multicurrency_off_a_payment_in_euros_is_refused(emulator: RunningEmulator) -> None:
+    with emulator.api() as api:
+        euros = post(api, "/payment", {"CustomerRef": {"value": "1"},
+                                       "CurrencyRef": {"value": "EUR"}, "TotalAmt": 5})  # fmt: skip
+        assert fault(euros)["code"] == "6000"
+        plain = post(api, "/payment", {"CustomerRef": {"value": "1"}, "TotalAmt": 5})
+        assert plain.status_code == 200, plain.text
+        for absent in ("ExchangeRate", "HomeTotalAmt"):
+            assert absent not in plain.json()["Payment"]

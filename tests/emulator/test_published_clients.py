@@ -18,7 +18,7 @@ from intuitlib.enums import Scopes  # noqa: E402
 from quickbooks import QuickBooks  # noqa: E402
 from quickbooks.batch import batch_create  # noqa: E402
 from quickbooks.exceptions import QuickbooksException  # noqa: E402
-from quickbooks.objects.base import Ref  # noqa: E402
+from quickbooks.objects.base import LinkedTxn, Ref  # noqa: E402
 from quickbooks.objects.customer import Customer  # noqa: E402
 from quickbooks.objects.detailline import (  # noqa: E402
     SalesItemLine,
@@ -26,6 +26,8 @@ from quickbooks.objects.detailline import (  # noqa: E402
 )
 from quickbooks.objects.invoice import Invoice  # noqa: E402
 from quickbooks.objects.item import Item  # noqa: E402
+from quickbooks.objects.payment import Payment, PaymentLine  # noqa: E402
+from quickbooks.objects.paymentmethod import PaymentMethod  # noqa: E402
 from quickbooks.objects.tax import TxnTaxDetail  # noqa: E402
 from quickbooks.objects.taxcode import TaxCode  # noqa: E402
 from quickbooks.objects.taxrate import TaxRate  # noqa: E402
@@ -131,6 +133,48 @@ def test_python_quickbooks_lists_items_and_creates_an_invoice(qb: QuickBooks) ->
     assert float(saved.TotalAmt) == 160.88
     listed = Invoice.filter(DocNumber=saved.DocNumber, qb=qb)
     assert [i.Id for i in listed] == [invoice.Id]
+
+
+def test_python_quickbooks_records_a_payment_against_an_invoice(qb: QuickBooks) -> None:
+    customer = Customer()
+    customer.DisplayName = "Library Payer"
+    customer.save(qb=qb)
+    line = SalesItemLine()
+    line.Amount = 120
+    line.SalesItemLineDetail = SalesItemLineDetail()
+    line.SalesItemLineDetail.ItemRef = Item.filter(Name="Design", qb=qb)[0].to_ref()  # not taxable
+    line.SalesItemLineDetail.Qty = 1
+    line.SalesItemLineDetail.UnitPrice = 120
+    invoice = Invoice()
+    invoice.CustomerRef = customer.to_ref()
+    invoice.Line.append(line)
+    invoice.save(qb=qb)
+    assert float(Invoice.get(invoice.Id, qb=qb).Balance) == 120
+
+    (visa,) = PaymentMethod.filter(Name="Visa", qb=qb)
+    link = LinkedTxn()
+    link.TxnId = invoice.Id
+    link.TxnType = "Invoice"
+    applied = PaymentLine()
+    applied.Amount = 45.5
+    applied.LinkedTxn.append(link)
+    payment = Payment()
+    payment.CustomerRef = customer.to_ref()
+    payment.TotalAmt = 50
+    payment.PaymentMethodRef = visa.to_ref()
+    payment.Line.append(applied)
+    payment.save(qb=qb)
+
+    saved = Payment.get(payment.Id, qb=qb)
+    assert (float(saved.TotalAmt), float(saved.UnappliedAmt)) == (50, 4.5)  # 50 - 45.50
+    assert saved.PaymentMethodRef.name == "Visa"
+    assert [p.Id for p in Payment.filter(CustomerRef=customer.Id, qb=qb)] == [payment.Id]
+    assert payment.Id in {p.Id for p in Payment.all(max_results=1000, qb=qb)}
+    paid = Invoice.get(invoice.Id, qb=qb)
+    assert float(paid.Balance) == 74.5  # 120 - 45.50
+    assert [(t.TxnId, t.TxnType) for t in paid.LinkedTxn] == [(payment.Id, "Payment")]
+    saved.void(qb=qb)
+    assert float(Invoice.get(invoice.Id, qb=qb).Balance) == 120
 
 
 def test_python_quickbooks_reads_tax_codes_and_rates_and_makes_a_taxed_invoice(

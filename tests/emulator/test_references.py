@@ -155,7 +155,7 @@ def test_a_customer_naming_an_unknown_record_is_a_2500(api: httpx.Client) -> Non
     for field, value in (
         ("DefaultTaxCodeRef", "2"),
         ("SalesTermRef", "99"),
-        ("PaymentMethodRef", "1"),
+        ("PaymentMethodRef", "99"),
     ):
         body = {"DisplayName": f"Refs {field}", field: {"value": value}}
         assert_invalid_reference(api.post("/customer", json=body), field, value)

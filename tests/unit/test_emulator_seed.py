@@ -119,6 +119,7 @@ def test_the_sandbox_has_the_real_companys_list_sizes(sandbox: Company) -> None:
         "Vendor": 26,
         "Employee": 2,
         "Invoice": 8,
+        "Payment": 2,  # paying invoices 1001 and 1006 in full
         "CompanyInfo": 1,
         "Preferences": 1,
         # Automated sales tax: codes TAX and NON only; the rates of the emulator's own
@@ -128,9 +129,11 @@ def test_the_sandbox_has_the_real_companys_list_sizes(sandbox: Company) -> None:
         "TaxRate": 15,
         "TaxCode": 2,
         "Term": 5,  # Due on receipt, Net 10, 15, 30, 60
+        "PaymentMethod": 7,  # Cash, Check and five cards
     }
     assert list(sandbox) == [
-        *ENTITY_ORDER, "CompanyInfo", "Preferences", "TaxAgency", "TaxRate", "TaxCode", "Term"
+        *ENTITY_ORDER, "CompanyInfo", "Preferences", "TaxAgency", "TaxRate", "TaxCode", "Term",
+        "PaymentMethod",
     ]  # fmt: skip
 
 
@@ -257,6 +260,8 @@ REF_TARGETS = {
     ("Invoice", "CustomerRef"): "Customer",
     ("Invoice", "ItemRef"): "Item",
     ("Invoice", "ItemAccountRef"): "Account",
+    ("Payment", "CustomerRef"): "Customer",
+    ("Payment", "DepositToAccountRef"): "Account",
 }
 NAMELESS_REFS = {("Customer", "ParentRef"), ("Account", "ParentRef")}  # as the recordings show
 
@@ -297,7 +302,7 @@ def test_ids_are_strings_numbered_from_one_per_entity(books: Company) -> None:
 
 AMOUNT_KEYS = {
     "Balance", "BalanceWithJobs", "CurrentBalance", "CurrentBalanceWithSubAccounts", "UnitPrice",
-    "PurchaseCost", "QtyOnHand", "Amount", "Qty", "TotalAmt", "TotalTax",
+    "PurchaseCost", "QtyOnHand", "Amount", "Qty", "TotalAmt", "TotalTax", "UnappliedAmt",
 }  # fmt: skip
 
 
