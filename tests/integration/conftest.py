@@ -1,4 +1,9 @@
-"""Fixtures for tests that run the service's own wiring against the emulator."""
+"""Fixtures for tests that run the service's own wiring against the emulator, or the service as
+installed (a real `appliance serve` process).
+
+``emulator`` is a fresh emulator per test; ``books`` one per test module, for modules whose tests
+each write records of their own names (a module that needs other books defines its own).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,21 @@ import pytest
 
 from appliance.config import Settings
 from appliance.storage.store import initialize
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
+from tests.harness.processes import run_appliance
+from tests.harness.service import Service, env_for, start
 
 
 @pytest.fixture
 def emulator() -> Iterator[RunningEmulator]:
     with RunningEmulator() as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def books() -> Iterator[RunningEmulator]:
+    with RunningEmulator() as emulator:
+        yield emulator
 
 
 @pytest.fixture
@@ -28,3 +41,13 @@ def app_settings(tmp_path: Path, emulator: RunningEmulator, short_dir: Path) -> 
     )
     initialize(settings, actor="test")
     return settings
+
+
+@pytest.fixture
+def service(settings: Settings) -> Iterator[Service]:
+    """`appliance init`, then `appliance serve` with its bundled emulator, not connected."""
+    env = env_for(settings)
+    assert run_appliance("init", env=env).returncode == 0
+    svc = start(env, settings)
+    yield svc
+    svc.kill()

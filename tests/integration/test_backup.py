@@ -8,23 +8,18 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from appliance.storage.keyring import Keyring, save_keyring
-from tests.integration.test_push import Gateway, created, running_gateway
-from tests.integration.test_service import start
-from tests.support import RunningEmulator, run_appliance
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import Gateway, running_gateway
+from tests.harness.jobroutr import created
+from tests.harness.processes import run_appliance
+from tests.harness.service import start
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def books() -> Iterator[RunningEmulator]:
-    with RunningEmulator() as emulator:
-        yield emulator
 
 
 def event_ids(path: Path) -> set[str]:

@@ -18,8 +18,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from appliance.config import Settings
-from tests.integration.test_service import Service, env_for, start
-from tests.support import APPLIANCE, appliance_env, free_port, run_appliance, wait_until
+from tests.harness.processes import APPLIANCE, appliance_env, free_port, run_appliance, wait_until
+from tests.harness.service import Service, env_for, start
 
 pytestmark = pytest.mark.slow
 

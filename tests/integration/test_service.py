@@ -8,17 +8,13 @@ import signal
 import socket
 import stat
 import subprocess
-import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
 
 from appliance.config import Settings
-from tests.support import (
+from tests.harness.processes import (
     APPLIANCE,
     answers,
     appliance_env,
@@ -26,6 +22,7 @@ from tests.support import (
     run_appliance,
     wait_until,
 )
+from tests.harness.service import Service, env_for, start
 
 pytestmark = pytest.mark.slow
 
@@ -33,71 +30,6 @@ COMMANDS = [
     "init", "serve", "migrate", "rotate-key", "status", "emulator", "tui", "connect",
     "disconnect", "import", "accounts", "settings", "events",
 ]  # fmt: skip
-
-
-@dataclass
-class Service:
-    env: dict[str, str]
-    url: str
-    socket: Path
-    process: subprocess.Popen[str]
-    # Files, not pipes: a chatty service must never block on a full pipe while a test waits.
-    out: IO[str] | None = None
-    err: IO[str] | None = None
-
-    def stop(self) -> tuple[int, str, str]:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-        return self.process.returncode, _read(self.out), _read(self.err)
-
-
-def _read(handle: IO[str] | None) -> str:
-    if handle is None:
-        return ""
-    handle.seek(0)
-    return handle.read()
-
-
-def env_for(settings: Settings, **extra: str) -> dict[str, str]:
-    return {
-        "APPLIANCE_STATE_DIR": str(settings.state_dir),
-        "APPLIANCE_HTTP_PORT": str(settings.http_port),
-        "APPLIANCE_ADMIN_SOCKET": str(settings.admin_socket_path),
-        # The bundled emulator runs inside the service, on a port of its own.
-        "APPLIANCE_QBO_EMULATOR_URL": f"http://127.0.0.1:{free_port()}",
-        **extra,
-    }
-
-
-def start(env: dict[str, str], settings: Settings) -> Service:
-    out = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed with the test process
-    err = tempfile.TemporaryFile("w+")  # noqa: SIM115
-    process = subprocess.Popen(
-        [str(APPLIANCE), "serve"], env=appliance_env(env), stdout=out, stderr=err, text=True
-    )
-    url = f"http://127.0.0.1:{settings.http_port}"
-    service = Service(env, url, settings.admin_socket_path, process, out, err)
-    try:
-        wait_until(
-            lambda: process.poll() is not None or answers(url + "/healthz"),
-            what="the service to answer /healthz",
-        )
-    except AssertionError:
-        process.kill()
-        raise
-    assert process.poll() is None, _read(err)
-    return service
-
-
-@pytest.fixture
-def service(settings: Settings) -> Iterator[Service]:
-    env = env_for(settings)
-    assert run_appliance("init", env=env).returncode == 0
-    svc = start(env, settings)
-    yield svc
-    if svc.process.poll() is None:
-        svc.process.kill()
-        svc.process.wait()
 
 
 def test_serve_answers_health_and_status_and_stops_cleanly_on_sigterm(service: Service) -> None:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_push import running_gateway
-from tests.support import APPLIANCE, RunningEmulator, appliance_env
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import running_gateway
+from tests.harness.processes import APPLIANCE, appliance_env
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from appliance.storage.models import Company, Event
 from appliance.storage.store import Store, initialize
 from appliance.storage.types import utcnow
 from appliance.sync.push import PushConfig, Pusher
-from tests.support import shared_dir
+from tests.harness.processes import shared_dir
 
 REALM = "9341453050071776"
 WAIT = timedelta(days=1)
