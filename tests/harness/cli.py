@@ -22,15 +22,19 @@ def invoke(*args: str, env: Mapping[str, str] | None = None) -> Result:
     """``appliance ARGS`` in this process, its stdout and stderr apart, under ``env`` (APPLIANCE_*
     settings on top of the isolated host's environment).
 
-    The command sets the process's umask as `appliance` does; it is put back afterwards so the
-    next test sees the one it started with.
+    An exception the command does not handle is raised here (a process would print a traceback),
+    so no check of a sentence can pass over one. The command sets the process's umask as
+    `appliance` does; it is put back afterwards so the next test sees the one it started with.
     """
     from appliance.cli import main  # noqa: PLC0415 - the command line loads only when used
 
     umask = os.umask(0o077)
     os.umask(umask)
     try:
-        return CliRunner().invoke(main, list(args), env=dict(env or {}))
+        runner = CliRunner()
+        return runner.invoke(
+            main, list(args), env=dict(env or {}), prog_name="appliance", catch_exceptions=False
+        )
     finally:
         os.umask(umask)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import stat
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from appliance.config import Settings
+from tests.harness.cli import invoke
 from tests.harness.processes import (
     APPLIANCE,
     answers,
@@ -101,8 +101,8 @@ def test_a_second_service_on_the_same_socket_is_refused_with_a_sentence(
 
 
 def test_status_when_the_service_is_not_running_says_how_to_start_it(settings: Settings) -> None:
-    result = run_appliance("status", env=env_for(settings))
-    assert result.returncode == 3
+    result = invoke("status", env=env_for(settings))
+    assert result.exit_code == 3
     assert "not running" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -185,10 +185,8 @@ def test_a_world_readable_client_secret_file_stops_start_up(
 @pytest.mark.parametrize("command", [None, *COMMANDS])
 def test_every_command_has_help(command: str | None) -> None:
     args = ["--help"] if command is None else [command, "--help"]
-    result = subprocess.run(
-        [str(APPLIANCE), *args], capture_output=True, text=True, check=False, env=os.environ
-    )
-    assert result.returncode == 0, result.stderr
+    result = invoke(*args)
+    assert result.exit_code == 0, result.stderr
     assert "Usage: appliance" in result.stdout
     if command is None:
         for name in COMMANDS:
