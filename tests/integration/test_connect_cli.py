@@ -62,9 +62,9 @@ def test_cancelling_in_quickbooks_is_explained(service: Service) -> None:
     assert status(service.env)["connection"] is None
 
 
-def test_a_hostile_callback_gets_a_page_not_a_server_error(service: Service) -> None:
+def test_a_hostile_callback_gets_a_page_not_a_server_error(idle_service: Service) -> None:
     for query in ("", "?state=nope&code=x&realmId=1", "?error=access_denied", "?state=%ff"):
-        page = httpx.get(service.url + "/oauth/callback" + query)
+        page = httpx.get(idle_service.url + "/oauth/callback" + query)
         assert page.status_code == 400
         assert "QuickBooks was not connected" in page.text
 

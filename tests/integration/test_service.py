@@ -60,10 +60,10 @@ def test_serve_answers_health_and_status_and_stops_cleanly_on_sigterm(service: S
 
 
 def test_a_request_with_both_content_length_and_chunked_is_refused_with_400(
-    service: Service,
+    idle_service: Service,
 ) -> None:
     # RFC 9112 6.1: a proxy in front may read the length the other way (request smuggling).
-    port = int(service.url.rsplit(":", 1)[1])
+    port = int(idle_service.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(
             b"POST /webhooks/jobroutr HTTP/1.1\r\nHost: gateway\r\n"
@@ -89,15 +89,15 @@ def test_rotate_key_while_the_service_runs_is_done_by_the_service(service: Servi
 
 
 def test_a_second_service_on_the_same_socket_is_refused_with_a_sentence(
-    service: Service, settings: Settings
+    idle_service: Service,
 ) -> None:
     second = run_appliance(
-        "serve", env={**service.env, "APPLIANCE_HTTP_PORT": str(free_port())}, timeout=30
+        "serve", env={**idle_service.env, "APPLIANCE_HTTP_PORT": str(free_port())}, timeout=30
     )
     assert second.returncode == 1
     assert "already running" in second.stderr
     assert "Traceback" not in second.stderr
-    assert answers(service.url + "/healthz")
+    assert answers(idle_service.url + "/healthz")
 
 
 def test_status_when_the_service_is_not_running_says_how_to_start_it(settings: Settings) -> None:
