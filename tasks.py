@@ -4,7 +4,8 @@
     python3 tasks.py run     install into .venv, initialise, and run the appliance on its defaults
     python3 tasks.py test    install into .venv with the dev tools, then lint, type-check and test
 
-`test` passes any further arguments to pytest (e.g. `python3 tasks.py test -k vault`).
+`test` passes any further arguments to pytest (e.g. `python3 tasks.py test -k vault`); `test --fast`
+leaves out the long fault runs of tests/chaos/ (what CI runs is `test`, everything).
 `lint` runs only the checks. Dependencies are pinned by constraints.txt.
 """
 
@@ -61,7 +62,10 @@ def main(argv: list[str]) -> None:
     elif command == "test":
         ensure_venv("dev")
         lint()
-        sh(BIN / "pytest", *argv[1:])
+        args = argv[1:]
+        if "--fast" in args:
+            args = ["-m", "not chaos", *(a for a in args if a != "--fast")]
+        sh(BIN / "pytest", *args)
     elif command == "lint":
         ensure_venv("dev")
         lint()
