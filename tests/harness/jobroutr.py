@@ -104,15 +104,21 @@ def plan(
         add(rng.uniform(50, 500), "invoice.created", data)
         result.invoices[data["id"]] = data
     timeline.sort(key=lambda t: t[0])
-    unique = [(event_id, doc) for _, event_id, doc in timeline]
+    result.sends = redelivered([(event_id, doc) for _, event_id, doc in timeline], total, rng)
+    return result
+
+
+def redelivered(
+    unique: list[tuple[str, dict[str, Any]]], total: int, rng: random.Random
+) -> list[tuple[str, dict[str, Any]]]:
+    """``unique`` with JobRoutr's retries, ``total`` sends in all: the same webhook-id again,
+    some soon, some much later."""
     sends = list(unique)
-    # JobRoutr's retries: the same webhook-id again, some soon, some much later.
     while len(sends) < total:
         position = rng.randrange(len(sends))
         again = unique[rng.randrange(min(len(unique), position + 1))]
         sends.insert(position + 1 + rng.randrange(3), again)
-    result.sends = sends[:total] if len(unique) <= total else unique
-    return result
+    return sends[:total] if len(unique) <= total else unique
 
 
 def expected_total(invoice: dict[str, Any]) -> Decimal:

@@ -69,9 +69,29 @@ def judge(books: RunningEmulator, settings: Settings, story: Plan, acked: set[st
         for e in events.values()
         if e.status != "done"
     }
-    company = books.service.companies[books.realm]
+    judging = _Judging(found, links, books.service.companies[books.realm].rows)
+    judging.customers(story.customers)
+    judging.products(story.products)
+    judging.invoices(story.invoices)
+    return found
+
+
+class _Judging:
+    """One kind of record at a time: how many QBO records are each JobRoutr record, and whether
+    the one it is linked to is as JobRoutr last sent it. Writes what it finds into ``found``."""
+
+    def __init__(
+        self,
+        found: Findings,
+        links: dict[tuple[str, str], str],
+        rows: Callable[[str], list[dict[str, Any]]],
+    ) -> None:
+        self.found = found
+        self.links = links
+        self.rows = rows
 
     def copies_of(
+        self,
         kind: str,
         names: dict[str, set[str]],
         rows: list[dict[str, Any]],
@@ -82,64 +102,69 @@ def judge(books: RunningEmulator, settings: Settings, story: Plan, acked: set[st
         for row in rows:
             if (rid := owner.get(key(row))) is not None:
                 counted[rid] += 1
-        found.copies[kind] = counted
+        self.found.copies[kind] = counted
 
-    def linked(kind: str, rid: str, rows: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-        record = rows.get(links.get((kind, rid), ""))
+    def linked(self, kind: str, rid: str, rows: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        record = rows.get(self.links.get((kind, rid), ""))
         if record is None:
-            found.wrong.append(f"{kind} {rid}: not linked to a record in QBO")
+            self.found.wrong.append(f"{kind} {rid}: not linked to a record in QBO")
         return record
 
-    # A customer renamed for a clash is still that customer, written once more.
-    customers = {r["Id"]: r for r in company.rows("Customer")}
-    copies_of(
-        "customer",
-        {cid: {d["company_name"], d["company_name"] + " (customer)"}
-         for cid, d in story.customers.items()},
-        list(customers.values()),
-        lambda r: r["DisplayName"],
-    )  # fmt: skip
-    for cid, data in story.customers.items():
-        if (record := linked("customer", cid, customers)) is None:
-            continue
-        if (
-            record["DisplayName"] != data["company_name"]
-            or record.get("PrimaryPhone", {}).get("FreeFormNumber") != data["phone"]
-            or record.get("PrimaryEmailAddr", {}).get("Address") != data["email"]
-            or record.get("Notes")  # the latest version has no notes
-        ):
-            found.wrong.append(f"customer {cid}: not in its latest version")
+    def customers(self, story: dict[str, dict[str, Any]]) -> None:
+        # A customer renamed for a clash is still that customer, written once more.
+        customers = {r["Id"]: r for r in self.rows("Customer")}
+        self.copies_of(
+            "customer",
+            {cid: {d["company_name"], d["company_name"] + " (customer)"}
+             for cid, d in story.items()},
+            list(customers.values()),
+            lambda r: r["DisplayName"],
+        )  # fmt: skip
+        for cid, data in story.items():
+            if (record := self.linked("customer", cid, customers)) is None:
+                continue
+            if (
+                record["DisplayName"] != data["company_name"]
+                or record.get("PrimaryPhone", {}).get("FreeFormNumber") != data["phone"]
+                or record.get("PrimaryEmailAddr", {}).get("Address") != data["email"]
+                or record.get("Notes")  # the latest version has no notes
+            ):
+                self.found.wrong.append(f"customer {cid}: not in its latest version")
 
-    items = {r["Id"]: r for r in company.rows("Item")}
-    products = {pid: {d["name"]} for pid, d in story.products.items()}
-    copies_of("product", products, list(items.values()), lambda r: r["Name"])
-    for pid, data in story.products.items():
-        if (item := linked("product", pid, items)) is None:
-            continue
-        if Decimal(str(item.get("UnitPrice"))) != Decimal(data["price"]):
-            found.wrong.append(f"product {pid}: not in its latest version")
+    def products(self, story: dict[str, dict[str, Any]]) -> None:
+        items = {r["Id"]: r for r in self.rows("Item")}
+        products = {pid: {d["name"]} for pid, d in story.items()}
+        self.copies_of("product", products, list(items.values()), lambda r: r["Name"])
+        for pid, data in story.items():
+            if (item := self.linked("product", pid, items)) is None:
+                continue
+            if Decimal(str(item.get("UnitPrice"))) != Decimal(data["price"]):
+                self.found.wrong.append(f"product {pid}: not in its latest version")
 
-    # Every invoice the appliance writes carries its JobRoutr id in the private note: numbered
-    # or not, that is how a second copy shows.
-    bills = {r["Id"]: r for r in company.rows("Invoice")}
-    notes = {iid: {invoice_marker(iid)} for iid in story.invoices}
-    copies_of("invoice", notes, list(bills.values()), lambda r: r.get("PrivateNote"))
-    for iid, data in story.invoices.items():
-        if (bill := linked("invoice", iid, bills)) is None:
-            continue
+    def invoices(self, story: dict[str, dict[str, Any]]) -> None:
+        # Every invoice the appliance writes carries its JobRoutr id in the private note:
+        # numbered or not, that is how a second copy shows.
+        bills = {r["Id"]: r for r in self.rows("Invoice")}
+        notes = {iid: {invoice_marker(iid)} for iid in story}
+        self.copies_of("invoice", notes, list(bills.values()), lambda r: r.get("PrivateNote"))
+        for iid, data in story.items():
+            if (bill := self.linked("invoice", iid, bills)) is None:
+                continue
+            if not self.as_sent(bill, data):
+                self.found.wrong.append(f"invoice {iid}: not as JobRoutr sent it")
+
+    def as_sent(self, bill: dict[str, Any], data: dict[str, Any]) -> bool:
         refs = [
             line["SalesItemLineDetail"]["ItemRef"]["value"]
             for line in bill["Line"]
             if line["DetailType"] == "SalesItemLineDetail"
         ]
-        if (
+        return not (
             ("number" in data and bill.get("DocNumber") != data["number"])
-            or bill["CustomerRef"]["value"] != links.get(("customer", data["customer_id"]))
-            or refs != [links.get(("product", line["product_id"])) for line in data["lines"]]
+            or bill["CustomerRef"]["value"] != self.links.get(("customer", data["customer_id"]))
+            or refs != [self.links.get(("product", line["product_id"])) for line in data["lines"]]
             or Decimal(str(bill["TotalAmt"])) != expected_total(data)
-        ):
-            found.wrong.append(f"invoice {iid}: not as JobRoutr sent it")
-    return found
+        )
 
 
 def check_books(
