@@ -181,12 +181,6 @@ def terminal() -> Iterator[Callable[[Mapping[str, str]], Terminal]]:
             console.kill()
 
 
-@pytest.fixture(scope="module")
-def books() -> Iterator[RunningEmulator]:
-    with RunningEmulator() as emulator:
-        yield emulator
-
-
 def showing(texts: tuple[str, ...], others: tuple[str, ...] = ()) -> Callable[[str], bool]:
     """The screen shows these texts, none of the others, and the keys. Waited for, not asserted
     once: the footer hides keys while a text field has the focus (they would go into the field),
