@@ -30,7 +30,7 @@ import msgspec
 from appliance.core.activity import QBO_CALLS, QBO_FAILED, QBO_STATUS, QBO_THROTTLED, Activity
 from appliance.qbo.errors import (
     AuthenticationError,
-    ConnectionLost,
+    ConnectionLostError,
     QboError,
     ServerError,
     ThrottledError,
@@ -161,7 +161,7 @@ class QboClient:
                     return _decode(response)
             except httpx.TransportError as exc:
                 self.activity.add(f"{QBO_STATUS}none")
-                error = ConnectionLost(
+                error = ConnectionLostError(
                     f"The connection to QuickBooks failed ({type(exc).__name__})"
                 )
             if isinstance(error, AuthenticationError) and not refreshed:

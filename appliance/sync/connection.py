@@ -25,7 +25,7 @@ from appliance.qbo.errors import (
     CompanyStatusError,
     OAuthError,
     QboError,
-    ReconnectNeeded,
+    ReconnectNeededError,
     TransientError,
 )
 from appliance.qbo.oauth import HINTS, Callback, OAuthClient
@@ -150,7 +150,7 @@ class Connector:
             )
         try:
             tokens = await self.oauth.exchange(callback.code, utcnow())
-        except ReconnectNeeded:
+        except ReconnectNeededError:
             raise ConnectError(
                 "QuickBooks refused the authorization code: it was already used or has "
                 "expired. Nothing was changed.",

@@ -18,7 +18,7 @@ from appliance.qbo.errors import (
     AuthenticationError,
     AuthorizationError,
     CompanyStatusError,
-    ConnectionLost,
+    ConnectionLostError,
     QboError,
     ServerError,
     ThrottledError,
@@ -508,7 +508,7 @@ def test_parse_error_returns_a_qbo_error_for_any_bytes_and_status(
     [
         (ThrottledError("t"), True),
         (ServerError("s"), True),
-        (ConnectionLost("c"), True),
+        (ConnectionLostError("c"), True),
         (TransientError("x"), True),
         (AuthenticationError("a"), False),
         (AuthorizationError("z"), False),
