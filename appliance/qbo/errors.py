@@ -51,18 +51,6 @@ class QboError(Exception):
             parts.append(f" (QBO code {self.qbo_code})")
         return "".join(parts)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": type(self).__name__,
-            "message": self.message,
-            "status": self.status,
-            "qbo_code": self.qbo_code,
-            "detail": self.detail,
-            "element": self.element,
-            "intuit_tid": self.intuit_tid,
-            "hint": self.hint,
-        }
-
 
 class TransientError(QboError):
     """Retrying later, with the same requestid, may well succeed."""
