@@ -20,7 +20,9 @@ from appliance.storage.types import utcnow
 
 
 @dataclass(frozen=True)
-class Accepted:
+class AcceptedEvent:
+    """What storing one event came to: the answer to send, and whether it was seen before."""
+
     response: dict[str, Any]
     duplicate: bool
     #: Its job waits (for a first connection): no push worker need look now.
@@ -48,7 +50,7 @@ def accept(
     realm_id: str | None,
     occurred_at: datetime | None,
     known: bool,
-) -> Accepted:
+) -> AcceptedEvent:
     """Store the event and, for a known type, its job; or return the first answer to this id."""
     incoming = Incoming(event_id, event_type, payload, realm_id, occurred_at, known)
     return accept_many(engine, [incoming])[0]
@@ -64,7 +66,7 @@ class Unconnected:
 
 def accept_many(
     engine: Engine, batch: list[Incoming], unconnected: Unconnected | None = None
-) -> list[Accepted]:
+) -> list[AcceptedEvent]:
     """Store a batch of events (and their jobs) in one transaction, so one sync of the log
     makes all of them durable: the answers, in order, are given only after the commit.
 
@@ -158,13 +160,13 @@ def accept_many(
                         run_after=now + unconnected.wait,
                     )
                 )
-    out: list[Accepted] = []
+    out: list[AcceptedEvent] = []
     answered: set[str] = set()
     for item in batch:
         first = item.event_id in inserted and item.event_id not in answered
         answered.add(item.event_id)
         out.append(
-            Accepted(
+            AcceptedEvent(
                 dict(firsts[item.event_id]),
                 duplicate=not first,
                 waiting=first and waiting and item.event_id in job_rows,
