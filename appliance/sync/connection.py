@@ -41,7 +41,7 @@ START_TTL = timedelta(minutes=15)
 
 
 class ConnectError(ApplianceError):
-    pass
+    """Connecting or disconnecting did not happen: the message says why, the hint what next."""
 
 
 STATE_PROBLEMS = {
