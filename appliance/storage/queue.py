@@ -205,12 +205,3 @@ def finish(
     with session_scope(engine) as session:
         result = session.exec(update(Job).where(_fenced(job_id, fence)).values(**values))
         return bool(result.rowcount == 1)
-
-
-def remember_request_id(engine: Engine, job_id: int, fence: int, request_id: str) -> bool:
-    """Store the requestid of a write before the write is sent (so a retry reuses it)."""
-    with session_scope(engine) as session:
-        result = session.exec(
-            update(Job).where(_fenced(job_id, fence)).values(request_id=request_id[:50])
-        )
-        return bool(result.rowcount == 1)
