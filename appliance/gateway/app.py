@@ -54,7 +54,7 @@ from appliance.gateway.intake import jobroutr_webhook
 from appliance.gateway.pages import callback_page
 from appliance.gateway.peer import peer_of
 from appliance.gateway.problems import EXCEPTION_HANDLERS, problem, problems
-from appliance.gateway.pull import API_KEY, PullController, require_api_key
+from appliance.gateway.pull import API_KEY, PULL_SCHEMAS, PullController, require_api_key
 from appliance.gateway.runtime import Runtime
 from appliance.logging import get_logger
 from appliance.qbo.oauth import Callback
@@ -571,6 +571,7 @@ def _build(
         )
         if openapi
         else None,
+        plugins=PULL_SCHEMAS if openapi else [],
         logging_config=None,
         debug=False,
     )
