@@ -18,14 +18,14 @@ import msgspec
 
 from appliance.emulator import currency, faults, query
 from appliance.emulator.clock import Clock
-from appliance.emulator.company import (
+from appliance.emulator.company import Company
+from appliance.emulator.entities import (
     LIST_ENTITIES,
     NOT_IN_CDC,
     QUERYABLE,
     UNMODELLED,
     URL_NAMES,
     WRITABLE,
-    Company,
 )
 
 ENCODER = msgspec.json.Encoder(decimal_format="number")

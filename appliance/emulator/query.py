@@ -23,13 +23,13 @@ What the recordings (samples/recorded) and FACTS.md section 3 establish, and the
   sandbox logs), and the reply names the entity as QBO spells it (``"Customer"``). An unknown
   entity is refused with Detail ``QueryValidationError: invalid context declaration: <name>``
   (recorded verbatim); the emulator's API answers a real QBO entity it does not model
-  "Unsupported Operation" instead (company.py, ``UNMODELLED``).
+  "Unsupported Operation" instead (entities.py, ``UNMODELLED``).
 - STARTPOSITION and MAXRESULTS come in either order; STARTPOSITION is 1-based, and 0 is taken as
   1 (python-quickbooks PR #177); MAXRESULTS max 1000.
 - Only filterable properties may appear in WHERE or ORDERBY; any other is refused with Detail
   ``QueryValidationError: property '<name>' is not queryable`` (the wording of a real refusal),
   followed here by where it was found. Which properties are filterable is the caller's map
-  (``company.QUERYABLE``).
+  (``entities.QUERYABLE``).
 - Date-times (``MetaData.LastUpdatedTime``, ``MetaData.CreateTime``) compare and sort as
   instants, whatever offset either side is written in (``Z``, ``-07:00``, ``-0700``).
 - ``PrimaryEmailAddr`` compares by its ``Address``, with ``=``, ``IN`` and ``LIKE``.
