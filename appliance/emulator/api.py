@@ -2,7 +2,7 @@
 
 ``Emulator.call`` takes what arrived (method, path under ``/v3/company/{realm}/``, query
 parameters, body) and returns a ``Reply`` (status, JSON document or text, headers); the HTTP
-layer in ``app.py`` only adds admission (faults, limits, latency) and the bearer-token check.
+layer in ``gateway.py`` only adds admission (faults, limits, latency) and the bearer-token check.
 """
 
 from __future__ import annotations
