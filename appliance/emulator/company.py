@@ -73,26 +73,36 @@ __all__ = [  # the names other code imported from here before the entity tables 
 ]  # fmt: skip
 
 ChangeListener = Callable[[str, str, str, str], None]  # realm, entity, id, operation
+#: A kind's check-and-fill: the company, the record, the stored one or None, and whether a
+#: duplicate DocNumber is allowed (``include=allowduplicatedocnum``).
+Prepare = Callable[["Company", Record, Record | None, bool], Record]
 
 
 @dataclass(frozen=True)
 class Rules:
     """What one writable record kind's module tells ``Company``: how to check and fill a record
-    before it is stored (``prepare``: the company, the record, the stored one or None, and
-    whether a duplicate DocNumber is allowed), what else changes once it is (``after_write``:
+    before it is stored (``prepare``), what else changes once it is (``after_write``:
     indexes, balances), and for transactions how a void looks (``voided``), what may refuse a
     delete (``check_delete``) and what a sparse update keeps (``sparse_merged``)."""
 
-    prepare: Callable[[Company, Record, Record | None, bool], Record]
+    prepare: Prepare
     after_write: Callable[[Company, Record | None, Record | None], None]
     voided: Callable[[Company, Record], Record] | None = None
     check_delete: Callable[[Company, Record], None] | None = None
     sparse_merged: Callable[[Record, Record, Record], None] | None = None
 
 
+def _no_doc_number(prepare: Callable[[Company, Record, Record | None], Record]) -> Prepare:
+    """The ``prepare`` of a kind without a DocNumber: the duplicate permission means nothing."""
+    return lambda company, record, old, _allow_dup: prepare(company, record, old)
+
+
 def _person(entity: str) -> Rules:
+    """Customers, vendors and employees share one module, told which they are."""
     return Rules(
-        prepare=lambda company, record, old, _dup: people.prepare(company, entity, record, old),
+        prepare=lambda company, record, old, _allow_dup: people.prepare(
+            company, entity, record, old
+        ),
         after_write=lambda company, old, new: people.after_write(company, entity, old, new),
     )
 
@@ -100,10 +110,8 @@ def _person(entity: str) -> Rules:
 #: The writable record kinds (``WRITABLE``), each to its module's rules.
 RULES: dict[str, Rules] = {
     **{entity: _person(entity) for entity in PEOPLE},
-    "Item": Rules(lambda c, record, old, _dup: items.prepare(c, record, old), items.after_write),
-    "Account": Rules(
-        lambda c, record, old, _dup: accounts.prepare(c, record, old), accounts.after_write
-    ),
+    "Item": Rules(_no_doc_number(items.prepare), items.after_write),
+    "Account": Rules(_no_doc_number(accounts.prepare), accounts.after_write),
     "Invoice": Rules(
         invoices.prepare,
         invoices.after_write,
@@ -112,7 +120,7 @@ RULES: dict[str, Rules] = {
         sparse_merged=invoices.keep_tax_code,
     ),
     "Payment": Rules(
-        lambda c, record, old, _dup: payments.prepare(c, record, old),
+        _no_doc_number(payments.prepare),
         payments.after_write,
         voided=payments.voided,
         check_delete=payments.check_changeable,
