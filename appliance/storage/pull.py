@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from appliance.core.accounts import ACCOUNT_KINDS
+from appliance.core.kinds import ACCOUNT
 from appliance.storage.mirror import changed_since
 from appliance.storage.models import Event, Link, QboAccount
 
@@ -32,7 +33,7 @@ def page(
     account_kind: str | None,
 ) -> list[Any]:
     filters = []
-    if kind == "accounts" and account_kind is not None:
+    if kind == ACCOUNT.plural and account_kind is not None:
         filters.append(col(QboAccount.account_type).in_(ACCOUNT_KINDS[account_kind]))
     return changed_since(session, realm_id, kind, after, limit, filters=filters)
 
