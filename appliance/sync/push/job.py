@@ -5,6 +5,7 @@ checks), and ``KindPush``, what a record kind's module gives the registry."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,8 +22,17 @@ from appliance.storage.store import Store
 from appliance.sync.push import steps
 from appliance.sync.push.lookahead import Lookup
 
+#: For the fault suite only (tests/chaos/test_kill9.py sets it to "false"): every write is sent
+#: without QBO's idempotency key, so a write whose answer was lost can be applied twice, which
+#: is what the suite counts to show what requestid prevents. Read when the service builds its
+#: push configuration; not an operator's setting, and never off in production.
+REQUESTID_ENV = "APPLIANCE_PUSH_REQUESTID"
 #: What QBO fills in itself; never sent back on a full update.
 READ_ONLY = ("MetaData", "domain", "sparse", "time")
+
+
+def _requestid_from_env() -> bool:
+    return os.environ.get(REQUESTID_ENV, "true").strip().lower() not in ("false", "0", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -35,7 +45,7 @@ class PushConfig:
     name_clash: str = "suffix"
     name_clash_suffix: str = " (customer)"
     idle_poll: float = 1.0
-    requestid: bool = True  # False only in the fault suite (Settings.push_requestid)
+    requestid: bool = True  # False only in the fault suite (REQUESTID_ENV)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PushConfig:
@@ -47,7 +57,7 @@ class PushConfig:
             dependency_wait=timedelta(seconds=settings.push_dependency_wait_seconds),
             name_clash=settings.push_name_clash,
             name_clash_suffix=settings.push_name_clash_suffix,
-            requestid=settings.push_requestid,
+            requestid=_requestid_from_env(),
         )
 
 
