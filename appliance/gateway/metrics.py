@@ -21,12 +21,13 @@ from prometheus_client.registry import Collector
 from appliance import __version__
 from appliance.core.activity import PUSH_DONE, PUSH_FAILED, PUSH_RETRIED, QBO_STATUS, Activity
 from appliance.core.admin import EVENT_STATUSES
+from appliance.core.kinds import IMPORTED
 from appliance.qbo.tokens import TokenManager
 from appliance.storage import imports as runs
 from appliance.storage import push as jobs
 from appliance.storage.store import Store
 
-IMPORT_KINDS = ("customers", "products", "accounts")
+IMPORT_KINDS = tuple(kind.plural for kind in IMPORTED)
 
 
 class Counters(Protocol):

@@ -27,6 +27,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.plugins import OpenAPISchemaPlugin
 
 from appliance.core.accounts import ACCOUNT_KINDS
+from appliance.core.kinds import ACCOUNT, CUSTOMER, PRODUCT, PUSHED
 from appliance.gateway.problems import problems
 from appliance.storage import pull
 from appliance.storage.pull import PullEvent, PullLink, PullPage, PullStatus
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
     from litestar.typing import FieldDefinition
 
-LINK_KINDS = ("customer", "product", "invoice")
+LINK_KINDS = tuple(kind.name for kind in PUSHED)
 MAX_LIMIT = 1000
 #: The schema's name for the API key that ``require_api_key`` checks (a bearer token).
 API_KEY = "apiKey"
@@ -139,7 +140,7 @@ class PullController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 100,
     ) -> PullPage:
-        return _page(store, "customers", cursor, limit)
+        return _page(store, CUSTOMER.plural, cursor, limit)
 
     @get(
         "/products",
@@ -152,7 +153,7 @@ class PullController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 100,
     ) -> PullPage:
-        return _page(store, "products", cursor, limit)
+        return _page(store, PRODUCT.plural, cursor, limit)
 
     @get(
         "/accounts",
@@ -168,7 +169,7 @@ class PullController(Controller):
     ) -> PullPage:
         if kind is not None and kind not in ACCOUNT_KINDS:
             raise HTTPException(status_code=400, detail="kind must be income or expense.")
-        return _page(store, "accounts", cursor, limit, account_kind=kind)
+        return _page(store, ACCOUNT.plural, cursor, limit, account_kind=kind)
 
     @get(
         "/links/{kind:str}/{jobroutr_id:str}",

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from appliance.core.accounts import ACCOUNT_KINDS
 from appliance.core.admin import ConnectionInfo, OnboardingInfo, QueueInfo, SettingsInfo
+from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, PRODUCT
 from appliance.storage import credentials
 from appliance.storage import imports as runs
 from appliance.storage.mirror import changed_since
@@ -23,9 +24,9 @@ from appliance.storage.models import Event, Link, QboAccount
 from appliance.storage.store import Store
 
 #: The mirror lists the pull API pages through, and the link kind of each list's rows.
-LINKED_KINDS = {"customers": "customer", "products": "product"}
+LINKED_KINDS = {kind.plural: kind.name for kind in (CUSTOMER, PRODUCT)}
 #: The imports whose latest run the status shows.
-IMPORT_KINDS = ("customers", "products", "accounts")
+IMPORT_KINDS = tuple(kind.plural for kind in IMPORTED)
 
 
 class PullConnection(msgspec.Struct, kw_only=True):
@@ -174,7 +175,7 @@ def changes(
     """Up to ``limit`` rows of a mirror list (``customers``, ``products``, ``accounts``) changed
     after the change number ``after``, oldest change first; accounts of ``account_kind`` only."""
     filters = []
-    if kind == "accounts" and account_kind is not None:
+    if kind == ACCOUNT.plural and account_kind is not None:
         filters.append(col(QboAccount.account_type).in_(ACCOUNT_KINDS[account_kind]))
     with store.session() as session:
         rows = changed_since(session, realm_id, kind, after, limit, filters=filters)

@@ -59,7 +59,13 @@ def outcome(store: Store, event_id: str, state: str, **kwargs: Any) -> None:
     assert claim is not None
     assert claim.event_id == event_id
     assert jobs.load(store.engine, claim) is not None
-    assert jobs.complete(store.engine, claim, state=state, **kwargs)
+    outcomes = {
+        "done": jobs.Done,
+        "failed": jobs.Failed,
+        "queued": jobs.RetryLater,
+        "waiting": jobs.Waiting,
+    }
+    assert jobs.complete(store.engine, claim, outcomes[state](**kwargs))
 
 
 def test_a_failed_event_shows_quickbooks_reason_and_the_hint(

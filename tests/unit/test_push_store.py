@@ -59,13 +59,19 @@ def failed(store: Store, event_id: str, code: str = "6240") -> None:
     claim = take(store, event_id)
     assert remember_request_id(store.engine, claim.job_id, claim.fence, f"{event_id}:w")
     failure = jobs.Failure(code, f"QuickBooks refused it ({code}).", "Rename it, then retry.")
-    assert jobs.complete(store.engine, claim, state="failed", failure=failure)
+    assert jobs.complete(store.engine, claim, jobs.Failed(failure))
 
 
 def ended(store: Store, event_id: str, state: str, **kwargs: Any) -> None:
     receive(store, event_id)
     claim = take(store, event_id)
-    assert jobs.complete(store.engine, claim, state=state, **kwargs)
+    outcomes = {
+        "done": jobs.Done,
+        "failed": jobs.Failed,
+        "queued": jobs.RetryLater,
+        "waiting": jobs.Waiting,
+    }
+    assert jobs.complete(store.engine, claim, outcomes[state](**kwargs))
 
 
 def _later() -> datetime:
