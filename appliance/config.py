@@ -94,10 +94,6 @@ class Settings(BaseSettings):
     push_dependency_wait_seconds: float = Field(default=86400.0, ge=1.0)
     push_name_clash: Literal["suffix", "hold"] = "suffix"
     push_name_clash_suffix: str = Field(default=" (customer)", min_length=1, max_length=40)
-    # For the fault suite only: shows what requestid prevents. False sends every write without
-    # QBO's idempotency key, so a write whose answer was lost can be applied twice. Never off in
-    # production (tests/chaos/test_kill9.py turns it off to count the damage).
-    push_requestid: bool = True
 
     # GET /metrics on the public listener (Prometheus text), behind the API key; off: 404.
     metrics_enabled: bool = True

@@ -1,15 +1,28 @@
 """Errors the appliance raises on purpose, each with a sentence for a person and a hint.
 
-ApplianceError
- ├── SettingsError          a setting is missing or malformed (start-up stops, names the setting)
- ├── StateDirError          the state directory or a file in it cannot be used safely
- ├── KeyringError           the data key file is missing, unreadable or malformed
- ├── VaultError             a sealed secret cannot be opened (tampered, moved, or key retired)
- ├── StoreError             the database cannot be opened or is at an unknown schema version
- │    ├── UnreadableStoreError   the database file is not one, or is cut short (exit 78)
- │    └── StoreUnavailable       the store takes no writes now: full disk, damage (HTTP 503)
- ├── StoreBusy              another process holds the store lock (the service, or a restore)
- └── ServiceNotRunning      an operator command could not reach the running service
+ApplianceError                       message (what happened), hint (what to do next), http_status
+ ├── NotFoundError                   what was asked for does not exist yet, say no import ran (404)
+ ├── SettingsError                   a setting is missing or malformed (start-up stops, names it)
+ ├── StateDirError                   the state directory or a file in it cannot be used safely
+ ├── KeyringError                    the data key file is missing, unreadable or malformed
+ ├── VaultError                      a sealed secret cannot be opened (tampered, moved, key retired)
+ ├── StoreError                      the database cannot be opened or is at an unknown version
+ │    ├── NewerStoreError            written by a newer release (exit 78)
+ │    ├── UnreadableStoreError       the database file is not one, or is cut short (exit 78)
+ │    └── StoreUnavailableError      the store takes no writes now: full disk, damage (HTTP 503)
+ ├── StoreBusyError                  another process holds the store lock (the service, a restore)
+ ├── ServiceNotRunningError          an operator command could not reach the running service
+ ├── ServiceNotAnsweringError        the admin socket accepted, but no answer came in time
+ ├── UntrustedSocketError            the admin socket's owner is not trusted: nothing is sent
+ └── AdminError                      the service refused or failed an admin request (status)
+
+The parts add their own kinds where they raise them: ``sync.connection.ConnectError``,
+``sync.setup.SetupProblem``, ``sync.events.EventRefused``, ``sync.imports.ImportProblem`` and its
+``NoImportYet`` (a NotFoundError too). QuickBooks' own errors are ``qbo.errors.QboError``'s tree.
+
+Every exception class that reports a failure is named ``...Error`` (PEP 8). Signals that only
+steer control inside one module, never reaching a caller elsewhere or an operator, are named for
+what happened instead (a push job that must wait, a lease lost to another worker).
 
 Every error is formatted once, at the edge: the CLI prints ``message`` and ``hint``; the HTTP layer
 turns it into problem+json. Nothing here carries a secret value.
@@ -36,7 +49,7 @@ class ApplianceError(Exception):
         return self.message
 
 
-class NothingYet(ApplianceError):
+class NotFoundError(ApplianceError):
     """What was asked for does not exist (yet): no import has run, say. Answered with 404."""
 
     http_status = 404
@@ -75,7 +88,7 @@ class NewerStoreError(StoreError):
     systemd's RestartPreventExitStatus stops trying)."""
 
 
-class StoreBusy(ApplianceError):
+class StoreBusyError(ApplianceError):
     """Another process holds the store lock: the running service, or a restore, migrate or
     rotate-key at work. Exit 1: it ends, and then the same command goes ahead."""
 
@@ -85,7 +98,7 @@ class UnreadableStoreError(StoreError):
     command looks). Restarting will not help (exit 78): only a restore or a new store will."""
 
 
-class StoreUnavailable(StoreError):
+class StoreUnavailableError(StoreError):
     """The store cannot take writes now: its disk is full or failing, or its file is damaged.
     Answered 503 with Retry-After, so JobRoutr sends the event again later."""
 
@@ -93,7 +106,7 @@ class StoreUnavailable(StoreError):
     retry_after_seconds = 30
 
 
-class ServiceNotRunning(ApplianceError):
+class ServiceNotRunningError(ApplianceError):
     """An operator command could not reach the running service over its admin socket."""
 
     hint = (
@@ -102,7 +115,7 @@ class ServiceNotRunning(ApplianceError):
     )
 
 
-class ServiceNotAnswering(ApplianceError):
+class ServiceNotAnsweringError(ApplianceError):
     """Something accepted the connection on the admin socket but sent no answer in time: the
     service is busy or hung, not stopped (so nothing falls back to working offline)."""
 
@@ -112,7 +125,7 @@ class ServiceNotAnswering(ApplianceError):
     )
 
 
-class UntrustedSocket(ApplianceError):
+class UntrustedSocketError(ApplianceError):
     """The admin socket belongs to a user who is not root, the operator or the service's user:
     whoever put it there would read the OAuth code and settings, so nothing is sent."""
 
@@ -129,3 +142,12 @@ class AdminError(ApplianceError):
     def __init__(self, message: str, *, status: int, hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.status = status
+
+
+# The names these had before issue 18, for the modules not renamed yet: they go once none uses them.
+NothingYet = NotFoundError
+StoreBusy = StoreBusyError
+StoreUnavailable = StoreUnavailableError
+ServiceNotRunning = ServiceNotRunningError
+ServiceNotAnswering = ServiceNotAnsweringError
+UntrustedSocket = UntrustedSocketError

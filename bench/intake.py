@@ -37,7 +37,7 @@ from litestar import Litestar, Request, post
 from litestar.response import Response
 from standardwebhooks.webhooks import Webhook
 
-from appliance.gateway.server import _config, bind_tcp
+from appliance.gateway.server import bind_tcp, server_config
 from bench.common import Result, interleaved, machine
 
 # Test helpers, imported on purpose: the integration tests' way to start the service as installed
@@ -89,7 +89,7 @@ def serve_bare(port: int) -> None:
         return Response({"accepted": True}, status_code=202)
 
     sock = bind_tcp("127.0.0.1", port)
-    server = uvicorn.Server(_config(Litestar([bare])))
+    server = uvicorn.Server(server_config(Litestar([bare])))
     asyncio.run(server.serve([sock]))
 
 

@@ -1,4 +1,9 @@
-"""A small client for the admin API on the service's Unix socket (used by the CLI and console)."""
+"""The admin API's client on the service's Unix socket: the one list of its endpoints.
+
+The CLI and the console both call the typed methods of :class:`AdminClient` (``status()``,
+``events()``, ``import_start()``...), so an endpoint's path, method and body are written here
+once. The console calls them in a worker thread (``appliance.tui.api``), since they block.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,25 @@ import pwd
 import stat
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import msgspec
 
+from appliance.core.admin import (
+    AccountInfo,
+    ConnectionInfo,
+    ConnectStartReport,
+    DisconnectReport,
+    EventActionReport,
+    EventInfo,
+    EventList,
+    ImportReport,
+    KeyRotationReport,
+    OnboardingInfo,
+    SettingsInfo,
+    StatusReport,
+)
 from appliance.errors import (
     AdminError,
     ApplianceError,
@@ -101,6 +121,79 @@ class AdminClient:
 
     def post(self, path: str, type_: type[T], json: Any = None) -> T:
         return self.request("POST", path, type_, json=json)
+
+    # The endpoints, one method each; ``kind`` is what the path takes (customers, income...).
+
+    def status(self) -> StatusReport:
+        return self.get("/v1/status", StatusReport)
+
+    def rotate_key(self) -> KeyRotationReport:
+        return self.post("/v1/keys/rotate", KeyRotationReport)
+
+    def backup(self, target: Path) -> dict[str, str]:
+        """Write a copy of the store to ``target`` (see :meth:`download`); its headers."""
+        return self.download("/v1/backup", target)
+
+    def events(
+        self, status: str | None = None, limit: int = 50, before: str | None = None
+    ) -> EventList:
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        if before:
+            params["before"] = before
+        return self.request("GET", "/v1/events", EventList, params=params)
+
+    def event(self, event_id: str) -> EventInfo:
+        return self.get(f"/v1/events/{quote(event_id, safe='')}", EventInfo)
+
+    def retry_events(self, event_ids: list[str] | None) -> EventActionReport:
+        """Queue these events again; ``None``: every failed one."""
+        return self.post("/v1/events/retry", EventActionReport, json=_which(event_ids))
+
+    def skip_events(self, event_ids: list[str] | None) -> EventActionReport:
+        """Give up on these events; ``None``: every failed one."""
+        return self.post("/v1/events/skip", EventActionReport, json=_which(event_ids))
+
+    def connect_start(self, *, allow_other_company: bool = False) -> ConnectStartReport:
+        body = {"allow_other_company": allow_other_company}
+        return self.post("/v1/connect/start", ConnectStartReport, json=body)
+
+    def connect_finish(self, redirect_url: str) -> ConnectionInfo:
+        body = {"redirect_url": redirect_url}
+        return self.post("/v1/connect/finish", ConnectionInfo, json=body)
+
+    def disconnect(self) -> DisconnectReport:
+        return self.post("/v1/disconnect", DisconnectReport)
+
+    def import_start(self, kind: str) -> ImportReport:
+        return self.post(f"/v1/imports/{kind}", ImportReport)
+
+    def import_latest(self, kind: str) -> ImportReport:
+        return self.get(f"/v1/imports/{kind}", ImportReport)
+
+    def import_cancel(self, kind: str) -> ImportReport:
+        return self.post(f"/v1/imports/{kind}/cancel", ImportReport)
+
+    def accounts(self, kind: str) -> list[AccountInfo]:
+        return self.request("GET", "/v1/accounts", list[AccountInfo], params={"kind": kind})
+
+    def settings(self) -> SettingsInfo:
+        return self.get("/v1/settings", SettingsInfo)
+
+    def save_settings(self, income: str | None, expense: str | None) -> SettingsInfo:
+        body = {"income_account_id": income, "expense_account_id": expense}
+        return self.request("PUT", "/v1/settings", SettingsInfo, json=body)
+
+    def onboarding(self) -> OnboardingInfo:
+        return self.get("/v1/onboarding", OnboardingInfo)
+
+    def complete_onboarding(self) -> OnboardingInfo:
+        return self.post("/v1/onboarding/complete", OnboardingInfo)
+
+
+def _which(event_ids: list[str] | None) -> dict[str, Any]:
+    return {"all_failed": True} if event_ids is None else {"event_ids": event_ids}
 
 
 def check_socket_owner(socket_path: Path, service_dir: Path | None = None) -> None:

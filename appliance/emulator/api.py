@@ -2,7 +2,7 @@
 
 ``Emulator.call`` takes what arrived (method, path under ``/v3/company/{realm}/``, query
 parameters, body) and returns a ``Reply`` (status, JSON document or text, headers); the HTTP
-layer in ``app.py`` only adds admission (faults, limits, latency) and the bearer-token check.
+layer in ``gateway.py`` only adds admission (faults, limits, latency) and the bearer-token check.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import msgspec
 
 from appliance.emulator import currency, faults, query
 from appliance.emulator.clock import Clock
-from appliance.emulator.company import (
+from appliance.emulator.company import Company
+from appliance.emulator.entities import (
     LIST_ENTITIES,
     NOT_IN_CDC,
     QUERYABLE,
     UNMODELLED,
     URL_NAMES,
     WRITABLE,
-    Company,
 )
 
 ENCODER = msgspec.json.Encoder(decimal_format="number")

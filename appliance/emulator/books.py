@@ -1,7 +1,7 @@
 """How QBO figures an invoice's money: sales tax in each company kind, and discounts.
 
 Pure functions over a company's records (``Preferences``, ``CompanyInfo``, ``TaxCode``,
-``TaxRate``, ``Account``) and an invoice's lines; ``Company._invoice`` calls ``figure`` and copies
+``TaxRate``, ``Account``) and an invoice's lines; ``invoices.prepare`` calls ``figure`` and copies
 the answer into the record. What real QBO does comes from ../shared/qbo/FACTS.md §11; where it is
 marked [unverified] or silent, the choice made here is named in a comment and in the README
 ("Tax and discounts on invoices").

@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 #: "drop" cuts the connection before QBO does anything; "drop_after" lets QBO do the work (a
 #: write happens, its requestid is remembered) and cuts the answer: the case requestid is for.
-FaultKind = Literal["500", "502", "503_html", "drop", "drop_after", "stall", "429"]
 FAULT_KINDS: tuple[str, ...] = ("500", "502", "503_html", "drop", "drop_after", "stall", "429")
 
 

@@ -1,9 +1,10 @@
 """The rules of QBO's ``Payment``, and what a payment does to the invoices it pays.
 
-``Company`` calls these for the entity ``Payment`` (``prepare`` before a create or update,
-``voided`` for a void, ``after_write`` once the change is stored) and for invoices
-(``settle_invoice`` at the end of an invoice's figuring, ``check_unpaid`` before one is deleted or
-voided). What QBO does (../shared/qbo/FACTS.md §11 "Payments", §4, §8) and this reproduces:
+``Company`` calls these for the entity ``Payment``, through ``company.RULES`` (``prepare`` before
+a create or update, ``voided`` for a void, ``check_changeable`` before a delete, ``after_write``
+once the change is stored), and ``invoices`` for invoices (``settle_invoice`` at the end of an
+invoice's figuring, ``check_unpaid`` before one is deleted or voided). What QBO does
+(../shared/qbo/FACTS.md §11 "Payments", §4, §8) and this reproduces:
 
 * ``Line[].Amount`` applies part of the payment to the invoice its one ``LinkedTxn`` names; what
   is not applied is ``UnappliedAmt`` (a credit the customer holds). The invoice's ``Balance`` is its
@@ -27,7 +28,7 @@ Choices where FACTS is silent or marks QBO's behaviour unverified (the README na
 * A voided payment keeps its lines with ``Amount`` 0: it applies nothing, so its invoices drop it
   from their ``LinkedTxn`` and are owed again.
 * Money moves between accounts as in QBO's books: the invoice's part through the customer's
-  balance and Accounts Receivable (``Company._add_balance``), the payment's ``TotalAmt`` into the
+  balance and Accounts Receivable (``Company.add_balance``), the payment's ``TotalAmt`` into the
   deposit account. "Depositing" a payment (the control API's switch) moves no money: no Deposit
   entity is modelled.
 * The currency follows ``currency.settle_transaction``, as an invoice's: the customer's by
@@ -41,13 +42,11 @@ import copy
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-# company.py imports this module too; both only reach into the other inside functions, so the
-# cycle is safe whichever is imported first.
-from appliance.emulator import company as ledger
-from appliance.emulator import currency, faults
+from appliance.emulator import currency, faults, fields
+from appliance.emulator.entities import Record
 
 if TYPE_CHECKING:
-    from appliance.emulator.company import Company, Record
+    from appliance.emulator.company import Company
 
 DEPOSIT_TYPES = ("Bank", "Other Current Asset")
 REF_NUM_MAX = 21  # PaymentRefNum, FACTS §11 [PAY]
@@ -158,15 +157,15 @@ def prepare(company: Company, record: Record, old: Record | None) -> Record:
         check_changeable(company, old)
     if "CustomerRef" not in record:
         raise faults.required("CustomerRef", "Payment")
-    customer = company._ref("Customer", record["CustomerRef"], "CustomerRef")
-    record["CustomerRef"] = company._ref_of(customer, "DisplayName")
+    customer = company.ref("Customer", record["CustomerRef"], "CustomerRef")
+    record["CustomerRef"] = fields.ref_of(customer, "DisplayName")
     if "TotalAmt" not in record:
         raise faults.required("TotalAmt", "Payment")
-    total = ledger.money(record["TotalAmt"], "TotalAmt")
+    total = fields.money(record["TotalAmt"], "TotalAmt")
     if total < 0:
         raise faults.business("TotalAmt cannot be negative", "TotalAmt")
     record["TotalAmt"] = total
-    company._top_refs("Payment", record, old)
+    company.check_references("Payment", record, old)
     record["Line"], applied = _lines(company, record.get("Line", []), customer, old)
     if applied > total:
         raise faults.business(
@@ -175,14 +174,14 @@ def prepare(company: Company, record: Record, old: Record | None) -> Record:
     record["UnappliedAmt"] = total - applied
     record["DepositToAccountRef"] = _deposit_account(company, record.get("DepositToAccountRef"))
     method = company.records["PaymentMethod"].get(
-        ledger._value(record.get("PaymentMethodRef")) or ""
+        fields.value(record.get("PaymentMethodRef")) or ""
     )
     if method is not None:
-        record["PaymentMethodRef"] = company._ref_of(method, "Name")
-    company._string(record, "PaymentRefNum", REF_NUM_MAX)
-    company._string(record, "PrivateNote", NOTE_MAX)
+        record["PaymentMethodRef"] = fields.ref_of(method, "Name")
+    fields.string(record, "PaymentRefNum", REF_NUM_MAX)
+    fields.string(record, "PrivateNote", NOTE_MAX)
     record.setdefault("TxnDate", company.clock.today())
-    company._date(record["TxnDate"], "TxnDate")
+    fields.day(record["TxnDate"], "TxnDate")
     amounts = currency.HOME_AMOUNTS["Payment"]
     currency.settle_transaction("Payment", record, company.preferences, customer, amounts)
     record.setdefault("ProcessPayment", False)
@@ -215,7 +214,7 @@ def _lines(
         txn_id = str(txn_id) if isinstance(txn_id, str | int) else None
         if not txn_id:
             raise faults.required("LinkedTxn.TxnId", "Payment")
-        amount = ledger.money(line.get("Amount", 0), "Amount")
+        amount = fields.money(line.get("Amount", 0), "Amount")
         if amount <= 0:
             raise faults.business(
                 f"The amount applied to invoice {txn_id} must be more than zero", "Amount"
@@ -253,15 +252,15 @@ def _deposit_account(company: Company, ref: Any) -> dict[str, str] | None:
             ),
             None,
         )
-        return company._ref_of(found, "Name") if found is not None else None
-    account = company._ref("Account", ref, "DepositToAccountRef")
+        return fields.ref_of(found, "Name") if found is not None else None
+    account = company.ref("Account", ref, "DepositToAccountRef")
     if account.get("AccountType") not in DEPOSIT_TYPES:
         raise faults.business(
             "DepositToAccountRef must be a Bank or Other Current Asset account; "
             f"{account['Name']} is {account.get('AccountType')}",
             "DepositToAccountRef",
         )
-    return company._ref_of(account, "Name")
+    return fields.ref_of(account, "Name")
 
 
 def voided(company: Company, old: Record) -> Record:
@@ -273,7 +272,7 @@ def voided(company: Company, old: Record) -> Record:
     record.update(
         TotalAmt=Decimal(0),
         UnappliedAmt=Decimal(0),
-        PrivateNote=ledger.voided_note(old.get("PrivateNote")),
+        PrivateNote=fields.voided_note(old.get("PrivateNote")),
     )
     return record
 
@@ -291,10 +290,10 @@ def after_write(company: Company, old: Record | None, new: Record | None) -> Non
         if payment is None:
             continue
         credit, home_credit = currency.amount_and_home(payment, "UnappliedAmt")
-        company._add_balance(payment["CustomerRef"]["value"], -sign * credit, -sign * home_credit)
-        account = ledger._value(payment.get("DepositToAccountRef"))
+        company.add_balance(payment["CustomerRef"]["value"], -sign * credit, -sign * home_credit)
+        account = fields.value(payment.get("DepositToAccountRef"))
         if account is not None:
-            company._add_account_balance(
+            company.add_account_balance(
                 account, sign * _deposited_amount(company, account, payment)
             )
 
@@ -320,5 +319,5 @@ def _restate_invoice(company: Company, invoice_id: str) -> None:
     record["SyncToken"] = str(int(old["SyncToken"]) + 1)
     record["MetaData"] = {**old["MetaData"], "LastUpdatedTime": company.clock.stamp()}
     company.records["Invoice"][invoice_id] = record
-    company._after_write("Invoice", old, record)
-    company._changed("Invoice", invoice_id, "Update")
+    company.after_write("Invoice", old, record)
+    company.changed("Invoice", invoice_id, "Update")

@@ -50,11 +50,12 @@ Design
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import random
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -634,11 +635,7 @@ def _customer(
         "BillAddr": bill,
         "ShipAddr": ship,
         "Notes": notes,
-        "Job": parent is not None,
-        "BillWithParent": bill_with_parent,
-        # The recordings show a customer's ParentRef with a value only.
-        "ParentRef": None if parent is None else {"value": parent["Id"]},
-        "Level": None if parent is None else parent.get("Level", 0) + 1,
+        **_under(parent, bill_with_parent),
         "Balance": balance,
         "BalanceWithJobs": balance,
         "CurrencyRef": _usd(),
@@ -652,11 +649,7 @@ def _customer(
         "DisplayName": display,
         "PrintOnCheckName": print_name or display.removesuffix(DELETED),
         "Active": active,
-        "PrimaryPhone": _phone_field(phone),
-        "Mobile": _phone_field(mobile),
-        "Fax": _phone_field(fax),
-        "PrimaryEmailAddr": None if email is None else {"Address": email},
-        "WebAddr": None if web is None else {"URI": web},
+        **_reach(phone, mobile, fax, email, web),
         "DefaultTaxCodeRef": None if tax_code is None else {"value": tax_code},
     }
     record.update({key: value for key, value in fields.items() if value is not None})
@@ -664,6 +657,30 @@ def _customer(
         parent["BalanceWithJobs"] += balance
     books.customers[fqn] = record
     return record
+
+
+def _under(parent: Record | None, bill_with_parent: bool) -> Record:
+    """Where a customer sits: a job of ``parent``, or at the top (None for the absent fields)."""
+    return {
+        "Job": parent is not None,
+        "BillWithParent": bill_with_parent,
+        # The recordings show a customer's ParentRef with a value only.
+        "ParentRef": None if parent is None else {"value": parent["Id"]},
+        "Level": None if parent is None else parent.get("Level", 0) + 1,
+    }
+
+
+def _reach(
+    phone: str | None, mobile: str | None, fax: str | None, email: str | None, web: str | None
+) -> Record:
+    """How a customer is reached, as QBO writes it (None for the absent fields)."""
+    return {
+        "PrimaryPhone": _phone_field(phone),
+        "Mobile": _phone_field(mobile),
+        "Fax": _phone_field(fax),
+        "PrimaryEmailAddr": None if email is None else {"Address": email},
+        "WebAddr": None if web is None else {"URI": web},
+    }
 
 
 def _recorded_address(books: _Books, address: _Addr) -> Record:
@@ -1115,34 +1132,7 @@ def _seed_invoices(books: _Books) -> None:
         record = books.new(
             "Invoice", created, row.days_ago * _DAY - 3 * _DAY if row.paid else created
         )
-        lines: list[Record] = []
-        total = _ZERO
-        for line_number, (item_name, qty_text, price_text) in enumerate(row.lines, start=1):
-            item = books.items[item_name]
-            qty, price = Decimal(qty_text), Decimal(price_text)
-            amount = (qty * price).quantize(_CENT)
-            total += amount
-            detail: Record = {
-                "ItemRef": _ref(item),
-                "UnitPrice": price,
-                "Qty": qty,
-                "ItemAccountRef": dict(item["IncomeAccountRef"]),
-                "TaxCodeRef": {"value": "NON"},
-            }
-            line: Record = {"Id": str(line_number), "LineNum": line_number}
-            if "Description" in item:
-                line["Description"] = item["Description"]
-            line.update(
-                {
-                    "Amount": amount,
-                    "DetailType": "SalesItemLineDetail",
-                    "SalesItemLineDetail": detail,
-                }
-            )
-            lines.append(line)
-        lines.append(
-            {"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
-        )
+        lines, total = _invoice_lines(books, row)
         record.update(
             {
                 "AllowIPNPayment": False,
@@ -1174,6 +1164,37 @@ def _seed_invoices(books: _Books) -> None:
         record["Balance"] = _ZERO if row.paid else total
         if row.paid:
             _seed_payment(books, record, customer, row.days_ago - 3)
+
+
+def _invoice_lines(books: _Books, row: _Invoice) -> tuple[list[Record], Decimal]:
+    """A seeded invoice's sales lines (non-taxable) and its subtotal line; and its total."""
+    lines: list[Record] = []
+    total = _ZERO
+    for line_number, (item_name, qty_text, price_text) in enumerate(row.lines, start=1):
+        item = books.items[item_name]
+        qty, price = Decimal(qty_text), Decimal(price_text)
+        amount = (qty * price).quantize(_CENT)
+        total += amount
+        detail: Record = {
+            "ItemRef": _ref(item),
+            "UnitPrice": price,
+            "Qty": qty,
+            "ItemAccountRef": dict(item["IncomeAccountRef"]),
+            "TaxCodeRef": {"value": "NON"},
+        }
+        line: Record = {"Id": str(line_number), "LineNum": line_number}
+        if "Description" in item:
+            line["Description"] = item["Description"]
+        line.update(
+            {
+                "Amount": amount,
+                "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": detail,
+            }
+        )
+        lines.append(line)
+    lines.append({"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+    return lines, total
 
 
 def _seed_payment(books: _Books, invoice: Record, customer: Record, days_ago: int) -> None:
@@ -1378,20 +1399,7 @@ def _localise(books: _Books, kind_name: str) -> None:
         )
         for n, (name, value, agency) in enumerate(kind.rates, 1)
     ]  # fmt: skip
-    codes = []
-    for n, (rid, name, taxable, rate_numbers) in enumerate(kind.codes, 1):
-        fields: Record = {"Name": name, "Description": name, "Active": True, "Hidden": False,
-                          "Taxable": taxable, "TaxGroup": len(rate_numbers) > 1}  # fmt: skip
-        if rate_numbers:
-            details = [
-                {"TaxRateRef": {"value": str(r), "name": kind.rates[r - 1][0]},
-                 "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": 0}
-                for r in rate_numbers
-            ]  # fmt: skip
-            fields["SalesTaxRateList"] = {"TaxRateDetail": details}
-            if kind.country != "US":  # [unverified] purchases taxed at the same rate records
-                fields["PurchaseTaxRateList"] = {"TaxRateDetail": copy.deepcopy(details)}
-        codes.append(new(rid or str(n), **fields))
+    codes = _tax_code_records(kind, new)
     code, _ = kind.currency
     preferences = new(
         "1",
@@ -1414,6 +1422,25 @@ def _localise(books: _Books, kind_name: str) -> None:
          "Term": terms, "PaymentMethod": methods}
     )  # fmt: skip
     _tax_codes(books, kind, codes)
+
+
+def _tax_code_records(kind: _Kind, new: Callable[..., Record]) -> list[Record]:
+    """The kind's TaxCode list, each code with the rates it charges (``new`` makes a record)."""
+    codes = []
+    for n, (rid, name, taxable, rate_numbers) in enumerate(kind.codes, 1):
+        fields: Record = {"Name": name, "Description": name, "Active": True, "Hidden": False,
+                          "Taxable": taxable, "TaxGroup": len(rate_numbers) > 1}  # fmt: skip
+        if rate_numbers:
+            details = [
+                {"TaxRateRef": {"value": str(r), "name": kind.rates[r - 1][0]},
+                 "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": 0}
+                for r in rate_numbers
+            ]  # fmt: skip
+            fields["SalesTaxRateList"] = {"TaxRateDetail": details}
+            if kind.country != "US":  # [unverified] purchases taxed at the same rate records
+                fields["PurchaseTaxRateList"] = {"TaxRateDetail": copy.deepcopy(details)}
+        codes.append(new(rid or str(n), **fields))
+    return codes
 
 
 def _tax_codes(books: _Books, kind: _Kind, codes: list[Record]) -> None:
@@ -1541,21 +1568,28 @@ def generate(
         raise ValueError(f"unknown company kind {kind!r}; one of {', '.join(KINDS)}")
     books = _sandbox(ts)
     rng = _Rng(seed)
-    collecting = gc.isenabled()
-    # The records hold no reference cycles, so the collector's passes over the growing heap
-    # while 100,000 of them are built would only cost time (about a tenth of it).
-    gc.disable()
-    try:
+    with _no_collector():
         receivable = _generate_customers(books, rng, customers)
         _generate_items(books, rng, items)
-    finally:
-        if collecting:
-            gc.enable()
     ar = books.accounts["Accounts Receivable (A/R)"]
     _set_balance(ar, ar["CurrentBalance"] + receivable)
     _set_balance(books.accounts["Inventory Asset"], _stock_value(books.tables["Item"]))
     _localise(books, kind)
     return books.finish()
+
+
+@contextlib.contextmanager
+def _no_collector() -> Iterator[None]:
+    """The garbage collector off for a while: the records hold no reference cycles, so its
+    passes over the growing heap while 100,000 of them are built would only cost time (about a
+    tenth of it)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 # Generation pools ----------------------------------------------------------------------------
@@ -1913,6 +1947,31 @@ def _notes(rng: _Rng) -> str | None:
     return None
 
 
+def _next_customer(
+    books: _Books, rng: _Rng, parents: list[tuple[Record, int]], earlier: list[_Name]
+) -> tuple[_Name, Record | None, int]:
+    """The next generated customer's name, its parent if it is a job, and its age."""
+    if parents and rng.random() < CUSTOMER_RATES["job"]:
+        parent, parent_age = rng.pick(parents)
+        name = _job_name(rng, parent)
+        if not books.names.free(name.display):  # "Spring Cleanup 2024 - Novak"
+            short = parent.get("FamilyName") or parent["DisplayName"].split()[0]
+            name = name._replace(display=f"{name.display} - {short}")
+        created = rng.between(_MINUTE, max(parent_age, 2 * _MINUTE))  # after its parent
+        return name, parent, created
+    name, original = _fresh_name(rng, earlier)
+    for _attempt in range(5):  # a taken name: draw again, then tell it apart
+        if books.names.free(name.display):
+            break
+        if _attempt < 2:
+            name, original = _fresh_name(rng, earlier)
+        else:
+            name = _distinguish(name, rng)
+    if original:
+        earlier.append(name)
+    return name, None, rng.between(_SANDBOX_AGE, 3 * _YEAR)
+
+
 def _generate_customers(books: _Books, rng: _Rng, count: int) -> Decimal:
     """Appends ``count`` customers; returns the total of their balances."""
     rates = CUSTOMER_RATES
@@ -1920,26 +1979,7 @@ def _generate_customers(books: _Books, rng: _Rng, count: int) -> Decimal:
     earlier: list[_Name] = []  # original names, bases for near-duplicates
     receivable = _ZERO
     for _ in range(count):
-        parent: Record | None = None
-        if parents and rng.random() < rates["job"]:
-            parent, parent_age = rng.pick(parents)
-            name = _job_name(rng, parent)
-            if not books.names.free(name.display):  # "Spring Cleanup 2024 - Novak"
-                short = parent.get("FamilyName") or parent["DisplayName"].split()[0]
-                name = name._replace(display=f"{name.display} - {short}")
-            created = rng.between(_MINUTE, max(parent_age, 2 * _MINUTE))  # after its parent
-        else:
-            name, original = _fresh_name(rng, earlier)
-            for _attempt in range(5):  # a taken name: draw again, then tell it apart
-                if books.names.free(name.display):
-                    break
-                if _attempt < 2:
-                    name, original = _fresh_name(rng, earlier)
-                else:
-                    name = _distinguish(name, rng)
-            if original:
-                earlier.append(name)
-            created = rng.between(_SANDBOX_AGE, 3 * _YEAR)
+        name, parent, created = _next_customer(books, rng, parents, earlier)
         display = books.names.unique(name.display)
         active = rng.random() >= rates["inactive"]
         balance = _ZERO

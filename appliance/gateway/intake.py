@@ -100,5 +100,5 @@ async def jobroutr_webhook(
         answer.duplicate = True
         return Response(answer, status_code=200)
     if not accepted.waiting:
-        runtime.pusher.wake()
+        runtime.work_queued()
     return Response(answer, status_code=202)

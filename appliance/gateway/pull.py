@@ -3,6 +3,11 @@
 Bearer API key (only its hash is stored). Lists page by an opaque cursor: a row's change number
 in its company, so a cursor kept from an earlier pull returns only what changed since. The answer
 always carries ``next_cursor``: keep the last one; an empty page means nothing changed.
+
+The handlers check parameters and cursors; the answers are typed schemas that
+:mod:`appliance.storage.pull` builds. The OpenAPI document shows them as free-form objects, as it
+always has (``PULL_SCHEMAS``): documenting their fields is a change of the contract, for its own
+issue, not a side effect of a reshape.
 """
 
 from __future__ import annotations
@@ -10,24 +15,30 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, FromQuery
+from litestar.plugins import OpenAPISchemaPlugin
 
 from appliance.core.accounts import ACCOUNT_KINDS
+from appliance.core.kinds import ACCOUNT, CUSTOMER, PRODUCT, PUSHED
 from appliance.gateway.problems import problems
-from appliance.storage import credentials, pull
-from appliance.storage import imports as runs
+from appliance.storage import pull
+from appliance.storage.pull import PullEvent, PullLink, PullPage, PullStatus
 from appliance.storage.store import Store
 from appliance.sync import setup
 
-KINDS = {"customers": "customer", "products": "product"}
-LINK_KINDS = ("customer", "product", "invoice")
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.typing import FieldDefinition
+
+LINK_KINDS = tuple(kind.name for kind in PUSHED)
 MAX_LIMIT = 1000
 #: The schema's name for the API key that ``require_api_key`` checks (a bearer token).
 API_KEY = "apiKey"
@@ -39,10 +50,7 @@ def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
     if scheme.lower() != "bearer" or not key.strip():
         raise NotAuthorizedException("Send the appliance's API key as `Authorization: Bearer`.")
     store: Store = connection.app.state.store
-    with store.session() as session:
-        found = credentials.verify_api_key(session, key.strip())
-        session.commit()
-    if found is None:
+    if not pull.api_key_valid(store, key.strip()):
         raise NotAuthorizedException("The API key is not valid (or was revoked).")
 
 
@@ -108,46 +116,18 @@ class PullController(Controller):
         summary="Connection, default accounts, onboarding, queue, last imports",
         responses=problems(401),
     )
-    async def status(self, store: NamedDependency[Store]) -> dict[str, Any]:
+    async def status(self, store: NamedDependency[Store]) -> PullStatus:
         info = store.connection_info()
-        body: dict[str, Any] = {
-            "connection": None,
-            "queue": _queue(store),
-        }
+        queue = pull.PullQueue.of(store.queue_info())
         if info is None:
-            return body
-        body["connection"] = {
-            "connected": info.state == "connected",
-            "state": info.state,
-            "company_name": info.company_name,
-            "realm_id": info.realm_id,
-            "environment": info.environment,
-            "refresh_token_expires_at": info.refresh_token_expires_at,
-        }
-        chosen = setup.settings(store)
-        body["default_accounts"] = {
-            "income_account_id": chosen.income_account.qbo_id if chosen.income_account else None,
-            "expense_account_id": chosen.expense_account.qbo_id if chosen.expense_account else None,
-        }
-        progress = setup.onboarding(store)
-        body["onboarding"] = {
-            "tasks": {t.task: t.done for t in progress.tasks},
-            "completed_at": progress.completed_at,
-        }
-        body["last_imports"] = {}
-        for kind in ("customers", "products", "accounts"):
-            run = runs.latest_run(store.engine, info.realm_id, kind)
-            body["last_imports"][kind] = (
-                None
-                if run is None
-                else {
-                    "state": run.state,
-                    "done": run.done,
-                    "skipped": run.skipped,
-                    "finished_at": run.finished_at,
-                }
-            )
-        return body
+            return PullStatus(connection=None, queue=queue)
+        return PullStatus(
+            connection=pull.PullConnection.of(info),
+            queue=queue,
+            default_accounts=pull.PullDefaultAccounts.of(setup.settings(store)),
+            onboarding=pull.PullOnboarding.of(setup.onboarding(store)),
+            last_imports=pull.last_imports(store, info.realm_id),
+        )
 
     @get(
         "/customers",
@@ -159,8 +139,8 @@ class PullController(Controller):
         store: NamedDependency[Store],
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 100,
-    ) -> dict[str, Any]:
-        return _list(store, "customers", cursor, limit)
+    ) -> PullPage:
+        return _page(store, CUSTOMER.plural, cursor, limit)
 
     @get(
         "/products",
@@ -172,8 +152,8 @@ class PullController(Controller):
         store: NamedDependency[Store],
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 100,
-    ) -> dict[str, Any]:
-        return _list(store, "products", cursor, limit)
+    ) -> PullPage:
+        return _page(store, PRODUCT.plural, cursor, limit)
 
     @get(
         "/accounts",
@@ -186,10 +166,10 @@ class PullController(Controller):
         kind: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 100,
-    ) -> dict[str, Any]:
+    ) -> PullPage:
         if kind is not None and kind not in ACCOUNT_KINDS:
             raise HTTPException(status_code=400, detail="kind must be income or expense.")
-        return _list(store, "accounts", cursor, limit, account_kind=kind)
+        return _page(store, ACCOUNT.plural, cursor, limit, account_kind=kind)
 
     @get(
         "/links/{kind:str}/{jobroutr_id:str}",
@@ -198,17 +178,15 @@ class PullController(Controller):
     )
     async def link(
         self, store: NamedDependency[Store], kind: FromPath[str], jobroutr_id: FromPath[str]
-    ) -> dict[str, Any]:
+    ) -> PullLink:
         if kind not in LINK_KINDS:
             raise HTTPException(
                 status_code=400, detail="kind must be customer, product or invoice."
             )
-        realm = _realm(store)
-        with store.session() as session:
-            found = pull.link(session, realm, kind, jobroutr_id)
+        found = pull.link(store, _realm(store), kind, jobroutr_id)
         if found is None:
             raise NotFoundException(f"No {kind} {jobroutr_id!r} is linked to QuickBooks.")
-        return {"kind": kind, "jobroutr_id": jobroutr_id, "qbo_id": found.qbo_id}
+        return found
 
     @get(
         "/events/{event_id:str}",
@@ -218,70 +196,37 @@ class PullController(Controller):
     async def event(
         self,
         store: NamedDependency[Store],
-        request: Request[Any, Any, Any],
         event_id: FromPath[str],
-    ) -> dict[str, Any]:
-        with store.session() as session:
-            found = pull.event(session, event_id)
+    ) -> PullEvent:
+        found = pull.event(store, event_id)
         if found is None:
             raise NotFoundException(f"No event {event_id!r} was received.")
-        error = None
-        if found.status == "failed":
-            error = {
-                "code": found.error_code,
-                "message": found.error_message,
-                "hint": found.error_hint,
-            }
-        return {
-            "event_id": found.id,
-            "status": found.status,
-            "attempts": found.attempts,
-            "qbo_id": found.qbo_id,
-            "error": error,
-        }
+        return found
 
 
-def _queue(store: Store) -> dict[str, Any]:
-    queue = store.queue_info()
-    return {
-        "depth": queue.queued + queue.running + queue.waiting,
-        "oldest_queued_age_seconds": queue.oldest_queued_age_seconds,
-        "failed": queue.failed,
-    }
-
-
-def _list(
+def _page(
     store: Store, kind: str, cursor: str | None, limit: int, account_kind: str | None = None
-) -> dict[str, Any]:
+) -> PullPage:
     realm = _realm(store)
     after = _cursor(cursor, realm)
     size = _limit(limit)
-    with store.session() as session:
-        rows = pull.page(session, realm, kind, after=after, limit=size, account_kind=account_kind)
-        linked = (
-            pull.jobroutr_ids(session, realm, KINDS[kind], [r.qbo_id for r in rows])
-            if kind in KINDS
-            else {}
-        )
-    items = []
-    for row in rows:
-        if kind == "accounts":
-            item = {
-                "qbo_id": row.qbo_id,
-                "name": row.name,
-                "fully_qualified_name": row.fully_qualified_name,
-                "account_type": row.account_type,
-                "account_sub_type": row.account_sub_type,
-                "active": row.active,
-                "updated_at": row.updated_at,
-            }
-        else:
-            item = {
-                **row.data,
-                "qbo_id": row.qbo_id,
-                "jobroutr_id": linked.get(row.qbo_id),
-                "updated_at": row.updated_at,
-            }
-        items.append(item)
-    last = rows[-1].change_seq if rows else after
-    return {"items": items, "next_cursor": _encode(last, realm)}
+    changed = pull.changes(store, realm, kind, after=after, limit=size, account_kind=account_kind)
+    return PullPage(items=changed.items, next_cursor=_encode(changed.last_seq, realm))
+
+
+class _FreeFormAnswers(OpenAPISchemaPlugin):
+    """Documents the pull API's answers as free-form JSON objects, as they were documented before
+    they were typed (issue 18 changed no contract)."""
+
+    @staticmethod
+    def is_plugin_supported_type(value: Any) -> bool:
+        return value in (PullStatus, PullPage, PullLink, PullEvent)
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        return Schema(type=OpenAPIType.OBJECT, additional_properties=Schema())
+
+
+#: The app's plugins that keep the pull API's documented answers what they were.
+PULL_SCHEMAS = [_FreeFormAnswers()]

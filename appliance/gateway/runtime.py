@@ -1,6 +1,8 @@
 """What the running service holds besides the store: the QBO client, tokens and the connector.
 
 One per process, shared by the public and the admin app, created at start and closed at stop.
+Handlers tell it what changed (``connected``, ``accounts_chosen``, ``events_requeued``, ...) and it
+wakes what waits on that, so the rules of who to wake live here, once, not in every handler.
 """
 
 from __future__ import annotations
@@ -65,6 +67,29 @@ class Runtime:
         self.importer = Importer(store, self.qbo)
         self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings), self.activity)
         self.intake = Intake(store)
+
+    async def connected(self) -> None:
+        """A company was connected: events from now on belong to it, and the events waiting for a
+        connection go on now."""
+        self.intake.forget()
+        await self.pusher.nudge("connection")
+
+    def disconnected(self) -> None:
+        """The company was disconnected: events from now on belong to no company (yet)."""
+        self.intake.forget()
+
+    async def accounts_chosen(self) -> None:
+        """The default accounts were chosen: products waiting for them go on now."""
+        await self.pusher.nudge("settings:accounts")
+
+    async def events_requeued(self) -> None:
+        """Failed or waiting events were queued again: the workers take them up now."""
+        await self.pusher.nudge()
+
+    def work_queued(self) -> None:
+        """A job may be ready (an event arrived, or one was skipped and later events of the same
+        records may go on): an idle worker looks now."""
+        self.pusher.wake()
 
     def readiness(self) -> list[ReadinessCheck]:
         """Clock, disk, store, certificate and QuickBooks authorization (sync/readiness.py).

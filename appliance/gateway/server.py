@@ -20,7 +20,7 @@ import os
 import resource
 import signal
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -199,28 +199,11 @@ async def serve(
     uds = bind_unix(admin_path, settings.admin_group)
     runtime = Runtime(settings, store)
     await runtime.start()
-    # The request context wraps the whole app, not a route: a 404 or 405 is logged and tagged too.
-    public = _Server(
-        server_config(
-            request_context(create_app(settings, store, runtime)),
-            http=guard.protocol(),
-            backlog=guard.backlog,
-        )
-    )
-    admin_app = request_context(create_admin_app(settings, store, runtime))
-    # The admin listener reads who is on the socket (SO_PEERCRED): the audit log's actor.
-    admin = _Server(server_config(admin_app, http=PeerCredentialsProtocol))
-    others = [(_Server(server_config(app)), sock) for app, sock in extra]
-    servers = (public, admin, *(server for server, _ in others))
-
-    def stop() -> None:
-        if not any(server.should_exit for server in servers):
-            log.info("service.stopping")
-        for server in servers:
-            server.should_exit = True
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop)
+    listeners = [
+        *_gateway_servers(settings, store, runtime, guard, tcp=tcp, uds=uds),
+        *((_Server(server_config(app)), sock) for app, sock in extra),
+    ]
+    stop = _stop_on_signals(loop, [server for server, _ in listeners])
     summing_up = asyncio.create_task(_sum_up_repeats(loop_errors, guard.repeats))
     log.info(
         "service.started",
@@ -232,24 +215,11 @@ async def serve(
         pid=os.getpid(),
     )
     try:
-        tasks = [
-            asyncio.create_task(public.serve([tcp])),
-            asyncio.create_task(admin.serve([uds])),
-            *(asyncio.create_task(server.serve([sock])) for server, sock in others),
-        ]
-        # If either listener ends (or fails to start), the other is asked to stop too.
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            if (exc := task.exception()) is not None and not isinstance(exc, SystemExit):
-                raise exc
+        await _serve_until_one_ends(listeners, stop)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        tcp.close()
-        uds.close()
-        for _, sock in others:
+        for _, sock in listeners:
             sock.close()
         await runtime.aclose()
         admin_path.unlink(missing_ok=True)
@@ -258,3 +228,56 @@ async def serve(
         guard.repeats.flush()
         loop.set_exception_handler(None)
         log.info("service.stopped")
+
+
+def _gateway_servers(
+    settings: Settings,
+    store: Store,
+    runtime: Runtime,
+    guard: Guard,
+    *,
+    tcp: socket.socket,
+    uds: socket.socket,
+) -> list[tuple[_Server, socket.socket]]:
+    """The public app on the TCP socket, behind the guard; the admin app on the Unix socket."""
+    # The request context wraps the whole app, not a route: a 404 or 405 is logged and tagged too.
+    public = _Server(
+        server_config(
+            request_context(create_app(settings, store, runtime)),
+            http=guard.protocol(),
+            backlog=guard.backlog,
+        )
+    )
+    admin_app = request_context(create_admin_app(settings, store, runtime))
+    # The admin listener reads who is on the socket (SO_PEERCRED): the audit log's actor.
+    admin = _Server(server_config(admin_app, http=PeerCredentialsProtocol))
+    return [(public, tcp), (admin, uds)]
+
+
+def _stop_on_signals(
+    loop: asyncio.AbstractEventLoop, servers: Sequence[uvicorn.Server]
+) -> Callable[[], None]:
+    """SIGTERM and SIGINT ask every server to finish its requests and exit; returns that ask."""
+
+    def stop() -> None:
+        if not any(server.should_exit for server in servers):
+            log.info("service.stopping")
+        for server in servers:
+            server.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    return stop
+
+
+async def _serve_until_one_ends(
+    listeners: Sequence[tuple[uvicorn.Server, socket.socket]], stop: Callable[[], None]
+) -> None:
+    tasks = [asyncio.create_task(server.serve([sock])) for server, sock in listeners]
+    # If any listener ends (or fails to start), the others are asked to stop too.
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    stop()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if (exc := task.exception()) is not None and not isinstance(exc, SystemExit):
+            raise exc

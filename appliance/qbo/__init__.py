@@ -1,4 +1,6 @@
-"""The QuickBooks Online client: HTTP, OAuth and faults.
+"""The QuickBooks Online client: requests under one retry policy (``client``), OAuth (``oauth``),
+access tokens refreshed once (``tokens``), Intuit's per-company limits (``limiter``), QBO's
+faults as typed errors (``errors``, ``faults``) and query statements as data (``query``).
 
-It never touches storage; saving tokens is a callback it is given. Filled in by the connect issue.
+It never touches storage; saving tokens is a callback it is given.
 """

@@ -30,14 +30,14 @@ import msgspec
 from appliance.core.activity import QBO_CALLS, QBO_FAILED, QBO_STATUS, QBO_THROTTLED, Activity
 from appliance.qbo.errors import (
     AuthenticationError,
-    ConnectionLost,
+    ConnectionLostError,
     QboError,
     ServerError,
     ThrottledError,
     is_transient,
 )
 from appliance.qbo.faults import parse_error
-from appliance.qbo.limiter import Limiters
+from appliance.qbo.limiter import CompanyLimiter, Limiters
 from appliance.qbo.tokens import TokenManager
 
 MINOR_VERSION = "75"
@@ -68,6 +68,15 @@ def _decode(response: httpx.Response) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ServerError("QuickBooks answered with an unexpected document")
     return body
+
+
+def _body(json_body: Any, text_body: str | None) -> tuple[dict[str, str], bytes | None]:
+    """The request body and its Content-Type header: text (a query) or JSON, or none."""
+    if text_body is not None:
+        return {"Content-Type": "application/text"}, text_body.encode("utf-8")
+    if json_body is not None:
+        return {"Content-Type": "application/json"}, ENCODER.encode(json_body)  # exact Decimals
+    return {}, None
 
 
 class QboClient:
@@ -125,57 +134,75 @@ class QboClient:
         requestid: str | None = None,
         batch: bool = False,
     ) -> dict[str, Any]:
+        """One call to the company's API under the policy above: the decoded JSON answer, or
+        the typed error once retrying does not help or the attempts are spent."""
         query = {**(params or {}), "minorversion": MINOR_VERSION}
         if requestid is not None:
             query["requestid"] = requestid
         url = f"{self.api_base}/company/{realm_id}/{path.lstrip('/')}"
         token = await self.tokens.access_token(realm_id)
+        body_headers, content = _body(json_body, text_body)
         refreshed = False
         attempt = 0
         limiter = self.limiters.for_realm(realm_id)
         while True:
             attempt += 1
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            content: bytes | None = None
-            if text_body is not None:
-                headers["Content-Type"] = "application/text"
-                content = text_body.encode("utf-8")
-            elif json_body is not None:
-                headers["Content-Type"] = "application/json"
-                content = ENCODER.encode(json_body)  # Decimals as exact JSON numbers
-            try:
-                async with limiter.slot(batch=batch):
-                    self.calls += 1
-                    self.activity.add(QBO_CALLS)
-                    response = await self._http.request(
-                        method,
-                        url,
-                        params=query,
-                        headers=headers,
-                        content=content,
-                    )
-                self.activity.add(f"{QBO_STATUS}{response.status_code}")
-                self._note_clock(response)
-                error = None if response.status_code < 400 else parse_error(response)
-                if error is None:
-                    return _decode(response)
-            except httpx.TransportError as exc:
-                self.activity.add(f"{QBO_STATUS}none")
-                error = ConnectionLost(
-                    f"The connection to QuickBooks failed ({type(exc).__name__})"
-                )
-            if isinstance(error, AuthenticationError) and not refreshed:
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                **body_headers,
+            }
+            answer = await self._send(
+                limiter, method, url, query=query, headers=headers, content=content, batch=batch
+            )
+            if not isinstance(answer, QboError):
+                return answer
+            if isinstance(answer, AuthenticationError) and not refreshed:
                 refreshed = True
                 token = await self.tokens.access_token(realm_id, rejected=token)
                 continue
-            if isinstance(error, ThrottledError):
-                self.throttled += 1
-                self.activity.add(QBO_THROTTLED)
-            else:
-                self.activity.add(QBO_FAILED)
-            if not is_transient(error) or attempt >= self.policy.max_attempts:
-                raise error
-            await self._sleep(self.policy.wait(error, attempt, self._random.random))
+            self._count_failure(answer)
+            if not is_transient(answer) or attempt >= self.policy.max_attempts:
+                raise answer
+            await self._sleep(self.policy.wait(answer, attempt, self._random.random))
+
+    async def _send(
+        self,
+        limiter: CompanyLimiter,
+        method: str,
+        url: str,
+        *,
+        query: dict[str, str],
+        headers: dict[str, str],
+        content: bytes | None,
+        batch: bool,
+    ) -> dict[str, Any] | QboError:
+        """One try, in a slot of the company's limiter: the decoded answer, or the error it
+        came back as (returned, for the caller's policy to retry or raise)."""
+        try:
+            async with limiter.slot(batch=batch):
+                self.calls += 1
+                self.activity.add(QBO_CALLS)
+                response = await self._http.request(
+                    method, url, params=query, headers=headers, content=content
+                )
+        except httpx.TransportError as exc:
+            self.activity.add(f"{QBO_STATUS}none")
+            return ConnectionLostError(
+                f"The connection to QuickBooks failed ({type(exc).__name__})"
+            )
+        self.activity.add(f"{QBO_STATUS}{response.status_code}")
+        self._note_clock(response)
+        if response.status_code >= 400:
+            return parse_error(response)
+        return _decode(response)
+
+    def _count_failure(self, error: QboError) -> None:
+        if isinstance(error, ThrottledError):
+            self.throttled += 1
+            self.activity.add(QBO_THROTTLED)
+        else:
+            self.activity.add(QBO_FAILED)
 
     # The calls the product makes --------------------------------------------------------------
 

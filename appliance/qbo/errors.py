@@ -1,16 +1,17 @@
 """What can go wrong talking to QuickBooks Online, as typed errors that carry QBO's own words.
 
-    QboError                      status, qbo_code, message, detail, element, intuit_tid
-      ├── TransientError          worth retrying with the same requestid
-      │     ├── ThrottledError    429 ThrottleExceeded (retry_after, if QBO gave one)
-      │     ├── ServerError       5xx, HTML from the edge, SystemFault
-      │     └── ConnectionLost    time-outs, refused or dropped connections
-      ├── AuthenticationError     401 after a refresh: the token is not accepted
-      ├── AuthorizationError      403 / code 120, 3100: the user or app may not do this
-      ├── CompanyStatusError      6190: the company's subscription has ended
-      ├── ValidationError         400 ValidationFault and every other permanent refusal
-      └── OAuthError              the token endpoint said no (error, error_description)
-            └── ReconnectNeeded   invalid_grant: only the operator reconnecting helps
+    QboError                          status, qbo_code, message, detail, element, intuit_tid, hint
+      ├── TransientError              worth retrying with the same requestid
+      │     ├── ThrottledError        429 ThrottleExceeded (retry_after, if QBO gave one)
+      │     ├── ServerError           5xx, HTML from the edge, SystemFault
+      │     └── ConnectionLostError   time-outs, refused or dropped connections
+      ├── AuthenticationError         401 after a refresh: the token is not accepted
+      ├── AuthorizationError          403 / code 120, 3100: the user or app may not do this
+      ├── CompanyStatusError          6190: the company's subscription has ended
+      ├── ValidationError             400 ValidationFault and every other permanent refusal
+      └── OAuthError                  the token endpoint said no (error, error_description)
+            └── ReconnectNeededError  invalid_grant, or no tokens: only the operator
+                                      reconnecting helps
 
 Errors are formatted once, at the edge (``str(error)`` is the operator's sentence); ``is_transient``
 is the one predicate that retry policies use.
@@ -50,18 +51,6 @@ class QboError(Exception):
             parts.append(f" (QBO code {self.qbo_code})")
         return "".join(parts)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": type(self).__name__,
-            "message": self.message,
-            "status": self.status,
-            "qbo_code": self.qbo_code,
-            "detail": self.detail,
-            "element": self.element,
-            "intuit_tid": self.intuit_tid,
-            "hint": self.hint,
-        }
-
 
 class TransientError(QboError):
     """Retrying later, with the same requestid, may well succeed."""
@@ -77,7 +66,7 @@ class ServerError(TransientError):
     pass
 
 
-class ConnectionLost(TransientError):
+class ConnectionLostError(TransientError):
     pass
 
 
@@ -105,7 +94,7 @@ class OAuthError(QboError):
         self.description = description
 
 
-class ReconnectNeeded(OAuthError):
+class ReconnectNeededError(OAuthError):
     pass
 
 

@@ -84,7 +84,23 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 def parse_error(response: httpx.Response) -> QboError:
     """The typed error for a non-2xx answer from the QBO API."""
-    status = response.status_code
+    error = _fault(response) or {}
+    code = str(error["code"]) if error.get("code") is not None else None
+    message = str(error.get("message") or "")
+    detail = str(error.get("detail") or "")
+    element = error.get("element")
+    common: dict[str, Any] = {
+        "status": response.status_code,
+        "qbo_code": code,
+        "detail": detail or None,
+        "element": str(element) if element else None,
+        "intuit_tid": intuit_tid(response),
+    }
+    return _typed(response, code, message, common)
+
+
+def _fault(response: httpx.Response) -> dict[str, Any] | None:
+    """The first error QBO put in the answer, in whichever shape it came; None if none."""
     text = response.text[:MAX_BODY] if response.content else ""
     error: dict[str, Any] | None = None
     media = response.headers.get("content-type", "")
@@ -98,17 +114,14 @@ def parse_error(response: httpx.Response) -> QboError:
     ):
         # QBO has sent XML faults under a JSON content type; try both.
         error = _xml_error(text)
-    code = str(error["code"]) if error and error.get("code") is not None else None
-    message = str(error.get("message") or "") if error else ""
-    detail = str(error.get("detail") or "") if error else ""
-    element = error.get("element") if error else None
-    common: dict[str, Any] = {
-        "status": status,
-        "qbo_code": code,
-        "detail": detail or None,
-        "element": str(element) if element else None,
-        "intuit_tid": intuit_tid(response),
-    }
+    return error
+
+
+def _typed(
+    response: httpx.Response, code: str | None, message: str, common: dict[str, Any]
+) -> QboError:
+    """The error class for the status and QBO code, with QBO's message or a plain one."""
+    status = response.status_code
     if status == 429 or code == "3001" or "ThrottleExceeded" in message:
         return ThrottledError(
             "QuickBooks is limiting requests (ThrottleExceeded)",

@@ -2,8 +2,8 @@
 
 Built on authlib's httpx client (client_secret_basic, as Intuit's own clients use). Every answer is
 turned into a :class:`TokenSet` with absolute expiry times, or into a typed error:
-``invalid_grant`` is :class:`ReconnectNeeded` (only the operator reconnecting helps), other OAuth
-errors are :class:`OAuthError` with a hint, 5xx and network failures are transient.
+``invalid_grant`` is :class:`ReconnectNeededError` (only the operator reconnecting helps), other
+OAuth errors are :class:`OAuthError` with a hint, 5xx and network failures are transient.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from appliance.core.tokens import TokenSet
-from appliance.qbo.errors import ConnectionLost, OAuthError, ReconnectNeeded, ServerError
+from appliance.qbo.errors import ConnectionLostError, OAuthError, ReconnectNeededError, ServerError
 
 SCOPE = "com.intuit.quickbooks.accounting"
 HARD_EXPIRY_HEADER = {"x-include-refresh-token-hard-expires-in": "true"}
@@ -152,7 +152,9 @@ class OAuthClient:
                 headers={"Accept": "application/json"},
             )
         except httpx.TransportError as exc:
-            raise ConnectionLost(f"Cannot reach Intuit to revoke ({type(exc).__name__})") from None
+            raise ConnectionLostError(
+                f"Cannot reach Intuit to revoke ({type(exc).__name__})"
+            ) from None
         if response.status_code >= 500:
             raise ServerError(f"Intuit's revoke endpoint answered HTTP {response.status_code}")
         if response.status_code >= 400:
@@ -169,7 +171,7 @@ class OAuthClient:
                 status=exc.response.status_code,
             ) from None
         except httpx.TransportError as exc:
-            raise ConnectionLost(f"Cannot reach Intuit ({type(exc).__name__})") from None
+            raise ConnectionLostError(f"Cannot reach Intuit ({type(exc).__name__})") from None
         return dict(token)
 
 
@@ -195,7 +197,7 @@ HINTS = {
 
 
 def oauth_error(error: str, description: str | None = None) -> OAuthError:
-    kind = ReconnectNeeded if error == "invalid_grant" else OAuthError
+    kind = ReconnectNeededError if error == "invalid_grant" else OAuthError
     return kind(error, description, hint=HINTS.get(error, ""))
 
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from appliance.core.tokens import DISCONNECTED, NEEDS_RECONNECT, StoredTokens, TokenSet
-from appliance.qbo.errors import ConnectionLost, ReconnectNeeded
+from appliance.qbo.errors import ConnectionLostError, ReconnectNeededError
 from appliance.qbo.oauth import HINTS, OAuthClient
 
 
@@ -103,19 +103,21 @@ class TokenManager:
             ):
                 return await self._refresh(realm_id, rejected)
             if asyncio.get_running_loop().time() > deadline:
-                raise ConnectionLost("Another process holds the token refresh and has not finished")
+                raise ConnectionLostError(
+                    "Another process holds the token refresh and has not finished"
+                )
             await asyncio.sleep(self.poll_seconds)
 
     async def _load(self, realm_id: str) -> StoredTokens:
         stored = await asyncio.to_thread(self.store.load, realm_id)
         if stored is None or stored.state == DISCONNECTED or stored.tokens is None:
-            raise ReconnectNeeded(
+            raise ReconnectNeededError(
                 "not_connected",
                 "This appliance is not connected to that QuickBooks company",
                 hint="Run `appliance connect`.",
             )
         if stored.state == NEEDS_RECONNECT:
-            raise ReconnectNeeded(
+            raise ReconnectNeededError(
                 "invalid_grant",
                 "The connection to QuickBooks needs to be reconnected",
                 hint=HINTS["invalid_grant"],
@@ -133,7 +135,7 @@ class TokenManager:
             assert stored.tokens is not None
             self.refreshes += 1
             fresh = await self.oauth.refresh(stored.tokens.refresh_token, self.clock())
-        except ReconnectNeeded as exc:
+        except ReconnectNeededError as exc:
             self.refresh_failures += 1
             await asyncio.to_thread(
                 self.store.mark_needs_reconnect, realm_id, self.owner, exc.error

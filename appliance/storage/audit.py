@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from appliance.storage.models import AuditEntry
 
@@ -24,9 +24,3 @@ def operator(uid: int | None, user: str | None, claimed: str) -> str:
     who = "unverified" if uid is None else f"uid {uid}" + (f" ({user[:16]})" if user else "")
     claimed = "".join(c for c in claimed if c.isprintable())
     return f"{who}, says {claimed}"[:64] if claimed else who
-
-
-def recent(session: Session, limit: int = 50) -> list[AuditEntry]:
-    return list(
-        session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)).all()
-    )

@@ -4,7 +4,6 @@ keep two runs of the same kind from running at once."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -12,8 +11,6 @@ from sqlmodel import Session, col, select
 from appliance.storage.db import session_scope
 from appliance.storage.models import ImportRun, ImportSkip
 from appliance.storage.types import utcnow
-
-STALE_AFTER = timedelta(seconds=60)  # a running run without a heartbeat this long has no worker
 
 
 class ImportBusy(Exception):
@@ -42,11 +39,6 @@ def start_run(engine: Engine, realm_id: str, kind: str) -> ImportRun:
         session.flush()
         session.refresh(run)
         return run
-
-
-def get_run(engine: Engine, run_id: int) -> ImportRun | None:
-    with Session(engine, expire_on_commit=False) as session:
-        return session.get(ImportRun, run_id)
 
 
 def latest_run(engine: Engine, realm_id: str, kind: str) -> ImportRun | None:

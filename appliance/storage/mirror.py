@@ -20,14 +20,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from appliance.core.kinds import ACCOUNT, CUSTOMER, PRODUCT
 from appliance.storage.db import session_scope
 from appliance.storage.models import ChangeCounter, QboAccount, QboCustomer, QboItem
 from appliance.storage.types import utcnow
 
+#: The mirror's table of each mirrored record kind, by its plural (``RecordKind.plural``).
 MODELS: dict[str, Any] = {
-    "customers": QboCustomer,
-    "products": QboItem,
-    "accounts": QboAccount,
+    CUSTOMER.plural: QboCustomer,
+    PRODUCT.plural: QboItem,
+    ACCOUNT.plural: QboAccount,
 }
 
 
@@ -85,69 +87,26 @@ def upsert_rows(
     if not rows:
         return 0
     table = MODELS[kind].__table__
-    now = utcnow()
-    names = list(rows[0].columns)
-    ids = [row.qbo_id for row in rows]
-    existing = {
-        found.qbo_id: found
-        for found in session.execute(
-            sa.select(table.c.qbo_id, table.c.data, *(table.c[n] for n in names)).where(
-                table.c.realm_id == realm_id, table.c.qbo_id.in_(ids)
-            )
-        )
-    }
+    existing = _existing(session, table, realm_id, rows)
     new = [row for row in rows if row.qbo_id not in existing]
     changed = [
-        row
-        for row in rows
-        if row.qbo_id in existing
-        and (
-            existing[row.qbo_id].data != row.data
-            or any(existing[row.qbo_id]._mapping[k] != v for k, v in row.columns.items())
-        )
+        row for row in rows if row.qbo_id in existing and _differs(existing[row.qbo_id], row)
     ]
     seq = next_seqs(session, realm_id, kind, len(new) + len(changed)) if new or changed else 0
     seen = {"import_run_id": run_id} if run_id is not None else {}
+    now = utcnow()
     if new:
         session.execute(
             sa.insert(table),
             [
-                {
-                    "realm_id": realm_id,
-                    "qbo_id": row.qbo_id,
-                    **row.columns,
-                    "data": row.data,
-                    "change_seq": seq + n,
-                    "updated_at": now,
-                    "import_run_id": run_id,
-                }
+                {**_values(row, seq + n, now), "realm_id": realm_id, "import_run_id": run_id}
                 for n, row in enumerate(new)
             ],
         )
         seq += len(new)
     if changed:
-        session.execute(
-            sa.update(table)
-            .where(
-                table.c.realm_id == sa.bindparam("key_realm"),
-                table.c.qbo_id == sa.bindparam("key_qbo_id"),
-            )
-            .values(
-                {n: sa.bindparam(n) for n in [*names, "data", "change_seq", "updated_at"]}
-                | {k: sa.bindparam(k) for k in seen}
-            ),
-            [
-                {
-                    "key_realm": realm_id,
-                    "key_qbo_id": row.qbo_id,
-                    **row.columns,
-                    "data": row.data,
-                    "change_seq": seq + n,
-                    "updated_at": now,
-                    **seen,
-                }
-                for n, row in enumerate(changed)
-            ],
+        _update_changed(
+            session, table, realm_id=realm_id, changed=changed, seq=seq, now=now, seen=seen
         )
     changed_ids = {row.qbo_id for row in changed}
     unchanged = [
@@ -160,6 +119,72 @@ def upsert_rows(
             .values(seen)
         )
     return len(new) + len(changed)
+
+
+def _existing(
+    session: Session, table: Any, realm_id: str, rows: Sequence[MirrorRow]
+) -> dict[str, Any]:
+    """What the store holds of these rows now (their data and columns), by QBO id."""
+    names = list(rows[0].columns)
+    found = session.execute(
+        sa.select(table.c.qbo_id, table.c.data, *(table.c[n] for n in names)).where(
+            table.c.realm_id == realm_id, table.c.qbo_id.in_([row.qbo_id for row in rows])
+        )
+    )
+    return {row.qbo_id: row for row in found}
+
+
+def _differs(stored: Any, row: MirrorRow) -> bool:
+    return bool(
+        stored.data != row.data or any(stored._mapping[k] != v for k, v in row.columns.items())
+    )
+
+
+def _values(row: MirrorRow, seq: int, now: Any) -> dict[str, Any]:
+    return {
+        "qbo_id": row.qbo_id,
+        **row.columns,
+        "data": row.data,
+        "change_seq": seq,
+        "updated_at": now,
+    }
+
+
+def _update_changed(
+    session: Session,
+    table: Any,
+    *,
+    realm_id: str,
+    changed: list[MirrorRow],
+    seq: int,
+    now: Any,
+    seen: dict[str, Any],
+) -> None:
+    """The changed rows, with their new change numbers, in one executemany."""
+    names = list(changed[0].columns)
+    session.execute(
+        sa.update(table)
+        .where(
+            table.c.realm_id == sa.bindparam("key_realm"),
+            table.c.qbo_id == sa.bindparam("key_qbo_id"),
+        )
+        .values(
+            {n: sa.bindparam(n) for n in [*names, "data", "change_seq", "updated_at"]}
+            | {k: sa.bindparam(k) for k in seen}
+        ),
+        [
+            {
+                "key_realm": realm_id,
+                "key_qbo_id": row.qbo_id,
+                **row.columns,
+                "data": row.data,
+                "change_seq": seq + n,
+                "updated_at": now,
+                **seen,
+            }
+            for n, row in enumerate(changed)
+        ],
+    )
 
 
 def deactivate_unseen(engine: Engine, realm_id: str, kind: str, run_id: int) -> int:

@@ -1,7 +1,8 @@
 """Tables. Everything that belongs to a QuickBooks company is keyed by its realm id.
 
 One appliance usually serves one company, but a reconnect to another company, or a second one,
-must never mix their records, so the realm is part of every key from the start.
+must never mix their records, so the realm is part of every key from the start. The states of a
+job and an event are declared in ``appliance.core.states`` (``JobState``, ``EventStatus``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from appliance.core.states import EventStatus, JobState
 from appliance.storage.types import UTCDateTime, utcnow
 
 
@@ -166,7 +168,7 @@ class Link(SQLModel, table=True):
     )
 
     realm_id: str = Field(primary_key=True, foreign_key="company.realm_id", max_length=32)
-    kind: str = Field(primary_key=True, max_length=16)  # customer|product|invoice
+    kind: str = Field(primary_key=True, max_length=16)  # a RecordKind.name (core.kinds)
     jobroutr_id: str = Field(primary_key=True, max_length=128)
     qbo_id: str = Field(max_length=32)
     change_seq: int = Field(default=0)
@@ -200,7 +202,7 @@ class Event(SQLModel, table=True):
     occurred_at: datetime | None = _ts(nullable=True)
     received_at: datetime = _ts(index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="queued", max_length=16, index=True)
+    status: str = Field(default=EventStatus.QUEUED, max_length=16, index=True)  # EventStatus
     attempts: int = 0
     qbo_id: str | None = Field(default=None, max_length=32)
     error_code: str | None = Field(default=None, max_length=32)
@@ -228,7 +230,7 @@ class Job(SQLModel, table=True):
     realm_id: str | None = Field(default=None, max_length=32)
     kind: str = Field(max_length=32)
     record_key: str = Field(max_length=160)
-    state: str = Field(default="queued", max_length=16)  # queued|running|waiting|done|failed
+    state: str = Field(default=JobState.QUEUED, max_length=16)  # JobState
     run_after: datetime = _ts()
     attempts: int = 0
     lease_owner: str | None = Field(default=None, max_length=64)

@@ -1,19 +1,217 @@
-"""What the pull API reads: mirror rows after a change number, links, events, import summaries."""
+"""What the pull API answers (../shared/jobroutr/CONTRACT.md section 2), read from the store.
+
+Each answer is a typed schema built here, in the only layer that opens a session, so the gateway's
+handlers check parameters and return what they are given. Mirror rows are read after a change
+number (the cursor's; the gateway encodes and decodes cursors, this module only sees numbers).
+Field order is the order of the keys on the wire.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlmodel import Session, col, select
 
 from appliance.core.accounts import ACCOUNT_KINDS
+from appliance.core.admin import ConnectionInfo, OnboardingInfo, QueueInfo, SettingsInfo
+from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, PRODUCT
+from appliance.storage import credentials
+from appliance.storage import imports as runs
 from appliance.storage.mirror import changed_since
 from appliance.storage.models import Event, Link, QboAccount
+from appliance.storage.store import Store
+
+#: The mirror lists the pull API pages through, and the link kind of each list's rows.
+LINKED_KINDS = {kind.plural: kind.name for kind in (CUSTOMER, PRODUCT)}
+#: The imports whose latest run the status shows.
+IMPORT_KINDS = tuple(kind.plural for kind in IMPORTED)
 
 
-def jobroutr_ids(session: Session, realm_id: str, kind: str, qbo_ids: list[str]) -> dict[str, str]:
-    if not qbo_ids:
-        return {}
+class PullConnection(msgspec.Struct, kw_only=True):
+    connected: bool
+    state: str
+    company_name: str | None
+    realm_id: str
+    environment: str
+    refresh_token_expires_at: datetime | None
+
+    @classmethod
+    def of(cls, info: ConnectionInfo) -> PullConnection:
+        return cls(
+            connected=info.state == "connected",
+            state=info.state,
+            company_name=info.company_name,
+            realm_id=info.realm_id,
+            environment=info.environment,
+            refresh_token_expires_at=info.refresh_token_expires_at,
+        )
+
+
+class PullQueue(msgspec.Struct, kw_only=True):
+    depth: int
+    oldest_queued_age_seconds: float | None
+    failed: int
+
+    @classmethod
+    def of(cls, queue: QueueInfo) -> PullQueue:
+        return cls(
+            depth=queue.queued + queue.running + queue.waiting,
+            oldest_queued_age_seconds=queue.oldest_queued_age_seconds,
+            failed=queue.failed,
+        )
+
+
+class PullDefaultAccounts(msgspec.Struct, kw_only=True):
+    income_account_id: str | None
+    expense_account_id: str | None
+
+    @classmethod
+    def of(cls, chosen: SettingsInfo) -> PullDefaultAccounts:
+        return cls(
+            income_account_id=chosen.income_account.qbo_id if chosen.income_account else None,
+            expense_account_id=chosen.expense_account.qbo_id if chosen.expense_account else None,
+        )
+
+
+class PullOnboarding(msgspec.Struct, kw_only=True):
+    tasks: dict[str, bool]
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, progress: OnboardingInfo) -> PullOnboarding:
+        return cls(
+            tasks={t.task: t.done for t in progress.tasks}, completed_at=progress.completed_at
+        )
+
+
+class PullImport(msgspec.Struct, kw_only=True):
+    state: str
+    done: int
+    skipped: int
+    finished_at: datetime | None
+
+
+class PullStatus(msgspec.Struct, kw_only=True):
+    """Before the first connection only ``connection`` (null) and ``queue``: the rest is absent."""
+
+    connection: PullConnection | None
+    queue: PullQueue
+    default_accounts: PullDefaultAccounts | msgspec.UnsetType = msgspec.UNSET
+    onboarding: PullOnboarding | msgspec.UnsetType = msgspec.UNSET
+    last_imports: dict[str, PullImport | None] | msgspec.UnsetType = msgspec.UNSET
+
+
+class PullAccount(msgspec.Struct, kw_only=True):
+    qbo_id: str
+    name: str
+    fully_qualified_name: str
+    account_type: str
+    account_sub_type: str | None
+    active: bool
+    updated_at: datetime
+
+
+class Changes(msgspec.Struct, kw_only=True):
+    """A page of a mirror list, and the change number its next cursor holds (the one asked for
+    when the page is empty: nothing changed since)."""
+
+    #: Customers and products are QBO's own record with our ids added, so open-ended.
+    items: list[dict[str, Any]] | list[PullAccount]
+    last_seq: int
+
+
+class PullPage(msgspec.Struct, kw_only=True):
+    items: list[dict[str, Any]] | list[PullAccount]
+    next_cursor: str
+
+
+class PullLink(msgspec.Struct, kw_only=True):
+    kind: str
+    jobroutr_id: str
+    qbo_id: str
+
+
+class PullEventError(msgspec.Struct, kw_only=True):
+    code: str | None
+    message: str | None
+    hint: str | None
+
+
+class PullEvent(msgspec.Struct, kw_only=True):
+    event_id: str
+    status: str
+    attempts: int
+    qbo_id: str | None
+    error: PullEventError | None
+
+
+def api_key_valid(store: Store, presented: str) -> bool:
+    """Whether ``presented`` is an active API key (its use is noted when it is)."""
+    with store.session() as session:
+        found = credentials.verify_api_key(session, presented)
+        session.commit()
+    return found is not None
+
+
+def last_imports(store: Store, realm_id: str) -> dict[str, PullImport | None]:
+    summaries: dict[str, PullImport | None] = {}
+    for kind in IMPORT_KINDS:
+        run = runs.latest_run(store.engine, realm_id, kind)
+        summaries[kind] = (
+            None
+            if run is None
+            else PullImport(
+                state=run.state, done=run.done, skipped=run.skipped, finished_at=run.finished_at
+            )
+        )
+    return summaries
+
+
+def changes(
+    store: Store, realm_id: str, kind: str, *, after: int, limit: int, account_kind: str | None
+) -> Changes:
+    """Up to ``limit`` rows of a mirror list (``customers``, ``products``, ``accounts``) changed
+    after the change number ``after``, oldest change first; accounts of ``account_kind`` only."""
+    filters = []
+    if kind == ACCOUNT.plural and account_kind is not None:
+        filters.append(col(QboAccount.account_type).in_(ACCOUNT_KINDS[account_kind]))
+    with store.session() as session:
+        rows = changed_since(session, realm_id, kind, after, limit, filters=filters)
+        if kind not in LINKED_KINDS:
+            return Changes(items=[_account(row) for row in rows], last_seq=_last(rows, after))
+        qbo_ids = [row.qbo_id for row in rows]
+        linked = _jobroutr_ids(session, realm_id, LINKED_KINDS[kind], qbo_ids) if rows else {}
+    items = [
+        {
+            **row.data,
+            "qbo_id": row.qbo_id,
+            "jobroutr_id": linked.get(row.qbo_id),
+            "updated_at": row.updated_at,
+        }
+        for row in rows
+    ]
+    return Changes(items=items, last_seq=_last(rows, after))
+
+
+def _last(rows: list[Any], after: int) -> int:
+    return int(rows[-1].change_seq) if rows else after
+
+
+def _account(row: QboAccount) -> PullAccount:
+    return PullAccount(
+        qbo_id=row.qbo_id,
+        name=row.name,
+        fully_qualified_name=row.fully_qualified_name,
+        account_type=row.account_type,
+        account_sub_type=row.account_sub_type,
+        active=row.active,
+        updated_at=row.updated_at,
+    )
+
+
+def _jobroutr_ids(session: Session, realm_id: str, kind: str, qbo_ids: list[str]) -> dict[str, str]:
     rows = session.exec(
         select(Link.qbo_id, Link.jobroutr_id).where(
             col(Link.realm_id) == realm_id, col(Link.kind) == kind, col(Link.qbo_id).in_(qbo_ids)
@@ -22,24 +220,30 @@ def jobroutr_ids(session: Session, realm_id: str, kind: str, qbo_ids: list[str])
     return dict(rows)
 
 
-def page(
-    session: Session,
-    realm_id: str,
-    kind: str,
-    *,
-    after: int,
-    limit: int,
-    account_kind: str | None,
-) -> list[Any]:
-    filters = []
-    if kind == "accounts" and account_kind is not None:
-        filters.append(col(QboAccount.account_type).in_(ACCOUNT_KINDS[account_kind]))
-    return changed_since(session, realm_id, kind, after, limit, filters=filters)
+def link(store: Store, realm_id: str, kind: str, jobroutr_id: str) -> PullLink | None:
+    """The QBO id a JobRoutr record of ``kind`` is linked to, or None."""
+    with store.session() as session:
+        found = session.get(Link, (realm_id, kind, jobroutr_id))
+    if found is None:
+        return None
+    return PullLink(kind=kind, jobroutr_id=jobroutr_id, qbo_id=found.qbo_id)
 
 
-def link(session: Session, realm_id: str, kind: str, jobroutr_id: str) -> Link | None:
-    return session.get(Link, (realm_id, kind, jobroutr_id))
-
-
-def event(session: Session, event_id: str) -> Event | None:
-    return session.get(Event, event_id)
+def event(store: Store, event_id: str) -> PullEvent | None:
+    """What became of an event; its error only while it is failed."""
+    with store.session() as session:
+        found = session.get(Event, event_id)
+    if found is None:
+        return None
+    error = None
+    if found.status == "failed":
+        error = PullEventError(
+            code=found.error_code, message=found.error_message, hint=found.error_hint
+        )
+    return PullEvent(
+        event_id=found.id,
+        status=found.status,
+        attempts=found.attempts,
+        qbo_id=found.qbo_id,
+        error=error,
+    )

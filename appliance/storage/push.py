@@ -1,7 +1,8 @@
 """What the push worker reads and writes in the store, each step one short transaction.
 
 * ``load``: a claimed job's event (type, data, version) -- and the event shows ``running``.
-* ``complete``: the job's outcome, the event's status and the link to the QBO record, together,
+* ``complete``: the job's outcome (a ``Done | Waiting | RetryLater | Failed`` from
+  ``storage.outcomes``), the event's status and the link to the QBO record, together,
   and only while the worker still holds the job (its fence): a worker that lost its lease writes
   nothing. A new or moved link gives the mirror row a new change number, so the pull API shows the
   JobRoutr id on the next pull.
@@ -18,14 +19,24 @@ from sqlalchemy import and_, exists, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from appliance.core.kinds import BY_NAME
+from appliance.core.states import EventStatus, JobState
 from appliance.storage import audit
 from appliance.storage.db import session_scope
-from appliance.storage.mirror import MODELS, WRITES, MirrorRow, next_seqs, upsert_rows
+from appliance.storage.mirror import MODELS, WRITES, next_seqs, upsert_rows
 from appliance.storage.models import Company, CompanySettings, Event, Job, Link
+from appliance.storage.outcomes import (
+    Done,
+    Failed,
+    Failure,
+    JobOutcome,
+    LinkWrite,
+    RetryLater,
+    Waiting,
+)
 from appliance.storage.queue import Claim
 from appliance.storage.types import utcnow
 
-MIRROR_KINDS = {"customer": "customers", "product": "products"}
 #: Failures after which a new attempt must not reuse the requestid: QuickBooks refused for sure
 #: (a replay would only repeat the refusal). After "gave-up" the outcome is uncertain: reuse it.
 UNCERTAIN_CODES = ("gave-up",)
@@ -43,22 +54,6 @@ class Work:
     realm_id: str | None
     generation: int
     waited: float = 0.0  # seconds spent waiting while the service ran (Job.waited_seconds)
-
-
-@dataclass(frozen=True)
-class Failure:
-    code: str
-    message: str
-    hint: str = ""
-
-
-@dataclass(frozen=True)
-class LinkWrite:
-    kind: str
-    jobroutr_id: str
-    qbo_id: str
-    source_timestamp: datetime | None
-    source_event_id: str
 
 
 @dataclass(frozen=True)
@@ -99,7 +94,7 @@ def upcoming(
             select(Event.payload)
             .join(Job, col(Job.event_id) == col(Event.id))
             .where(
-                col(Job.state).in_(("queued", "running")),
+                col(Job.state).in_((JobState.QUEUED, JobState.RUNNING)),
                 col(Job.kind) == kind,
                 col(Job.id) > after_job,
                 or_(col(Job.realm_id) == realm_id, col(Job.realm_id).is_(None)),
@@ -150,13 +145,13 @@ def default_accounts(engine: Engine, realm_id: str) -> tuple[str | None, str | N
 
 def _touch_mirror(session: Session, realm_id: str, kind: str, qbo_id: str) -> None:
     """A link changed: the mirror row gets a new change number (the pull shows its JobRoutr id)."""
-    mirror = MIRROR_KINDS.get(kind)
-    if mirror is None:
+    record_kind = BY_NAME.get(kind)
+    if record_kind is None or not record_kind.mirrored:
         return
-    model = MODELS[mirror]
+    model = MODELS[record_kind.plural]
     row = session.get(model, (realm_id, qbo_id))
     if row is not None:
-        row.change_seq = next_seqs(session, realm_id, mirror, 1)
+        row.change_seq = next_seqs(session, realm_id, record_kind.plural, 1)
         row.updated_at = utcnow()
         session.add(row)
 
@@ -180,75 +175,76 @@ def _write_link(session: Session, realm_id: str, link: LinkWrite) -> None:
         _touch_mirror(session, realm_id, link.kind, link.qbo_id)
 
 
-def complete(
-    engine: Engine,
-    claim: Claim,
-    *,
-    state: str,
-    realm_id: str | None = None,
-    qbo_id: str | None = None,
-    failure: Failure | None = None,
-    run_after: datetime | None = None,
-    waiting_for: str | None = None,
-    waits_on: list[str] | None = None,
-    link: LinkWrite | None = None,
-    mirror: tuple[str, MirrorRow] | None = None,
-    waited_seconds: float | None = None,
-) -> bool:
-    """Record a job's outcome, its event's status, its link and the QBO record as written (the
-    mirror the pull API reads) in one transaction, fenced. A new link wakes the waiting jobs
-    (an invoice may wait for it).
-
-    ``state``: done, failed, queued (retry later, at ``run_after``) or waiting (``waiting_for``).
-    Returns False when the job was taken over meanwhile: then nothing was written.
-    """
-    if state not in ("done", "failed", "queued", "waiting"):
-        raise ValueError(f"unknown job state {state!r}")
-    now = utcnow()
+def _job_values(outcome: JobOutcome, now: datetime) -> dict[str, Any]:
+    """The job row's columns for an outcome (the lease is let go in every case)."""
+    failure = getattr(outcome, "failure", None)
+    waiting = outcome if isinstance(outcome, Waiting) else None
     values: dict[str, Any] = {
-        "state": state,
+        "state": outcome.state,
         "last_error": failure.message if failure else None,
-        "waiting_for": waiting_for,
-        "waits_on": f" {' '.join(waits_on)} " if waits_on else None,
+        "waiting_for": waiting.waiting_for if waiting else None,
+        "waits_on": f" {' '.join(waiting.waits_on)} " if waiting and waiting.waits_on else None,
         "lease_owner": None,
         "lease_expires_at": None,
         "updated_at": now,
     }
-    if run_after is not None:
-        values["run_after"] = run_after
-    if waited_seconds is not None:
-        values["waited_seconds"] = waited_seconds
+    if isinstance(outcome, (Waiting, RetryLater)):
+        values["run_after"] = outcome.run_after
+    if waiting is not None and waiting.waited_seconds is not None:
+        values["waited_seconds"] = waiting.waited_seconds
+    return values
+
+
+def _show(session: Session, claim: Claim, outcome: JobOutcome, now: datetime) -> None:
+    """The event shows the job's outcome: its status, attempts, QBO id, realm and error."""
+    event = session.get(Event, claim.event_id) if claim.event_id else None
+    if event is None:
+        return
+    failure = getattr(outcome, "failure", None)
+    event.status = outcome.state
+    event.attempts = claim.attempts
+    if isinstance(outcome, Done) and outcome.qbo_id is not None:
+        event.qbo_id = outcome.qbo_id
+    if outcome.realm_id is not None and event.realm_id is None:
+        event.realm_id = outcome.realm_id
+    event.error_code = failure.code[:32] if failure else None
+    event.error_message = failure.message if failure else None
+    event.error_hint = (failure.hint or None) if failure else None
+    event.updated_at = now
+    session.add(event)
+
+
+def complete(engine: Engine, claim: Claim, outcome: JobOutcome) -> bool:
+    """Record a job's outcome, its event's status, its link and the QBO record as written (the
+    mirror the pull API reads) in one transaction, fenced. A new link wakes the waiting jobs
+    (an invoice may wait for it).
+
+    Returns False when the job was taken over meanwhile: then nothing was written.
+    """
+    if not isinstance(outcome, (Done, Waiting, RetryLater, Failed)):
+        raise TypeError(f"not a job outcome: {outcome!r}")
+    now = utcnow()
     with WRITES, session_scope(engine) as session:
         result = session.exec(
             update(Job)
             .where(
                 col(Job.id) == claim.job_id,
                 col(Job.fence) == claim.fence,
-                col(Job.state) == "running",
+                col(Job.state) == JobState.RUNNING,
             )
-            .values(**values)
+            .values(**_job_values(outcome, now))
         )
         if result.rowcount != 1:
             session.rollback()
             return False
-        if mirror is not None and realm_id is not None:
-            upsert_rows(session, realm_id, mirror[0], [mirror[1]], None)
-        if link is not None and realm_id is not None:
-            _write_link(session, realm_id, link)
-            _wake(session, f"{link.kind}:{link.jobroutr_id}", now)
-        event = session.get(Event, claim.event_id) if claim.event_id else None
-        if event is not None:
-            event.status = state
-            event.attempts = claim.attempts
-            if qbo_id is not None:
-                event.qbo_id = qbo_id
-            if realm_id is not None and event.realm_id is None:
-                event.realm_id = realm_id
-            event.error_code = failure.code[:32] if failure else None
-            event.error_message = failure.message if failure else None
-            event.error_hint = (failure.hint or None) if failure else None
-            event.updated_at = now
-            session.add(event)
+        realm_id = outcome.realm_id
+        if isinstance(outcome, Done) and realm_id is not None:
+            if outcome.mirror is not None:
+                upsert_rows(session, realm_id, outcome.mirror[0], [outcome.mirror[1]], None)
+            if outcome.link is not None:
+                _write_link(session, realm_id, outcome.link)
+                _wake(session, f"{outcome.link.kind}:{outcome.link.jobroutr_id}", now)
+        _show(session, claim, outcome, now)
     return True
 
 
@@ -258,7 +254,7 @@ def _like_token(token: str) -> str:
 
 
 def _wake(session: Session, token: str | None, now: datetime) -> int:
-    query = update(Job).where(col(Job.state) == "waiting", col(Job.run_after) > now)
+    query = update(Job).where(col(Job.state) == JobState.WAITING, col(Job.run_after) > now)
     if token is not None:
         query = query.where(col(Job.waits_on).like(_like_token(token), escape="\\"))
     return int(session.exec(query.values(run_after=now)).rowcount or 0)
@@ -278,7 +274,7 @@ def park_unconnected(engine: Engine, *, waiting_for: str, until: datetime) -> in
     changes nothing once a company exists, so no job can be parked past a connect."""
     now = utcnow()
     due = and_(
-        col(Job.state).in_(("queued", "waiting")),
+        col(Job.state).in_((JobState.QUEUED, JobState.WAITING)),
         col(Job.run_after) <= now,
         col(Job.realm_id).is_(None),
         ~exists(select(Company.realm_id)),
@@ -289,15 +285,16 @@ def park_unconnected(engine: Engine, *, waiting_for: str, until: datetime) -> in
         session.exec(
             update(Event)
             .where(
-                col(Event.id).in_(select(Job.event_id).where(due)), col(Event.status) != "waiting"
+                col(Event.id).in_(select(Job.event_id).where(due)),
+                col(Event.status) != EventStatus.WAITING,
             )
-            .values(status="waiting", updated_at=now)
+            .values(status=EventStatus.WAITING, updated_at=now)
         )
         parked = session.exec(
             update(Job)
             .where(due)
             .values(
-                state="waiting",
+                state=JobState.WAITING,
                 waiting_for=waiting_for,
                 waits_on=" connection ",
                 run_after=until,
@@ -366,7 +363,7 @@ def _requeue(session: Session, event: Event, job: Job, now: datetime) -> None:
         # would only be answered with the stored refusal.
         job.generation += 1
         job.request_id = None
-    job.state = "queued"
+    job.state = JobState.QUEUED
     job.run_after = now
     job.attempts = 0
     job.waited_seconds = 0.0  # an operator's retry gives a waiting invoice a fresh wait
@@ -374,7 +371,7 @@ def _requeue(session: Session, event: Event, job: Job, now: datetime) -> None:
     job.waiting_for = None
     job.waits_on = None
     job.updated_at = now
-    event.status = "queued"
+    event.status = EventStatus.QUEUED
     event.error_code = event.error_message = event.error_hint = None
     event.updated_at = now
     session.add(job)
@@ -390,7 +387,7 @@ def retry(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[st
             pairs = session.exec(
                 select(Event, Job)
                 .join(Job, col(Job.event_id) == col(Event.id))
-                .where(col(Event.status) == "failed")
+                .where(col(Event.status) == EventStatus.FAILED)
                 .order_by(col(Job.id))
             ).all()
         else:
@@ -405,8 +402,8 @@ def retry(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[st
                 if (
                     event is None
                     or job is None
-                    or event.status not in ("failed", "waiting")
-                    or job.state == "running"
+                    or event.status not in (EventStatus.FAILED, EventStatus.WAITING)
+                    or job.state == JobState.RUNNING
                 ):
                     raise NotRetryable(event_id, event.status if event else None)
                 pairs.append((event, job))
@@ -428,25 +425,27 @@ def skip(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[str
     now = utcnow()
     with session_scope(engine) as session:
         if event_ids is None:
-            events = list(session.exec(select(Event).where(col(Event.status) == "failed")).all())
+            events = list(
+                session.exec(select(Event).where(col(Event.status) == EventStatus.FAILED)).all()
+            )
         else:
             events = []
             for event_id in dict.fromkeys(event_ids):
                 event = session.get(Event, event_id)
-                if event is None or event.status not in ("failed", "waiting"):
+                if event is None or event.status not in (EventStatus.FAILED, EventStatus.WAITING):
                     raise NotRetryable(event_id, event.status if event else None)
                 events.append(event)
         for event in events:
             job = session.exec(select(Job).where(col(Job.event_id) == event.id)).first()
-            if job is not None and job.state == "running":
-                raise NotRetryable(event.id, "running")
+            if job is not None and job.state == JobState.RUNNING:
+                raise NotRetryable(event.id, JobState.RUNNING)
             if job is not None:
-                job.state = "done"
+                job.state = JobState.DONE
                 job.lease_owner = None
                 job.lease_expires_at = None
                 job.updated_at = now
                 session.add(job)
-            event.status = "ignored"
+            event.status = EventStatus.IGNORED
             event.error_code = SKIPPED.code
             event.error_message = SKIPPED.message
             event.error_hint = None

@@ -20,12 +20,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlmodel import col
 
+from appliance.core.states import SETTLED, UNFINISHED, EventStatus, JobState
 from appliance.storage.db import session_scope
 from appliance.storage.mirror import WRITES
 from appliance.storage.models import Event, Job
 from appliance.storage.types import utcnow
 
-UNFINISHED = ("queued", "running", "waiting")
 CANDIDATES = 20
 
 
@@ -63,8 +63,8 @@ _BLOCKED = exists().where(
     _OLDER.c.state.in_(UNFINISHED),
 )
 _RUNNABLE = or_(
-    and_(_JOB.c.state.in_(("queued", "waiting")), _JOB.c.run_after <= _NOW),
-    and_(_JOB.c.state == "running", _JOB.c.lease_expires_at < _NOW),
+    and_(_JOB.c.state.in_((JobState.QUEUED, JobState.WAITING)), _JOB.c.run_after <= _NOW),
+    and_(_JOB.c.state == JobState.RUNNING, _JOB.c.lease_expires_at < _NOW),
 )
 #: Runnable and not blocked, one state at a time, oldest first: each walks index ix_job_state
 #: and stops at the first few (one query over all states would sort the whole backlog).
@@ -83,16 +83,16 @@ _PICK = [
     .order_by(_JOB.c.id)
     .limit(CANDIDATES)
     for ready in (
-        and_(_JOB.c.state == "queued", _JOB.c.run_after <= _NOW),
-        and_(_JOB.c.state == "waiting", _JOB.c.run_after <= _NOW),
-        and_(_JOB.c.state == "running", _JOB.c.lease_expires_at < _NOW),
+        and_(_JOB.c.state == JobState.QUEUED, _JOB.c.run_after <= _NOW),
+        and_(_JOB.c.state == JobState.WAITING, _JOB.c.run_after <= _NOW),
+        and_(_JOB.c.state == JobState.RUNNING, _JOB.c.lease_expires_at < _NOW),
     )
 ]
 _TAKE = (
     update(_JOB)
     .where(_JOB.c.id == bindparam("job_id"), _JOB.c.fence == bindparam("seen_fence"), _RUNNABLE)
     .values(
-        state="running",
+        state=JobState.RUNNING,
         lease_owner=bindparam("owner"),
         lease_expires_at=bindparam("until"),
         fence=bindparam("new_fence"),
@@ -105,7 +105,7 @@ _EVENT = Event.__table__  # type: ignore[attr-defined]
 _SHOW_RUNNING = (
     update(_EVENT)
     .where(_EVENT.c.id == bindparam("event_id"))
-    .values(status="running", attempts=bindparam("new_attempts"), updated_at=_NOW)
+    .values(status=EventStatus.RUNNING, attempts=bindparam("new_attempts"), updated_at=_NOW)
 )
 
 
@@ -160,7 +160,7 @@ def claim(
 
 
 def _fenced(job_id: int, fence: int) -> ColumnElement[bool]:
-    return and_(col(Job.id) == job_id, col(Job.fence) == fence, col(Job.state) == "running")
+    return and_(col(Job.id) == job_id, col(Job.fence) == fence, col(Job.state) == JobState.RUNNING)
 
 
 def heartbeat(engine: Engine, job_id: int, fence: int, lease: timedelta) -> bool:
@@ -187,7 +187,7 @@ def finish(
     request_id: str | None = None,
 ) -> bool:
     """End (done/failed) or park (queued with run_after, waiting) a job the caller still holds."""
-    if state not in ("done", "failed", "queued", "waiting"):
+    if state not in SETTLED:
         raise ValueError(f"unknown job state {state!r}")
     now = utcnow()
     values: dict[str, object] = {
@@ -204,13 +204,4 @@ def finish(
         values["request_id"] = request_id
     with session_scope(engine) as session:
         result = session.exec(update(Job).where(_fenced(job_id, fence)).values(**values))
-        return bool(result.rowcount == 1)
-
-
-def remember_request_id(engine: Engine, job_id: int, fence: int, request_id: str) -> bool:
-    """Store the requestid of a write before the write is sent (so a retry reuses it)."""
-    with session_scope(engine) as session:
-        result = session.exec(
-            update(Job).where(_fenced(job_id, fence)).values(request_id=request_id[:50])
-        )
         return bool(result.rowcount == 1)

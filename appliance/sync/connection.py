@@ -17,6 +17,7 @@ import secrets
 from datetime import timedelta
 
 from appliance.core.admin import ConnectionInfo, ConnectStartReport, DisconnectReport
+from appliance.core.tokens import TokenSet
 from appliance.errors import ApplianceError
 from appliance.logging import get_logger
 from appliance.qbo.client import QboClient
@@ -25,7 +26,7 @@ from appliance.qbo.errors import (
     CompanyStatusError,
     OAuthError,
     QboError,
-    ReconnectNeeded,
+    ReconnectNeededError,
     TransientError,
 )
 from appliance.qbo.oauth import HINTS, Callback, OAuthClient
@@ -40,7 +41,7 @@ START_TTL = timedelta(minutes=15)
 
 
 class ConnectError(ApplianceError):
-    pass
+    """Connecting or disconnecting did not happen: the message says why, the hint what next."""
 
 
 STATE_PROBLEMS = {
@@ -58,6 +59,27 @@ STATE_PROBLEMS = {
         "Run `appliance connect` again and approve the new link promptly.",
     ),
 }
+
+
+def _code_and_realm(callback: Callback) -> tuple[str, str]:
+    """The authorization code and company of a redirect that carries them, or the reason
+    Intuit gave for not connecting, as a ConnectError."""
+    if callback.error:
+        if callback.error == "access_denied":
+            raise ConnectError(
+                "The connection was cancelled in QuickBooks. Nothing was changed.",
+                hint=HINTS["access_denied"],
+            )
+        raise ConnectError(
+            f"QuickBooks did not connect: {callback.error_description or callback.error}.",
+            hint=HINTS.get(callback.error, "Run `appliance connect` again."),
+        )
+    if not callback.code or not callback.realm_id:
+        raise ConnectError(
+            "The redirect has no authorization code or company. Nothing was changed.",
+            hint="Paste the whole address the browser shows after you choose Connect.",
+        )
+    return callback.code, callback.realm_id
 
 
 class Connector:
@@ -123,22 +145,24 @@ class Connector:
         return info
 
     async def _finish(self, callback: Callback, allow_other: bool, actor: str) -> ConnectionInfo:
-        if callback.error:
-            if callback.error == "access_denied":
-                raise ConnectError(
-                    "The connection was cancelled in QuickBooks. Nothing was changed.",
-                    hint=HINTS["access_denied"],
-                )
-            raise ConnectError(
-                f"QuickBooks did not connect: {callback.error_description or callback.error}.",
-                hint=HINTS.get(callback.error, "Run `appliance connect` again."),
-            )
-        if not callback.code or not callback.realm_id:
-            raise ConnectError(
-                "The redirect has no authorization code or company. Nothing was changed.",
-                hint="Paste the whole address the browser shows after you choose Connect.",
-            )
-        realm = callback.realm_id
+        """Once the state is checked: refuse another company, exchange the code, store the
+        tokens, then read the company's name with them and store it too."""
+        code, realm = _code_and_realm(callback)
+        self._refuse_other_company(realm, allow_other)
+        tokens = await self._exchange(code)
+        await self._save(realm, None, tokens)
+        self.tokens.forget(realm)
+        name = await self._company_name(realm)
+        await self._save(realm, name, tokens)
+        with session_scope(self.store.engine) as session:
+            audit.record(session, actor=actor, action="qbo.connected", realm_id=realm)
+        log.info("qbo.connected", realm_id=realm, environment=self.environment)
+        info = self.store.connection_info()
+        assert info is not None
+        return info
+
+    def _refuse_other_company(self, realm: str, allow_other: bool) -> None:
+        """Refuse a company other than the one whose data is here, unless the operator said so."""
         with self.store.session() as session:
             others = [r for r in connections.companies_with_data(session) if r != realm]
         if others and not allow_other:
@@ -148,9 +172,12 @@ class Connector:
                 hint="Connect to the same company again, or, to switch companies on purpose, "
                 "run `appliance connect --allow-other-company`.",
             )
+
+    async def _exchange(self, code: str) -> TokenSet:
+        """The tokens for the authorization code (exchanged once: a code is single-use)."""
         try:
-            tokens = await self.oauth.exchange(callback.code, utcnow())
-        except ReconnectNeeded:
+            return await self.oauth.exchange(code, utcnow())
+        except ReconnectNeededError:
             raise ConnectError(
                 "QuickBooks refused the authorization code: it was already used or has "
                 "expired. Nothing was changed.",
@@ -165,41 +192,30 @@ class Connector:
                 f"Intuit could not be reached to finish connecting ({exc.message}).",
                 hint="Check this machine's internet access, then run `appliance connect` again.",
             ) from None
+
+    async def _save(self, realm: str, company_name: str | None, tokens: TokenSet) -> None:
         await asyncio.to_thread(
             connections.save_connection,
             self.store.engine,
             self.store.vault,
             realm_id=realm,
             environment=self.environment,
-            company_name=None,
+            company_name=company_name,
             tokens=tokens,
         )
-        self.tokens.forget(realm)
+
+    async def _company_name(self, realm: str) -> str | None:
+        """The company's name, read with the new tokens; if that fails, the company is connected
+        but unusable: the tokens are taken back out, so nothing is half-done."""
         try:
             company = await self.qbo.company_info(realm)
         except QboError as exc:
-            # Connected but unusable: take the tokens back out, so nothing is half-done.
             await asyncio.to_thread(
                 connections.disconnect, self.store.engine, self.store.vault, realm
             )
             self.tokens.forget(realm)
             raise self._company_problem(exc) from None
-        name = str(company.get("CompanyName") or company.get("LegalName") or "") or None
-        await asyncio.to_thread(
-            connections.save_connection,
-            self.store.engine,
-            self.store.vault,
-            realm_id=realm,
-            environment=self.environment,
-            company_name=name,
-            tokens=tokens,
-        )
-        with session_scope(self.store.engine) as session:
-            audit.record(session, actor=actor, action="qbo.connected", realm_id=realm)
-        log.info("qbo.connected", realm_id=realm, environment=self.environment)
-        info = self.store.connection_info()
-        assert info is not None
-        return info
+        return str(company.get("CompanyName") or company.get("LegalName") or "") or None
 
     @staticmethod
     def _company_problem(exc: QboError) -> ConnectError:

@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from appliance.core.admin import ImportReport, ImportSkipInfo
+from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, PRODUCT, RecordKind
 from appliance.errors import ApplianceError, NothingYet
 from appliance.logging import get_logger
 from appliance.qbo.client import QboClient
@@ -30,24 +30,15 @@ from appliance.storage import imports as runs
 from appliance.storage.mirror import MirrorRow, deactivate_unseen, upsert
 from appliance.storage.models import ImportRun
 from appliance.storage.store import Store
+from appliance.sync.fields import Mapped, Skip, clean, text
+from appliance.sync.push.customer import customer_row
+from appliance.sync.push.product import FROM_QBO_TYPES, item_row
 
 log = get_logger(__name__)
-KINDS = ("customers", "products", "accounts")
+#: What the operator may import (``appliance import KIND``), in the order the setup asks.
+KINDS = tuple(kind.plural for kind in IMPORTED)
 PAGE_SIZE = 1000
 CONCURRENCY = 8  # pages in flight; the limiter caps QBO calls at 10 at once for everything
-ITEM_TYPES = {"Service": "service", "NonInventory": "non_inventory", "Inventory": "inventory"}
-COUNTRIES = {"USA": "US", "UNITED STATES": "US", "CAN": "CA", "CANADA": "CA", "GBR": "GB",
-             "UNITED KINGDOM": "GB", "AUS": "AU", "AUSTRALIA": "AU"}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Skip:
-    qbo_id: str
-    name: str | None
-    reason: str
-
-
-Mapped = MirrorRow | Skip
 
 
 class ImportProblem(ApplianceError):
@@ -58,140 +49,22 @@ class NoImportYet(ImportProblem, NothingYet):
     pass
 
 
-def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def _sub(record: dict[str, Any], key: str, inner: str) -> str | None:
-    value = record.get(key)
-    return _text(value.get(inner)) if isinstance(value, dict) else None
-
-
-def _country(value: Any) -> str | None:
-    text = _text(value)
-    if text is None:
-        return None
-    upper = text.upper()
-    if upper in COUNTRIES:
-        return COUNTRIES[upper]
-    return upper if len(upper) == 2 and upper.isalpha() else None
-
-
-def _address(value: Any) -> dict[str, str] | None:
-    if not isinstance(value, dict):
-        return None
-    address = {
-        "line1": _text(value.get("Line1")),
-        "line2": _text(value.get("Line2")),
-        "city": _text(value.get("City")),
-        "region": _text(value.get("CountrySubDivisionCode")),
-        "postal_code": _text(value.get("PostalCode")),
-        "country": _country(value.get("Country")),
-    }
-    kept = {k: v for k, v in address.items() if v is not None}
-    return kept or None
-
-
-def _when(record: dict[str, Any]) -> datetime | None:
-    stamp = _sub(record, "MetaData", "LastUpdatedTime")
-    try:
-        return datetime.fromisoformat(stamp) if stamp else None
-    except ValueError:
-        return None
-
-
-def _ref(record: dict[str, Any], key: str) -> str | None:
-    return _sub(record, key, "value")
-
-
-def _clean(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if v is not None}
-
-
-def customer_row(record: dict[str, Any]) -> Mapped:
-    qbo_id = str(record.get("Id", ""))
-    name = _text(record.get("DisplayName"))
-    if name is None:
-        return Skip(qbo_id, None, "has no display name")
-    balance = record.get("Balance")
-    data = _clean(
-        {
-            "display_name": name,
-            "given_name": _text(record.get("GivenName")),
-            "family_name": _text(record.get("FamilyName")),
-            "company_name": _text(record.get("CompanyName")),
-            "email": _sub(record, "PrimaryEmailAddr", "Address"),
-            "phone": _sub(record, "PrimaryPhone", "FreeFormNumber"),
-            "mobile": _sub(record, "Mobile", "FreeFormNumber"),
-            "billing_address": _address(record.get("BillAddr")),
-            "service_address": _address(record.get("ShipAddr")),
-            "notes": _text(record.get("Notes")),
-            "taxable": record.get("Taxable") if isinstance(record.get("Taxable"), bool) else None,
-            "active": record.get("Active", True) is not False,
-            "balance": str(balance) if isinstance(balance, (int, Decimal)) else None,
-            "parent_qbo_id": _ref(record, "ParentRef"),
-            "job": bool(record.get("Job", False)),
-        }
-    )
-    columns = {
-        "display_name": name[:500],
-        "active": data["active"],
-        "parent_qbo_id": data.get("parent_qbo_id"),
-        "sync_token": _text(record.get("SyncToken")),
-        "qbo_updated_at": _when(record),
-    }
-    return MirrorRow(qbo_id, columns, data)
-
-
-def item_row(record: dict[str, Any]) -> Mapped:
-    qbo_id = str(record.get("Id", ""))
-    name = _text(record.get("Name"))
-    if name is None:
-        return Skip(qbo_id, None, "has no name")
-    price = record.get("UnitPrice")
-    if isinstance(price, bool) or not isinstance(price, (int, Decimal)):
-        return Skip(qbo_id, name, "has no price")
-    item_type = ITEM_TYPES.get(str(record.get("Type")), "service")
-    data = _clean(
-        {
-            "name": name,
-            "fully_qualified_name": _text(record.get("FullyQualifiedName")),
-            "description": _text(record.get("Description")),
-            "type": item_type,
-            "price": str(price),
-            "sku": _text(record.get("Sku")),
-            "taxable": record.get("Taxable") if isinstance(record.get("Taxable"), bool) else None,
-            "income_account_id": _ref(record, "IncomeAccountRef"),
-            "expense_account_id": _ref(record, "ExpenseAccountRef"),
-            "active": record.get("Active", True) is not False,
-        }
-    )
-    columns = {
-        "name": name[:100],
-        "item_type": item_type,
-        "active": data["active"],
-        "price": str(price),
-        "sync_token": _text(record.get("SyncToken")),
-        "qbo_updated_at": _when(record),
-    }
-    return MirrorRow(qbo_id, columns, data)
-
-
 def account_row(record: dict[str, Any]) -> Mapped:
+    """A chart-of-accounts entry as the mirror keeps it (accounts are imported, never pushed)."""
     qbo_id = str(record.get("Id", ""))
-    name = _text(record.get("Name"))
-    account_type = _text(record.get("AccountType"))
+    name = text(record.get("Name"))
+    account_type = text(record.get("AccountType"))
     if name is None or account_type is None:
         return Skip(qbo_id, name, "has no name or account type")
-    fqn = _text(record.get("FullyQualifiedName")) or name
-    data = _clean(
+    fqn = text(record.get("FullyQualifiedName")) or name
+    data = clean(
         {
             "qbo_id": qbo_id,
             "name": name,
             "fully_qualified_name": fqn,
-            "classification": _text(record.get("Classification")),
+            "classification": text(record.get("Classification")),
             "account_type": account_type,
-            "account_sub_type": _text(record.get("AccountSubType")),
+            "account_sub_type": text(record.get("AccountSubType")),
             "active": record.get("Active", True) is not False,
         }
     )
@@ -208,21 +81,24 @@ def account_row(record: dict[str, Any]) -> Mapped:
 
 @dataclass(frozen=True)
 class Spec:
-    kind: str
-    entity: str
+    """An import: the record kind, what to ask QuickBooks, and how a record becomes our row."""
+
+    kind: RecordKind
     select: Select
     mapper: Callable[[dict[str, Any]], Mapped]
 
+    @property
+    def entity(self) -> str:
+        return self.kind.entity
+
 
 SPECS = {
-    "customers": Spec("customers", "Customer", Select("Customer"), customer_row),
-    "products": Spec(
-        "products",
-        "Item",
-        Select("Item").filter("Type", "IN", list(ITEM_TYPES)),
-        item_row,
-    ),
-    "accounts": Spec("accounts", "Account", Select("Account"), account_row),
+    spec.kind.plural: spec
+    for spec in (
+        Spec(CUSTOMER, Select(CUSTOMER.entity), customer_row),
+        Spec(PRODUCT, Select(PRODUCT.entity).filter("Type", "IN", list(FROM_QBO_TYPES)), item_row),
+        Spec(ACCOUNT, Select(ACCOUNT.entity), account_row),
+    )
 }
 
 
@@ -313,32 +189,7 @@ class Importer:
             "done": 0, "skipped": 0, "calls": 0, "changed": 0, "cancelled": False,
         }  # fmt: skip
         try:
-            count = await self.qbo.query(realm, spec.select.count())
-            state["calls"] += 1
-            total = int(count.get("totalCount", 0))
-            await asyncio.to_thread(runs.progress, engine, run_id, total=total, qbo_calls=1)
-            statements = list(spec.select.pages(total, self.page_size)) or [
-                spec.select.page(1, self.page_size)
-            ]
-            gate = asyncio.Semaphore(self.concurrency)
-            await asyncio.gather(
-                *(
-                    self._page(gate, spec, realm=realm, run_id=run_id, statement=s, state=state)
-                    for s in statements
-                )
-            )
-            # Rows added after the count: keep reading while the last page came back full.
-            start = len(statements) * self.page_size + 1
-            while not state["cancelled"] and state["done"] + state["skipped"] >= start - 1:
-                await self._page(
-                    gate,
-                    spec,
-                    realm=realm,
-                    run_id=run_id,
-                    statement=spec.select.page(start, self.page_size),
-                    state=state,
-                )
-                start += self.page_size
+            await self._fetch(spec, realm, run_id, state)
         except QboError as exc:
             hint = f" {exc.hint}" if exc.hint else ""
             await asyncio.to_thread(runs.finish, engine, run_id, "failed", f"{exc}.{hint}")
@@ -362,6 +213,42 @@ class Importer:
             await asyncio.to_thread(runs.finish, engine, run_id, "cancelled")
             log.info("import.cancelled", run_id=run_id, kind=kind)
             return
+        await self._finish(run_id, realm, kind, state, started)
+
+    async def _fetch(self, spec: Spec, realm: str, run_id: int, state: dict[str, Any]) -> None:
+        """The count, then every page concurrently, then on while the last page came back full."""
+        count = await self.qbo.query(realm, spec.select.count())
+        state["calls"] += 1
+        total = int(count.get("totalCount", 0))
+        await asyncio.to_thread(runs.progress, self.store.engine, run_id, total=total, qbo_calls=1)
+        statements = list(spec.select.pages(total, self.page_size)) or [
+            spec.select.page(1, self.page_size)
+        ]
+        gate = asyncio.Semaphore(self.concurrency)
+        await asyncio.gather(
+            *(
+                self._page(gate, spec, realm=realm, run_id=run_id, statement=s, state=state)
+                for s in statements
+            )
+        )
+        # Rows added after the count: keep reading while the last page came back full.
+        start = len(statements) * self.page_size + 1
+        while not state["cancelled"] and state["done"] + state["skipped"] >= start - 1:
+            await self._page(
+                gate,
+                spec,
+                realm=realm,
+                run_id=run_id,
+                statement=spec.select.page(start, self.page_size),
+                state=state,
+            )
+            start += self.page_size
+
+    async def _finish(
+        self, run_id: int, realm: str, kind: str, state: dict[str, Any], started: float
+    ) -> None:
+        """A complete run: its last progress, the rows it did not see made inactive, done."""
+        engine = self.store.engine
         # Progress writes from concurrent pages may land out of order: the last word is this one.
         await asyncio.to_thread(
             runs.progress,
@@ -413,7 +300,9 @@ class Importer:
                     rows.append(mapped)
             engine = self.store.engine
             if rows:
-                changed = await asyncio.to_thread(upsert, engine, realm, spec.kind, rows, run_id)
+                changed = await asyncio.to_thread(
+                    upsert, engine, realm, spec.kind.plural, rows, run_id
+                )
                 state["changed"] += changed  # after the await: pages run concurrently
             await asyncio.to_thread(runs.record_skips, engine, run_id, skips)
             state["done"] += len(rows)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from appliance.logging import get_logger
 from appliance.storage import credentials
-from appliance.storage.events import Accepted, Incoming, Unconnected, accept_many
+from appliance.storage.events import AcceptedEvent, Incoming, Unconnected, accept_many
 from appliance.storage.health import trouble
 from appliance.storage.store import Store
 from appliance.sync.push import NEVER_CONNECTED_WAIT, NOT_CONNECTED
@@ -47,7 +47,7 @@ class Intake:
     def __init__(self, store: Store, *, max_batch: int = MAX_BATCH) -> None:
         self.store = store
         self.max_batch = max_batch
-        self._pending: list[tuple[Incoming, asyncio.Future[Accepted]]] = []
+        self._pending: list[tuple[Incoming, asyncio.Future[AcceptedEvent]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._context: Context | None = None
         self._context_at = 0.0
@@ -84,13 +84,13 @@ class Intake:
 
     # Group commit ---------------------------------------------------------------------------
 
-    async def accept(self, incoming: Incoming) -> Accepted:
+    async def accept(self, incoming: Incoming) -> AcceptedEvent:
         """Store the event (with its job); returns once it is committed. StoreUnavailable (503)
         when the store cannot take it: a full disk, or a damaged file that a restore would
         replace, losing what was acknowledged since."""
         if self.store.health.damage is not None:
             raise self.store.health.unavailable()
-        future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AcceptedEvent] = asyncio.get_running_loop().create_future()
         self._pending.append((incoming, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="intake-writer")
@@ -123,7 +123,9 @@ class Intake:
                 if not future.done():
                     future.set_result(result)
 
-    async def _one_by_one(self, batch: list[tuple[Incoming, asyncio.Future[Accepted]]]) -> None:
+    async def _one_by_one(
+        self, batch: list[tuple[Incoming, asyncio.Future[AcceptedEvent]]]
+    ) -> None:
         for item, future in batch:
             try:
                 [result] = await asyncio.to_thread(
@@ -142,7 +144,7 @@ class Intake:
             if not future.done():
                 future.set_result(result)
 
-    def _refuse(self, batch: list[tuple[Incoming, asyncio.Future[Accepted]]]) -> None:
+    def _refuse(self, batch: list[tuple[Incoming, asyncio.Future[AcceptedEvent]]]) -> None:
         for _, future in batch:
             if not future.done():
                 future.set_exception(self.store.health.unavailable())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from appliance.core.accounts import ACCOUNT_KINDS as KIND_TYPES
 from appliance.core.admin import AccountInfo, OnboardingInfo, OnboardingTask, SettingsInfo
+from appliance.core.kinds import CUSTOMER, PRODUCT
 from appliance.errors import ApplianceError
 from appliance.storage import audit, choices
 from appliance.storage import imports as runs
@@ -132,10 +133,10 @@ def onboarding(store: Store) -> OnboardingInfo:
     chosen = settings(store)
     done = {
         "connect": info is not None and info.state == "connected",
-        "import_customers": _imported(store, realm, "customers"),
+        "import_customers": _imported(store, realm, CUSTOMER.plural),
         "default_accounts": chosen.income_account is not None
         and chosen.expense_account is not None,
-        "import_products": _imported(store, realm, "products"),
+        "import_products": _imported(store, realm, PRODUCT.plural),
     }
     with store.session() as session:
         completed = choices.settings_row(session, realm).onboarding_completed_at

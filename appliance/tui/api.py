@@ -2,7 +2,10 @@
 
 The console never opens the database or the key. Every call runs in a thread (the admin client is
 synchronous), so the screen never freezes, and every failure arrives as an ``ApplianceError``
-with a sentence and a hint (``ServiceNotRunning`` when nobody answers).
+with a sentence and a hint (``ServiceNotRunning`` when nobody answers). The endpoints themselves
+are the admin client's methods (``appliance.core.admin_client``), the CLI's too: this class only
+moves them off the event loop, and stays a class of its own so tests can give the console fixed
+answers (tests/tui/fake.py).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from appliance.core.admin import (
     AccountInfo,
@@ -55,9 +58,9 @@ class Api:
         """The admin client, made at the first call (blocking: call it off the event loop)."""
         with self._lock:
             if self._client is None:
+                path = self._socket if isinstance(self._socket, Path) else self._socket()
                 from appliance.core.admin_client import AdminClient
 
-                path = self._socket if isinstance(self._socket, Path) else self._socket()
                 self._client = AdminClient(path, timeout=self._timeout)
             return self._client
 
@@ -70,63 +73,51 @@ class Api:
             if self._client is not None:
                 self._client.close()
 
-    async def _call(self, method: str, path: str, type_: type[T], **kwargs: Any) -> T:
-        def call() -> T:
-            return self.client().request(method, path, type_, **kwargs)
-
-        return await asyncio.to_thread(call)
+    async def _call(self, method: Callable[[AdminClient], T]) -> T:
+        """Run ``method`` (an endpoint of the admin client) in a worker thread."""
+        return await asyncio.to_thread(lambda: method(self.client()))
 
     async def status(self) -> StatusReport:
-        return await self._call("GET", "/v1/status", StatusReport)
+        return await self._call(lambda c: c.status())
 
     async def events(self, status: str | None = None, limit: int = 50) -> EventList:
-        params: dict[str, Any] = {"limit": limit}
-        if status:
-            params["status"] = status
-        return await self._call("GET", "/v1/events", EventList, params=params)
+        return await self._call(lambda c: c.events(status, limit))
 
     async def retry(self, event_ids: list[str] | None) -> EventActionReport:
-        body = {"all_failed": True} if event_ids is None else {"event_ids": event_ids}
-        return await self._call("POST", "/v1/events/retry", EventActionReport, json=body)
+        return await self._call(lambda c: c.retry_events(event_ids))
 
     async def skip(self, event_ids: list[str] | None) -> EventActionReport:
-        body = {"all_failed": True} if event_ids is None else {"event_ids": event_ids}
-        return await self._call("POST", "/v1/events/skip", EventActionReport, json=body)
+        return await self._call(lambda c: c.skip_events(event_ids))
 
     async def connect_start(self) -> ConnectStartReport:
-        return await self._call(
-            "POST", "/v1/connect/start", ConnectStartReport, json={"allow_other_company": False}
-        )
+        return await self._call(lambda c: c.connect_start(allow_other_company=False))
 
     async def connect_finish(self, redirect_url: str) -> ConnectionInfo:
-        return await self._call(
-            "POST", "/v1/connect/finish", ConnectionInfo, json={"redirect_url": redirect_url}
-        )
+        return await self._call(lambda c: c.connect_finish(redirect_url))
 
     async def disconnect(self) -> DisconnectReport:
-        return await self._call("POST", "/v1/disconnect", DisconnectReport)
+        return await self._call(lambda c: c.disconnect())
 
     async def import_start(self, kind: str) -> ImportReport:
-        return await self._call("POST", f"/v1/imports/{kind}", ImportReport)
+        return await self._call(lambda c: c.import_start(kind))
 
     async def import_latest(self, kind: str) -> ImportReport:
-        return await self._call("GET", f"/v1/imports/{kind}", ImportReport)
+        return await self._call(lambda c: c.import_latest(kind))
 
     async def import_cancel(self, kind: str) -> ImportReport:
-        return await self._call("POST", f"/v1/imports/{kind}/cancel", ImportReport)
+        return await self._call(lambda c: c.import_cancel(kind))
 
     async def accounts(self, kind: str) -> list[AccountInfo]:
-        return await self._call("GET", "/v1/accounts", list[AccountInfo], params={"kind": kind})
+        return await self._call(lambda c: c.accounts(kind))
 
     async def settings(self) -> SettingsInfo:
-        return await self._call("GET", "/v1/settings", SettingsInfo)
+        return await self._call(lambda c: c.settings())
 
     async def save_settings(self, income: str | None, expense: str | None) -> SettingsInfo:
-        body = {"income_account_id": income, "expense_account_id": expense}
-        return await self._call("PUT", "/v1/settings", SettingsInfo, json=body)
+        return await self._call(lambda c: c.save_settings(income, expense))
 
     async def onboarding(self) -> OnboardingInfo:
-        return await self._call("GET", "/v1/onboarding", OnboardingInfo)
+        return await self._call(lambda c: c.onboarding())
 
     async def complete_onboarding(self) -> OnboardingInfo:
-        return await self._call("POST", "/v1/onboarding/complete", OnboardingInfo)
+        return await self._call(lambda c: c.complete_onboarding())

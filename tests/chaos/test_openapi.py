@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from appliance.gateway.app import create_admin_app
+from appliance.gateway.app import ADMIN_HANDLERS, create_admin_app
 from appliance.gateway.pull import API_KEY
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, running_gateway
@@ -109,14 +109,12 @@ def public_schema(fuzzed: Fuzzed) -> Any:
 @pytest.fixture(scope="module")
 def admin_schema(fuzzed: Fuzzed) -> Any:
     app = create_admin_app(fuzzed.gateway.settings)
-    handlers = [
-        handler
-        for route in app.routes
-        for handler in getattr(route, "route_handlers", [])
-        if handler.http_methods != {"OPTIONS"}  # Litestar adds those itself
-    ]
+    # The handlers the admin app serves, with its dependencies: documented as Litestar would
+    # document the app (its controllers keep their paths, tags and dependencies, which its
+    # routes' handlers, taken one by one, would lose).
     documented = Litestar(
-        route_handlers=handlers,
+        route_handlers=ADMIN_HANDLERS,
+        dependencies=app.dependencies,
         openapi_config=OpenAPIConfig(title="JobRoutr QuickBooks Gateway admin API", version="1"),
     )
     return schemathesis.openapi.from_dict(documented.openapi_schema.to_schema())

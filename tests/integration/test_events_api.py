@@ -15,11 +15,12 @@ from litestar.testing import TestClient
 from appliance.config import Settings
 from appliance.gateway.app import create_admin_app
 from appliance.gateway.runtime import Runtime
-from appliance.storage import audit, queue
 from appliance.storage import push as jobs
+from appliance.storage import queue
 from appliance.storage.events import accept
 from appliance.storage.store import Store, initialize
 from appliance.storage.types import utcnow
+from tests.store_access import recent_audit
 
 LEASE = timedelta(seconds=60)
 PROBLEM = "application/problem+json"
@@ -58,7 +59,13 @@ def outcome(store: Store, event_id: str, state: str, **kwargs: Any) -> None:
     assert claim is not None
     assert claim.event_id == event_id
     assert jobs.load(store.engine, claim) is not None
-    assert jobs.complete(store.engine, claim, state=state, **kwargs)
+    outcomes = {
+        "done": jobs.Done,
+        "failed": jobs.Failed,
+        "queued": jobs.RetryLater,
+        "waiting": jobs.Waiting,
+    }
+    assert jobs.complete(store.engine, claim, outcomes[state](**kwargs))
 
 
 def test_a_failed_event_shows_quickbooks_reason_and_the_hint(
@@ -130,7 +137,7 @@ def test_retry_and_skip_answer_a_report_and_are_audited_under_the_operator(
     assert unknown_field.status_code == 400
 
     with store.session() as session:
-        entries = [e for e in audit.recent(session) if e.action.startswith("events.")]
+        entries = [e for e in recent_audit(session) if e.action.startswith("events.")]
     assert [(e.action, e.actor) for e in entries] == [
         ("events.skip", "unverified, says dana@cli"),
         ("events.retry", "unverified, says dana@cli"),

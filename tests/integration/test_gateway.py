@@ -10,9 +10,9 @@ from litestar.testing import TestClient
 
 from appliance.config import Settings
 from appliance.gateway.app import create_admin_app, create_app
-from appliance.storage import audit
 from appliance.storage.keyring import Keyring, save_keyring
 from appliance.storage.store import Store, initialize
+from tests.store_access import recent_audit
 
 PROBLEM = "application/problem+json"
 
@@ -148,6 +148,6 @@ def test_admin_key_rotation_is_recorded_in_the_audit_log_with_the_operator(
     assert response.status_code == 200
     assert response.json()["new_key_version"] == 2
     with store.session() as session:
-        last = audit.recent(session, 1)[0]
+        last = recent_audit(session, 1)[0]
     assert last.action == "key.rotated"
     assert last.actor == "unverified, says alice@cli"  # in-process: no socket, no uid

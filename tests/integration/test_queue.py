@@ -15,6 +15,7 @@ from appliance.storage.db import session_scope
 from appliance.storage.models import Job
 from appliance.storage.store import Store, initialize
 from appliance.storage.types import utcnow
+from tests.store_access import remember_request_id
 
 LEASE = timedelta(seconds=30)
 
@@ -113,7 +114,7 @@ def test_the_requestid_is_kept_with_the_job_for_every_retry(store: Store) -> Non
     add(store, "customer:r")
     job = queue.claim(store.engine, "w", LEASE)
     assert job is not None
-    assert queue.remember_request_id(store.engine, job.job_id, job.fence, "evt_1:create")
+    assert remember_request_id(store.engine, job.job_id, job.fence, "evt_1:create")
     queue.finish(store.engine, job.job_id, job.fence, state="queued", run_after=utcnow())
     retry = queue.claim(store.engine, "w", LEASE)
     assert retry is not None

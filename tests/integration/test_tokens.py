@@ -14,7 +14,7 @@ import pytest
 
 from appliance.config import Settings
 from appliance.gateway.runtime import Runtime
-from appliance.qbo.errors import ReconnectNeeded
+from appliance.qbo.errors import ReconnectNeededError
 from appliance.qbo.oauth import Callback
 from appliance.storage import connections
 from appliance.storage.models import Company, QboCustomer
@@ -109,11 +109,11 @@ def test_revoked_in_quickbooks_means_needs_reconnect_with_tokens_kept_and_no_ham
             httpx.post, emulator.url + "/_emulator/disconnect", json={"realm_id": emulator.realm}
         )
         advance(emulator, 3601)
-        with pytest.raises(ReconnectNeeded):
+        with pytest.raises(ReconnectNeededError):
             await runtime.qbo.company_info(emulator.realm)
         requests_after_first = stats(emulator)["token_requests"]
         for _ in range(5):
-            with pytest.raises(ReconnectNeeded) as caught:
+            with pytest.raises(ReconnectNeededError) as caught:
                 await runtime.qbo.company_info(emulator.realm)
         assert "appliance connect" in caught.value.hint
         assert stats(emulator)["token_requests"] == requests_after_first  # no hammering

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from appliance.storage import audit, queue
 from appliance.storage import push as jobs
+from appliance.storage import queue
 from appliance.storage.events import accept
 from appliance.storage.models import AuditEntry, Event, Job
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from appliance.sync.push import Pusher
+from tests.store_access import recent_audit, remember_request_id
 
 LEASE = timedelta(seconds=60)
 
@@ -46,15 +47,21 @@ def take(store: Store, event_id: str) -> queue.Claim:
 def failed(store: Store, event_id: str, code: str = "6240") -> None:
     receive(store, event_id)
     claim = take(store, event_id)
-    assert queue.remember_request_id(store.engine, claim.job_id, claim.fence, f"{event_id}:w")
+    assert remember_request_id(store.engine, claim.job_id, claim.fence, f"{event_id}:w")
     failure = jobs.Failure(code, f"QuickBooks refused it ({code}).", "Rename it, then retry.")
-    assert jobs.complete(store.engine, claim, state="failed", failure=failure)
+    assert jobs.complete(store.engine, claim, jobs.Failed(failure))
 
 
 def ended(store: Store, event_id: str, state: str, **kwargs: Any) -> None:
     receive(store, event_id)
     claim = take(store, event_id)
-    assert jobs.complete(store.engine, claim, state=state, **kwargs)
+    outcomes = {
+        "done": jobs.Done,
+        "failed": jobs.Failed,
+        "queued": jobs.RetryLater,
+        "waiting": jobs.Waiting,
+    }
+    assert jobs.complete(store.engine, claim, outcomes[state](**kwargs))
 
 
 def _later() -> datetime:
@@ -71,7 +78,7 @@ def state(store: Store, event_id: str) -> tuple[Event, Job]:
 
 def audit_log(store: Store) -> list[AuditEntry]:
     with store.session() as session:
-        return [e for e in audit.recent(session) if e.action.startswith("events.")]
+        return [e for e in recent_audit(session) if e.action.startswith("events.")]
 
 
 def test_retry_of_a_definitely_refused_event_requeues_it_with_a_new_requestid(

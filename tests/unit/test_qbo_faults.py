@@ -8,6 +8,7 @@ throttling, HTML or nothing at all from the edge. Responses are built directly; 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ from appliance.qbo.errors import (
     AuthenticationError,
     AuthorizationError,
     CompanyStatusError,
-    ConnectionLost,
+    ConnectionLostError,
     QboError,
     ServerError,
     ThrottledError,
@@ -38,6 +39,20 @@ def answer(
 ) -> httpx.Response:
     body = content.encode() if isinstance(content, str) else content
     return httpx.Response(status, headers=headers or {}, content=body, request=REQUEST)
+
+
+def fields(error: QboError) -> dict[str, Any]:
+    """The error's kind and every field it carries."""
+    return {
+        "kind": type(error).__name__,
+        "message": error.message,
+        "status": error.status,
+        "qbo_code": error.qbo_code,
+        "detail": error.detail,
+        "element": error.element,
+        "intuit_tid": error.intuit_tid,
+        "hint": error.hint,
+    }
 
 
 def fault(
@@ -156,10 +171,10 @@ def test_numeric_code_is_kept_as_a_string() -> None:
     assert error.qbo_code == "4001"
 
 
-def test_to_dict_names_the_kind_and_every_field() -> None:
+def test_a_fault_fills_the_kind_and_every_field_of_its_error() -> None:
     error = parse_error(answer(400, fault("2030", "Invalid ID", "bad", element="Id"), JSON))
 
-    assert error.to_dict() == {
+    assert fields(error) == {
         "kind": "ValidationError",
         "message": "Invalid ID",
         "status": 400,
@@ -494,7 +509,7 @@ def test_parse_error_returns_a_qbo_error_for_any_bytes_and_status(
     assert isinstance(error, QboError)
     assert error.status == status
     assert str(error)
-    assert error.to_dict()["kind"] == type(error).__name__
+    assert fields(error)["kind"] == type(error).__name__
     if status >= 500 or status == 429:
         assert is_transient(error)
 
@@ -508,7 +523,7 @@ def test_parse_error_returns_a_qbo_error_for_any_bytes_and_status(
     [
         (ThrottledError("t"), True),
         (ServerError("s"), True),
-        (ConnectionLost("c"), True),
+        (ConnectionLostError("c"), True),
         (TransientError("x"), True),
         (AuthenticationError("a"), False),
         (AuthorizationError("z"), False),

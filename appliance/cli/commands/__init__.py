@@ -1,0 +1,1 @@
+"""The ``appliance`` commands, one module per group: service, emulator, company, events."""

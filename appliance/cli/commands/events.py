@@ -1,0 +1,154 @@
+"""``appliance events``: list the events JobRoutr sent, show one, retry or skip them."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from appliance.cli.base import CliContext, admin, handles_errors, pass_ctx, refuse
+from appliance.cli.rendering import (
+    counted,
+    print_action,
+    print_event,
+    print_events,
+    print_json,
+)
+from appliance.core.admin import EVENT_STATUSES, EVENTS_MAX_LIMIT, EventActionReport
+from appliance.core.admin_client import AdminClient
+
+
+@click.group(invoke_without_command=True)
+@click.option(
+    "--status",
+    type=click.Choice(EVENT_STATUSES),
+    default=None,
+    help="Only events in this status.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, EVENTS_MAX_LIMIT),
+    default=50,
+    show_default=True,
+    help="How many events to show.",
+)
+@click.option("--before", metavar="ID", help="Only events older than this one (the next page).")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
+@click.pass_context
+def events(
+    click_ctx: click.Context, status: str | None, limit: int, before: str | None, as_json: bool
+) -> None:
+    """List the events JobRoutr sent, newest first; show, retry or skip them.
+
+    A failed event shows QuickBooks' reason and what to do; fix the cause, then retry it. A
+    waiting event says what it waits for and goes on by itself once that is there.
+    """
+    if click_ctx.invoked_subcommand is None:
+        _list_events(click_ctx.obj, status, limit, before, as_json)
+
+
+@handles_errors
+def _list_events(
+    ctx: CliContext, status: str | None, limit: int, before: str | None, as_json: bool
+) -> None:
+    with admin(ctx.settings) as client:
+        found = client.events(status, limit, before)
+    if as_json:
+        print_json(found)
+        return
+    print_events(found, status, limit)
+
+
+@events.command("show")
+@click.argument("event_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the event as JSON.")
+@pass_ctx
+@handles_errors
+def events_show(ctx: CliContext, event_id: str, as_json: bool) -> None:
+    """Show one event and what became of it.
+
+    Its status, attempts and QuickBooks id, and why it failed or what it waits for.
+    """
+    with admin(ctx.settings) as client:
+        info = client.event(event_id)
+    if as_json:
+        print_json(info)
+        return
+    print_event(info)
+
+
+def _chosen(ids: tuple[str, ...], all_failed: bool, action: str) -> list[str] | None:
+    """The events to act on (``None``: every failed one); exactly one of the ids or
+    --all-failed, else a sentence and exit 2."""
+    if bool(ids) == all_failed:
+        refuse(
+            f"Give the ids of the events to {action}, or --all-failed, not both."
+            if ids
+            else f"Say which events to {action}: their ids, or --all-failed.",
+            hint="`appliance events --status failed` lists the failed events with their ids.",
+        )
+    return None if all_failed else list(dict.fromkeys(ids))
+
+
+@events.command("retry")
+@click.argument("event_ids", nargs=-1, metavar="[ID]...")
+@click.option("--all-failed", is_flag=True, help="Retry every failed event.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+@handles_errors
+def events_retry(
+    ctx: CliContext, event_ids: tuple[str, ...], all_failed: bool, as_json: bool
+) -> None:
+    """Queue failed or waiting events again.
+
+    They go to QuickBooks in the order they were received. Give the ids of the events
+    (`appliance events --status failed` lists them), or --all-failed. Fix what the error said
+    first: a retry sends the same event again.
+    """
+    chosen = _chosen(event_ids, all_failed, "retry")
+    with admin(ctx.settings) as client:
+        report = client.retry_events(chosen)
+    print_action(report, as_json, "Retried", "queued again")
+
+
+@events.command("skip")
+@click.argument("event_ids", nargs=-1, metavar="[ID]...")
+@click.option("--all-failed", is_flag=True, help="Skip every failed event.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+@handles_errors
+def events_skip(
+    ctx: CliContext, event_ids: tuple[str, ...], all_failed: bool, yes: bool, as_json: bool
+) -> None:
+    """Give up on failed or waiting events for good.
+
+    They are never written to QuickBooks: they end as ignored (code skipped). Asks first,
+    unless --yes is given.
+    """
+    chosen = _chosen(event_ids, all_failed, "skip")
+    if not yes and not sys.stdin.isatty():
+        refuse(
+            "Skipping events needs a confirmation, and there is no terminal to ask on.",
+            hint="Add --yes to skip them without being asked.",
+        )
+    with admin(ctx.settings) as client:
+        if not yes and not _confirm_skip(client, chosen):
+            report = EventActionReport(action="skip", event_ids=[], count=0)
+            print_action(report, as_json, "Skipped", "")
+            return
+        report = client.skip_events(chosen)
+    print_action(report, as_json, "Skipped", "never written to QuickBooks")
+
+
+def _confirm_skip(client: AdminClient, chosen: list[str] | None) -> bool:
+    """Ask before skipping (no: abort); False, asking nothing, when --all-failed finds none."""
+    if chosen is None:
+        failed = client.events("failed", limit=1).counts.get("failed", 0)
+        if not failed:
+            return False
+        what = f"all {counted(failed, 'failed event')}"
+    else:
+        what = ", ".join(chosen)
+    click.confirm(f"Skip {what}? Skipped events are never written to QuickBooks.", abort=True)
+    return True

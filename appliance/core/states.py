@@ -1,0 +1,37 @@
+"""The states of a queued job and of a received event, each declared once.
+
+``StrEnum``: a member is its stored text (``JobState.DONE == "done"``), so the store keeps the
+values it always kept and a row read back compares equal to the member (no migration).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobState(StrEnum):
+    """A job on the store's queue."""
+
+    QUEUED = "queued"  # due at run_after (first try, or again after a transient failure)
+    RUNNING = "running"  # a worker holds its lease
+    WAITING = "waiting"  # for what waits_on names, looked at again at run_after
+    DONE = "done"
+    FAILED = "failed"  # until the operator retries or skips it
+
+
+class EventStatus(StrEnum):
+    """An event as the operator sees it: its job's state, or ``ignored`` (an unknown type, or
+    skipped by the operator)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    DONE = "done"
+    FAILED = "failed"
+    IGNORED = "ignored"
+
+
+#: A job not finished yet: a later job of the same record waits for it.
+UNFINISHED = (JobState.QUEUED, JobState.RUNNING, JobState.WAITING)
+#: What a worker may end a job with.
+SETTLED = (JobState.DONE, JobState.FAILED, JobState.QUEUED, JobState.WAITING)

@@ -1,0 +1,101 @@
+"""The service itself: its status, its data key, a backup of its store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.response import Stream
+
+from appliance import __version__
+from appliance.core.admin import KeyRotationReport, StatusReport
+from appliance.gateway.admin.operator import OPERATOR
+from appliance.gateway.problems import problems
+from appliance.gateway.runtime import Runtime
+from appliance.logging import get_logger
+from appliance.storage import backup
+from appliance.storage.store import Store
+
+log = get_logger(__name__)
+
+
+class ServiceController(Controller):
+    path = "/v1"
+    tags = ["admin"]  # noqa: RUF012 - Litestar reads it from the class
+    dependencies = OPERATOR
+
+    @get("/status", summary="Everything `appliance status` shows", sync_to_thread=True)
+    def admin_status(
+        self, store: NamedDependency[Store], runtime: NamedDependency[Runtime], state: State
+    ) -> StatusReport:
+        keys, has_secret = store.credential_info()
+        return StatusReport(
+            version=__version__,
+            started_at=state.started_at,
+            qbo_environment=store.settings.qbo_environment,
+            public_url=store.settings.public_url,
+            store=store.store_info(),
+            connection=store.connection_info(),
+            queue=store.queue_info(),
+            api_keys=keys,
+            webhook_secret_set=has_secret,
+            activity=runtime.activity.info(),
+            checks=runtime.readiness(),
+        )
+
+    @post(
+        "/keys/rotate",
+        summary="Re-seal every secret under a new data key",
+        sync_to_thread=True,
+        status_code=200,
+        responses=problems(409),
+    )
+    def admin_rotate_key(
+        self, store: NamedDependency[Store], operator: NamedDependency[str]
+    ) -> KeyRotationReport:
+        result = store.rotate_key(actor=operator)
+        return KeyRotationReport(
+            old_key_versions=list(result.old_versions),
+            new_key_version=result.new_version,
+            resealed=result.resealed,
+            resumed=result.resumed,
+        )
+
+    @get(
+        "/backup",
+        summary="A consistent copy of the store, taken now (a SQLite file)",
+        sync_to_thread=True,
+        media_type="application/vnd.sqlite3",
+        responses=problems(409),
+    )
+    def admin_backup(self, store: NamedDependency[Store], operator: NamedDependency[str]) -> Stream:
+        settings = store.settings
+        copy = backup.copy_path(settings.state_dir)
+        taken = backup.take(settings.database_url, copy)
+        log.info(
+            "store.backup_taken",
+            actor=operator,
+            bytes=taken.size,
+            events=taken.events,
+            schema=taken.schema_revision,
+        )
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                with copy.open("rb") as handle:
+                    while chunk := handle.read(1 << 20):
+                        yield chunk
+            finally:
+                copy.unlink(missing_ok=True)
+
+        return Stream(
+            chunks(),
+            media_type="application/vnd.sqlite3",
+            headers={
+                "Content-Length": str(taken.size),
+                "X-Appliance-Schema": taken.schema_revision or "",
+                "X-Appliance-Events": str(taken.events),
+            },
+        )

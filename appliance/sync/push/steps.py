@@ -1,0 +1,54 @@
+"""The requestid of each write: the job's stored base and a step code naming the write.
+
+FROZEN. These codes are part of requestids already sent to QuickBooks, which answers a repeated
+requestid with its first answer instead of writing again. A job that was in flight during an
+upgrade retries with the new code: renaming one means a new requestid, so that write may happen
+twice. Add new codes; never rename or reuse one. ``tests/unit/test_push_step_codes.py`` pins them.
+
+A step names one distinct write of a job: QBO remembers each requestid's answer, refusals
+included, so two different writes never share one. A sparse update of a step sends
+``<step>1`` (``<step>2`` after a stale SyncToken, 5010), and a clear of fields after it sends
+``<step>c1`` (``<step>c2``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from appliance.storage import queue
+
+#: The update of the record the JobRoutr record is linked to.
+LINKED: Final = "lk"
+#: The linked customer renamed with the clash suffix (its new name is taken).
+RENAME: Final = "ren"
+#: The update of a same-named record the first lookup found (linked instead of created).
+MATCH: Final = "mt"
+#: The same after a create was refused because the name was taken meanwhile (6240).
+MATCH_AGAIN: Final = "mt2"
+#: The update of a same-named record found for the customer's suffixed name.
+MATCH_SUFFIXED: Final = "sf"
+#: The create.
+CREATE: Final = "new"
+#: The create under the suffixed name.
+CREATE_SUFFIXED: Final = "new2"
+
+
+def sparse(step: str, attempt: int) -> str:
+    """A sparse update's code: the step and the attempt (2: after a stale SyncToken)."""
+    return f"{step}{attempt}"
+
+
+def clear(step: str, attempt: int) -> str:
+    """The full update that clears fields after a step's sparse update."""
+    return f"{step}c{attempt}"
+
+
+def step_id(base: str, step: str) -> str:
+    return f"{base}-{step}"[:36]
+
+
+def request_id(event_id: str, generation: int, step: str) -> str:
+    """The requestid of one write of one event: the job's stored base (derived from the event
+    and the operator-retry generation) and the step, the same on every retry (at most 36
+    characters, which QBO also accepts on batch calls)."""
+    return step_id(queue.request_base(event_id, generation), step)
