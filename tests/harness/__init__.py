@@ -7,7 +7,7 @@
     gateway     a whole appliance ready to push (`running_gateway`, `connected_appliance`)
     jobroutr    JobRoutr's side: its example documents, generated histories, a retrying sender
     judge       the emulator's books against what JobRoutr sent: every record once, latest version
-    store       reading the appliance's store from a test (its webhook secret, queue, rows)
+    store       ways into the store only tests take (webhook secret, queue, rows, audit log)
     runtime     the service's own wiring (Runtime) in-process
     qr          reading a QR code drawn in text back with a real decoder
 

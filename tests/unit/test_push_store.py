@@ -18,7 +18,7 @@ from appliance.storage.models import AuditEntry, Event, Job
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from appliance.sync.push import Pusher
-from tests.store_access import recent_audit, remember_request_id
+from tests.harness.store import recent_audit, remember_request_id
 
 LEASE = timedelta(seconds=60)
 
