@@ -4,13 +4,18 @@
     python3 tasks.py run     install into .venv, initialise, and run the appliance on its defaults
     python3 tasks.py test    install into .venv with the dev tools, then lint, type-check and test
 
-`test` passes any further arguments to pytest (e.g. `python3 tasks.py test -k vault`).
-`lint` runs only the checks. Dependencies are pinned by constraints.txt.
+`test` passes any further arguments to pytest (e.g. `python3 tasks.py test -k vault`); `test --fast`
+leaves out the long fault runs of tests/chaos/ (what CI runs is `test`, everything).
+`lint` runs only the checks. `shape` lists modules over 500 lines, functions over 60 lines and
+functions of cyclomatic complexity grade D or worse (radon) in appliance/ (or the paths given).
+Dependencies are pinned by constraints.txt.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -51,6 +56,91 @@ def lint() -> None:
     sh(BIN / "lint-imports", "--no-cache")
 
 
+# The shape every module keeps (issue 18). Exempt: the emulator's seed data and Alembic's generated
+# migrations from the sizes; from the complexity grade, the emulator (it mirrors QBO's own case
+# lists) and the parser of QBO's faults (one case per fault shape Intuit sends).
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 60
+SIZE_EXEMPT = ("appliance/emulator/seed.py", "appliance/storage/migrations/versions/")
+COMPLEXITY_EXEMPT = ("appliance/emulator/",)
+COMPLEXITY_EXEMPT_FUNCTIONS = {("appliance/qbo/faults.py", "parse_error")}
+
+
+def python_files(paths: list[str]) -> list[Path]:
+    found: list[Path] = []
+    for name in paths:
+        path = ROOT / name
+        found.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    return found
+
+
+def functions(tree: ast.AST, prefix: str = "") -> list[tuple[str, ast.AST]]:
+    """Every function and method with its dotted name (``Class.method``, ``outer.inner``)."""
+    found: list[tuple[str, ast.AST]] = []
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            name = prefix + node.name
+            if not isinstance(node, ast.ClassDef):
+                found.append((name, node))
+            found.extend(functions(node, name + "."))
+        else:
+            found.extend(functions(node, prefix))
+    return found
+
+
+def size_problems(files: list[Path]) -> list[str]:
+    problems = []
+    for path in files:
+        name = path.relative_to(ROOT).as_posix()
+        if name.startswith(SIZE_EXEMPT):
+            continue
+        text = path.read_text()
+        if (lines := len(text.splitlines())) > MAX_MODULE_LINES:
+            problems.append(f"{name}: {lines} lines (over {MAX_MODULE_LINES})")
+        for qualname, node in functions(ast.parse(text)):
+            length = node.end_lineno - node.lineno + 1  # type: ignore[attr-defined]
+            if length > MAX_FUNCTION_LINES:
+                where = f"{name}:{node.lineno}"  # type: ignore[attr-defined]
+                problems.append(f"{where} {qualname}: {length} lines (over {MAX_FUNCTION_LINES})")
+    return problems
+
+
+def complexity_problems(files: list[Path]) -> list[str]:
+    """radon's grade D or worse: cyclomatic complexity over 20."""
+    relative = {str(p): p.relative_to(ROOT).as_posix() for p in files}
+    names = [str(p) for p, name in relative.items() if not name.startswith(COMPLEXITY_EXEMPT)]
+    if not names:
+        return []
+    found = subprocess.run(
+        [str(BIN / "radon"), "cc", "--json", "--min", "D", *names],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    problems = []
+    for filename, blocks in json.loads(found.stdout).items():
+        name = relative[filename]
+        for block in blocks:
+            qualname = ".".join(filter(None, (block.get("classname"), block["name"])))
+            if (name, qualname) not in COMPLEXITY_EXEMPT_FUNCTIONS:
+                grade = f"complexity {block['rank']} ({block['complexity']})"
+                problems.append(f"{name}:{block['lineno']} {qualname}: {grade}")
+    return problems
+
+
+def shape(paths: list[str]) -> int:
+    files = python_files(paths)
+    problems = size_problems(files) + complexity_problems(files)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"shape: {len(problems)} problems in {', '.join(paths)}")
+        return 1
+    print(
+        f"shape: {', '.join(paths)} has no module over {MAX_MODULE_LINES} lines, no function "
+        f"over {MAX_FUNCTION_LINES} lines and no complexity grade D or worse"
+    )
+    return 0
+
+
 def main(argv: list[str]) -> None:
     command = argv[0] if argv else "help"
     if command == "run":
@@ -61,10 +151,16 @@ def main(argv: list[str]) -> None:
     elif command == "test":
         ensure_venv("dev")
         lint()
-        sh(BIN / "pytest", *argv[1:])
+        args = argv[1:]
+        if "--fast" in args:
+            args = ["-m", "not chaos", *(a for a in args if a != "--fast")]
+        sh(BIN / "pytest", *args)
     elif command == "lint":
         ensure_venv("dev")
         lint()
+    elif command == "shape":
+        ensure_venv("dev")
+        sys.exit(shape(argv[1:] or ["appliance"]))
     else:
         print(__doc__)
         sys.exit(0 if command in ("help", "-h", "--help") else 2)

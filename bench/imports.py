@@ -33,8 +33,9 @@ from appliance.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 from appliance.emulator.app import EmulatorConfig
 from appliance.sync.imports import CONCURRENCY as IMPORT_CONCURRENCY
 from bench.common import Result, interleaved
-from tests.integration.test_push import running_gateway
-from tests.support import RunningEmulator, run_appliance
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import running_gateway
+from tests.harness.processes import run_appliance
 
 LATENCY_MS = 150
 PAGE = 1000

@@ -42,9 +42,11 @@ from bench.common import Result, interleaved, machine
 
 # Test helpers, imported on purpose: the integration tests' way to start the service as installed
 # (`appliance init`, then `appliance serve` as its own process), and a valid customer.created body.
-from tests.integration import test_push
-from tests.integration.test_push import created, running_gateway
-from tests.support import RunningEmulator, free_port, wait_until
+from tests.harness import gateway as harness_gateway
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import running_gateway
+from tests.harness.jobroutr import created
+from tests.harness.processes import free_port, wait_until
 
 CONCURRENCY = 16
 WARMUP = 200
@@ -120,7 +122,7 @@ def running_bare() -> Iterator[tuple[str, int]]:
             process.wait()
 
 
-_env_for = test_push.env_for
+_env_for = harness_gateway.env_for
 
 
 def _production_env_for(settings: object, **extra: str) -> dict[str, str]:
@@ -130,7 +132,7 @@ def _production_env_for(settings: object, **extra: str) -> dict[str, str]:
     return _env_for(settings, **extra)
 
 
-test_push.env_for = _production_env_for  # type: ignore[assignment]  # this process only
+harness_gateway.env_for = _production_env_for  # type: ignore[assignment]  # this process only
 
 
 @contextmanager

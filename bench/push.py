@@ -48,11 +48,12 @@ from appliance.emulator.app import EmulatorConfig
 from appliance.emulator.limits import Limits
 from appliance.sync.push import LOOKAHEAD
 from bench.common import Result, machine
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import Gateway, choose_default_accounts, running_gateway
+from tests.harness.processes import run_appliance, wait_until
 
 # Test helpers, imported on purpose: the integration tests' way to start the service as installed
 # (`appliance init`, `appliance serve` as its own process, connected, accounts imported).
-from tests.integration.test_push import Gateway, choose_default_accounts, running_gateway
-from tests.support import RunningEmulator, run_appliance, wait_until
 
 LIMIT = 3_000  # requests a minute per company, emulator and appliance alike
 CONCURRENT = 10  # requests at once per company (Intuit's)

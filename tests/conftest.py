@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from appliance.config import Settings
-from tests.support import free_port
+from tests.harness.processes import free_port
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -30,18 +30,12 @@ import pytest
 from appliance.emulator.app import EmulatorConfig
 from appliance.emulator.limits import Limits
 from appliance.storage.store import Store
-from tests.integration.test_push_chaos import (
-    Appliance,
-    Findings,
-    Plan,
-    Sender,
-    connected_appliance,
-    judge,
-    plan,
-    queue_empty,
-    webhook_secret,
-)
-from tests.support import RunningEmulator, wait_until
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import Appliance, connected_appliance
+from tests.harness.jobroutr import Plan, Sender, plan
+from tests.harness.judge import Findings, judge
+from tests.harness.processes import wait_until
+from tests.harness.store import queue_empty, webhook_secret
 
 pytestmark = pytest.mark.slow
 

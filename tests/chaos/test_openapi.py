@@ -36,8 +36,9 @@ from schemathesis.specs.openapi.checks import (
 
 from appliance.gateway.app import ADMIN_HANDLERS, create_admin_app
 from appliance.gateway.pull import API_KEY
-from tests.integration.test_push import Gateway, running_gateway
-from tests.support import RunningEmulator, wait_until
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import Gateway, running_gateway
+from tests.harness.processes import wait_until
 
 pytestmark = pytest.mark.slow
 

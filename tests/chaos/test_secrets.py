@@ -46,9 +46,11 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from appliance.config import EMULATOR_CLIENT_ID, Settings
 from appliance.emulator.app import EmulatorConfig
 from appliance.tui.app import ConsoleApp
-from tests.integration.test_push import Gateway, created
-from tests.integration.test_service import env_for, start
-from tests.support import RunningEmulator, approve, free_port, run_appliance, wait_until
+from tests.harness.emulator import RunningEmulator, approve
+from tests.harness.gateway import Gateway
+from tests.harness.jobroutr import created
+from tests.harness.processes import free_port, run_appliance, wait_until
+from tests.harness.service import env_for, start
 
 pytestmark = pytest.mark.slow
 

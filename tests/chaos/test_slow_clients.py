@@ -41,7 +41,7 @@ from standardwebhooks.webhooks import Webhook
 
 from appliance.cli import main
 from appliance.config import Settings
-from tests.support import (
+from tests.harness.processes import (
     APPLIANCE,
     answers,
     appliance_env,
@@ -203,7 +203,7 @@ def within_a_second(what: str, call: Callable[[], T]) -> T:
     return result
 
 
-def _read(handle: IO[str]) -> str:
+def read_output(handle: IO[str]) -> str:
     handle.seek(0)
     return handle.read()
 
@@ -247,7 +247,7 @@ def test_slow_clients_cannot_take_the_service_down(
             lambda: service.poll() is not None or answers(url + "/healthz"),
             what="the service to answer /healthz",
         )
-        assert service.poll() is None, _read(err)
+        assert service.poll() is None, read_output(err)
         started = time.monotonic()
         crowd.open(SLOW_CLIENTS)
         # Let the service take in the crowd (it closes those beyond the cap), within reason.
@@ -291,7 +291,9 @@ def test_slow_clients_cannot_take_the_service_down(
         # hard limit is as low, the cap was lowered to keep 256 descriptors for the rest.
         soft, hard = open_files_limit(service.pid)
         assert soft == hard, (soft, hard)
-        logged = [json.loads(line) for line in _read(out).splitlines() if line.startswith("{")]
+        logged = [
+            json.loads(line) for line in read_output(out).splitlines() if line.startswith("{")
+        ]
         events = {line["event"]: line for line in logged}
         assert events["service.descriptors"]["soft_limit"] == hard, events["service.descriptors"]
         if hard_too:
@@ -311,7 +313,7 @@ def test_slow_clients_cannot_take_the_service_down(
         assert {line["reason"] for line in closed} <= {"room_needed", "read_timeout"}, closed
         assert len(closed) <= 2, closed
         assert not [line for line in logged if line["level"] in ("error", "critical")]
-        assert not _read(err).strip()
+        assert not read_output(err).strip()
     finally:
         crowd.stop()
         if service.poll() is None:

@@ -26,16 +26,12 @@ import pytest
 from appliance.emulator.app import EmulatorConfig
 from appliance.emulator.limits import FaultRule, Limits
 from appliance.storage.models import QboCustomer, QboItem
-from tests.integration.test_imports import stored
-from tests.integration.test_push_chaos import (
-    Sender,
-    check_books,
-    connected_appliance,
-    plan,
-    queue_empty,
-    webhook_secret,
-)
-from tests.support import RunningEmulator, run_appliance, wait_until
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import connected_appliance
+from tests.harness.jobroutr import Sender, plan
+from tests.harness.judge import check_books
+from tests.harness.processes import run_appliance, wait_until
+from tests.harness.store import queue_empty, stored, webhook_secret
 
 pytestmark = pytest.mark.slow
 

@@ -42,7 +42,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from appliance.config import Settings, env_name, load_settings
-from tests.support import (
+from tests.harness.processes import (
     APPLIANCE,
     ROOT,
     answers,

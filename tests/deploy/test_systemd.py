@@ -77,15 +77,8 @@ from appliance.config import (
 from appliance.errors import SettingsError
 from appliance.gateway.connections import RESERVED_DESCRIPTORS
 from appliance.gateway.server import GRACEFUL_SECONDS
-from tests.support import (
-    APPLIANCE,
-    ROOT,
-    answers,
-    appliance_env,
-    approve,
-    free_port,
-    wait_until,
-)
+from tests.harness.emulator import approve
+from tests.harness.processes import APPLIANCE, ROOT, answers, appliance_env, free_port, wait_until
 
 UNIT = ROOT / "systemd" / "jobroutr-gateway.service"
 SYSUSERS = ROOT / "systemd" / "sysusers.d" / "jobroutr-gateway.conf"
@@ -730,7 +723,7 @@ def test_the_service_runs_with_what_the_unit_gives_it(host: Host, sandboxed: boo
             lambda: process.poll() is not None or answers(host.http_url + "/healthz"),
             what="the service to answer /healthz",
         )
-        assert process.poll() is None, _read(err) + _read(out)
+        assert process.poll() is None, read_output(err) + read_output(out)
 
         # State: owner-only, in $STATE_DIRECTORY.
         assert stat.S_IMODE(host.state.stat().st_mode) == unit.mode("StateDirectoryMode")
@@ -802,7 +795,7 @@ def test_the_service_runs_with_what_the_unit_gives_it(host: Host, sandboxed: boo
         if process.poll() is None:
             process.kill()
             process.wait()
-    logs, errors = _read(out), _read(err)
+    logs, errors = read_output(out), read_output(err)
     assert code == 0, f"exit {code} after SIGTERM:\n{errors}\n{logs}"
     assert took < unit.seconds("TimeoutStopSec")
     assert not host.socket.exists()
@@ -817,7 +810,7 @@ def _proc_status(pid: int) -> dict[str, str]:
     return {k: v.strip() for k, _, v in (line.partition(":") for line in lines)}
 
 
-def _read(handle: Any) -> str:
+def read_output(handle: Any) -> str:
     handle.seek(0)
     return str(handle.read())
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 
 @pytest.fixture

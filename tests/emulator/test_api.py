@@ -9,7 +9,7 @@ from datetime import timedelta, timezone
 import httpx
 import pytest
 
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 
 def query(api: httpx.Client, text: str) -> httpx.Response:

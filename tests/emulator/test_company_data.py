@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from appliance.emulator.app import EmulatorConfig
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 
 def test_paging_ten_thousand_generated_customers_returns_each_active_one_once() -> None:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from appliance.emulator.app import EmulatorConfig
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 KIND_REALMS = {
     kind: f"462081636500000{n}"

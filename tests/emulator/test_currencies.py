@@ -22,7 +22,7 @@ import pytest
 
 from appliance.cli import emulator as emulator_command
 from appliance.emulator.app import EmulatorConfig
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 NUMBERS = msgspec.json.Encoder(decimal_format="number")
 EURO = {"value": "EUR", "name": "Euro"}

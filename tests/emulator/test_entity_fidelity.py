@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from appliance.emulator.company import KNOWN
-from tests.support import RunningEmulator, shared_dir
+from tests.harness.emulator import RunningEmulator
+from tests.harness.processes import shared_dir
 
 XSD = shared_dir() / "qbo" / "samples" / "schemas" / "intuit_xsd" / "IntuitRestServiceDef.xsd"
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 REALMS = {
     kind: f"462081636510000{n}"

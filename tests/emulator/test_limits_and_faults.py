@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 
 import httpx
 import pytest
 
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 COUNT = "SELECT COUNT(*) FROM Customer"
 
@@ -25,11 +26,17 @@ def add_fault(emulator: RunningEmulator, **rule: object) -> None:
 def test_more_than_ten_requests_at_once_are_throttled_in_intuits_xml(
     emulator: RunningEmulator,
 ) -> None:
-    set_limits(emulator, latency_ms=400)
+    # Each admitted request is held 1.5 s, and all 16 leave together (a barrier, their clients
+    # made): on a busy machine, threads started one by one, or the emulator (a thread of this
+    # process, sharing the GIL with the 16) taking longer than a short hold to read them all,
+    # let a first answer come back before the last request arrives, and only five are refused.
+    set_limits(emulator, latency_ms=1500)
     token = emulator.token()
+    ready = threading.Barrier(16)
 
     def one(_: int) -> httpx.Response:
         with emulator.api(token) as api:
+            ready.wait(timeout=30)
             return api.get("/query", params={"query": COUNT})
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 KINDS = ("us-ast", "us-manual", "ca", "uk", "au")
 #: A company of each kind, and one of each with multi-currency on.

@@ -10,7 +10,7 @@ import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 
 from appliance.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 REDIRECT = "http://127.0.0.1:8780/oauth/callback"
 SCOPE = "com.intuit.quickbooks.accounting"

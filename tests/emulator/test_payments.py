@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from appliance.emulator.app import EmulatorConfig
-from tests.support import RunningEmulator, wait_until
+from tests.harness.emulator import RunningEmulator
+from tests.harness.processes import wait_until
 
 UK_REALM = "4620816365000098"
 PAYMENT_METHODS = [

@@ -33,7 +33,7 @@ from quickbooks.objects.taxcode import TaxCode  # noqa: E402
 from quickbooks.objects.taxrate import TaxRate  # noqa: E402
 
 from appliance.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET  # noqa: E402
-from tests.support import RunningEmulator  # noqa: E402
+from tests.harness.emulator import RunningEmulator  # noqa: E402
 
 REDIRECT = "http://127.0.0.1:8780/oauth/callback"
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 UK_REALM = "4620816365000099"
 

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from appliance.emulator.webhooks import sign
-from tests.support import RunningEmulator, wait_until
+from tests.harness.emulator import RunningEmulator
+from tests.harness.processes import wait_until
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):

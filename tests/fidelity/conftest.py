@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from appliance.emulator.app import EmulatorConfig
-from tests.support import RunningEmulator, shared_dir
+from tests.harness.emulator import RunningEmulator
+from tests.harness.processes import shared_dir
 
 RECORDED_KIND = "us-manual"
 

@@ -16,7 +16,7 @@ import httpx
 
 from tests.fidelity.recordings import Exchange
 from tests.fidelity.shape import ALLOWED_MISSING
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 _UNSET: Any = object()
 

@@ -17,7 +17,7 @@ import httpx
 from tests.fidelity.recordings import vcr
 from tests.fidelity.replay import faults, invoice_like, named, send
 from tests.fidelity.shape import compare, convention_problems
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 
 def _as_invoices(body: Any, entity: str) -> Any:

@@ -16,7 +16,7 @@ from tests.fidelity.replay import (
     send,
 )
 from tests.fidelity.shape import compare, convention_problems
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 
 def _assert_new_record(recorded: dict[str, Any], emulated: dict[str, Any]) -> None:

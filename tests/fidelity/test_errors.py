@@ -13,7 +13,7 @@ import httpx
 from tests.fidelity.recordings import Exchange, vcr
 from tests.fidelity.replay import advance_clock, faults, media_type, named, send
 from tests.fidelity.shape import compare
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 
 def _assert_fault_as_recorded(exchange: Exchange, response: httpx.Response) -> None:

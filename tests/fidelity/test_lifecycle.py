@@ -10,7 +10,7 @@ import httpx
 from tests.fidelity.recordings import vcr
 from tests.fidelity.replay import named, send
 from tests.fidelity.shape import ENVELOPES, compare, convention_problems
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 DELETED = " (deleted)"
 

@@ -17,7 +17,7 @@ from appliance.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 from tests.fidelity.recordings import sample_json
 from tests.fidelity.replay import media_type
 from tests.fidelity.shape import compare
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 REDIRECT_URI = "http://127.0.0.1:8780/oauth/callback"
 ACCOUNTING = "com.intuit.quickbooks.accounting"

@@ -11,7 +11,7 @@ import pytest
 from tests.fidelity.recordings import nango, vcr
 from tests.fidelity.replay import faults, named, send
 from tests.fidelity.shape import compare, convention_problems
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 
 def test_count_and_pages_over_listed_ids_have_the_recorded_envelopes(

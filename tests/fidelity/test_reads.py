@@ -10,7 +10,7 @@ import httpx
 from tests.fidelity.recordings import nango, vcr
 from tests.fidelity.replay import INVOICE_2026_GAPS, INVOICE_DATA, allowing, media_type, named, send
 from tests.fidelity.shape import compare, convention_problems
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 #: The same sandbox customer (Id 5, SyncToken 1) is recorded with DefaultTaxCodeRef in
 #: get__id.yml and without it in all__alt_select.yml: its presence is that record's data.

@@ -12,7 +12,7 @@ import pytest
 
 from appliance.emulator.app import EmulatorConfig
 from tests.fidelity.recordings import nango
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 SERVER_FIELDS = ("Id", "SyncToken", "MetaData", "domain", "sparse")
 

@@ -19,7 +19,7 @@ from tests.fidelity.replay import (
     send,
 )
 from tests.fidelity.shape import compare, convention_problems
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
 
 
 def _bump(before: dict[str, Any], after: dict[str, Any]) -> int:

@@ -11,9 +11,8 @@ import httpx
 import pytest
 
 from appliance.config import Settings
-from tests.integration.test_service import Service, service
+from tests.harness.service import Service
 
-__all__ = ["service"]  # the running-service fixture, shared with test_service
 pytestmark = pytest.mark.slow
 NOBODY = 65534
 

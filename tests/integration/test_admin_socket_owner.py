@@ -14,8 +14,8 @@ from appliance.config import Settings
 from appliance.core.admin import StatusReport
 from appliance.core.admin_client import AdminClient, trusted_owners
 from appliance.errors import ServiceNotAnswering, UntrustedSocket
-from tests.integration.test_service import env_for
-from tests.support import run_appliance
+from tests.harness.processes import run_appliance
+from tests.harness.service import env_for
 
 NOBODY = 65534
 

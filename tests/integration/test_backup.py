@@ -8,23 +8,19 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from appliance.storage.keyring import Keyring, save_keyring
-from tests.integration.test_push import Gateway, created, running_gateway
-from tests.integration.test_service import start
-from tests.support import RunningEmulator, run_appliance
+from tests.harness.cli import invoke
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import Gateway, running_gateway
+from tests.harness.jobroutr import created
+from tests.harness.processes import run_appliance
+from tests.harness.service import start
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def books() -> Iterator[RunningEmulator]:
-    with RunningEmulator() as emulator:
-        yield emulator
 
 
 def event_ids(path: Path) -> set[str]:
@@ -113,8 +109,8 @@ def test_a_backup_needs_the_service_and_says_so(tmp_path: Path) -> None:
         "APPLIANCE_STATE_DIR": str(tmp_path / "state"),
         "APPLIANCE_ADMIN_SOCKET": str(tmp_path / "nobody.sock"),
     }
-    result = run_appliance("backup", str(tmp_path / "b.db"), env=env)
-    assert result.returncode != 0
+    result = invoke("backup", str(tmp_path / "b.db"), env=env)
+    assert result.exit_code != 0
     assert "not running" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "b.db").exists()

@@ -3,7 +3,6 @@ with its bundled emulator, finished by pasting the redirect URL or by the browse
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -11,26 +10,10 @@ import httpx
 
 from appliance.config import Settings
 from appliance.emulator.app import EmulatorConfig
-from tests.integration.test_service import Service, env_for, service, start
-from tests.support import RunningEmulator, approve, run_appliance
-
-REALM = "9341453050071776"
-__all__ = ["service"]  # the running-service fixture, shared with test_service
-
-
-def connect_link(env: dict[str, str]) -> str:
-    result = run_appliance("connect", env=env)
-    assert result.returncode == 0, result.stderr
-    match = re.search(r"(http://\S+/connect/oauth2\?\S+)", result.stdout)
-    assert match, result.stdout
-    assert "--redirect-url" in result.stdout
-    return match.group(1)
-
-
-def status(env: dict[str, str]) -> dict:
-    result = run_appliance("status", "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+from tests.harness.cli import connect_link, status
+from tests.harness.emulator import REALM, RunningEmulator, approve
+from tests.harness.processes import run_appliance
+from tests.harness.service import Service, env_for, start
 
 
 def test_connect_by_pasting_the_redirect_url_and_a_second_paste_changes_nothing(
@@ -79,9 +62,9 @@ def test_cancelling_in_quickbooks_is_explained(service: Service) -> None:
     assert status(service.env)["connection"] is None
 
 
-def test_a_hostile_callback_gets_a_page_not_a_server_error(service: Service) -> None:
+def test_a_hostile_callback_gets_a_page_not_a_server_error(idle_service: Service) -> None:
     for query in ("", "?state=nope&code=x&realmId=1", "?error=access_denied", "?state=%ff"):
-        page = httpx.get(service.url + "/oauth/callback" + query)
+        page = httpx.get(idle_service.url + "/oauth/callback" + query)
         assert page.status_code == 400
         assert "QuickBooks was not connected" in page.text
 

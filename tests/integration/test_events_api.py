@@ -20,7 +20,7 @@ from appliance.storage import queue
 from appliance.storage.events import accept
 from appliance.storage.store import Store, initialize
 from appliance.storage.types import utcnow
-from tests.store_access import recent_audit
+from tests.harness.store import recent_audit
 
 LEASE = timedelta(seconds=60)
 PROBLEM = "application/problem+json"

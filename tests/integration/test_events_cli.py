@@ -18,8 +18,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from appliance.config import Settings
-from tests.integration.test_service import Service, env_for, start
-from tests.support import APPLIANCE, appliance_env, free_port, run_appliance, wait_until
+from tests.harness.cli import invoke
+from tests.harness.processes import APPLIANCE, appliance_env, free_port, run_appliance, wait_until
+from tests.harness.service import Service, env_for, start
 
 pytestmark = pytest.mark.slow
 
@@ -193,8 +194,8 @@ def test_skip_ends_an_event_ignored_and_the_pull_api_shows_it(running: Running) 
 
 def test_skip_without_a_terminal_or_yes_is_refused(running: Running) -> None:
     running.wait_for("evt_cli_3", "waiting")
-    refused = cli("events", "skip", "evt_cli_3", env=running.env)
-    assert refused.returncode == 2
+    refused = invoke("events", "skip", "evt_cli_3", env=running.env)
+    assert refused.exit_code == 2
     assert "no terminal" in refused.stderr
     assert "--yes" in refused.stderr
     assert running.event("evt_cli_3")["status"] == "waiting"
@@ -229,14 +230,14 @@ def test_retry_all_failed_with_none_failed_reports_zero(running: Running) -> Non
 
 
 def test_bad_arguments_get_a_sentence_and_exit_2(running: Running) -> None:
-    bad = cli("events", "--status", "stuck", env=running.env)
-    assert bad.returncode == 2
+    bad = invoke("events", "--status", "stuck", env=running.env)
+    assert bad.exit_code == 2
     assert "Invalid value for '--status'" in bad.stderr
     assert "failed" in bad.stderr
 
     for args in (["retry"], ["retry", "evt_cli_1", "--all-failed"], ["skip", "--yes"]):
-        result = cli("events", *args, env=running.env)
-        assert result.returncode == 2, args
+        result = invoke("events", *args, env=running.env)
+        assert result.exit_code == 2, args
         assert result.stderr.startswith("Error: ")
         assert "Hint:" in result.stderr
         assert "Traceback" not in result.stderr
@@ -272,8 +273,8 @@ def test_events_when_the_service_is_not_running_says_how_to_start_it(
 ) -> None:
     env = {**running.env, "APPLIANCE_ADMIN_SOCKET": str(short_dir / "nobody.sock")}
     for args in (["events"], ["events", "show", "evt_cli_1"], ["events", "retry", "--all-failed"]):
-        result = cli(*args, env=env)
-        assert result.returncode == 3, args
+        result = invoke(*args, env=env)
+        assert result.exit_code == 3, args
         assert "The appliance service is not running" in result.stderr
         assert "appliance serve" in result.stderr
         assert "Traceback" not in result.stderr

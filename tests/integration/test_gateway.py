@@ -12,7 +12,7 @@ from appliance.config import Settings
 from appliance.gateway.app import create_admin_app, create_app
 from appliance.storage.keyring import Keyring, save_keyring
 from appliance.storage.store import Store, initialize
-from tests.store_access import recent_audit
+from tests.harness.store import recent_audit
 
 PROBLEM = "application/problem+json"
 

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlmodel import select
 
 from appliance.config import Settings
 from appliance.emulator.app import EmulatorConfig
 from appliance.storage.models import ImportRun, QboCustomer, QboItem
-from appliance.storage.store import Store
-from tests.integration.test_connect_cli import connect_link
-from tests.integration.test_service import Service, env_for, start
-from tests.support import RunningEmulator, approve, run_appliance, wait_until
+from tests.harness.cli import connect_link
+from tests.harness.emulator import RunningEmulator, approve
+from tests.harness.processes import run_appliance, wait_until
+from tests.harness.service import Service, env_for, start
+from tests.harness.store import stored
 
 pytestmark = pytest.mark.slow
 
@@ -57,15 +57,6 @@ def do_import(env: dict[str, str], kind: str) -> dict:
 def active(books: RunningEmulator, entity: str) -> list[dict]:
     rows = books.service.companies[books.realm].rows(entity)
     return [r for r in rows if r.get("Active", True)]
-
-
-def stored(settings: Settings, model: type) -> list:
-    store = Store.open(settings)
-    try:
-        with store.session() as session:
-            return list(session.exec(select(model)).all())
-    finally:
-        store.close()
 
 
 def test_customers_and_products_import_every_active_record_once_and_skip_with_reasons(

@@ -31,7 +31,7 @@ from appliance.storage import credentials
 from appliance.storage.models import Event, Job
 from appliance.storage.store import Store, initialize
 from appliance.sync.push import DELETED, customer_body, display_name, invoice_body, item_body
-from tests.support import shared_dir
+from tests.harness.processes import shared_dir
 
 EXAMPLES = shared_dir() / "jobroutr" / "examples"
 

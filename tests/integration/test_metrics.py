@@ -11,15 +11,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.test_push import Gateway, created, running_gateway
-from tests.integration.test_service import _read
-from tests.support import RunningEmulator, run_appliance, wait_until
-
-
-@pytest.fixture(scope="module")
-def books() -> Iterator[RunningEmulator]:
-    with RunningEmulator() as emulator:
-        yield emulator
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import Gateway, running_gateway
+from tests.harness.jobroutr import created
+from tests.harness.processes import run_appliance, wait_until
+from tests.harness.service import read_output
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +73,10 @@ def test_the_numbers_move_as_events_flow(gateway: Gateway) -> None:
 
 def test_the_log_line_carries_the_same_names(gateway: Gateway) -> None:
     def logged() -> list[dict]:  # type: ignore[type-arg]
-        lines = _read(gateway.service.out).splitlines() + _read(gateway.service.err).splitlines()
+        lines = (
+            read_output(gateway.service.out).splitlines()
+            + read_output(gateway.service.err).splitlines()
+        )
         found = []
         for line in lines:
             if '"metrics"' in line:

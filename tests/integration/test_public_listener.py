@@ -28,7 +28,7 @@ from appliance.gateway.connections import Guard
 from appliance.gateway.problems import EXCEPTION_HANDLERS
 from appliance.gateway.server import bind_tcp, server_config
 from appliance.logging import RepeatedEvents, get_logger
-from tests.support import free_port, wait_until
+from tests.harness.processes import free_port, wait_until
 
 READ_TIMEOUT = 1.0
 

@@ -4,151 +4,18 @@ JobRoutr's signer, and the emulator's own API as the judge of what reached the b
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from standardwebhooks.webhooks import Webhook
 
-from appliance.config import Settings
-from appliance.storage import credentials
-from appliance.storage.store import Store
-from tests.integration.test_connect_cli import connect_link
-from tests.integration.test_service import Service, env_for, start
-from tests.support import (
-    RunningEmulator,
-    approve,
-    free_port,
-    run_appliance,
-    shared_dir,
-    wait_until,
-)
-
-EXAMPLES = shared_dir() / "jobroutr" / "examples"
-FINAL = ("done", "failed", "ignored")
-
-
-def example(name: str) -> dict[str, Any]:
-    path = EXAMPLES / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"the JobRoutr examples are not at {EXAMPLES} (set JOBROUTR_SHARED_DIR)")
-    return dict(json.loads(path.read_text()))
-
-
-class Gateway:
-    """The running service as JobRoutr sees it: signed events in, pull API out."""
-
-    def __init__(self, service: Service, settings: Settings, api_key: str) -> None:
-        self.service = service
-        self.settings = settings
-        self.env = service.env
-        self.base = service.url
-        store = Store.open(settings)
-        try:
-            with store.session() as session:
-                secret = credentials.webhook_secret(session, store.vault)
-        finally:
-            store.close()
-        assert secret is not None
-        self.signer = Webhook(secret)
-        self.http = httpx.Client(
-            base_url=self.base, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
-        )
-
-    def send(self, doc: dict[str, Any], event_id: str | None = None) -> str:
-        event_id = event_id or f"evt_{uuid.uuid4().hex}"
-        body = json.dumps(doc)
-        stamp = datetime.now(UTC)
-        response = self.http.post(
-            "/webhooks/jobroutr",
-            content=body.encode(),
-            headers={
-                "webhook-id": event_id,
-                "webhook-timestamp": str(int(stamp.timestamp())),
-                "webhook-signature": self.signer.sign(event_id, stamp, body),
-                "content-type": "application/json",
-            },
-        )
-        assert response.status_code in (200, 202), response.text
-        return event_id
-
-    def event(self, event_id: str) -> dict[str, Any]:
-        response = self.http.get(f"/api/v1/events/{event_id}")
-        response.raise_for_status()
-        return dict(response.json())
-
-    def settle(self, *event_ids: str, timeout: float = 60) -> list[dict[str, Any]]:
-        wait_until(
-            lambda: all(self.event(e)["status"] in FINAL for e in event_ids),
-            timeout=timeout,
-            what=f"events {event_ids} to settle",
-        )
-        return [self.event(e) for e in event_ids]
-
-    def link(self, kind: str, jobroutr_id: str) -> str | None:
-        response = self.http.get(f"/api/v1/links/{kind}/{jobroutr_id}")
-        return str(response.json()["qbo_id"]) if response.status_code == 200 else None
-
-
-@pytest.fixture(scope="module")
-def books() -> Iterator[RunningEmulator]:
-    with RunningEmulator() as emulator:
-        yield emulator
-
-
-@contextmanager
-def running_gateway(
-    books: RunningEmulator, base: Path, *, connect: bool = True, **extra: str
-) -> Iterator[Gateway]:
-    """A fresh appliance (its own store) on the emulator: connected and its accounts imported
-    unless ``connect`` is False; ``extra`` are more APPLIANCE_* settings."""
-    short = Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp"))  # socket paths must stay short
-    settings = Settings(
-        state_dir=base / "state",
-        http_port=free_port(),
-        admin_socket=short / "admin.sock",
-        log_format="json",
-    )
-    fast = {  # the tests' timing: ``extra`` may set it otherwise (bench/push.py does)
-        "APPLIANCE_PUSH_RETRY_SECONDS": "0.2",
-        "APPLIANCE_PUSH_DEPENDENCY_WAIT_SECONDS": "30",
-    }
-    env = env_for(
-        settings,
-        APPLIANCE_QBO_EMULATOR_URL=books.url,
-        APPLIANCE_QBO_EMULATOR_EMBEDDED="false",
-        APPLIANCE_PUBLIC_URL="http://127.0.0.1:8780",
-        **{**fast, **extra},
-    )
-    init = run_appliance("init", env=env)
-    assert init.returncode == 0, init.stderr
-    api_key = next(w for w in init.stdout.split() if w.startswith("jra_"))
-    services = [start(env, settings)]
-    gateway: Gateway | None = None
-    try:
-        if connect:
-            location = approve(connect_link(env), books.realm)
-            assert run_appliance("connect", "--redirect-url", location, env=env).returncode == 0
-            imported = run_appliance("import", "accounts", "--wait", "--json", env=env)
-            assert imported.returncode == 0, imported.stderr
-        gateway = Gateway(services[0], settings, api_key)
-        yield gateway
-    finally:
-        if gateway is not None:
-            services.append(gateway.service)  # a test may have restarted it
-        for service in services:
-            if service.process.poll() is None:
-                service.process.kill()
-                service.process.wait()
-        shutil.rmtree(short, ignore_errors=True)
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import Gateway, choose_default_accounts, running_gateway
+from tests.harness.jobroutr import created, example
+from tests.harness.processes import run_appliance, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -162,20 +29,6 @@ def fresh_gateway(books: RunningEmulator, tmp_path: Path) -> Iterator[Gateway]:
     """For a test that needs the setup untouched (no default accounts chosen yet)."""
     with running_gateway(books, tmp_path) as running:
         yield running
-
-
-def choose_default_accounts(gateway: Gateway) -> tuple[str, str]:
-    picked = []
-    for kind in ("income", "expense"):
-        listed = run_appliance("accounts", "--kind", kind, "--json", env=gateway.env)
-        assert listed.returncode == 0, listed.stderr
-        picked.append(json.loads(listed.stdout)[0]["qbo_id"])
-    chosen = run_appliance(
-        "settings", "set", "--income-account", picked[0], "--expense-account", picked[1],
-        env=gateway.env,
-    )  # fmt: skip
-    assert chosen.returncode == 0, chosen.stderr
-    return picked[0], picked[1]
 
 
 def qbo(books: RunningEmulator, entity: str, qbo_id: str) -> dict[str, Any]:
@@ -326,14 +179,6 @@ def test_an_inactive_customer_of_the_same_name_is_linked_and_made_active(
     back = qbo(books, "Customer", gone["Id"])
     assert back["Active"] is True
     assert back["DisplayName"] == "Harbor Lights Marina"
-
-
-def created(jobroutr_id: str, company: str) -> dict[str, Any]:
-    return {
-        "type": "customer.created",
-        "timestamp": "2026-11-25T11:00:00Z",
-        "data": {"id": jobroutr_id, "company_name": company},
-    }
 
 
 def test_a_name_taken_by_a_vendor_gets_the_suffix_once_and_a_second_clash_is_held(

@@ -12,8 +12,8 @@ from appliance.gateway.runtime import Runtime
 from appliance.qbo.client import QboClient, RetryPolicy
 from appliance.qbo.errors import ValidationError
 from appliance.storage.store import Store
-from tests.integration.test_tokens import connect
-from tests.support import RunningEmulator
+from tests.harness.emulator import RunningEmulator
+from tests.harness.runtime import connect
 
 FAST = RetryPolicy(max_attempts=6, server_initial=0.01, throttle_initial=0.05, max_wait=0.5)
 

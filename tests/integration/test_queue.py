@@ -15,7 +15,7 @@ from appliance.storage.db import session_scope
 from appliance.storage.models import Job
 from appliance.storage.store import Store, initialize
 from appliance.storage.types import utcnow
-from tests.store_access import remember_request_id
+from tests.harness.store import remember_request_id
 
 LEASE = timedelta(seconds=30)
 

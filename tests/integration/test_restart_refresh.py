@@ -6,10 +6,12 @@ import httpx
 import pytest
 
 from appliance.config import Settings
-from tests.integration.test_connect_cli import REALM, connect_link, status
-from tests.integration.test_push import Gateway, example
-from tests.integration.test_service import env_for, start
-from tests.support import approve, run_appliance
+from tests.harness.cli import connect_link, status
+from tests.harness.emulator import REALM, approve
+from tests.harness.gateway import Gateway
+from tests.harness.jobroutr import example
+from tests.harness.processes import run_appliance
+from tests.harness.service import env_for, start
 
 pytestmark = pytest.mark.slow
 

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import stat
 import subprocess
-import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
 
 from appliance.config import Settings
-from tests.support import (
+from tests.harness.cli import invoke
+from tests.harness.processes import (
     APPLIANCE,
     answers,
     appliance_env,
@@ -26,6 +22,7 @@ from tests.support import (
     run_appliance,
     wait_until,
 )
+from tests.harness.service import Service, env_for, start
 
 pytestmark = pytest.mark.slow
 
@@ -33,71 +30,6 @@ COMMANDS = [
     "init", "serve", "migrate", "rotate-key", "status", "emulator", "tui", "connect",
     "disconnect", "import", "accounts", "settings", "events",
 ]  # fmt: skip
-
-
-@dataclass
-class Service:
-    env: dict[str, str]
-    url: str
-    socket: Path
-    process: subprocess.Popen[str]
-    # Files, not pipes: a chatty service must never block on a full pipe while a test waits.
-    out: IO[str] | None = None
-    err: IO[str] | None = None
-
-    def stop(self) -> tuple[int, str, str]:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-        return self.process.returncode, _read(self.out), _read(self.err)
-
-
-def _read(handle: IO[str] | None) -> str:
-    if handle is None:
-        return ""
-    handle.seek(0)
-    return handle.read()
-
-
-def env_for(settings: Settings, **extra: str) -> dict[str, str]:
-    return {
-        "APPLIANCE_STATE_DIR": str(settings.state_dir),
-        "APPLIANCE_HTTP_PORT": str(settings.http_port),
-        "APPLIANCE_ADMIN_SOCKET": str(settings.admin_socket_path),
-        # The bundled emulator runs inside the service, on a port of its own.
-        "APPLIANCE_QBO_EMULATOR_URL": f"http://127.0.0.1:{free_port()}",
-        **extra,
-    }
-
-
-def start(env: dict[str, str], settings: Settings) -> Service:
-    out = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed with the test process
-    err = tempfile.TemporaryFile("w+")  # noqa: SIM115
-    process = subprocess.Popen(
-        [str(APPLIANCE), "serve"], env=appliance_env(env), stdout=out, stderr=err, text=True
-    )
-    url = f"http://127.0.0.1:{settings.http_port}"
-    service = Service(env, url, settings.admin_socket_path, process, out, err)
-    try:
-        wait_until(
-            lambda: process.poll() is not None or answers(url + "/healthz"),
-            what="the service to answer /healthz",
-        )
-    except AssertionError:
-        process.kill()
-        raise
-    assert process.poll() is None, _read(err)
-    return service
-
-
-@pytest.fixture
-def service(settings: Settings) -> Iterator[Service]:
-    env = env_for(settings)
-    assert run_appliance("init", env=env).returncode == 0
-    svc = start(env, settings)
-    yield svc
-    if svc.process.poll() is None:
-        svc.process.kill()
-        svc.process.wait()
 
 
 def test_serve_answers_health_and_status_and_stops_cleanly_on_sigterm(service: Service) -> None:
@@ -128,10 +60,10 @@ def test_serve_answers_health_and_status_and_stops_cleanly_on_sigterm(service: S
 
 
 def test_a_request_with_both_content_length_and_chunked_is_refused_with_400(
-    service: Service,
+    idle_service: Service,
 ) -> None:
     # RFC 9112 6.1: a proxy in front may read the length the other way (request smuggling).
-    port = int(service.url.rsplit(":", 1)[1])
+    port = int(idle_service.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(
             b"POST /webhooks/jobroutr HTTP/1.1\r\nHost: gateway\r\n"
@@ -157,20 +89,20 @@ def test_rotate_key_while_the_service_runs_is_done_by_the_service(service: Servi
 
 
 def test_a_second_service_on_the_same_socket_is_refused_with_a_sentence(
-    service: Service, settings: Settings
+    idle_service: Service,
 ) -> None:
     second = run_appliance(
-        "serve", env={**service.env, "APPLIANCE_HTTP_PORT": str(free_port())}, timeout=30
+        "serve", env={**idle_service.env, "APPLIANCE_HTTP_PORT": str(free_port())}, timeout=30
     )
     assert second.returncode == 1
     assert "already running" in second.stderr
     assert "Traceback" not in second.stderr
-    assert answers(service.url + "/healthz")
+    assert answers(idle_service.url + "/healthz")
 
 
 def test_status_when_the_service_is_not_running_says_how_to_start_it(settings: Settings) -> None:
-    result = run_appliance("status", env=env_for(settings))
-    assert result.returncode == 3
+    result = invoke("status", env=env_for(settings))
+    assert result.exit_code == 3
     assert "not running" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -253,10 +185,8 @@ def test_a_world_readable_client_secret_file_stops_start_up(
 @pytest.mark.parametrize("command", [None, *COMMANDS])
 def test_every_command_has_help(command: str | None) -> None:
     args = ["--help"] if command is None else [command, "--help"]
-    result = subprocess.run(
-        [str(APPLIANCE), *args], capture_output=True, text=True, check=False, env=os.environ
-    )
-    assert result.returncode == 0, result.stderr
+    result = invoke(*args)
+    assert result.exit_code == 0, result.stderr
     assert "Usage: appliance" in result.stdout
     if command is None:
         for name in COMMANDS:

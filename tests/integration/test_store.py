@@ -21,7 +21,7 @@ from appliance.storage.db import session_scope
 from appliance.storage.keyring import load_keyring, save_keyring
 from appliance.storage.store import Store, initialize
 from appliance.storage.vault import rotate_key, sealed_versions
-from tests.support import APPLIANCE, appliance_env, run_appliance
+from tests.harness.processes import APPLIANCE, appliance_env, run_appliance
 
 
 def _all_files(directory: Path) -> list[Path]:

@@ -31,9 +31,9 @@ from standardwebhooks.webhooks import Webhook
 
 from appliance.cli import EXIT_CONFIG
 from appliance.config import Settings
-from tests.integration.test_push_chaos import webhook_secret
-from tests.integration.test_service import Service, env_for, start
-from tests.support import free_port, run_appliance, wait_until
+from tests.harness.processes import free_port, run_appliance, wait_until
+from tests.harness.service import Service, env_for, start
+from tests.harness.store import webhook_secret
 
 RESTORE_HINT = "appliance restore"
 

@@ -14,33 +14,27 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from appliance.config import Settings
-from tests.integration.test_push import created, running_gateway
-from tests.integration.test_service import Service, env_for, start
-from tests.support import (
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import running_gateway
+from tests.harness.jobroutr import created
+from tests.harness.processes import (
     APPLIANCE,
-    RunningEmulator,
     answers,
     appliance_env,
     free_port,
     run_appliance,
     wait_until,
 )
+from tests.harness.service import Service, env_for, start
 
 pytestmark = pytest.mark.slow
 
 KILL_POINT = "APPLIANCE_TEST_KILL_AT"
-
-
-@pytest.fixture(scope="module")
-def books() -> Iterator[RunningEmulator]:
-    with RunningEmulator() as emulator:
-        yield emulator
 
 
 def database(settings: Settings) -> Path:

@@ -19,7 +19,9 @@ from appliance.qbo.oauth import Callback
 from appliance.storage import connections
 from appliance.storage.models import Company, QboCustomer
 from appliance.storage.store import Store
-from tests.support import ROOT, RunningEmulator, approve, wait_until
+from tests.harness.emulator import RunningEmulator, approve
+from tests.harness.processes import ROOT, wait_until
+from tests.harness.runtime import connect
 
 RACE_SCRIPT = Path(__file__).with_name("refresh_race.py")
 
@@ -30,12 +32,6 @@ def stats(emulator: RunningEmulator) -> dict:
 
 def advance(emulator: RunningEmulator, seconds: float) -> None:
     httpx.post(emulator.url + "/_emulator/clock", json={"advance_seconds": seconds})
-
-
-async def connect(runtime: Runtime, realm: str) -> None:
-    started = runtime.connector.start(actor="test")
-    location = await asyncio.to_thread(approve, started.authorization_url, realm)
-    await runtime.connector.finish(Callback.from_url(location), actor="test")
 
 
 def run(settings: Settings, body) -> object:  # type: ignore[no-untyped-def]

@@ -18,8 +18,10 @@ import httpx
 
 from appliance.emulator.app import EmulatorConfig
 from appliance.tui.app import ConsoleApp
-from tests.integration.test_push import created, running_gateway
-from tests.support import ROOT, RunningEmulator
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import running_gateway
+from tests.harness.jobroutr import created
+from tests.harness.processes import ROOT
 
 SIZE = (80, 24)
 

@@ -18,9 +18,11 @@ from appliance.tui.accounts import AccountsScreen
 from appliance.tui.app import ConsoleApp
 from appliance.tui.common import Confirm
 from appliance.tui.connect import QrScreen
-from tests.integration.test_push import Gateway, created, running_gateway
-from tests.support import RunningEmulator, approve, run_appliance
-from tests.tui.test_qr import decode
+from tests.harness.emulator import RunningEmulator, approve
+from tests.harness.gateway import Gateway, running_gateway
+from tests.harness.jobroutr import created
+from tests.harness.processes import run_appliance
+from tests.harness.qr import decode
 
 SIZE = (80, 24)
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_push import running_gateway
-from tests.support import APPLIANCE, RunningEmulator, appliance_env
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import running_gateway
+from tests.harness.processes import APPLIANCE, appliance_env
 
 pytestmark = pytest.mark.slow
 
@@ -178,12 +179,6 @@ def terminal() -> Iterator[Callable[[Mapping[str, str]], Terminal]]:
     finally:
         for console in started:
             console.kill()
-
-
-@pytest.fixture(scope="module")
-def books() -> Iterator[RunningEmulator]:
-    with RunningEmulator() as emulator:
-        yield emulator
 
 
 def showing(texts: tuple[str, ...], others: tuple[str, ...] = ()) -> Callable[[str], bool]:

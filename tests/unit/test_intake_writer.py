@@ -5,30 +5,19 @@ event cannot fail the others, and before the first connect the jobs wait for it 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlmodel import Session, col, select
 
-from appliance.config import Settings
 from appliance.storage.events import Incoming, Unconnected, accept_many
 from appliance.storage.models import Company, Event, Job
 from appliance.storage.push import park_unconnected
-from appliance.storage.store import Store, initialize
+from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from appliance.sync.intake import Intake
 
 WAIT = Unconnected("a QuickBooks connection", timedelta(seconds=60))
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    initialize(settings, actor="test")
-    opened = Store.open(settings)
-    yield opened
-    opened.close()
 
 
 def incoming(event_id: str, record: str = "c1", kind: str = "customer.created") -> Incoming:

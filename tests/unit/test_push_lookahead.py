@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,13 +17,12 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from appliance.config import Settings
 from appliance.qbo.errors import ValidationError
 from appliance.storage import push as jobs
 from appliance.storage.events import accept
 from appliance.storage.models import Company, Event
 from appliance.storage.models import Job as JobRow
-from appliance.storage.store import Store, initialize
+from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from appliance.sync.push import LOOKAHEAD, Pusher
 
@@ -33,14 +31,12 @@ KEY = {"Customer": "DisplayName", "Item": "Name"}
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    initialize(settings, actor="test")
-    opened = Store.open(settings)
-    with opened.session() as session:  # the company the pushed records belong to
+def store(store: Store) -> Store:
+    """The initialised store (unit/conftest.py) with the company the pushed records belong to."""
+    with store.session() as session:
         session.add(Company(realm_id=REALM, environment="sandbox", connected_at=utcnow()))
         session.commit()
-    yield opened
-    opened.close()
+    return store
 
 
 class Books:

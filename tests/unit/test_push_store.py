@@ -5,32 +5,22 @@ not be touched refuses the whole request with nothing changed, and both are audi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
-from appliance.config import Settings
 from appliance.storage import push as jobs
 from appliance.storage import queue
 from appliance.storage.events import accept
 from appliance.storage.models import AuditEntry, Event, Job
-from appliance.storage.store import Store, initialize
+from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from appliance.sync.push import Pusher
-from tests.store_access import recent_audit, remember_request_id
+from tests.harness.store import recent_audit, remember_request_id
 
 LEASE = timedelta(seconds=60)
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    initialize(settings, actor="test")
-    opened = Store.open(settings)
-    yield opened
-    opened.close()
 
 
 def receive(store: Store, event_id: str, record: str | None = None) -> None:

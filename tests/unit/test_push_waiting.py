@@ -6,34 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
 
-from appliance.config import Settings
 from appliance.storage import push as jobs
 from appliance.storage.events import accept
 from appliance.storage.models import Company, Event
-from appliance.storage.store import Store, initialize
+from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from appliance.sync.push import PushConfig, Pusher
-from tests.support import shared_dir
+from tests.harness.processes import shared_dir
 
 REALM = "9341453050071776"
 WAIT = timedelta(days=1)
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    initialize(settings, actor="test")
-    opened = Store.open(settings)
-    with opened.session() as session:
+def store(store: Store) -> Store:
+    """The initialised store (unit/conftest.py) with the company the pushed records belong to."""
+    with store.session() as session:
         session.add(Company(realm_id=REALM, environment="sandbox", connected_at=utcnow()))
         session.commit()
-    yield opened
-    opened.close()
+    return store
 
 
 @dataclass

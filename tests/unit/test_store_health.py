@@ -8,7 +8,6 @@ import asyncio
 import errno
 import random
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +21,9 @@ from appliance.errors import StoreUnavailable
 from appliance.storage import health
 from appliance.storage.events import Incoming, accept
 from appliance.storage.models import Event, Job
-from appliance.storage.store import Store, initialize
+from appliance.storage.store import Store
 from appliance.sync.intake import Intake
 from appliance.sync.push import Pusher
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    initialize(settings, actor="test")
-    opened = Store.open(settings)
-    yield opened
-    opened.close()
 
 
 def disk_full() -> OperationalError:

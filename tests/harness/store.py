@@ -1,0 +1,60 @@
+"""Ways into the store that only tests take: reading it as the service would find it (open, read,
+close), the audit log read back newest first (the service only appends to it), and a running
+job's requestid set by hand (the service sets it when a job is claimed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from appliance.config import Settings
+from appliance.storage import credentials
+from appliance.storage.db import session_scope
+from appliance.storage.models import AuditEntry, Job
+from appliance.storage.store import Store
+
+
+def webhook_secret(settings: Settings) -> str:
+    store = Store.open(settings)
+    try:
+        with store.session() as session:
+            secret = credentials.webhook_secret(session, store.vault)
+    finally:
+        store.close()
+    assert secret is not None
+    return secret
+
+
+def queue_empty(settings: Settings) -> bool:
+    store = Store.open(settings)
+    try:
+        queue = store.queue_info()
+    finally:
+        store.close()
+    return queue.queued + queue.running + queue.waiting == 0
+
+
+def stored(settings: Settings, model: type) -> list[Any]:
+    store = Store.open(settings)
+    try:
+        with store.session() as session:
+            return list(session.exec(select(model)).all())
+    finally:
+        store.close()
+
+
+def recent_audit(session: Session, limit: int = 50) -> list[AuditEntry]:
+    return list(
+        session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)).all()
+    )
+
+
+def remember_request_id(engine: Engine, job_id: int, fence: int, request_id: str) -> bool:
+    """Store the requestid of a job its claimer still holds (the fence a worker's writes use)."""
+    held = (col(Job.id) == job_id, col(Job.fence) == fence, col(Job.state) == "running")
+    with session_scope(engine) as session:
+        result = session.exec(update(Job).where(*held).values(request_id=request_id[:50]))
+        return bool(result.rowcount == 1)
