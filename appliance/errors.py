@@ -17,12 +17,17 @@ ApplianceError                       message (what happened), hint (what to do n
  └── AdminError                      the service refused or failed an admin request (status)
 
 The parts add their own kinds where they raise them: ``sync.connection.ConnectError``,
-``sync.setup.SetupProblem``, ``sync.events.EventRefused``, ``sync.imports.ImportProblem`` and its
-``NoImportYet`` (a NotFoundError too). QuickBooks' own errors are ``qbo.errors.QboError``'s tree.
+``sync.setup.SetupError``, ``sync.events.EventRefusedError``, ``sync.imports.ImportFailedError``
+and its ``NoImportYetError`` (a NotFoundError too). QuickBooks' own errors are
+``qbo.errors.QboError``'s tree; the store's own (``storage.push.NotRetryableError``,
+``storage.imports.ImportBusyError``, ``storage.connections.CallbackStateError``) are turned into
+these before they reach an operator.
 
 Every exception class that reports a failure is named ``...Error`` (PEP 8). Signals that only
-steer control inside one module, never reaching a caller elsewhere or an operator, are named for
-what happened instead (a push job that must wait, a lease lost to another worker).
+steer control inside one module or package, never reaching a caller elsewhere or an operator, are
+named for what happened instead: the push's ``Wait``, ``Refused`` and ``LeaseLost``
+(``sync.push.outcome``, settled into a job's outcome there). The emulator's ``QboFault`` is QBO's
+own name for the answer it models, and the gateway's ``ReadTimedOut`` an HTTP answer.
 
 Every error is formatted once, at the edge: the CLI prints ``message`` and ``hint``; the HTTP layer
 turns it into problem+json. Nothing here carries a secret value.
@@ -142,12 +147,3 @@ class AdminError(ApplianceError):
     def __init__(self, message: str, *, status: int, hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.status = status
-
-
-# The names these had before issue 18, for the modules not renamed yet: they go once none uses them.
-NothingYet = NotFoundError
-StoreBusy = StoreBusyError
-StoreUnavailable = StoreUnavailableError
-ServiceNotRunning = ServiceNotRunningError
-ServiceNotAnswering = ServiceNotAnsweringError
-UntrustedSocket = UntrustedSocketError

@@ -21,7 +21,7 @@ from appliance.errors import (
     ApplianceError,
     KeyringError,
     NewerStoreError,
-    ServiceNotRunning,
+    ServiceNotRunningError,
     SettingsError,
     StateDirError,
     UnreadableStoreError,
@@ -62,7 +62,7 @@ def fail(exc: ApplianceError) -> NoReturn:
         exc, (SettingsError, NewerStoreError, StateDirError, KeyringError, UnreadableStoreError)
     ):
         sys.exit(EXIT_CONFIG)  # restarting cannot fix these
-    if isinstance(exc, ServiceNotRunning):
+    if isinstance(exc, ServiceNotRunningError):
         sys.exit(EXIT_NOT_RUNNING)
     sys.exit(EXIT_ERROR)
 

@@ -36,17 +36,17 @@ from appliance.core.admin import (
 from appliance.errors import (
     AdminError,
     ApplianceError,
-    ServiceNotAnswering,
-    ServiceNotRunning,
-    UntrustedSocket,
+    ServiceNotAnsweringError,
+    ServiceNotRunningError,
+    UntrustedSocketError,
 )
 
 T = TypeVar("T")
 
 
 class AdminClient:
-    """Talks to the running service; every call raises ServiceNotRunning when nobody answers,
-    and UntrustedSocket, sending nothing, when the socket is not the service's (see
+    """Talks to the running service; every call raises ServiceNotRunningError when nobody answers,
+    and UntrustedSocketError, sending nothing, when the socket is not the service's (see
     :func:`trusted_owners`). ``service_dir`` is the state directory, when the caller knows it."""
 
     def __init__(
@@ -75,7 +75,7 @@ class AdminClient:
         try:
             response = self._client.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.RemoteProtocolError, FileNotFoundError):
-            raise ServiceNotRunning(
+            raise ServiceNotRunningError(
                 f"The appliance service is not running (nothing answers on {self.socket_path})."
             ) from None
         except httpx.TimeoutException:
@@ -98,7 +98,7 @@ class AdminClient:
                 headers = dict(response.headers)
         except (httpx.ConnectError, httpx.RemoteProtocolError):
             partial.unlink(missing_ok=True)
-            raise ServiceNotRunning(
+            raise ServiceNotRunningError(
                 f"The appliance service is not running (nothing answers on {self.socket_path})."
             ) from None
         except httpx.TimeoutException:
@@ -110,9 +110,9 @@ class AdminClient:
         os.replace(partial, target)
         return headers
 
-    def _silent(self) -> ServiceNotAnswering:
+    def _silent(self) -> ServiceNotAnsweringError:
         seconds = self._client.timeout.read
-        return ServiceNotAnswering(
+        return ServiceNotAnsweringError(
             f"The appliance service did not answer on {self.socket_path} within {seconds:g} s."
         )
 
@@ -197,7 +197,7 @@ def _which(event_ids: list[str] | None) -> dict[str, Any]:
 
 
 def check_socket_owner(socket_path: Path, service_dir: Path | None = None) -> None:
-    """Raise UntrustedSocket unless the socket's owner is one :func:`trusted_owners` allows.
+    """Raise UntrustedSocketError unless the socket's owner is one :func:`trusted_owners` allows.
     A missing socket passes: connecting then says the service is not running."""
     try:
         owner = os.stat(socket_path).st_uid
@@ -205,7 +205,7 @@ def check_socket_owner(socket_path: Path, service_dir: Path | None = None) -> No
         return
     if owner in trusted_owners(socket_path, service_dir):
         return
-    raise UntrustedSocket(
+    raise UntrustedSocketError(
         f"The admin socket {socket_path} belongs to {_user(owner)}, not to root, you or the "
         "service's user, so nothing was sent to it."
     )

@@ -10,7 +10,7 @@ from litestar.exceptions import HTTPException, InternalServerException, Validati
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from appliance.errors import ApplianceError, StoreUnavailable
+from appliance.errors import ApplianceError, StoreUnavailableError
 from appliance.logging import get_logger
 from appliance.storage.health import trouble
 
@@ -101,7 +101,7 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 def _appliance_error(request: Request[Any, Any, Any], exc: ApplianceError) -> Response[Any]:
     headers = None
-    if isinstance(exc, StoreUnavailable):
+    if isinstance(exc, StoreUnavailableError):
         # Logged by the store's health, about once a minute: not once per request.
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     else:

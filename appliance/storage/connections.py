@@ -33,7 +33,7 @@ def state_hash(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
 
 
-class StartProblem(Exception):
+class CallbackStateError(Exception):
     """A callback whose state is unknown, used or expired (its attribute says which)."""
 
     def __init__(self, reason: str) -> None:
@@ -66,24 +66,24 @@ def create_start(
 
 
 def consume_start(engine: Engine, state: str) -> OAuthStart:
-    """Use a state once: the first caller gets it, every later one gets StartProblem('used')."""
+    """Use a state once: the first caller gets it, every later one CallbackStateError('used')."""
     digest = state_hash(state)
     now = utcnow()
     with session_scope(engine) as session:
         start = session.get(OAuthStart, digest)
         if start is None:
-            raise StartProblem("unknown")
+            raise CallbackStateError("unknown")
         if start.used_at is not None:
-            raise StartProblem("used")
+            raise CallbackStateError("used")
         if start.expires_at < now:
-            raise StartProblem("expired")
+            raise CallbackStateError("expired")
         claimed = session.exec(
             update(OAuthStart)
             .where(col(OAuthStart.state_hash) == digest, col(OAuthStart.used_at).is_(None))
             .values(used_at=now)
         )
         if claimed.rowcount != 1:
-            raise StartProblem("used")
+            raise CallbackStateError("used")
         start.used_at = now
         return start
 

@@ -33,7 +33,7 @@ from typing import Literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from appliance.errors import StoreError, StoreUnavailable, UnreadableStoreError
+from appliance.errors import StoreError, StoreUnavailableError, UnreadableStoreError
 from appliance.logging import get_logger
 from appliance.storage.types import utcnow
 
@@ -239,7 +239,7 @@ class StoreHealth:
 
     # Writes -------------------------------------------------------------------------------
 
-    def failed(self, kind: Trouble, exc: BaseException) -> StoreUnavailable:
+    def failed(self, kind: Trouble, exc: BaseException) -> StoreUnavailableError:
         """A store operation failed with ``kind`` trouble: note it, log it (a full disk about
         once a minute, with the count of writes refused meanwhile), and return what to answer."""
         if kind == "damaged":
@@ -308,15 +308,15 @@ class StoreHealth:
             )
         return None
 
-    def unavailable(self) -> StoreUnavailable:
+    def unavailable(self) -> StoreUnavailableError:
         """What a refused request is told. No path: the public listener answers with it."""
         if self.damage is not None:
-            return StoreUnavailable(
+            return StoreUnavailableError(
                 "The appliance's store is damaged: it takes nothing until it is restored.",
                 hint="The operator restores it from a backup; send it again later (Retry-After).",
             )
         failing = "full" if (self._writes or "full") == "full" else "failing (disk I/O error)"
-        return StoreUnavailable(
+        return StoreUnavailableError(
             f"The appliance's disk is {failing}: nothing was stored.",
             hint="The operator must free space; send it again later (Retry-After).",
         )

@@ -13,7 +13,7 @@ from appliance.storage.models import ImportRun, ImportSkip
 from appliance.storage.types import utcnow
 
 
-class ImportBusy(Exception):
+class ImportBusyError(Exception):
     def __init__(self, run_id: int | None, done: int, total: int | None) -> None:
         super().__init__(f"import {run_id} is running")
         self.run_id = run_id
@@ -22,7 +22,7 @@ class ImportBusy(Exception):
 
 
 def start_run(engine: Engine, realm_id: str, kind: str) -> ImportRun:
-    """A new run, unless one of this kind is running for the company (then ImportBusy)."""
+    """A new run, unless one of this kind is running for the company (then ImportBusyError)."""
     with session_scope(engine) as session:
         running = session.exec(
             select(ImportRun).where(
@@ -33,7 +33,7 @@ def start_run(engine: Engine, realm_id: str, kind: str) -> ImportRun:
         ).first()
         if running is not None:
             # Plain values: the session rolls back as this leaves it, detaching the row.
-            raise ImportBusy(running.id, running.done, running.total)
+            raise ImportBusyError(running.id, running.done, running.total)
         run = ImportRun(realm_id=realm_id, kind=kind)
         session.add(run)
         session.flush()

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from appliance.config import Settings
-from appliance.errors import StateDirError, StoreBusy
+from appliance.errors import StateDirError, StoreBusyError
 from appliance.storage.backup import remove_leftovers
 from appliance.storage.db import secure_state_dir
 
@@ -35,7 +35,7 @@ UNIT = "jobroutr-gateway"
 @contextmanager
 def store_lock(settings: Settings, command: str) -> Iterator[None]:
     """Hold the store lock for ``command`` (its name, for another process's refusal), or raise
-    StoreBusy with a sentence naming the holder."""
+    StoreBusyError with a sentence naming the holder."""
     path = secure_state_dir(settings.state_dir) / LOCK_FILE
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -60,7 +60,7 @@ def store_lock(settings: Settings, command: str) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _busy(path: Path, fd: int, command: str) -> StoreBusy:
+def _busy(path: Path, fd: int, command: str) -> StoreBusyError:
     try:
         pid, _, holder = os.pread(fd, 200, 0).decode("ascii").strip().partition(" ")
         int(pid)
@@ -68,7 +68,7 @@ def _busy(path: Path, fd: int, command: str) -> StoreBusy:
         pid, holder = "", ""  # the holder is between taking the lock and saying who it is
     held = f"{'pid ' + pid + '; ' if pid else ''}it holds the store lock {path}"
     if holder and holder != "serve":
-        return StoreBusy(
+        return StoreBusyError(
             f"`appliance {holder}` is already running on this store ({held}).",
             hint="Wait for it to finish, then run this command again.",
         )
@@ -86,4 +86,4 @@ def _busy(path: Path, fd: int, command: str) -> StoreBusy:
         )
     else:
         hint = f"Stop it first ({stop}), then run this command again."
-    return StoreBusy(f"The appliance service is already running ({held}).", hint=hint)
+    return StoreBusyError(f"The appliance service is already running ({held}).", hint=hint)

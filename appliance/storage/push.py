@@ -350,7 +350,7 @@ def counts(engine: Engine) -> dict[str, int]:
         )
 
 
-class NotRetryable(Exception):
+class NotRetryableError(Exception):
     def __init__(self, event_id: str, status: str | None) -> None:
         super().__init__(event_id, status)
         self.event_id = event_id
@@ -380,7 +380,7 @@ def _requeue(session: Session, event: Event, job: Job, now: datetime) -> None:
 
 def retry(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[str]:
     """Queue failed (or waiting) events again, in their original order. ``None``: every failed
-    one. Unknown ids or events in another state raise ``NotRetryable`` and change nothing."""
+    one. Unknown ids or events in another state raise ``NotRetryableError`` and change nothing."""
     now = utcnow()
     with session_scope(engine) as session:
         if event_ids is None:
@@ -405,7 +405,7 @@ def retry(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[st
                     or event.status not in (EventStatus.FAILED, EventStatus.WAITING)
                     or job.state == JobState.RUNNING
                 ):
-                    raise NotRetryable(event_id, event.status if event else None)
+                    raise NotRetryableError(event_id, event.status if event else None)
                 pairs.append((event, job))
         for event, job in pairs:
             _requeue(session, event, job, now)
@@ -433,12 +433,12 @@ def skip(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[str
             for event_id in dict.fromkeys(event_ids):
                 event = session.get(Event, event_id)
                 if event is None or event.status not in (EventStatus.FAILED, EventStatus.WAITING):
-                    raise NotRetryable(event_id, event.status if event else None)
+                    raise NotRetryableError(event_id, event.status if event else None)
                 events.append(event)
         for event in events:
             job = session.exec(select(Job).where(col(Job.event_id) == event.id)).first()
             if job is not None and job.state == JobState.RUNNING:
-                raise NotRetryable(event.id, JobState.RUNNING)
+                raise NotRetryableError(event.id, JobState.RUNNING)
             if job is not None:
                 job.state = JobState.DONE
                 job.lease_owner = None

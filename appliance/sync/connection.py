@@ -130,7 +130,7 @@ class Connector:
             start = await asyncio.to_thread(
                 connections.consume_start, self.store.engine, callback.state
             )
-        except connections.StartProblem as problem:
+        except connections.CallbackStateError as problem:
             message, hint = STATE_PROBLEMS[problem.reason]
             raise ConnectError(message, hint=hint) from None
         try:

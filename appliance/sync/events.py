@@ -17,13 +17,13 @@ from appliance.core.admin import (
 )
 from appliance.errors import ApplianceError
 from appliance.storage import push as store_push
-from appliance.storage.push import EventRow, NotRetryable
+from appliance.storage.push import EventRow, NotRetryableError
 from appliance.storage.store import Store
 
 ACTIONS = {"retry": "retried", "skip": "skipped"}
 
 
-class EventRefused(ApplianceError):
+class EventRefusedError(ApplianceError):
     """An operator action on events that cannot be done (answered 409)."""
 
     def __init__(self, message: str, *, event_id: str, status: str | None, hint: str) -> None:
@@ -90,7 +90,7 @@ def retry(store: Store, event_ids: list[str] | None, *, actor: str) -> EventActi
     ids = list(dict.fromkeys(event_ids)) if event_ids is not None else None
     try:
         done = store_push.retry(store.engine, ids, actor=actor)
-    except NotRetryable as exc:
+    except NotRetryableError as exc:
         raise _refused("retry", exc, several=bool(ids and len(ids) > 1)) from None
     return EventActionReport(action="retry", event_ids=done, count=len(done))
 
@@ -100,16 +100,16 @@ def skip(store: Store, event_ids: list[str] | None, *, actor: str) -> EventActio
     ids = list(dict.fromkeys(event_ids)) if event_ids is not None else None
     try:
         done = store_push.skip(store.engine, ids, actor=actor)
-    except NotRetryable as exc:
+    except NotRetryableError as exc:
         raise _refused("skip", exc, several=bool(ids and len(ids) > 1)) from None
     return EventActionReport(action="skip", event_ids=done, count=len(done))
 
 
-def _refused(action: str, exc: NotRetryable, *, several: bool) -> EventRefused:
+def _refused(action: str, exc: NotRetryableError, *, several: bool) -> EventRefusedError:
     done = ACTIONS[action]
     nothing = f" No event was {done}." if several else ""
     if exc.status is None:
-        return EventRefused(
+        return EventRefusedError(
             f"There is no event {exc.event_id!r}, so it cannot be {done}.{nothing}",
             event_id=exc.event_id,
             status=None,
@@ -130,7 +130,7 @@ def _refused(action: str, exc: NotRetryable, *, several: bool) -> EventRefused:
             f"Only failed or waiting events can be {done}; `appliance events --status failed` "
             "lists the failed ones."
         )
-    return EventRefused(
+    return EventRefusedError(
         f"Event {exc.event_id} is {exc.status}, so it cannot be {done}.{nothing}",
         event_id=exc.event_id,
         status=exc.status,

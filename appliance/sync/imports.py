@@ -21,7 +21,7 @@ from typing import Any
 
 from appliance.core.admin import ImportReport, ImportSkipInfo
 from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, PRODUCT, RecordKind
-from appliance.errors import ApplianceError, NothingYet
+from appliance.errors import ApplianceError, NotFoundError
 from appliance.logging import get_logger
 from appliance.qbo.client import QboClient
 from appliance.qbo.errors import QboError
@@ -41,11 +41,11 @@ PAGE_SIZE = 1000
 CONCURRENCY = 8  # pages in flight; the limiter caps QBO calls at 10 at once for everything
 
 
-class ImportProblem(ApplianceError):
+class ImportFailedError(ApplianceError):
     pass
 
 
-class NoImportYet(ImportProblem, NothingYet):
+class NoImportYetError(ImportFailedError, NotFoundError):
     pass
 
 
@@ -122,7 +122,7 @@ class Importer:
     def latest(self, kind: str) -> ImportRun:
         run = runs.latest_run(self.store.engine, self.realm(), kind)
         if run is None:
-            raise NoImportYet(
+            raise NoImportYetError(
                 f"No import of {kind} has run yet.", hint=f"Run `appliance import {kind}`."
             )
         return run
@@ -130,7 +130,7 @@ class Importer:
     def realm(self) -> str:
         info = self.store.connection_info()
         if info is None or info.state != "connected":
-            raise ImportProblem(
+            raise ImportFailedError(
                 "The appliance is not connected to QuickBooks, so there is nothing to import.",
                 hint="Run `appliance connect` first.",
             )
@@ -138,14 +138,14 @@ class Importer:
 
     def start(self, kind: str) -> ImportRun:
         if kind not in SPECS:
-            raise ImportProblem(
+            raise ImportFailedError(
                 f"There is no import of {kind!r}.", hint=f"Choose one of {', '.join(KINDS)}."
             )
         realm = self.realm()
         try:
             run = runs.start_run(self.store.engine, realm, kind)
-        except runs.ImportBusy as busy:
-            raise ImportProblem(
+        except runs.ImportBusyError as busy:
+            raise ImportFailedError(
                 f"An import of {kind} is already running (run {busy.run_id}, "
                 f"{busy.done} of {busy.total or '?'} done).",
                 hint=f"Wait for it (`appliance import {kind} --wait`) or cancel it "
@@ -173,7 +173,7 @@ class Importer:
     def cancel(self, kind: str) -> ImportRun:
         run = runs.request_cancel(self.store.engine, self.realm(), kind)
         if run is None:
-            raise ImportProblem(f"No import of {kind} is running.", hint="Nothing to cancel.")
+            raise ImportFailedError(f"No import of {kind} is running.", hint="Nothing to cancel.")
         return run
 
     async def aclose(self) -> None:

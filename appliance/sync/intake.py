@@ -85,7 +85,7 @@ class Intake:
     # Group commit ---------------------------------------------------------------------------
 
     async def accept(self, incoming: Incoming) -> AcceptedEvent:
-        """Store the event (with its job); returns once it is committed. StoreUnavailable (503)
+        """Store the event (with its job); returns once it is committed. StoreUnavailableError (503)
         when the store cannot take it: a full disk, or a damaged file that a restore would
         replace, losing what was acknowledged since."""
         if self.store.health.damage is not None:

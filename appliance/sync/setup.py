@@ -28,7 +28,7 @@ TASK_NAMES = {
 }
 
 
-class SetupProblem(ApplianceError):
+class SetupError(ApplianceError):
     pass
 
 
@@ -45,7 +45,7 @@ def _account_info(account: QboAccount) -> AccountInfo:
 def _realm(store: Store) -> str:
     info = store.connection_info()
     if info is None:
-        raise SetupProblem(
+        raise SetupError(
             "The appliance has not been connected to QuickBooks yet.",
             hint="Run `appliance connect` first.",
         )
@@ -54,7 +54,7 @@ def _realm(store: Store) -> str:
 
 def accounts(store: Store, kind: str, realm_id: str | None = None) -> list[AccountInfo]:
     if kind not in KIND_TYPES:
-        raise SetupProblem(f"There are no {kind!r} accounts.", hint="Use income or expense.")
+        raise SetupError(f"There are no {kind!r} accounts.", hint="Use income or expense.")
     realm = realm_id or _realm(store)
     with store.session() as session:
         rows = choices.fit_accounts(session, realm, KIND_TYPES[kind])
@@ -81,7 +81,7 @@ def set_default_accounts(
 ) -> SettingsInfo:
     realm = _realm(store)
     if income is None and expense is None:
-        raise SetupProblem(
+        raise SetupError(
             "Nothing to change.", hint="Give --income-account ID, --expense-account ID or both."
         )
     with session_scope(store.engine) as session:
@@ -91,19 +91,19 @@ def set_default_accounts(
             account = choices.account(session, realm, qbo_id)
             allowed = ", ".join(KIND_TYPES[kind])
             if account is None:
-                raise SetupProblem(
+                raise SetupError(
                     f"There is no account {qbo_id} in the imported chart of accounts.",
                     hint="Run `appliance import accounts`, then pick one from "
                     f"`appliance accounts --kind {kind}`.",
                 )
             if not account.active:
-                raise SetupProblem(
+                raise SetupError(
                     f"Account {qbo_id} ({account.fully_qualified_name}) is inactive in "
                     "QuickBooks, so products cannot use it.",
                     hint=f"Pick an active one from `appliance accounts --kind {kind}`.",
                 )
             if account.account_type not in KIND_TYPES[kind]:
-                raise SetupProblem(
+                raise SetupError(
                     f"Account {qbo_id} ({account.fully_qualified_name}) is a "
                     f"{account.account_type} account; a default {kind} account must be "
                     f"{allowed}.",

@@ -2,10 +2,10 @@
 
 The console never opens the database or the key. Every call runs in a thread (the admin client is
 synchronous), so the screen never freezes, and every failure arrives as an ``ApplianceError``
-with a sentence and a hint (``ServiceNotRunning`` when nobody answers). The endpoints themselves
-are the admin client's methods (``appliance.core.admin_client``), the CLI's too: this class only
-moves them off the event loop, and stays a class of its own so tests can give the console fixed
-answers (tests/tui/fake.py).
+with a sentence and a hint (``ServiceNotRunningError`` when nobody answers). The endpoints
+themselves are the admin client's methods (``appliance.core.admin_client``), the CLI's too: this
+class only moves them off the event loop, and stays a class of its own so tests can give the
+console fixed answers (tests/tui/fake.py).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 
 from appliance.core.activity import summary
 from appliance.core.admin import EventInfo, StatusReport
-from appliance.errors import ServiceNotRunning
+from appliance.errors import ServiceNotRunningError
 from appliance.tui.common import REFRESH_SECONDS, Confirm, ConsoleScreen, ago, connection_lines
 
 NOT_RUNNING_HINT = "Start it with `appliance serve` (or `systemctl start jobroutr-gateway`)."
@@ -56,7 +56,7 @@ class StatusScreen(ConsoleScreen):
     async def fill(self) -> None:
         try:
             status = await self.api.status()
-        except ServiceNotRunning as exc:
+        except ServiceNotRunningError as exc:
             self.query_one("#health", Static).update(
                 f"[red]{exc.message}[/]\n{NOT_RUNNING_HINT}\nThis console keeps trying every "
                 f"{REFRESH_SECONDS:.0f} s and shows the status as soon as it answers."

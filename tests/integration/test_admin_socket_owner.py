@@ -13,7 +13,7 @@ import pytest
 from appliance.config import Settings
 from appliance.core.admin import StatusReport
 from appliance.core.admin_client import AdminClient, trusted_owners
-from appliance.errors import ServiceNotAnswering, UntrustedSocket
+from appliance.errors import ServiceNotAnsweringError, UntrustedSocketError
 from tests.harness.processes import run_appliance
 from tests.harness.service import env_for
 
@@ -48,7 +48,7 @@ def test_the_client_refuses_a_socket_another_user_owns_and_sends_nothing(
     settings: Settings, impostor: socket.socket
 ) -> None:
     client = AdminClient(settings.admin_socket_path, service_dir=settings.state_dir)
-    with client, pytest.raises(UntrustedSocket) as refused:
+    with client, pytest.raises(UntrustedSocketError) as refused:
         client.get("/v1/status", StatusReport)
     assert f"uid {NOBODY}" in refused.value.message
     assert str(settings.admin_socket_path) in refused.value.message
@@ -99,7 +99,7 @@ def test_a_socket_that_never_answers_is_a_sentence_not_a_traceback(short_dir: Pa
         listener.bind(str(path))
         listener.listen(8)  # accepted by the kernel, never read: a hung service
         client = AdminClient(path, timeout=0.5)
-        with client, pytest.raises(ServiceNotAnswering) as silent:
+        with client, pytest.raises(ServiceNotAnsweringError) as silent:
             client.get("/v1/status", StatusReport)
     assert str(path) in silent.value.message
     assert silent.value.hint

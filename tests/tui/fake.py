@@ -29,7 +29,7 @@ from appliance.core.admin import (
     StatusReport,
     StoreInfo,
 )
-from appliance.errors import ServiceNotRunning
+from appliance.errors import ServiceNotRunningError
 from appliance.tui.api import Api
 from appliance.tui.app import ConsoleApp
 
@@ -82,7 +82,7 @@ class FakeApi(Api):
 
     def _check(self) -> None:
         if not self.running:
-            raise ServiceNotRunning(
+            raise ServiceNotRunningError(
                 f"The appliance service is not running (nothing answers on {SOCKET})."
             )
 

@@ -152,7 +152,7 @@ def test_retry_or_skip_of_an_event_that_is_not_stuck_refuses_and_changes_nothing
     }
 
     for action in (jobs.retry, jobs.skip):
-        with pytest.raises(jobs.NotRetryable) as refused:
+        with pytest.raises(jobs.NotRetryableError) as refused:
             action(store.engine, ["evt_failed", target], actor="t")
         assert refused.value.event_id == target
         assert refused.value.status == expected_status
@@ -216,7 +216,7 @@ def test_skip_ends_a_failed_event_as_ignored_with_code_skipped(store: Store) -> 
     assert entry.action == "events.skip"
     assert entry.actor == "dana@cli"
     assert entry.detail == {"events": ["evt_skip"], "count": 1}
-    with pytest.raises(jobs.NotRetryable):
+    with pytest.raises(jobs.NotRetryableError):
         jobs.retry(store.engine, ["evt_skip"], actor="t")  # skipped is for good
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from appliance.config import Settings
-from appliance.errors import StoreUnavailable
+from appliance.errors import StoreUnavailableError
 from appliance.storage import health
 from appliance.storage.events import Incoming, accept
 from appliance.storage.models import Event, Job
@@ -67,7 +67,7 @@ def test_a_full_disk_is_logged_about_once_a_minute_and_readiness_follows_it(
     for _ in range(500):
         refusal = state.failed("full", disk_full())
         clock.now += 0.2  # 500 refused writes over 100 s
-    assert isinstance(refusal, StoreUnavailable)
+    assert isinstance(refusal, StoreUnavailableError)
     assert refusal.http_status == 503
     assert "disk is full" in refusal.message
     logged = [line for line in capsys.readouterr().out.splitlines() if "store.disk_full" in line]
@@ -158,9 +158,9 @@ def test_intake_answers_503_while_the_disk_is_full_and_stores_again_after(
         refused = await asyncio.gather(
             *(intake.accept(incoming(n)) for n in range(20)), return_exceptions=True
         )
-        assert all(isinstance(r, StoreUnavailable) for r in refused), refused[:2]
+        assert all(isinstance(r, StoreUnavailableError) for r in refused), refused[:2]
         more = await asyncio.gather(intake.accept(incoming(99)), return_exceptions=True)
-        assert isinstance(more[0], StoreUnavailable)
+        assert isinstance(more[0], StoreUnavailableError)
         ok, reason = store.ready()
         assert not ok
         assert "is full" in reason

@@ -23,7 +23,7 @@ from appliance.cli.base import (
 from appliance.cli.rendering import print_json, print_status
 from appliance.config import Settings
 from appliance.core.admin import KeyRotationReport
-from appliance.errors import ApplianceError, ServiceNotRunning
+from appliance.errors import ApplianceError, ServiceNotRunningError
 from appliance.logging import get_logger, register_secret
 
 
@@ -126,7 +126,7 @@ def rotate_key(ctx: CliContext) -> None:
     try:
         with admin(settings, timeout=600) as client:
             report = client.rotate_key()
-    except ServiceNotRunning:
+    except ServiceNotRunningError:
         report = _rotate_here(settings)
     if report.resumed:
         click.echo("Finished an interrupted rotation.")
