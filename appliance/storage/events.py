@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
+from appliance.core.states import EventStatus, JobState
 from appliance.storage.models import Company, Event, Job
 from appliance.storage.types import utcnow
 
@@ -130,7 +131,7 @@ def _rows(
 
 
 def _event_row(item: Incoming, kind: str, record_id: str | None, now: datetime) -> dict[str, Any]:
-    status = "queued" if item.known else "ignored"
+    status = EventStatus.QUEUED if item.known else EventStatus.IGNORED
     return {
         "id": item.event_id,
         "type": item.event_type[:64],
@@ -153,7 +154,7 @@ def _job_row(item: Incoming, record_key: str, now: datetime) -> dict[str, Any]:
         "realm_id": item.realm_id,
         "kind": item.event_type,
         "record_key": record_key,
-        "state": "queued",
+        "state": JobState.QUEUED,
         "run_after": now,
         "attempts": 0,
         "fence": 0,
@@ -198,12 +199,14 @@ def _park_if_never_connected(
     if not connection.execute(select(~exists(select(_COMPANIES.c.realm_id)))).scalar():
         return set()
     parked = [row["event_id"] for row in new_jobs]
-    connection.execute(update(_EVENTS).where(_EVENTS.c.id.in_(parked)).values(status="waiting"))
+    connection.execute(
+        update(_EVENTS).where(_EVENTS.c.id.in_(parked)).values(status=EventStatus.WAITING)
+    )
     connection.execute(
         update(_JOBS)
         .where(_JOBS.c.event_id.in_(parked))
         .values(
-            state="waiting",
+            state=JobState.WAITING,
             waiting_for=unconnected.waiting_for,
             waits_on=" connection ",
             run_after=now + unconnected.wait,

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from appliance.core.accounts import ACCOUNT_KINDS
 from appliance.core.admin import ConnectionInfo, OnboardingInfo, QueueInfo, SettingsInfo
 from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, PRODUCT
+from appliance.core.states import EventStatus
 from appliance.storage import credentials
 from appliance.storage import imports as runs
 from appliance.storage.mirror import changed_since
@@ -236,7 +237,7 @@ def event(store: Store, event_id: str) -> PullEvent | None:
     if found is None:
         return None
     error = None
-    if found.status == "failed":
+    if found.status == EventStatus.FAILED:
         error = PullEventError(
             code=found.error_code, message=found.error_message, hint=found.error_hint
         )

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, func, select
 
 from appliance.config import Settings
 from appliance.core.admin import ConnectionInfo, QueueInfo, StoreInfo
+from appliance.core.states import JobState
 from appliance.errors import KeyringError, StoreError, VaultError
 from appliance.logging import get_logger
 from appliance.storage import audit, connections, credentials, health, migrate
@@ -156,7 +157,7 @@ class Store:
                 session.exec(select(Job.state, func.count()).group_by(col(Job.state))).all()
             )
             oldest = session.exec(
-                select(func.min(Job.created_at)).where(col(Job.state) == "queued")
+                select(func.min(Job.created_at)).where(col(Job.state) == JobState.QUEUED)
             ).first()
         age = None
         if oldest is not None:
@@ -167,10 +168,10 @@ class Store:
                 oldest = oldest.replace(tzinfo=UTC)
             age = max(0.0, (now - oldest).total_seconds())
         return QueueInfo(
-            queued=counts.get("queued", 0),
-            running=counts.get("running", 0),
-            waiting=counts.get("waiting", 0),
-            failed=counts.get("failed", 0),
+            queued=counts.get(JobState.QUEUED, 0),
+            running=counts.get(JobState.RUNNING, 0),
+            waiting=counts.get(JobState.WAITING, 0),
+            failed=counts.get(JobState.FAILED, 0),
             oldest_queued_age_seconds=age,
         )
 

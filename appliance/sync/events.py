@@ -15,6 +15,7 @@ from appliance.core.admin import (
     EventInfo,
     EventList,
 )
+from appliance.core.states import EventStatus
 from appliance.errors import ApplianceError
 from appliance.storage import push as store_push
 from appliance.storage.push import EventRow, NotRetryableError
@@ -38,13 +39,13 @@ def event_info(row: EventRow) -> EventInfo:
     status = event.status
     error = None
     last_error = None
-    if event.error_code and status in ("failed", "ignored"):
+    if event.error_code and status in (EventStatus.FAILED, EventStatus.IGNORED):
         error = EventError(
             code=event.error_code,
             message=event.error_message or "",
             hint=event.error_hint or None,
         )
-    elif status == "queued":
+    elif status == EventStatus.QUEUED:
         last_error = event.error_message or (job.last_error if job else None)
     return EventInfo(
         event_id=event.id,
@@ -57,8 +58,10 @@ def event_info(row: EventRow) -> EventInfo:
         received_at=event.received_at,
         occurred_at=event.occurred_at,
         updated_at=event.updated_at,
-        waiting_for=job.waiting_for if job and status == "waiting" else None,
-        next_attempt_at=job.run_after if job and status in ("queued", "waiting") else None,
+        waiting_for=job.waiting_for if job and status == EventStatus.WAITING else None,
+        next_attempt_at=job.run_after
+        if job and status in (EventStatus.QUEUED, EventStatus.WAITING)
+        else None,
         error=error,
         last_error=last_error,
     )
@@ -115,12 +118,12 @@ def _refused(action: str, exc: NotRetryableError, *, several: bool) -> EventRefu
             status=None,
             hint="`appliance events` lists the events received, with their ids.",
         )
-    if exc.status == "running":
+    if exc.status == EventStatus.RUNNING:
         hint = (
             "It is being pushed to QuickBooks right now; look again with "
             f"`appliance events show {exc.event_id}`."
         )
-    elif exc.status == "queued":
+    elif exc.status == EventStatus.QUEUED:
         hint = (
             "It is queued already and goes to QuickBooks at its next attempt "
             f"(`appliance events show {exc.event_id}` says when)."
