@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from appliance.config import Settings
+from appliance.storage.store import Store, initialize
 from tests.harness.processes import free_port
 
 
@@ -59,3 +60,12 @@ def settings(tmp_path: Path, short_dir: Path) -> Settings:
         admin_socket=short_dir / "admin.sock",
         log_format="json",
     )
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    """A store initialised as `appliance init` leaves it, open; closed when the test ends."""
+    initialize(settings, actor="test")
+    opened = Store.open(settings)
+    yield opened
+    opened.close()

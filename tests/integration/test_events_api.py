@@ -18,20 +18,12 @@ from appliance.gateway.runtime import Runtime
 from appliance.storage import push as jobs
 from appliance.storage import queue
 from appliance.storage.events import accept
-from appliance.storage.store import Store, initialize
+from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from tests.harness.store import recent_audit
 
 LEASE = timedelta(seconds=60)
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    initialize(settings, actor="test")
-    opened = Store.open(settings)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

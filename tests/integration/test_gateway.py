@@ -11,18 +11,10 @@ from litestar.testing import TestClient
 from appliance.config import Settings
 from appliance.gateway.app import create_admin_app, create_app
 from appliance.storage.keyring import Keyring, save_keyring
-from appliance.storage.store import Store, initialize
+from appliance.storage.store import Store
 from tests.harness.store import recent_audit
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    initialize(settings, actor="test")
-    store = Store.open(settings)
-    yield store
-    store.close()
 
 
 @pytest.fixture

@@ -29,19 +29,11 @@ from appliance.qbo.client import ENCODER
 from appliance.qbo.query import Select
 from appliance.storage import credentials
 from appliance.storage.models import Event, Job
-from appliance.storage.store import Store, initialize
+from appliance.storage.store import Store
 from appliance.sync.push import DELETED, customer_body, display_name, invoice_body, item_body
 from tests.harness.processes import shared_dir
 
 EXAMPLES = shared_dir() / "jobroutr" / "examples"
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    initialize(settings, actor="test")
-    opened = Store.open(settings)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

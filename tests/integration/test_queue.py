@@ -4,28 +4,16 @@ over after its lease, and a worker that lost its lease unable to touch the job (
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-
-from appliance.config import Settings
 from appliance.storage import queue
 from appliance.storage.db import session_scope
 from appliance.storage.models import Job
-from appliance.storage.store import Store, initialize
+from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from tests.harness.store import remember_request_id
 
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    initialize(settings, actor="test")
-    opened = Store.open(settings)
-    yield opened
-    opened.close()
 
 
 def add(store: Store, record: str, kind: str = "customer.updated") -> int:
