@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,8 +20,8 @@ from standardwebhooks.webhooks import Webhook
 from appliance.config import Settings
 from tests.harness.cli import connect_link
 from tests.harness.emulator import RunningEmulator, approve
-from tests.harness.processes import free_port, run_appliance, wait_until
-from tests.harness.service import Service, env_for, start
+from tests.harness.processes import run_appliance, wait_until
+from tests.harness.service import Service, appliance_settings, env_for, start
 from tests.harness.store import webhook_secret
 
 FINAL = ("done", "failed", "ignored")
@@ -82,13 +81,7 @@ def running_gateway(
 ) -> Iterator[Gateway]:
     """A fresh appliance (its own store) on the emulator: connected and its accounts imported
     unless ``connect`` is False; ``extra`` are more APPLIANCE_* settings."""
-    short = Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp"))  # socket paths must stay short
-    settings = Settings(
-        state_dir=base / "state",
-        http_port=free_port(),
-        admin_socket=short / "admin.sock",
-        log_format="json",
-    )
+    settings = appliance_settings(base / "state")
     fast = {  # the tests' timing: ``extra`` may set it otherwise (bench/push.py does)
         "APPLIANCE_PUSH_RETRY_SECONDS": "0.2",
         "APPLIANCE_PUSH_DEPENDENCY_WAIT_SECONDS": "30",
@@ -120,7 +113,7 @@ def running_gateway(
             if service.process.poll() is None:
                 service.process.kill()
                 service.process.wait()
-        shutil.rmtree(short, ignore_errors=True)
+        shutil.rmtree(settings.admin_socket.parent, ignore_errors=True)
 
 
 def choose_default_accounts(gateway: Gateway) -> tuple[str, str]:
@@ -162,13 +155,7 @@ class Appliance:
 def connected_appliance(books: RunningEmulator, state_dir: Path, **env: str) -> Iterator[Appliance]:
     """An initialised service on ``books``, connected, with accounts imported and default
     accounts chosen: ready to push. ``env`` (APPLIANCE_*) overrides the fast-test settings."""
-    short = Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp"))
-    settings = Settings(
-        state_dir=state_dir,
-        http_port=free_port(),
-        admin_socket=short / "admin.sock",
-        log_format="json",
-    )
+    settings = appliance_settings(state_dir)
     fast = {
         "APPLIANCE_QBO_EMULATOR_URL": books.url,
         "APPLIANCE_QBO_EMULATOR_EMBEDDED": "false",
@@ -202,4 +189,4 @@ def connected_appliance(books: RunningEmulator, state_dir: Path, **env: str) -> 
         yield running
     finally:
         running.stop()
-        shutil.rmtree(short, ignore_errors=True)
+        shutil.rmtree(settings.admin_socket.parent, ignore_errors=True)

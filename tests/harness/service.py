@@ -43,6 +43,18 @@ def read_output(handle: IO[str] | None) -> str:
     return handle.read()
 
 
+def appliance_settings(state_dir: Path, port: int | None = None) -> Settings:
+    """Settings for one appliance: its state in ``state_dir``, a free port unless ``port`` is
+    given, and its admin socket in a new directory under /tmp (socket paths must stay short)."""
+    short = Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp"))
+    return Settings(
+        state_dir=state_dir,
+        http_port=port if port is not None else free_port(),
+        admin_socket=short / "admin.sock",
+        log_format="json",
+    )
+
+
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     return {
         "APPLIANCE_STATE_DIR": str(settings.state_dir),

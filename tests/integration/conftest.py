@@ -10,7 +10,6 @@ the tests (of any module) that only read from it and change nothing: each start 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +18,8 @@ import pytest
 from appliance.config import Settings
 from appliance.storage.store import initialize
 from tests.harness.emulator import RunningEmulator
-from tests.harness.processes import free_port, run_appliance
-from tests.harness.service import Service, env_for, start
+from tests.harness.processes import run_appliance
+from tests.harness.service import Service, appliance_settings, env_for, start
 
 
 @pytest.fixture
@@ -62,16 +61,10 @@ def idle_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """`appliance init` and `serve`, not connected, for read-only tests; set up before any test's
     isolated home, so it gets a home of its own."""
     base = tmp_path_factory.mktemp("idle")
-    short = Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp"))  # socket paths must stay short
-    settings = Settings(
-        state_dir=base / "state",
-        http_port=free_port(),
-        admin_socket=short / "admin.sock",
-        log_format="json",
-    )
+    settings = appliance_settings(base / "state")
     env = env_for(settings, HOME=str(base))
     assert run_appliance("init", env=env).returncode == 0
     svc = start(env, settings)
     yield svc
     svc.kill()
-    shutil.rmtree(short, ignore_errors=True)
+    shutil.rmtree(settings.admin_socket.parent, ignore_errors=True)

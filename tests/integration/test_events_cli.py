@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,10 +16,9 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from appliance.config import Settings
 from tests.harness.cli import invoke
-from tests.harness.processes import APPLIANCE, appliance_env, free_port, run_appliance, wait_until
-from tests.harness.service import Service, env_for, start
+from tests.harness.processes import APPLIANCE, appliance_env, run_appliance, wait_until
+from tests.harness.service import Service, appliance_settings, env_for, start
 
 pytestmark = pytest.mark.slow
 
@@ -87,13 +85,7 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """One service for the module: starting one takes longer than everything tested here."""
     base = tmp_path_factory.mktemp("events")
-    short = Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp"))  # socket paths stay short
-    settings = Settings(
-        state_dir=base / "state",
-        http_port=free_port(),
-        admin_socket=short / "admin.sock",
-        log_format="json",
-    )
+    settings = appliance_settings(base / "state")
     env = env_for(settings, HOME=str(base))
     init = run_appliance("init", env=env)
     assert init.returncode == 0, init.stderr
@@ -110,7 +102,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         state.admin.close()
         if service.process.poll() is None:
             service.stop()
-        shutil.rmtree(short, ignore_errors=True)
+        shutil.rmtree(settings.admin_socket.parent, ignore_errors=True)
 
 
 def test_events_lists_the_waiting_events_with_their_reason(running: Running) -> None:
