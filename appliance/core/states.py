@@ -16,6 +16,8 @@ class JobState(StrEnum):
     RUNNING = "running"  # a worker holds its lease
     WAITING = "waiting"  # for what waits_on names, looked at again at run_after
     DONE = "done"
+    # Written, but QuickBooks' totals differ from the bill: until the operator accepts or retries
+    MISMATCH = "mismatch"
     FAILED = "failed"  # until the operator retries or skips it
 
 
@@ -27,6 +29,7 @@ class EventStatus(StrEnum):
     RUNNING = "running"
     WAITING = "waiting"
     DONE = "done"
+    MISMATCH = "mismatch"
     FAILED = "failed"
     IGNORED = "ignored"
 
@@ -34,4 +37,4 @@ class EventStatus(StrEnum):
 #: A job not finished yet: a later job of the same record waits for it.
 UNFINISHED = (JobState.QUEUED, JobState.RUNNING, JobState.WAITING)
 #: What a worker may end a job with.
-SETTLED = (JobState.DONE, JobState.FAILED, JobState.QUEUED, JobState.WAITING)
+SETTLED = (JobState.DONE, JobState.MISMATCH, JobState.FAILED, JobState.QUEUED, JobState.WAITING)

@@ -95,8 +95,72 @@ class CompanySettings(SQLModel, table=True):
     realm_id: str = Field(primary_key=True, foreign_key="company.realm_id", max_length=32)
     default_income_account_id: str | None = Field(default=None, max_length=32)
     default_expense_account_id: str | None = Field(default=None, max_length=32)
+    # The income account (discounts given) an invoice's discount line books to.
+    default_discount_account_id: str | None = Field(default=None, max_length=32)
+    # Outside the US every line needs a tax code: the code for lines JobRoutr did not tax.
+    untaxed_tax_code_id: str | None = Field(default=None, max_length=32)
     onboarding: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     onboarding_completed_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts()
+
+
+class CompanyBooks(SQLModel, table=True):
+    """How the company keeps its books, read from ``CompanyInfo`` and ``Preferences`` at connect
+    and on every accounts import: what an invoice must look like to be written right."""
+
+    __tablename__ = "company_books"
+
+    realm_id: str = Field(primary_key=True, foreign_key="company.realm_id", max_length=32)
+    country: str | None = Field(default=None, max_length=8)
+    # core.books.TaxModel: "ast", "us_manual", "per_line" or "none" (no sales tax set up)
+    tax_model: str = Field(max_length=16)
+    home_currency: str = Field(default="USD", max_length=3)
+    multicurrency: bool = False
+    allow_discount: bool = True
+    custom_txn_numbers: bool = True
+    read_at: datetime = _ts()
+
+
+class QboTaxCode(SQLModel, table=True):
+    """A QBO ``TaxCode`` with its sales rates (``TaxRate``), as imported (read-only in QBO)."""
+
+    __tablename__ = "qbo_tax_code"
+
+    realm_id: str = Field(primary_key=True, foreign_key="company.realm_id", max_length=32)
+    qbo_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=100)
+    description: str | None = Field(default=None, max_length=500)
+    active: bool = True
+    taxable: bool | None = None
+    tax_group: bool = False
+    # The sales rates: [{"qbo_id", "name", "percent"}], percent as Decimal text.
+    rates: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    # The sum of the sales rates' percents (Decimal text); None when the code has no sales rate.
+    percent: str | None = Field(default=None, max_length=32)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    change_seq: int = Field(default=0)
+    import_run_id: int | None = None
+    updated_at: datetime = _ts()
+
+
+class TaxMapping(SQLModel, table=True):
+    """A JobRoutr tax rate, learned from the first invoice that used it, and the QBO tax code the
+    operator mapped it to (None until then; ``suggested_qbo_id`` is the appliance's guess)."""
+
+    __tablename__ = "tax_mapping"
+
+    realm_id: str = Field(primary_key=True, foreign_key="company.realm_id", max_length=32)
+    jobroutr_rate_id: str = Field(primary_key=True, max_length=128)
+    name: str = Field(max_length=100)
+    percent: str = Field(max_length=32)
+    qbo_tax_code_id: str | None = Field(default=None, max_length=32)
+    suggested_qbo_id: str | None = Field(default=None, max_length=32)
+    first_event_id: str | None = Field(default=None, max_length=128)
+    mapped_by: str | None = Field(default=None, max_length=64)
+    mapped_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
 
@@ -175,6 +239,8 @@ class Link(SQLModel, table=True):
     # The JobRoutr version written last (its event's timestamp): an older event changes nothing.
     source_timestamp: datetime | None = _ts(nullable=True)
     source_event_id: str | None = Field(default=None, max_length=128)
+    # What QBO holds, as last read back (invoices: doc_number, total, tax, balance, state, read_at).
+    figures: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -208,6 +274,8 @@ class Event(SQLModel, table=True):
     error_code: str | None = Field(default=None, max_length=32)
     error_message: str | None = None
     error_hint: str | None = None
+    # A ``mismatch``: {"qbo": {...}, "jobroutr": {...}} figures; who accepted it, when.
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     first_response: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )

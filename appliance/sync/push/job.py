@@ -70,6 +70,12 @@ class Written:
     link: LinkWrite | None = None
     note: str = ""
     mirror: tuple[str, MirrorRow] | None = None
+    #: What QuickBooks holds, as read back after the write (invoices: doc_number, total, tax,
+    #: balance, state): kept on the link for the pull API.
+    figures: dict[str, Any] | None = None
+    #: QuickBooks' totals differ from the bill: ``{"qbo": {"total", "tax"}, "jobroutr": {...}}``.
+    #: The job ends ``mismatch``, never ``done``.
+    mismatch: dict[str, Any] | None = None
 
 
 def mirrored(kind: RecordKind, row: object) -> tuple[str, MirrorRow] | None:
