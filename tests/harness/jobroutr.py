@@ -10,17 +10,17 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from tests.harness.bills import figured
 from tests.harness.processes import shared_dir
 
 EXAMPLES = shared_dir() / "jobroutr" / "examples"
-CENT = Decimal("0.01")
 
 
 def example(name: str) -> dict[str, Any]:
@@ -49,11 +49,51 @@ class Plan:
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+#: Sales tax rates a US (automated sales tax) company's bills carry, with where the work was done.
+AST_RATES = [
+    ({"id": "tax_wa_vancouver", "name": "Vancouver WA 8.9%", "percent": "8.9"},
+     {"line1": "2301 Columbia House Blvd", "city": "Vancouver", "region": "WA",
+      "postal_code": "98661", "country": "US"}),
+    ({"id": "tax_ca_sf", "name": "San Francisco CA 8.625%", "percent": "8.625"},
+     {"line1": "1 Market St", "city": "San Francisco", "region": "CA", "postal_code": "94105",
+      "country": "US"}),
+]  # fmt: skip
+
+
+def with_money(data: dict[str, Any], i: int, rng: random.Random, *, taxed: bool) -> dict[str, Any]:
+    """The invoice figured as JobRoutr would bill it; with ``taxed``, some invoices carry US sales
+    tax (taxed and untaxed lines, a service address) and some a discount before or after tax."""
+    if not taxed or i % 3:
+        return figured(data)
+    rate, address = AST_RATES[i % 2]
+    for n, line in enumerate(data["lines"]):
+        if n % 3 != 2:
+            line["tax_rate_id"] = rate["id"]
+    data["service_address"] = address
+    discount = None
+    if i % 4 == 0:
+        discount = (
+            {"percent": str(rng.choice([5, 10, 12.5])), "before_tax": bool(i % 8)}
+            if i % 8 < 4
+            else {"amount": "1.00", "before_tax": True}
+        )
+    return figured(data, rates=[rate], discount=discount)
+
+
 def plan(
-    seed: int, *, customers: int, products: int, invoices: int, total: int, unnumbered: int = 0
+    seed: int,
+    *,
+    customers: int,
+    products: int,
+    invoices: int,
+    total: int,
+    unnumbered: int = 0,
+    taxed: bool = False,
 ) -> Plan:
     """``unnumbered``: the last that many invoices carry no number (QBO numbers them), so nothing
-    but requestid tells a retried write of one from a new invoice."""
+    but requestid tells a retried write of one from a new invoice. ``taxed``: a third of the
+    invoices carry sales tax, and some of those a discount (the company must use US automated
+    sales tax and have a discount account)."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible story, not secrets
     start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
     timeline: list[tuple[float, str, dict[str, Any]]] = []
@@ -101,6 +141,7 @@ def plan(
                 "lines": lines}  # fmt: skip
         if i >= invoices - unnumbered:
             del data["number"]
+        data = with_money(data, i, rng, taxed=taxed)
         add(rng.uniform(50, 500), "invoice.created", data)
         result.invoices[data["id"]] = data
     timeline.sort(key=lambda t: t[0])
@@ -122,15 +163,12 @@ def redelivered(
 
 
 def expected_total(invoice: dict[str, Any]) -> Decimal:
-    return sum(
-        (
-            (Decimal(line["quantity"]) * Decimal(line["unit_price"])).quantize(
-                CENT, rounding=ROUND_HALF_UP
-            )
-            for line in invoice["lines"]
-        ),
-        Decimal(0),
-    )
+    """What the customer was billed: the invoice's ``totals.total``."""
+    return Decimal(invoice["totals"]["total"])
+
+
+def expected_tax(invoice: dict[str, Any]) -> Decimal:
+    return Decimal(invoice["totals"]["tax"])
 
 
 class Sender(threading.Thread):
