@@ -17,6 +17,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from tests.harness.bills import figured
 from tests.harness.processes import shared_dir
 
 EXAMPLES = shared_dir() / "jobroutr" / "examples"
@@ -101,6 +102,7 @@ def plan(
                 "lines": lines}  # fmt: skip
         if i >= invoices - unnumbered:
             del data["number"]
+        data = figured(data)  # with its line amounts and totals, as JobRoutr sends a bill
         add(rng.uniform(50, 500), "invoice.created", data)
         result.invoices[data["id"]] = data
     timeline.sort(key=lambda t: t[0])
