@@ -157,6 +157,9 @@ class _Checker:
         if not isinstance(lines, list) or not 1 <= len(lines) <= _MAX_LINES:
             return  # named by the format checks
         tax = _dict(self.data.get("tax"))
+        if tax is None and self.data.get("tax") is not None:
+            # Not an object (named by the format checks): the tax is unknown, not absent.
+            tax = {"mode": None, "rates": None}
         rates = self.rates(tax)
         figured = [self.line(f"data.lines[{i}]", line, tax, rates) for i, line in enumerate(lines)]
         totals = _dict(self.data.get("totals"))

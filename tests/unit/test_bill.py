@@ -211,6 +211,13 @@ def test_figures_that_fail_their_format_are_named_once_and_not_added_up() -> Non
     assert set(problems(bill)) == {"data.lines[0].amount", "data.totals.tax"}
 
 
+@pytest.mark.parametrize("part", ["tax", "discount", "totals"])
+def test_a_part_of_the_bill_that_is_not_an_object_is_named_once(part: str) -> None:
+    bill = taxed()
+    bill[part] = ["not", "an", "object"]
+    assert list(problems(bill)) == [f"data.{part}"]
+
+
 def test_a_foreign_currency_needs_an_exchange_rate_when_the_home_currency_is_known() -> None:
     bill = taxed()
     bill["currency"] = "EUR"
