@@ -157,10 +157,10 @@ class _Checker:
         if not isinstance(lines, list) or not 1 <= len(lines) <= _MAX_LINES:
             return  # named by the format checks
         tax = _dict(self.data.get("tax"))
+        rates = self.rates(tax)
         if tax is None and self.data.get("tax") is not None:
             # Not an object (named by the format checks): the tax is unknown, not absent.
-            tax = {"mode": None, "rates": None}
-        rates = self.rates(tax)
+            tax, rates = {}, None
         figured = [self.line(f"data.lines[{i}]", line, tax, rates) for i, line in enumerate(lines)]
         totals = _dict(self.data.get("totals"))
         subtotal = self.subtotal(figured, totals)
@@ -175,7 +175,9 @@ class _Checker:
     def rates(self, tax: dict[str, Any] | None) -> list[_Rate] | None:
         """The invoice's tax rates (none without tax), each id checked unique; None when the
         list itself is invalid."""
-        listed = [] if tax is None else tax.get("rates", [])
+        listed = None if tax is None else tax.get("rates")
+        if listed is None:
+            listed = []
         if not isinstance(listed, list) or len(listed) > _MAX_RATES:
             return None
         rates: list[_Rate] = []

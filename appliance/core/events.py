@@ -333,11 +333,11 @@ def _invoice(data: dict[str, Any], problems: list[Invalid]) -> None:
 def _invoice_figures(data: dict[str, Any], problems: list[Invalid]) -> None:
     """The format of the totals, discount and tax figures (whether they add up: ``core.bill``)."""
     totals = _object(data, "totals", problems)
-    if totals is None and "totals" not in data:
+    if data.get("totals") is None:
         problems.append(Invalid("data.totals", "is required"))
     for key in ("subtotal", "discount", "tax", "total"):
-        _decimal(totals or {}, key, problems, required=totals is not None, path="data.totals",
-                 places=MONEY)  # fmt: skip
+        required = totals is not None
+        _decimal(totals or {}, key, problems, required=required, path="data.totals", places=MONEY)
     discount = _object(data, "discount", problems)
     if discount is not None:
         _decimal(discount, "percent", problems, required=False, path="data.discount")

@@ -66,7 +66,10 @@ def test_the_contracts_invoice_examples_validate(name: str) -> None:
 
 def test_the_contracts_examples_are_figured_as_the_harness_figures_them() -> None:
     """The reference arithmetic of the tests agrees with JobRoutr's own examples."""
-    for path in sorted(EXAMPLES.glob("invoice.*.json")):
+    paths = sorted(EXAMPLES.glob("invoice.*.json"))
+    if not paths:
+        pytest.skip(f"the JobRoutr examples are not at {EXAMPLES} (set JOBROUTR_SHARED_DIR)")
+    for path in paths:
         data = json.loads(path.read_text())["data"]
         if "lines" in data:
             assert figured(data) == data, path.name
@@ -175,6 +178,7 @@ def test_a_line_amount_may_be_left_out_and_is_then_figured_by_the_rule() -> None
     ("change", "path", "reason"),
     [
         (lambda b: b.pop("totals"), "data.totals", "is required"),
+        (lambda b: b.update(totals=None), "data.totals", "is required"),
         (lambda b: b["totals"].pop("tax"), "data.totals.tax", "is required"),
         (lambda b: b["tax"].pop("mode"), "data.tax.mode", "is required"),
         (lambda b: b["lines"][0].update(tax_rate_id="tax_or"), "data.lines[0].tax_rate_id",
@@ -216,6 +220,14 @@ def test_a_part_of_the_bill_that_is_not_an_object_is_named_once(part: str) -> No
     bill = taxed()
     bill[part] = ["not", "an", "object"]
     assert list(problems(bill)) == [f"data.{part}"]
+
+
+def test_a_tax_with_no_rates_is_no_tax_at_all() -> None:
+    bill = copy.deepcopy(example("invoice.created")["data"])
+    bill["tax"] = {"mode": "exclusive", "rates": None}
+    assert problems(bill) == {}
+    bill["totals"]["tax"] = "0.01"
+    assert problems(bill) == {"data.totals.tax": "must be 0.00: the sum of the tax rates' amounts"}
 
 
 def test_a_foreign_currency_needs_an_exchange_rate_when_the_home_currency_is_known() -> None:
