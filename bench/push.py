@@ -48,6 +48,7 @@ from appliance.emulator.app import EmulatorConfig
 from appliance.emulator.limits import Limits
 from appliance.sync.push import LOOKAHEAD
 from bench.common import Result, machine
+from tests.harness.bills import figured
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, choose_default_accounts, running_gateway
 from tests.harness.processes import run_appliance, wait_until
@@ -139,7 +140,7 @@ def burst(tag: str, customers: int, products: int, invoices: int) -> Burst:
             data = {"id": f"inv_{tag}_{number}", "number": doc_number,
                     "customer_id": f"cus_{tag}_{i - 40}", "issue_date": "2026-11-25",
                     "lines": lines}  # fmt: skip
-            out.sends.append((f"evt_{uuid.uuid4().hex}", _doc("invoice.created", data)))
+            out.sends.append((f"evt_{uuid.uuid4().hex}", _doc("invoice.created", figured(data))))
             out.invoices.append(doc_number)
     return out
 

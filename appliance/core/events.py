@@ -30,6 +30,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from appliance.core import bill
+
 TOLERANCE_SECONDS = 5 * 60
 KNOWN_TYPES = (
     "customer.created",
@@ -329,11 +331,13 @@ def _invoice(data: dict[str, Any], problems: list[Invalid]) -> None:
 
 
 def _invoice_figures(data: dict[str, Any], problems: list[Invalid]) -> None:
-    """The format of the totals, discount and tax figures (whether they add up is the push's
-    read-back: a difference ends ``mismatch``)."""
-    totals = _object(data, "totals", problems) or {}
+    """The format of the totals, discount and tax figures (whether they add up: ``core.bill``)."""
+    totals = _object(data, "totals", problems)
+    if data.get("totals") is None:
+        problems.append(Invalid("data.totals", "is required"))
     for key in ("subtotal", "discount", "tax", "total"):
-        _decimal(totals, key, problems, required=False, path="data.totals", places=MONEY)
+        required = totals is not None
+        _decimal(totals or {}, key, problems, required=required, path="data.totals", places=MONEY)
     discount = _object(data, "discount", problems)
     if discount is not None:
         _decimal(discount, "percent", problems, required=False, path="data.discount")
@@ -342,7 +346,9 @@ def _invoice_figures(data: dict[str, Any], problems: list[Invalid]) -> None:
     tax = _object(data, "tax", problems)
     if tax is None:
         return
-    if tax.get("mode") not in (None, "exclusive", "inclusive"):
+    if tax.get("mode") is None:
+        problems.append(Invalid("data.tax.mode", "is required"))
+    elif tax.get("mode") not in ("exclusive", "inclusive"):
         problems.append(Invalid("data.tax.mode", 'must be "exclusive" or "inclusive"'))
     rates = tax.get("rates")
     if rates is None:
@@ -355,10 +361,10 @@ def _invoice_figures(data: dict[str, Any], problems: list[Invalid]) -> None:
         if not isinstance(rate, dict):
             problems.append(Invalid(path, "must be an object"))
             continue
-        _str(rate, "id", problems, max_len=128, path=path)
+        _str(rate, "id", problems, required=True, max_len=128, path=path)
         _str(rate, "name", problems, max_len=100, path=path)
-        _decimal(rate, "percent", problems, required=False, path=path)
-        _decimal(rate, "amount", problems, required=False, path=path, places=MONEY)
+        _decimal(rate, "percent", problems, required=True, path=path)
+        _decimal(rate, "amount", problems, required=True, path=path, places=MONEY)
 
 
 VALIDATORS = {
@@ -395,10 +401,21 @@ def _lone_surrogates(document: dict[str, Any], named: set[str]) -> list[Invalid]
     return found
 
 
-def validate(document: Any) -> tuple[str, dict[str, Any], list[Invalid]]:
+def _bill(data: dict[str, Any], problems: list[Invalid], home_currency: str | None) -> None:
+    """Whether the invoice's figures add up, and its exchange rate (``core.bill``); the figures
+    whose format is wrong are left out."""
+    failed = {p.name for p in problems}
+    for name, reason in bill.check(data, failed) + bill.exchange_rate(data, home_currency, failed):
+        problems.append(Invalid(name, reason))
+
+
+def validate(
+    document: Any, *, home_currency: str | None = None
+) -> tuple[str, dict[str, Any], list[Invalid]]:
     """(type, data, problems) for a parsed body; an unknown type has no problems with its
     ``data`` (it is kept and ignored, as the contract says) beyond text that is not Unicode,
-    but the envelope must still be right."""
+    but the envelope must still be right. ``home_currency``: the connected company's, when its
+    books have been read (an invoice in another currency needs an exchange rate)."""
     problems: list[Invalid] = []
     if not isinstance(document, dict):
         return "", {}, [Invalid("body", "must be a JSON object with type, timestamp and data")]
@@ -424,5 +441,7 @@ def validate(document: Any) -> tuple[str, dict[str, Any], list[Invalid]]:
     elif kind in KNOWN_TYPES:
         _str(data, "id", problems, required=True, max_len=128)
         VALIDATORS[kind.split(".")[0]](data, problems)
+        if kind.startswith("invoice."):
+            _bill(data, problems, home_currency)
     problems += _lone_surrogates(document, {p.name for p in problems})
     return kind, data, problems[:MAX_PROBLEMS]

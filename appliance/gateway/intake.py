@@ -1,7 +1,9 @@
 """``POST /webhooks/jobroutr``: JobRoutr's signed events, committed before they are answered.
 
 Order of checks: body size (413, by the app's body limit), signature and timestamp (401), JSON
-and the type's fields (422, naming every invalid field), then the durable insert and 202 -- or
+and the type's fields (422, naming every invalid field; for an invoice, also figures that do not
+add up and, once the company's books are read, a foreign currency without an exchange rate:
+``core.bill``), then the durable insert and 202 -- or
 200 with the first answer and ``duplicate: true`` for an id already received. Nothing rejected is
 queued; no hostile request gets a 5xx.
 """
@@ -75,7 +77,7 @@ async def jobroutr_webhook(
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise HTTPException(status_code=422, detail="The body is not UTF-8 JSON.") from None
-    event_type, _, invalid = validate(document)
+    event_type, _, invalid = validate(document, home_currency=context.home_currency)
     if invalid:
         raise ValidationException(
             status_code=422,

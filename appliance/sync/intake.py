@@ -10,8 +10,9 @@ one bad event cannot fail the others -- unless the store itself is in trouble (a
 damaged file): then every request of the batch is answered 503 at once, the log says so about
 once a minute, and the writer goes on with the next requests, so it works again when space does.
 
-The webhook secret and the connected realm, which every request needs, are read from the store
-at most once a second (and at once after a connect or disconnect in this process).
+The webhook secret, the connected realm and its home currency, which every request needs, are
+read from the store at most once a second (and at once after a connect or disconnect in this
+process).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from appliance.logging import get_logger
 from appliance.storage import credentials
+from appliance.storage.books import get_books
 from appliance.storage.events import AcceptedEvent, Incoming, Unconnected, accept_many
 from appliance.storage.health import trouble
 from appliance.storage.store import Store
@@ -41,6 +43,9 @@ class Context:
     secrets: list[str]
     #: The connected company, stored with each event (None when not connected).
     realm_id: str | None
+    #: Its home currency, once its books have been read (an invoice in another currency needs
+    #: an exchange rate); None until then, when the push checks.
+    home_currency: str | None = None
 
 
 class Intake:
@@ -80,7 +85,9 @@ class Intake:
         with self.store.session() as session:
             secret = credentials.webhook_secret(session, self.store.vault)
         info = self.store.connection_info()
-        return Context([secret] if secret else [], info.realm_id if info else None)
+        realm_id = info.realm_id if info else None
+        books = get_books(self.store.engine, realm_id) if realm_id else None
+        return Context([secret] if secret else [], realm_id, books.home_currency if books else None)
 
     # Group commit ---------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from appliance.config import EMULATOR_CLIENT_ID, Settings
 from appliance.emulator.app import EmulatorConfig
 from appliance.tui.app import ConsoleApp
+from tests.harness.bills import figured
 from tests.harness.emulator import RunningEmulator, approve
 from tests.harness.gateway import Gateway
 from tests.harness.jobroutr import created
@@ -212,13 +213,15 @@ def invoice(jobroutr_id: str, number: str, customer: str, item: str) -> dict[str
     return {
         "type": "invoice.created",
         "timestamp": "2026-11-25T12:00:00Z",
-        "data": {
-            "id": jobroutr_id,
-            "number": number,
-            "customer_id": customer,
-            "issue_date": "2026-11-25",
-            "lines": [line],
-        },
+        "data": figured(
+            {
+                "id": jobroutr_id,
+                "number": number,
+                "customer_id": customer,
+                "issue_date": "2026-11-25",
+                "lines": [line],
+            }
+        ),
     }
 
 

@@ -64,20 +64,20 @@ def with_money(data: dict[str, Any], i: int, rng: random.Random, *, taxed: bool)
     """The invoice figured as JobRoutr would bill it; with ``taxed``, some invoices carry US sales
     tax (taxed and untaxed lines, a service address) and some a discount before or after tax."""
     if not taxed or i % 3:
-        return figured(data)
+        return figured(data)  # with its line amounts and totals, as JobRoutr sends a bill
     rate, address = AST_RATES[i % 2]
     for n, line in enumerate(data["lines"]):
         if n % 3 != 2:
             line["tax_rate_id"] = rate["id"]
     data["service_address"] = address
-    discount = None
+    data["tax"] = {"mode": "exclusive", "rates": [dict(rate)]}
     if i % 4 == 0:
-        discount = (
+        data["discount"] = (
             {"percent": str(rng.choice([5, 10, 12.5])), "before_tax": bool(i % 8)}
             if i % 8 < 4
             else {"amount": "1.00", "before_tax": True}
         )
-    return figured(data, rates=[rate], discount=discount)
+    return figured(data)
 
 
 def plan(

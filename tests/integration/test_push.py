@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness.bills import figured
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, choose_default_accounts, running_gateway
 from tests.harness.jobroutr import created, example
@@ -207,13 +208,15 @@ def invoice_doc(jobroutr_id: str, number: str) -> dict[str, Any]:
     return {
         "type": "invoice.created",
         "timestamp": "2026-11-25T12:00:00Z",
-        "data": {
-            "id": jobroutr_id,
-            "number": number,
-            "customer_id": "cus_dup",
-            "issue_date": "2026-11-25",
-            "lines": [line],
-        },
+        "data": figured(
+            {
+                "id": jobroutr_id,
+                "number": number,
+                "customer_id": "cus_dup",
+                "issue_date": "2026-11-25",
+                "lines": [line],
+            }
+        ),
     }
 
 
@@ -343,7 +346,8 @@ def test_events_at_the_edges_of_the_intake_rules_are_written_with_no_internal_er
         customer_id=f"cus_edge_{tag}",
         issue_date="2028-02-29",
         memo="Merci, à bientôt\nDanke schön",
-        totals={"subtotal": "1000.00", "discount": "0", "tax": "0", "total": "1000.00"},
+        # 0.000001 x 999999.999999 = 0.999999999999, 1.00 a line: the bill must add up.
+        totals={"subtotal": "2.00", "discount": "0", "tax": "0", "total": "2.00"},
     )
     for line in invoice["data"]["lines"]:
         line.update(product_id=f"prd_edge_{tag}", quantity="0.000001", unit_price="999999.999999")
