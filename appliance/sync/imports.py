@@ -30,6 +30,7 @@ from appliance.storage import imports as runs
 from appliance.storage.mirror import MirrorRow, deactivate_unseen, upsert
 from appliance.storage.models import ImportRun
 from appliance.storage.store import Store
+from appliance.sync.books import BooksReader
 from appliance.sync.fields import Mapped, Skip, clean, text
 from appliance.sync.push.customer import customer_row
 from appliance.sync.push.product import FROM_QBO_TYPES, item_row
@@ -112,9 +113,11 @@ class Importer:
         *,
         page_size: int = PAGE_SIZE,
         concurrency: int = CONCURRENCY,
+        books: BooksReader | None = None,
     ) -> None:
         self.store = store
         self.qbo = qbo
+        self.books = books
         self.page_size = page_size
         self.concurrency = concurrency
         self.tasks: dict[int, asyncio.Task[None]] = {}
@@ -189,6 +192,9 @@ class Importer:
             "done": 0, "skipped": 0, "calls": 0, "changed": 0, "cancelled": False,
         }  # fmt: skip
         try:
+            if kind == ACCOUNT.plural and self.books is not None:
+                # The company's settings may have changed too: read them with its accounts.
+                await self.books.read(realm, "accounts import")
             await self._fetch(spec, realm, run_id, state)
         except QboError as exc:
             hint = f" {exc.hint}" if exc.hint else ""
