@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from litestar.testing import TestClient
+from sqlmodel import select
 
 from appliance.config import Settings
 from appliance.gateway.app import create_admin_app, create_app
 from appliance.storage import credentials
 from appliance.storage.books import get_books
+from appliance.storage.models import QboTaxCode
 from appliance.storage.store import Store, initialize
 from tests.harness.emulator import RunningEmulator, approve
 
@@ -200,3 +203,100 @@ def test_a_failed_read_of_the_preferences_keeps_the_old_books_and_says_so(
     (warning,) = [w for w in status["connection"]["warnings"] if "settings" in w]
     assert "at accounts import" in warning
     assert "are used meanwhile" in warning
+
+
+# kind: {TaxCode Name: (sum of its sales rates' percents, or None for none, taxable, group)}
+TAX_CODES: dict[str, dict[str, tuple[str | None, bool, bool]]] = {
+    "us-ast": {"TAX": (None, True, False), "NON": (None, False, False)},
+    "us-manual": {
+        "TAX": (None, True, False),
+        "NON": (None, False, False),
+        "California": ("8", True, False),
+        "Tucson": ("8.2", True, True),  # a group: AZ State tax 5.6 + Tucson City 2.6
+    },
+    "ca": {
+        "GST": ("5", True, False),
+        "HST ON": ("13", True, False),
+        "Zero-rated": ("0", True, False),
+        "Exempt": ("0", False, False),
+    },
+    "uk": {
+        "20.0% S": ("20", True, False),
+        "5.0% R": ("5", True, False),
+        "0.0% Z": ("0", True, False),
+        "Exempt": ("0", False, False),
+    },
+    "au": {"GST": ("10", True, False), "GST-free": ("0", False, False)},
+}
+
+
+def tax_codes(store: Store, realm: str) -> dict[str, QboTaxCode]:
+    with store.session() as session:
+        rows = session.exec(select(QboTaxCode).where(QboTaxCode.realm_id == realm)).all()
+        return {row.name: row for row in rows}
+
+
+@pytest.mark.parametrize("kind", list(KIND_REALMS))
+def test_the_tax_codes_import_brings_in_each_code_with_its_rates_and_percent(
+    admin: TestClient, appliance_store: Store, kind: str
+) -> None:
+    realm = KIND_REALMS[kind]
+    connect(admin, realm)
+    run = run_import(admin, "tax_codes")
+    assert run["state"] == "done", run
+    assert (run["done"], run["skipped"]) == (len(TAX_CODES[kind]), 0)
+    found = tax_codes(appliance_store, realm)
+    assert {
+        name: (
+            None if row.percent is None else Decimal(row.percent),
+            row.taxable,
+            row.tax_group,
+        )
+        for name, row in found.items()
+    } == {
+        name: (None if percent is None else Decimal(percent), taxable, group)
+        for name, (percent, taxable, group) in TAX_CODES[kind].items()
+    }
+    assert all(row.active for row in found.values())
+    for row in found.values():  # the percent is the sum of the rates it lists
+        total = sum((Decimal(rate["percent"]) for rate in row.rates), Decimal(0))
+        assert (row.percent is None) == (not row.rates)
+        assert row.percent is None or Decimal(row.percent) == total
+    if kind == "us-manual":
+        tucson = found["Tucson"]
+        assert [(r["name"], Decimal(r["percent"])) for r in tucson.rates] == [
+            ("AZ State tax", Decimal("5.6")),
+            ("Tucson City", Decimal("2.6")),
+        ]
+        assert [r["qbo_id"] for r in found["California"].rates] == ["3"]  # the recorded rate
+    assert admin.get("/v1/imports/tax_codes").json()["state"] == "done"
+
+
+def test_a_tax_code_made_inactive_or_gone_in_quickbooks_is_inactive_after_the_next_import(
+    admin: TestClient, appliance_store: Store, kinds: RunningEmulator
+) -> None:
+    realm = "4620816365000019"
+    made = httpx.put(f"{kinds.url}/_emulator/companies/{realm}", json={"kind": "uk"})
+    assert made.status_code == 200, made.text
+    connect(admin, realm)
+    assert run_import(admin, "tax_codes")["state"] == "done"
+    assert all(row.active for row in tax_codes(appliance_store, realm).values())
+
+    records = kinds.service.companies[realm].records["TaxCode"]
+    reduced = next(code for code in records.values() if code["Name"] == "5.0% R")
+    reduced["Active"] = False  # QBO keeps a code once used: it can only be made inactive
+    exempt = next(qbo_id for qbo_id, code in records.items() if code["Name"] == "Exempt")
+    del records[exempt]  # not listed any more, however that came about
+    assert run_import(admin, "tax_codes")["state"] == "done"
+    found = tax_codes(appliance_store, realm)
+    assert {name for name, row in found.items() if not row.active} == {"5.0% R", "Exempt"}
+    assert found["20.0% S"].active
+    assert found["Exempt"].data["active"] is False
+
+
+def test_an_unknown_import_kind_is_refused_naming_tax_codes_among_the_choices(
+    admin: TestClient,
+) -> None:
+    answer = admin.post("/v1/imports/taxes")
+    assert answer.status_code == 404
+    assert "tax_codes" in answer.json()["hint"]

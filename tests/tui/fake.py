@@ -237,6 +237,19 @@ class FakeApi(Api):
                 rate_per_second=500.0,
                 eta_seconds=16,
             )
+        if kind == "tax_codes":
+            return ImportReport(
+                run_id=5,
+                kind=kind,
+                realm_id=REALM,
+                state="done",
+                total=4,
+                done=4,
+                skipped=0,
+                qbo_calls=3,
+                started_at=self._at(minutes=-21, seconds=-40),
+                finished_at=self._at(minutes=-21, seconds=-39),
+            )
         return ImportReport(
             run_id=6,
             kind=kind,
