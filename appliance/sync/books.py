@@ -63,7 +63,7 @@ class BooksReader:
             )
             preferences = await self.qbo.preferences(realm_id)
             books = books_from(realm_id, info, preferences)
-        except (QboError, KeyError, TypeError, ValueError) as exc:
+        except (QboError, AttributeError, KeyError, TypeError, ValueError) as exc:
             error = str(exc) if isinstance(exc, QboError) else "an answer of an unexpected shape"
             self.problem = BooksProblem(realm_id, utcnow(), occasion, error)
             log.warning("books.read_failed", realm_id=realm_id, occasion=occasion, error=error)

@@ -99,7 +99,7 @@ def books_line(books: BooksInfo | None) -> str:
     """The company's tax model, country and currencies, on one line of 80 columns (the tax
     model's name without its explanation in brackets)."""
     if books is None:
-        return "Books: not read yet (Import accounts, [b]i[/b], reads them)."
+        return "Books: not read yet (Accounts, [b]a[/b] then [b]r[/b], reads them)."
     model = books.tax_model_name.split(" (")[0]
     currencies = "multi-currency on" if books.multicurrency else "multi-currency off"
     return f"Books: {model} · {books.country or '?'} · {books.home_currency} · {currencies}"
