@@ -16,6 +16,7 @@ import msgspec
 from appliance.core.activity import summary as activity_summary
 from appliance.core.admin import (
     AccountInfo,
+    BooksInfo,
     ConnectionInfo,
     ConnectStartReport,
     EventActionReport,
@@ -69,6 +70,7 @@ def print_status(report: StatusReport) -> None:
             click.echo(f"  Authorization:    ends {ago(conn.refresh_token_hard_expires_at)}")
         for warning in conn.warnings:
             click.secho(f"  Warning: {warning}", fg="yellow")
+        print_books(report.books)
     q = report.queue
     age = (
         ""
@@ -100,6 +102,19 @@ def print_status(report: StatusReport) -> None:
     click.echo(
         f"  JobRoutr access:  {report.api_keys} API key(s), webhook secret "
         + ("set" if report.webhook_secret_set else "NOT set (run `appliance init`)")
+    )
+
+
+def print_books(books: BooksInfo | None) -> None:
+    """The company's tax model, country and currencies (read at connect and accounts imports)."""
+    if books is None:
+        click.echo("  Sales tax:        not read yet (run `appliance import accounts`)")
+        return
+    currencies = "multi-currency on" if books.multicurrency else "multi-currency off"
+    click.echo(f"  Sales tax:        {books.tax_model_name} [{books.tax_model}]")
+    click.echo(
+        f"  Books:            country {books.country or '?'}, home currency "
+        f"{books.home_currency}, {currencies} (read {ago(books.read_at)})"
     )
 
 

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import msgspec
 
+from appliance.core.books import Books
+
 
 class ConnectionInfo(msgspec.Struct, kw_only=True):
     realm_id: str
@@ -81,6 +83,32 @@ class ReadinessCheck(msgspec.Struct, kw_only=True):
     hint: str | None = None
 
 
+class BooksInfo(msgspec.Struct, kw_only=True):
+    """How the company keeps its books (``core.books``), as last read from QuickBooks."""
+
+    country: str | None
+    tax_model: str  # core.books.TaxModel: ast|us_manual|per_line|none
+    tax_model_name: str  # core.books.TAX_MODEL_NAMES, in words
+    home_currency: str
+    multicurrency: bool
+    allow_discount: bool
+    custom_txn_numbers: bool
+    read_at: datetime | None = None
+
+    @classmethod
+    def of(cls, books: Books) -> BooksInfo:
+        return cls(
+            country=books.country,
+            tax_model=books.tax_model.value,
+            tax_model_name=books.tax_model.describe,
+            home_currency=books.home_currency,
+            multicurrency=books.multicurrency,
+            allow_discount=books.allow_discount,
+            custom_txn_numbers=books.custom_txn_numbers,
+            read_at=books.read_at,
+        )
+
+
 class StatusReport(msgspec.Struct, kw_only=True):
     version: str
     started_at: datetime
@@ -93,6 +121,7 @@ class StatusReport(msgspec.Struct, kw_only=True):
     webhook_secret_set: bool
     activity: ActivityInfo | None = None
     checks: list[ReadinessCheck] = msgspec.field(default_factory=list)
+    books: BooksInfo | None = None  # None until read (at connect, or an accounts import)
 
 
 class KeyRotationReport(msgspec.Struct, kw_only=True):

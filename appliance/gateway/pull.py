@@ -113,7 +113,7 @@ class PullController(Controller):
 
     @get(
         "/status",
-        summary="Connection, default accounts, onboarding, queue, last imports",
+        summary="Connection, books, default accounts, onboarding, queue, last imports",
         responses=problems(401),
     )
     async def status(self, store: NamedDependency[Store]) -> PullStatus:
@@ -127,6 +127,7 @@ class PullController(Controller):
             default_accounts=pull.PullDefaultAccounts.of(setup.settings(store)),
             onboarding=pull.PullOnboarding.of(setup.onboarding(store)),
             last_imports=pull.last_imports(store, info.realm_id),
+            books=pull.books(store, info.realm_id),
         )
 
     @get(

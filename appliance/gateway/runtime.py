@@ -22,6 +22,7 @@ from appliance.qbo.tokens import TokenManager
 from appliance.storage.connections import StoreTokens
 from appliance.storage.store import Store
 from appliance.sync import readiness
+from appliance.sync.books import BooksReader
 from appliance.sync.connection import Connector
 from appliance.sync.imports import Importer
 from appliance.sync.intake import Intake
@@ -61,10 +62,16 @@ class Runtime:
             timeout=settings.qbo_timeout_seconds,
             activity=self.activity,
         )
+        self.books = BooksReader(store, self.qbo)
         self.connector = Connector(
-            store, self.oauth, self.qbo, self.tokens, environment=settings.qbo_environment
+            store,
+            self.oauth,
+            self.qbo,
+            self.tokens,
+            environment=settings.qbo_environment,
+            books=self.books,
         )
-        self.importer = Importer(store, self.qbo)
+        self.importer = Importer(store, self.qbo, books=self.books)
         self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings), self.activity)
         self.intake = Intake(store)
 

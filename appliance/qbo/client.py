@@ -219,6 +219,10 @@ class QboClient:
         body = await self.request(realm_id, "GET", f"companyinfo/{realm_id}")
         return dict(body["CompanyInfo"])
 
+    async def preferences(self, realm_id: str) -> dict[str, Any]:
+        body = await self.request(realm_id, "GET", "preferences")
+        return dict(body["Preferences"])
+
     async def write(
         self,
         realm_id: str,

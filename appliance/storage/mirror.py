@@ -1,5 +1,5 @@
-"""The imported QBO records (customers, items, accounts) and the change sequence behind the pull
-API's cursors.
+"""The imported QBO records (customers, items, accounts, tax codes) and the change sequence
+behind the pull API's cursors.
 
 Each kind has a counter per company; a row gets the next number whenever its content changes
 (import or push), so "everything after number N" is exactly what changed since a cursor was issued.
@@ -20,9 +20,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from appliance.core.kinds import ACCOUNT, CUSTOMER, PRODUCT
+from appliance.core.kinds import ACCOUNT, CUSTOMER, PRODUCT, TAX_CODE
 from appliance.storage.db import session_scope
-from appliance.storage.models import ChangeCounter, QboAccount, QboCustomer, QboItem
+from appliance.storage.models import ChangeCounter, QboAccount, QboCustomer, QboItem, QboTaxCode
 from appliance.storage.types import utcnow
 
 #: The mirror's table of each mirrored record kind, by its plural (``RecordKind.plural``).
@@ -30,6 +30,7 @@ MODELS: dict[str, Any] = {
     CUSTOMER.plural: QboCustomer,
     PRODUCT.plural: QboItem,
     ACCOUNT.plural: QboAccount,
+    TAX_CODE.plural: QboTaxCode,
 }
 
 

@@ -20,6 +20,7 @@ from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, PRODUCT
 from appliance.core.states import EventStatus
 from appliance.storage import credentials
 from appliance.storage import imports as runs
+from appliance.storage.books import get_books
 from appliance.storage.mirror import changed_since
 from appliance.storage.models import Event, Link, QboAccount
 from appliance.storage.store import Store
@@ -94,6 +95,34 @@ class PullImport(msgspec.Struct, kw_only=True):
     finished_at: datetime | None
 
 
+class PullBooks(msgspec.Struct, kw_only=True):
+    """How the company keeps its books, as read at connect or the last accounts import."""
+
+    country: str | None
+    tax_model: str  # ast|us_manual|per_line|none (core.books.TaxModel)
+    home_currency: str
+    multicurrency: bool
+    allow_discount: bool
+    custom_txn_numbers: bool
+    read_at: datetime | None
+
+
+def books(store: Store, realm_id: str) -> PullBooks | None:
+    """The company's books, or None when they have not been read yet."""
+    found = get_books(store.engine, realm_id)
+    if found is None:
+        return None
+    return PullBooks(
+        country=found.country,
+        tax_model=found.tax_model.value,
+        home_currency=found.home_currency,
+        multicurrency=found.multicurrency,
+        allow_discount=found.allow_discount,
+        custom_txn_numbers=found.custom_txn_numbers,
+        read_at=found.read_at,
+    )
+
+
 class PullStatus(msgspec.Struct, kw_only=True):
     """Before the first connection only ``connection`` (null) and ``queue``: the rest is absent."""
 
@@ -102,6 +131,7 @@ class PullStatus(msgspec.Struct, kw_only=True):
     default_accounts: PullDefaultAccounts | msgspec.UnsetType = msgspec.UNSET
     onboarding: PullOnboarding | msgspec.UnsetType = msgspec.UNSET
     last_imports: dict[str, PullImport | None] | msgspec.UnsetType = msgspec.UNSET
+    books: PullBooks | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class PullAccount(msgspec.Struct, kw_only=True):

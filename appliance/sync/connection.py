@@ -3,7 +3,8 @@
 ``start`` makes a single-use, expiring ``state`` and the authorization URL. ``finish`` takes what
 Intuit put on the redirect (from the browser hitting /oauth/callback, or a pasted URL), checks the
 state once, refuses a different company than the one whose data is here unless the operator
-said so, exchanges the code exactly once, stores the tokens sealed, and reads the company's name.
+said so, exchanges the code exactly once, stores the tokens sealed, and reads the company's name
+and how it keeps its books (``sync.books``: a failure there is logged and shown, not fatal).
 ``disconnect`` revokes at Intuit and deletes the tokens, keeping imported data and links.
 
 Every failure is an ApplianceError whose message says what happened and whose hint says what to
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from appliance.core.admin import ConnectionInfo, ConnectStartReport, DisconnectReport
 from appliance.core.tokens import TokenSet
@@ -35,6 +37,7 @@ from appliance.storage import audit, connections
 from appliance.storage.db import session_scope
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
+from appliance.sync.books import BooksReader
 
 log = get_logger(__name__)
 START_TTL = timedelta(minutes=15)
@@ -91,12 +94,14 @@ class Connector:
         tokens: TokenManager,
         *,
         environment: str,
+        books: BooksReader,
     ) -> None:
         self.store = store
         self.oauth = oauth
         self.qbo = qbo
         self.tokens = tokens
         self.environment = environment
+        self.books = books
 
     def start(self, *, actor: str, allow_other_company: bool = False) -> ConnectStartReport:
         state = secrets.token_urlsafe(32)
@@ -146,14 +151,16 @@ class Connector:
 
     async def _finish(self, callback: Callback, allow_other: bool, actor: str) -> ConnectionInfo:
         """Once the state is checked: refuse another company, exchange the code, store the
-        tokens, then read the company's name with them and store it too."""
+        tokens, then read the company's name with them and store it too, and its books."""
         code, realm = _code_and_realm(callback)
         self._refuse_other_company(realm, allow_other)
         tokens = await self._exchange(code)
         await self._save(realm, None, tokens)
         self.tokens.forget(realm)
-        name = await self._company_name(realm)
+        company = await self._company(realm)
+        name = str(company.get("CompanyName") or company.get("LegalName") or "") or None
         await self._save(realm, name, tokens)
+        await self.books.read(realm, "connect", company)
         with session_scope(self.store.engine) as session:
             audit.record(session, actor=actor, action="qbo.connected", realm_id=realm)
         log.info("qbo.connected", realm_id=realm, environment=self.environment)
@@ -204,9 +211,9 @@ class Connector:
             tokens=tokens,
         )
 
-    async def _company_name(self, realm: str) -> str | None:
-        """The company's name, read with the new tokens; if that fails, the company is connected
-        but unusable: the tokens are taken back out, so nothing is half-done."""
+    async def _company(self, realm: str) -> dict[str, Any]:
+        """The company's ``CompanyInfo``, read with the new tokens; if that fails, the company is
+        connected but unusable: the tokens are taken back out, so nothing is half-done."""
         try:
             company = await self.qbo.company_info(realm)
         except QboError as exc:
@@ -215,7 +222,7 @@ class Connector:
             )
             self.tokens.forget(realm)
             raise self._company_problem(exc) from None
-        return str(company.get("CompanyName") or company.get("LegalName") or "") or None
+        return company
 
     @staticmethod
     def _company_problem(exc: QboError) -> ConnectError:

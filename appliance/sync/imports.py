@@ -1,4 +1,4 @@
-"""Importing customers, products and accounts from QuickBooks into the store.
+"""Importing customers, products, accounts and tax codes from QuickBooks into the store.
 
 A run: ``COUNT(*)`` for a true total, then every page of 1000 fetched concurrently (the QBO
 client's limiter keeps the company within Intuit's limits), each page mapped and upserted as it
@@ -7,7 +7,9 @@ written after every page; the operator can cancel between pages. A complete run 
 did not see as inactive: they were made inactive (or deleted) in QBO. A run whose service died is
 picked up again when the service starts, from its first page: upserts are idempotent.
 
-Items without a name or a price are not imported; each is recorded with its reason.
+Items without a name or a price are not imported; each is recorded with its reason. A kind whose
+records name records of another entity (a tax code its rates) reads those in full first
+(``Lookup``) and maps its own with them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from appliance.core.admin import ImportReport, ImportSkipInfo
-from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, PRODUCT, RecordKind
+from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, PRODUCT, TAX_CODE, RecordKind
 from appliance.errors import ApplianceError, NotFoundError
 from appliance.logging import get_logger
 from appliance.qbo.client import QboClient
@@ -30,6 +32,8 @@ from appliance.storage import imports as runs
 from appliance.storage.mirror import MirrorRow, deactivate_unseen, upsert
 from appliance.storage.models import ImportRun
 from appliance.storage.store import Store
+from appliance.sync import tax_codes
+from appliance.sync.books import BooksReader
 from appliance.sync.fields import Mapped, Skip, clean, text
 from appliance.sync.push.customer import customer_row
 from appliance.sync.push.product import FROM_QBO_TYPES, item_row
@@ -79,13 +83,25 @@ def account_row(record: dict[str, Any]) -> Mapped:
     return MirrorRow(qbo_id, columns, data)
 
 
+Mapper = Callable[[dict[str, Any]], Mapped]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Records of another entity a kind's mapping needs (a tax code's rates): every one is read
+    before the kind's pages, and ``mapper`` makes the kind's mapper from them, by ``Id``."""
+
+    select: Select
+    mapper: Callable[[dict[str, dict[str, Any]]], Mapper]
+
+
 @dataclass(frozen=True)
 class Spec:
     """An import: the record kind, what to ask QuickBooks, and how a record becomes our row."""
 
     kind: RecordKind
     select: Select
-    mapper: Callable[[dict[str, Any]], Mapped]
+    mapper: Mapper | Lookup
 
     @property
     def entity(self) -> str:
@@ -98,6 +114,7 @@ SPECS = {
         Spec(CUSTOMER, Select(CUSTOMER.entity), customer_row),
         Spec(PRODUCT, Select(PRODUCT.entity).filter("Type", "IN", list(FROM_QBO_TYPES)), item_row),
         Spec(ACCOUNT, Select(ACCOUNT.entity), account_row),
+        Spec(TAX_CODE, tax_codes.TAX_CODES, Lookup(tax_codes.TAX_RATES, tax_codes.with_rates)),
     )
 }
 
@@ -112,9 +129,11 @@ class Importer:
         *,
         page_size: int = PAGE_SIZE,
         concurrency: int = CONCURRENCY,
+        books: BooksReader | None = None,
     ) -> None:
         self.store = store
         self.qbo = qbo
+        self.books = books
         self.page_size = page_size
         self.concurrency = concurrency
         self.tasks: dict[int, asyncio.Task[None]] = {}
@@ -189,6 +208,9 @@ class Importer:
             "done": 0, "skipped": 0, "calls": 0, "changed": 0, "cancelled": False,
         }  # fmt: skip
         try:
+            if kind == ACCOUNT.plural and self.books is not None:
+                # The company's settings may have changed too: read them with its accounts.
+                await self.books.read(realm, "accounts import")
             await self._fetch(spec, realm, run_id, state)
         except QboError as exc:
             hint = f" {exc.hint}" if exc.hint else ""
@@ -217,17 +239,22 @@ class Importer:
 
     async def _fetch(self, spec: Spec, realm: str, run_id: int, state: dict[str, Any]) -> None:
         """The count, then every page concurrently, then on while the last page came back full."""
+        mapper = spec.mapper
+        if isinstance(mapper, Lookup):
+            mapper = mapper.mapper(await self._lookup(realm, mapper.select, state))
         count = await self.qbo.query(realm, spec.select.count())
         state["calls"] += 1
         total = int(count.get("totalCount", 0))
-        await asyncio.to_thread(runs.progress, self.store.engine, run_id, total=total, qbo_calls=1)
+        await asyncio.to_thread(
+            runs.progress, self.store.engine, run_id, total=total, qbo_calls=state["calls"]
+        )
         statements = list(spec.select.pages(total, self.page_size)) or [
             spec.select.page(1, self.page_size)
         ]
         gate = asyncio.Semaphore(self.concurrency)
         await asyncio.gather(
             *(
-                self._page(gate, spec, realm=realm, run_id=run_id, statement=s, state=state)
+                self._page(gate, spec, mapper, realm=realm, run_id=run_id, statement=s, state=state)
                 for s in statements
             )
         )
@@ -237,11 +264,28 @@ class Importer:
             await self._page(
                 gate,
                 spec,
+                mapper,
                 realm=realm,
                 run_id=run_id,
                 statement=spec.select.page(start, self.page_size),
                 state=state,
             )
+            start += self.page_size
+
+    async def _lookup(
+        self, realm: str, select: Select, state: dict[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """Every record the query finds, by ``Id``: page after page until one is not full."""
+        found: dict[str, dict[str, Any]] = {}
+        start = 1
+        while True:
+            body = await self.qbo.query(realm, select.page(start, self.page_size))
+            state["calls"] += 1
+            records = body.get(select.entity, [])
+            records = records if isinstance(records, list) else []
+            found.update((str(r.get("Id", "")), r) for r in records if isinstance(r, dict))
+            if len(records) < self.page_size:
+                return found
             start += self.page_size
 
     async def _finish(
@@ -277,6 +321,7 @@ class Importer:
         self,
         gate: asyncio.Semaphore,
         spec: Spec,
+        mapper: Mapper,
         *,
         realm: str,
         run_id: int,
@@ -293,7 +338,7 @@ class Importer:
             rows: list[MirrorRow] = []
             skips: list[tuple[str, str | None, str]] = []
             for record in records:
-                mapped = spec.mapper(record)
+                mapped = mapper(record)
                 if isinstance(mapped, Skip):
                     skips.append((mapped.qbo_id, mapped.name, mapped.reason))
                 else:

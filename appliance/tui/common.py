@@ -15,7 +15,7 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Static
 
-from appliance.core.admin import ConnectionInfo
+from appliance.core.admin import BooksInfo, ConnectionInfo
 from appliance.errors import ApplianceError
 from appliance.tui.api import Api
 
@@ -93,6 +93,16 @@ def connection_lines(connection: ConnectionInfo | None) -> list[str]:
     if connection.last_error:
         lines.append(f"[red]Last error: {connection.last_error}[/]")
     return lines
+
+
+def books_line(books: BooksInfo | None) -> str:
+    """The company's tax model, country and currencies, on one line of 80 columns (the tax
+    model's name without its explanation in brackets)."""
+    if books is None:
+        return "Books: not read yet (Accounts, [b]a[/b] then [b]r[/b], reads them)."
+    model = books.tax_model_name.split(" (")[0]
+    currencies = "multi-currency on" if books.multicurrency else "multi-currency off"
+    return f"Books: {model} · {books.country or '?'} · {books.home_currency} · {currencies}"
 
 
 class Nav(Static):

@@ -1,5 +1,5 @@
-"""Import: customers and products from QuickBooks, with live progress, cancel, the last run's
-summary and the records it skipped, with why."""
+"""Import: customers, products and tax codes from QuickBooks, with live progress, cancel, the last
+run's summary and the records it skipped, with why."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from appliance.core.admin import ImportReport
 from appliance.errors import AdminError
 from appliance.tui.common import ConsoleScreen, ago, duration
 
-KINDS = (("customers", "Customers"), ("products", "Products"))
+#: The kinds this screen imports, each started by its number key (1, 2, 3) in this order.
+KINDS = (("customers", "Customers"), ("products", "Products"), ("tax_codes", "Tax codes"))
 POLL_SECONDS = 0.5
 
 
@@ -53,7 +54,10 @@ class ImportScreen(ConsoleScreen):
     refresh_every = POLL_SECONDS
     BINDINGS = [  # noqa: RUF012
         Binding("1", "start('customers')", "Import Customers"),
-        Binding("2", "start('products')", "Import Products"),
+        # "Import" once: the footer reads "1 Import Customers  2 Products  3 Tax codes" and fits
+        # in 80 columns with the other keys.
+        Binding("2", "start('products')", "Products"),
+        Binding("3", "start('tax_codes')", "Tax codes"),
         Binding("x", "cancel", "Cancel"),
         Binding("v", "toggle_skips", "Other skips"),
     ]
@@ -110,7 +114,7 @@ class ImportScreen(ConsoleScreen):
         line = self.query_one(f"#line-{kind}", Static)
         if report is None:
             bar.update(total=1, progress=0)
-            key = "1" if kind == "customers" else "2"
+            key = str([k for k, _ in KINDS].index(kind) + 1)
             line.update(f"Never imported here. Press [b]{key}[/b] to import.")
             return
         seen = report.done + report.skipped
@@ -132,7 +136,7 @@ class ImportScreen(ConsoleScreen):
             text = f"[b]Skipped {title.lower()}[/b] in the last run ({len(skips)}):"
         else:
             text = f"No {title.lower()} were skipped in the last run."
-        self.query_one("#skips-title", Static).update(text + "  [dim](v: the other kind)[/]")
+        self.query_one("#skips-title", Static).update(text + "  [dim](v: the next kind)[/]")
         shown = [(s.qbo_id, s.name or "", s.reason) for s in skips]
         if [tuple(table.get_row_at(i)) for i in range(table.row_count)] != shown:
             table.clear()
@@ -159,5 +163,6 @@ class ImportScreen(ConsoleScreen):
             await self.act(self.api.import_cancel(kind), f"Cancelling the import of {kind}…")
 
     def action_toggle_skips(self) -> None:
-        self.skips_of = "products" if self.skips_of == "customers" else "customers"
+        kinds = [kind for kind, _ in KINDS]
+        self.skips_of = kinds[(kinds.index(self.skips_of) + 1) % len(kinds)]
         self.show_skips()

@@ -11,7 +11,14 @@ from textual.widgets import DataTable, Static
 from appliance.core.activity import summary
 from appliance.core.admin import EventInfo, StatusReport
 from appliance.errors import ServiceNotRunningError
-from appliance.tui.common import REFRESH_SECONDS, Confirm, ConsoleScreen, ago, connection_lines
+from appliance.tui.common import (
+    REFRESH_SECONDS,
+    Confirm,
+    ConsoleScreen,
+    ago,
+    books_line,
+    connection_lines,
+)
 
 NOT_RUNNING_HINT = "Start it with `appliance serve` (or `systemctl start jobroutr-gateway`)."
 
@@ -97,7 +104,10 @@ class StatusScreen(ConsoleScreen):
         self.show_detail()
 
     def show_status(self, status: StatusReport) -> None:
-        self.query_one("#health", Static).update("\n".join(connection_lines(status.connection)))
+        health = connection_lines(status.connection)
+        if status.connection is not None:
+            health.append(books_line(status.books))
+        self.query_one("#health", Static).update("\n".join(health))
         queue = status.queue
         oldest = queue.oldest_queued_age_seconds
         age = f", oldest waiting {oldest:.0f}s" if oldest is not None else ""

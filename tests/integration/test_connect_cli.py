@@ -51,6 +51,10 @@ def test_connect_through_the_browser_callback_shows_a_page(service: Service) -> 
     assert status(service.env)["connection"]["state"] == "connected"
     human = run_appliance("status", env=service.env)
     assert "connected: Sandbox Company_US_1" in human.stdout
+    # The company's books, read at connect: the default company uses automated sales tax.
+    assert "Sales tax:        US automated sales tax" in human.stdout
+    assert "[ast]" in human.stdout
+    assert "home currency USD, multi-currency off" in human.stdout
 
 
 def test_cancelling_in_quickbooks_is_explained(service: Service) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from appliance.config import Settings
 from appliance.emulator.app import EmulatorConfig
-from appliance.storage.models import ImportRun, QboCustomer, QboItem
+from appliance.storage.models import ImportRun, QboCustomer, QboItem, QboTaxCode
 from tests.harness.cli import connect_link
 from tests.harness.emulator import RunningEmulator, approve
 from tests.harness.processes import run_appliance, wait_until
@@ -127,6 +127,22 @@ def test_reimport_brings_changes_and_deactivations_in(
     assert second["Id"] in now_inactive
     for qbo_id in now_inactive:
         assert rows[qbo_id].active is False
+
+
+def test_tax_codes_are_imported_from_the_command_line_and_shown_in_the_status(
+    service: Service, settings: Settings
+) -> None:
+    tax_codes = do_import(service.env, "tax_codes")
+    assert tax_codes["state"] == "done"
+    # An automated-sales-tax company: only the line pseudo-codes, no rates of their own.
+    assert (tax_codes["done"], tax_codes["skipped"]) == (2, 0)
+    assert {(c.qbo_id, c.percent) for c in stored(settings, QboTaxCode)} == {
+        ("TAX", None),
+        ("NON", None),
+    }
+    status = pull(service, "/api/v1/status").json()
+    assert status["last_imports"]["tax_codes"]["done"] == 2
+    assert status["books"]["tax_model"] == "ast"
 
 
 def test_a_second_import_while_one_runs_is_refused(

@@ -14,6 +14,7 @@ from pathlib import Path
 from appliance.core.admin import (
     AccountInfo,
     ActivityInfo,
+    BooksInfo,
     ConnectionInfo,
     ConnectStartReport,
     EventActionReport,
@@ -29,6 +30,7 @@ from appliance.core.admin import (
     StatusReport,
     StoreInfo,
 )
+from appliance.core.books import TaxModel
 from appliance.errors import ServiceNotRunningError
 from appliance.tui.api import Api
 from appliance.tui.app import ConsoleApp
@@ -115,6 +117,18 @@ class FakeApi(Api):
                 key_rotation_pending=False,
             ),
             connection=connection,
+            books=BooksInfo(
+                country="US",
+                tax_model="ast",
+                tax_model_name=TaxModel.AST.describe,
+                home_currency="USD",
+                multicurrency=False,
+                allow_discount=True,
+                custom_txn_numbers=True,
+                read_at=self._at(days=-3),
+            )
+            if self.connected
+            else None,
             queue=QueueInfo(queued=3, running=1, waiting=1, failed=2, oldest_queued_age_seconds=4),
             api_keys=1,
             webhook_secret_set=True,
@@ -222,6 +236,19 @@ class FakeApi(Api):
                 started_at=self._at(seconds=-24),
                 rate_per_second=500.0,
                 eta_seconds=16,
+            )
+        if kind == "tax_codes":
+            return ImportReport(
+                run_id=5,
+                kind=kind,
+                realm_id=REALM,
+                state="done",
+                total=4,
+                done=4,
+                skipped=0,
+                qbo_calls=3,
+                started_at=self._at(minutes=-21, seconds=-40),
+                finished_at=self._at(minutes=-21, seconds=-39),
             )
         return ImportReport(
             run_id=6,

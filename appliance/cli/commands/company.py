@@ -24,6 +24,7 @@ from appliance.cli.rendering import (
 )
 from appliance.core.admin import ImportReport
 from appliance.core.admin_client import AdminClient
+from appliance.core.kinds import IMPORTED
 from appliance.errors import ApplianceError
 
 
@@ -111,7 +112,7 @@ def disconnect(ctx: CliContext, yes: bool) -> None:
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(["customers", "products", "accounts"]))
+@click.argument("kind", type=click.Choice([kind.plural for kind in IMPORTED]))
 @click.option("--wait", is_flag=True, help="Show progress until the import ends.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.option("--cancel", is_flag=True, help="Ask the running import of KIND to stop.")
@@ -121,9 +122,11 @@ def disconnect(ctx: CliContext, yes: bool) -> None:
 def import_(
     ctx: CliContext, kind: str, wait: bool, as_json: bool, cancel: bool, last: bool
 ) -> None:
-    """Import customers, products or accounts from QuickBooks (run by the service).
+    """Import customers, products, accounts or tax_codes from QuickBooks (run by the service).
 
     Items without a name or a price are not imported; the summary lists each with its reason.
+    An accounts import also reads the company's settings again (country, sales tax, currencies).
+    tax_codes brings in the sales-tax codes with their rates, to map JobRoutr's rates to.
     """
     with admin(ctx.settings) as client:
         if cancel:

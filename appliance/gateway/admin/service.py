@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from appliance import __version__
-from appliance.core.admin import KeyRotationReport, StatusReport
+from appliance.core.admin import BooksInfo, KeyRotationReport, StatusReport
 from appliance.gateway.admin.operator import OPERATOR
 from appliance.gateway.problems import problems
 from appliance.gateway.runtime import Runtime
@@ -31,18 +31,26 @@ class ServiceController(Controller):
         self, store: NamedDependency[Store], runtime: NamedDependency[Runtime], state: State
     ) -> StatusReport:
         keys, has_secret = store.credential_info()
+        connection = store.connection_info()
+        books = None
+        if connection is not None:
+            stored = runtime.books.stored(connection.realm_id)
+            books = BooksInfo.of(stored) if stored is not None else None
+            if warning := runtime.books.warning(connection.realm_id):
+                connection.warnings.append(warning)
         return StatusReport(
             version=__version__,
             started_at=state.started_at,
             qbo_environment=store.settings.qbo_environment,
             public_url=store.settings.public_url,
             store=store.store_info(),
-            connection=store.connection_info(),
+            connection=connection,
             queue=store.queue_info(),
             api_keys=keys,
             webhook_secret_set=has_secret,
             activity=runtime.activity.info(),
             checks=runtime.readiness(),
+            books=books,
         )
 
     @post(
