@@ -19,7 +19,7 @@ ApplianceError                       message (what happened), hint (what to do n
 The parts add their own kinds where they raise them: ``sync.connection.ConnectError``,
 ``sync.setup.SetupError``, ``sync.events.EventRefusedError``, ``sync.imports.ImportFailedError``
 and its ``NoImportYetError`` (a NotFoundError too). QuickBooks' own errors are
-``qbo.errors.QboError``'s tree; the store's own (``storage.push.NotRetryableError``,
+``qbo.errors.QboError``'s tree; the store's own (``storage.review.NotRetryableError``,
 ``storage.imports.ImportBusyError``, ``storage.connections.CallbackStateError``) are turned into
 these before they reach an operator.
 

@@ -22,6 +22,7 @@ from appliance.core.admin import (
     EventActionReport,
     EventInfo,
     EventList,
+    EventMismatch,
     ImportReport,
     OnboardingInfo,
     SettingsInfo,
@@ -48,7 +49,13 @@ def counted(n: int, noun: str = "event") -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-STATUS_COLOURS = {"failed": "red", "waiting": "yellow", "done": "green", "running": "cyan"}
+STATUS_COLOURS = {
+    "failed": "red",
+    "mismatch": "magenta",
+    "waiting": "yellow",
+    "done": "green",
+    "running": "cyan",
+}
 
 
 def print_status(report: StatusReport) -> None:
@@ -77,9 +84,12 @@ def print_status(report: StatusReport) -> None:
         if q.oldest_queued_age_seconds is None
         else f", oldest {q.oldest_queued_age_seconds:.0f}s"
     )
+    mismatched = (
+        f"; {q.mismatch} mismatched (`appliance events --status mismatch`)" if q.mismatch else ""
+    )
     click.echo(
         f"  Queue:            {q.queued} queued, {q.running} running, {q.waiting} waiting, "
-        f"{q.failed} failed{age}"
+        f"{q.failed} failed{age}{mismatched}"
     )
     if report.activity is not None:
         click.echo(f"  Activity:         {activity_summary(report.activity)}")
@@ -244,6 +254,8 @@ def event_notes(info: EventInfo) -> list[str]:
         notes.append(click.style(f"{info.error.code}: {info.error.message}", fg="red"))
         if info.error.hint:
             notes.append(f"Hint: {info.error.hint}")
+    if info.mismatch is not None:
+        notes.extend(mismatch_lines(info.mismatch))
     if info.status == "waiting" and info.waiting_for:
         notes.append(f"Waiting for {info.waiting_for}")
     if info.status == "queued" and info.last_error:
@@ -251,6 +263,23 @@ def event_notes(info: EventInfo) -> list[str]:
             f"Last attempt: {info.last_error} (next attempt {stamp(info.next_attempt_at)} UTC)"
         )
     return notes
+
+
+def mismatch_lines(found: EventMismatch) -> list[str]:
+    """QuickBooks' totals beside the bill's, and what to do (or who accepted QBO's)."""
+    qbo, bill = found.qbo, found.jobroutr
+    lines = [
+        click.style(
+            f"QuickBooks: total {qbo.total or '?'}, tax {qbo.tax or '?'}; "
+            f"JobRoutr: total {bill.total or '?'}, tax {bill.tax or '?'}",
+            fg="magenta" if found.accepted_at is None else None,
+        )
+    ]
+    if found.accepted_at is not None:
+        lines.append(f"Accepted by {found.accepted_by or '?'} at {stamp(found.accepted_at)} UTC")
+    else:
+        lines.append(f"Hint: {found.hint}")
+    return lines
 
 
 def print_event(info: EventInfo) -> None:
@@ -276,6 +305,8 @@ def print_event(info: EventInfo) -> None:
     for label, value in lines:
         if value:
             click.echo(f"  {label + ':':<15}{value}")
+    for line in mismatch_lines(info.mismatch) if info.mismatch is not None else []:
+        click.echo(f"  {line}")
     if info.status in ("failed", "waiting"):
         click.echo(
             f"\nRetry it with `appliance events retry {info.event_id}`, or give up on it with "

@@ -24,6 +24,7 @@ QBO_THROTTLED = "qbo.throttled"  # of those, answered 429
 QBO_FAILED = "qbo.failed"  # answered with another error, or no answer at all
 QBO_STATUS = "qbo.status."  # + the HTTP status of the answer, or "none" when none came
 PUSH_DONE = "push.done"  # events written to QuickBooks (or found already there)
+PUSH_MISMATCH = "push.mismatch"  # written, but QuickBooks' totals differ from the bill
 PUSH_FAILED = "push.failed"  # events that failed for good and need the operator
 PUSH_RETRIED = "push.retried"  # attempts that will be tried again (transient trouble)
 

@@ -49,6 +49,7 @@ class QueueInfo(msgspec.Struct, kw_only=True):
     running: int = 0
     waiting: int = 0
     failed: int = 0
+    mismatch: int = 0  # written, but QuickBooks' totals differ from the bill: see the events
     oldest_queued_age_seconds: float | None = None
 
 
@@ -187,7 +188,7 @@ class SettingsChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 #: Every status an event can have, in the order an event goes through them.
-EVENT_STATUSES = ("queued", "running", "waiting", "done", "failed", "ignored")
+EVENT_STATUSES = ("queued", "running", "waiting", "done", "mismatch", "failed", "ignored")
 EVENTS_MAX_LIMIT = 500
 
 
@@ -197,6 +198,24 @@ class EventError(msgspec.Struct, kw_only=True):
     hint: str | None = None
 
 
+class Totals(msgspec.Struct, kw_only=True):
+    """An invoice's total and tax, as decimal strings."""
+
+    total: str | None = None
+    tax: str | None = None
+
+
+class EventMismatch(msgspec.Struct, kw_only=True):
+    """Written, but QuickBooks' totals are not the bill's: both, and what to do. Kept once the
+    operator accepted it (the event is then ``done``), with who accepted it and when."""
+
+    qbo: Totals
+    jobroutr: Totals
+    hint: str
+    accepted_by: str | None = None
+    accepted_at: datetime | None = None
+
+
 class EventInfo(msgspec.Struct, kw_only=True):
     """An event received from JobRoutr and what became of it."""
 
@@ -204,7 +223,7 @@ class EventInfo(msgspec.Struct, kw_only=True):
     type: str
     record_kind: str | None
     record_id: str | None
-    status: str  # queued|running|waiting|done|failed|ignored
+    status: str  # queued|running|waiting|done|mismatch|failed|ignored
     attempts: int
     qbo_id: str | None
     received_at: datetime
@@ -214,6 +233,7 @@ class EventInfo(msgspec.Struct, kw_only=True):
     next_attempt_at: datetime | None = None  # a queued or waiting event: when it is looked at
     error: EventError | None = None  # a failed event, or one an operator skipped
     last_error: str | None = None  # a queued event: the transient error of its last attempt
+    mismatch: EventMismatch | None = None  # a mismatch (or one accepted): both sides' totals
 
 
 class EventList(msgspec.Struct, kw_only=True):
@@ -229,7 +249,13 @@ class EventActionRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     all_failed: bool = False
 
 
+class EventAcceptRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The mismatches to accept, by id (not empty)."""
+
+    event_ids: list[str]
+
+
 class EventActionReport(msgspec.Struct, kw_only=True):
-    action: str  # retry|skip
+    action: str  # retry|skip|accept
     event_ids: list[str]
     count: int

@@ -155,6 +155,10 @@ class AdminClient:
         """Give up on these events; ``None``: every failed one."""
         return self.post("/v1/events/skip", EventActionReport, json=_which(event_ids))
 
+    def accept_events(self, event_ids: list[str]) -> EventActionReport:
+        """Let these mismatches' QuickBooks figures stand."""
+        return self.post("/v1/events/accept", EventActionReport, json={"event_ids": event_ids})
+
     def connect_start(self, *, allow_other_company: bool = False) -> ConnectStartReport:
         body = {"allow_other_company": allow_other_company}
         return self.post("/v1/connect/start", ConnectStartReport, json=body)

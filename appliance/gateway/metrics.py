@@ -19,7 +19,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from appliance import __version__
-from appliance.core.activity import PUSH_DONE, PUSH_FAILED, PUSH_RETRIED, QBO_STATUS, Activity
+from appliance.core.activity import (
+    PUSH_DONE,
+    PUSH_FAILED,
+    PUSH_MISMATCH,
+    PUSH_RETRIED,
+    QBO_STATUS,
+    Activity,
+)
 from appliance.core.admin import EVENT_STATUSES
 from appliance.core.kinds import IMPORTED
 from appliance.qbo.tokens import TokenManager
@@ -73,7 +80,7 @@ def _sample(name: str, kind: str, help_: str, value: float | None = None, **labe
 def _queue(store: Store, now: datetime) -> list[Sample]:
     queue = store.queue_info(now)
     depth = _sample("appliance_queue_jobs", "gauge", "Jobs in the push queue, by state.")
-    for state in ("queued", "running", "waiting", "failed"):
+    for state in ("queued", "running", "waiting", "mismatch", "failed"):
         depth.set(getattr(queue, state), state=state)
     oldest = _sample(
         "appliance_queue_oldest_age_seconds",
@@ -93,7 +100,12 @@ def _counted(counters: Counters) -> list[Sample]:
     pushes = _sample(
         "appliance_pushes", "counter", "Push attempts since the service started, by outcome."
     )
-    for outcome, name in (("done", PUSH_DONE), ("failed", PUSH_FAILED), ("retried", PUSH_RETRIED)):
+    for outcome, name in (
+        ("done", PUSH_DONE),
+        ("mismatch", PUSH_MISMATCH),
+        ("failed", PUSH_FAILED),
+        ("retried", PUSH_RETRIED),
+    ):
         pushes.set(totals[name], outcome=outcome)
     calls = _sample(
         "appliance_qbo_calls", "counter", "QuickBooks API calls since start, by HTTP status."

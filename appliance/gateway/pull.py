@@ -27,8 +27,9 @@ from litestar.params import FromPath, FromQuery
 from litestar.plugins import OpenAPISchemaPlugin
 
 from appliance.core.accounts import ACCOUNT_KINDS
-from appliance.core.kinds import ACCOUNT, CUSTOMER, PRODUCT, PUSHED
+from appliance.core.kinds import ACCOUNT, CUSTOMER, INVOICE, PRODUCT, PUSHED
 from appliance.gateway.problems import problems
+from appliance.gateway.runtime import Runtime
 from appliance.storage import pull
 from appliance.storage.pull import PullEvent, PullLink, PullPage, PullStatus
 from appliance.storage.store import Store
@@ -105,6 +106,11 @@ def _realm(store: Store) -> str:
     return info.realm_id
 
 
+def _connected(store: Store) -> bool:
+    info = store.connection_info()
+    return info is not None and info.state == "connected"
+
+
 class PullController(Controller):
     path = "/api/v1"
     guards = [require_api_key]  # noqa: RUF012 - Litestar reads it from the class
@@ -174,19 +180,29 @@ class PullController(Controller):
 
     @get(
         "/links/{kind:str}/{jobroutr_id:str}",
-        summary="The QBO id a JobRoutr record is linked to",
+        summary="The QBO id a JobRoutr record is linked to; for an invoice also QBO's doc_number, "
+        "total, tax, balance and state, read live (else as of when last read)",
         responses=problems(400, 401, 404, 409),
     )
     async def link(
-        self, store: NamedDependency[Store], kind: FromPath[str], jobroutr_id: FromPath[str]
+        self,
+        store: NamedDependency[Store],
+        runtime: NamedDependency[Runtime],
+        kind: FromPath[str],
+        jobroutr_id: FromPath[str],
     ) -> PullLink:
         if kind not in LINK_KINDS:
             raise HTTPException(
                 status_code=400, detail="kind must be customer, product or invoice."
             )
-        found = pull.link(store, _realm(store), kind, jobroutr_id)
+        realm = _realm(store)
+        found = pull.link(store, realm, kind, jobroutr_id)
         if found is None:
             raise NotFoundException(f"No {kind} {jobroutr_id!r} is linked to QuickBooks.")
+        if kind == INVOICE.name and _connected(store):
+            live = await runtime.figures.invoice(realm, jobroutr_id, found.qbo_id)
+            if live is not None:
+                return pull.with_figures(found, live)
         return found
 
     @get(

@@ -24,6 +24,7 @@ from appliance.storage.store import Store
 from appliance.sync import readiness
 from appliance.sync.books import BooksReader
 from appliance.sync.connection import Connector
+from appliance.sync.figures import LiveFigures
 from appliance.sync.imports import Importer
 from appliance.sync.intake import Intake
 from appliance.sync.push import PushConfig, Pusher
@@ -74,6 +75,7 @@ class Runtime:
         self.importer = Importer(store, self.qbo, books=self.books)
         self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings), self.activity)
         self.intake = Intake(store)
+        self.figures = LiveFigures(store, self.qbo)  # the pull API's live read of an invoice
 
     async def connected(self) -> None:
         """A company was connected: events from now on belong to it, and the events waiting for a
@@ -159,5 +161,6 @@ class Runtime:
         await self.intake.aclose()
         await self.pusher.aclose()
         await self.importer.aclose()
+        await self.figures.aclose()
         await self.qbo.aclose()
         await self.oauth.aclose()

@@ -1,15 +1,16 @@
 """How a push job ended, as a type: what the worker settled and ``storage.push.complete`` records.
 
-``Done | Waiting | RetryLater | Failed``, one class each with what that state needs (as arq's
-``Retry(defer=...)`` carries its delay): a job is settled once, by the worker, and the store writes
-what the type says, so no combination of keyword arguments can ask for a state that makes no sense.
+``Done | Mismatch | Waiting | RetryLater | Failed``, one class each with what that state needs
+(as arq's ``Retry(defer=...)`` carries its delay): a job is settled once, by the worker, and the
+store writes what the type says, so no combination of keyword arguments can ask for a state that
+makes no sense.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from appliance.core.states import JobState
 from appliance.storage.mirror import MirrorRow
@@ -43,6 +44,24 @@ class Done:
     realm_id: str | None = None
     qbo_id: str | None = None
     link: LinkWrite | None = None
+    mirror: tuple[str, MirrorRow] | None = None
+    #: What QuickBooks holds, as read back after the write (invoices): kept on the link.
+    figures: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Written, but QuickBooks' totals differ from the bill: the link is written (the record IS
+    in QuickBooks, never to be written twice) with QBO's ``figures``; ``details`` are both
+    sides' totals, ``{"qbo": {"total", "tax"}, "jobroutr": {"total", "tax"}}``, decimal strings.
+    Finished (a later event of the record goes on), until the operator accepts or retries it."""
+
+    state: ClassVar[JobState] = JobState.MISMATCH
+    realm_id: str
+    qbo_id: str
+    details: dict[str, Any]
+    link: LinkWrite | None = None  # None: the record's link is there already
+    figures: dict[str, Any] | None = None
     mirror: tuple[str, MirrorRow] | None = None
 
 
@@ -79,4 +98,4 @@ class Failed:
     realm_id: str | None = None
 
 
-JobOutcome = Done | Waiting | RetryLater | Failed
+JobOutcome = Done | Mismatch | Waiting | RetryLater | Failed

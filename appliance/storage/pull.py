@@ -16,14 +16,16 @@ from sqlmodel import Session, col, select
 
 from appliance.core.accounts import ACCOUNT_KINDS
 from appliance.core.admin import ConnectionInfo, OnboardingInfo, QueueInfo, SettingsInfo
-from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, PRODUCT
+from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, INVOICE, PRODUCT
 from appliance.core.states import EventStatus
 from appliance.storage import credentials
 from appliance.storage import imports as runs
 from appliance.storage.books import get_books
-from appliance.storage.mirror import changed_since
+from appliance.storage.db import session_scope
+from appliance.storage.mirror import WRITES, changed_since
 from appliance.storage.models import Event, Link, QboAccount
 from appliance.storage.store import Store
+from appliance.storage.types import utcnow
 
 #: The mirror lists the pull API pages through, and the link kind of each list's rows.
 LINKED_KINDS = {kind.plural: kind.name for kind in (CUSTOMER, PRODUCT)}
@@ -159,9 +161,19 @@ class PullPage(msgspec.Struct, kw_only=True):
 
 
 class PullLink(msgspec.Struct, kw_only=True):
+    """For invoices also what QuickBooks holds: its number, total, tax, balance and state
+    (``open``, ``paid``, ``voided``, ``deleted``), read at ``as_of`` (now, when QuickBooks
+    answered the live read; else when they were last read). Other kinds: the ids only."""
+
     kind: str
     jobroutr_id: str
     qbo_id: str
+    doc_number: str | msgspec.UnsetType | None = msgspec.UNSET
+    total: str | msgspec.UnsetType | None = msgspec.UNSET
+    tax: str | msgspec.UnsetType | None = msgspec.UNSET
+    balance: str | msgspec.UnsetType | None = msgspec.UNSET
+    state: str | msgspec.UnsetType | None = msgspec.UNSET
+    as_of: datetime | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class PullEventError(msgspec.Struct, kw_only=True):
@@ -170,12 +182,27 @@ class PullEventError(msgspec.Struct, kw_only=True):
     hint: str | None
 
 
+class PullTotals(msgspec.Struct, kw_only=True):
+    total: str | None
+    tax: str | None
+
+
+class PullMismatch(msgspec.Struct, kw_only=True):
+    """QuickBooks' totals and JobRoutr's; ``accepted_at`` once the operator let QBO's stand."""
+
+    qbo: PullTotals
+    jobroutr: PullTotals
+    accepted_at: datetime | None = None
+
+
 class PullEvent(msgspec.Struct, kw_only=True):
     event_id: str
     status: str
     attempts: int
     qbo_id: str | None
     error: PullEventError | None
+    #: A ``mismatch`` (or one accepted, then ``done``): both sides' totals; else null.
+    mismatch: PullMismatch | None = None
 
 
 def api_key_valid(store: Store, presented: str) -> bool:
@@ -252,12 +279,57 @@ def _jobroutr_ids(session: Session, realm_id: str, kind: str, qbo_ids: list[str]
 
 
 def link(store: Store, realm_id: str, kind: str, jobroutr_id: str) -> PullLink | None:
-    """The QBO id a JobRoutr record of ``kind`` is linked to, or None."""
+    """The QBO id a JobRoutr record of ``kind`` is linked to, or None; an invoice's with the
+    figures last read (``as_of`` None: never read)."""
     with store.session() as session:
         found = session.get(Link, (realm_id, kind, jobroutr_id))
     if found is None:
         return None
-    return PullLink(kind=kind, jobroutr_id=jobroutr_id, qbo_id=found.qbo_id)
+    if kind != INVOICE.name:
+        return PullLink(kind=kind, jobroutr_id=jobroutr_id, qbo_id=found.qbo_id)
+    return with_figures(
+        PullLink(kind=kind, jobroutr_id=jobroutr_id, qbo_id=found.qbo_id), found.figures
+    )
+
+
+def with_figures(found: PullLink, figures: dict[str, Any] | None) -> PullLink:
+    """The link with an invoice's figures (``read_at`` becomes ``as_of``)."""
+    figures = figures or {}
+    read_at = figures.get("read_at")
+    return msgspec.structs.replace(
+        found,
+        doc_number=_text(figures.get("doc_number")),
+        total=_text(figures.get("total")),
+        tax=_text(figures.get("tax")),
+        balance=_text(figures.get("balance")),
+        state=_text(figures.get("state")),
+        as_of=datetime.fromisoformat(read_at) if isinstance(read_at, str) else None,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def save_figures(
+    store: Store,
+    realm_id: str,
+    kind: str,
+    jobroutr_id: str,
+    *,
+    qbo_id: str,
+    figures: dict[str, Any],
+) -> dict[str, Any] | None:
+    """Keep what QuickBooks holds on the link, if it still points at ``qbo_id``: merged with what
+    was there (a deleted invoice keeps its last figures). Returns the figures kept, or None."""
+    with WRITES, session_scope(store.engine) as session:
+        row = session.get(Link, (realm_id, kind, jobroutr_id))
+        if row is None or row.qbo_id != qbo_id:
+            return None
+        row.figures = {**(row.figures or {}), **figures}
+        row.updated_at = utcnow()
+        session.add(row)
+        return dict(row.figures)
 
 
 def event(store: Store, event_id: str) -> PullEvent | None:
@@ -277,4 +349,24 @@ def event(store: Store, event_id: str) -> PullEvent | None:
         attempts=found.attempts,
         qbo_id=found.qbo_id,
         error=error,
+        mismatch=_mismatch(found.status, found.details),
+    )
+
+
+def _totals(side: Any) -> PullTotals:
+    side = side if isinstance(side, dict) else {}
+    return PullTotals(total=_text(side.get("total")), tax=_text(side.get("tax")))
+
+
+def _mismatch(status: str, details: dict[str, Any] | None) -> PullMismatch | None:
+    if not details or "qbo" not in details:
+        return None
+    accepted = details.get("accepted")
+    at = accepted.get("at") if isinstance(accepted, dict) else None
+    if status != EventStatus.MISMATCH and at is None:
+        return None
+    return PullMismatch(
+        qbo=_totals(details.get("qbo")),
+        jobroutr=_totals(details.get("jobroutr")),
+        accepted_at=datetime.fromisoformat(at) if isinstance(at, str) else None,
     )

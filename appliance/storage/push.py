@@ -1,12 +1,14 @@
 """What the push worker reads and writes in the store, each step one short transaction.
 
 * ``load``: a claimed job's event (type, data, version) -- and the event shows ``running``.
-* ``complete``: the job's outcome (a ``Done | Waiting | RetryLater | Failed`` from
+* ``complete``: the job's outcome (a ``Done | Mismatch | Waiting | RetryLater | Failed`` from
   ``storage.outcomes``), the event's status and the link to the QBO record, together,
   and only while the worker still holds the job (its fence): a worker that lost its lease writes
   nothing. A new or moved link gives the mirror row a new change number, so the pull API shows the
-  JobRoutr id on the next pull.
-* ``retry``/``skip``: the operator's hand on failed (or waiting) events; audited.
+  JobRoutr id on the next pull. A ``Mismatch`` writes its link too (the record is in QuickBooks),
+  and the event keeps both sides' figures in ``details``; QBO's figures go on the link.
+* the operator's view of the events (``list_events``, ``get_event``, ``counts``); their hand on
+  them (retry, skip, accept) is ``storage.review``.
 """
 
 from __future__ import annotations
@@ -21,25 +23,20 @@ from sqlmodel import Session, col, func, select
 
 from appliance.core.kinds import BY_NAME
 from appliance.core.states import EventStatus, JobState
-from appliance.storage import audit
 from appliance.storage.db import session_scope
 from appliance.storage.mirror import MODELS, WRITES, next_seqs, upsert_rows
 from appliance.storage.models import Company, CompanySettings, Event, Job, Link
 from appliance.storage.outcomes import (
     Done,
     Failed,
-    Failure,
     JobOutcome,
     LinkWrite,
+    Mismatch,
     RetryLater,
     Waiting,
 )
 from appliance.storage.queue import Claim
 from appliance.storage.types import utcnow
-
-#: Failures after which a new attempt must not reuse the requestid: QuickBooks refused for sure
-#: (a replay would only repeat the refusal). After "gave-up" the outcome is uncertain: reuse it.
-UNCERTAIN_CODES = ("gave-up",)
 
 
 @dataclass(frozen=True)
@@ -156,7 +153,9 @@ def _touch_mirror(session: Session, realm_id: str, kind: str, qbo_id: str) -> No
         session.add(row)
 
 
-def _write_link(session: Session, realm_id: str, link: LinkWrite) -> None:
+def _write_link(
+    session: Session, realm_id: str, link: LinkWrite, figures: dict[str, Any] | None = None
+) -> None:
     now = utcnow()
     row = session.get(Link, (realm_id, link.kind, link.jobroutr_id))
     moved = row is None or row.qbo_id != link.qbo_id
@@ -168,6 +167,8 @@ def _write_link(session: Session, realm_id: str, link: LinkWrite) -> None:
     ):
         row.source_timestamp = link.source_timestamp
         row.source_event_id = link.source_event_id
+    if figures is not None:
+        row.figures = dict(figures)
     row.updated_at = now
     session.add(row)
     if moved:
@@ -203,8 +204,9 @@ def _show(session: Session, claim: Claim, outcome: JobOutcome, now: datetime) ->
     failure = getattr(outcome, "failure", None)
     event.status = outcome.state
     event.attempts = claim.attempts
-    if isinstance(outcome, Done) and outcome.qbo_id is not None:
+    if isinstance(outcome, (Done, Mismatch)) and outcome.qbo_id is not None:
         event.qbo_id = outcome.qbo_id
+    event.details = dict(outcome.details) if isinstance(outcome, Mismatch) else None
     if outcome.realm_id is not None and event.realm_id is None:
         event.realm_id = outcome.realm_id
     event.error_code = failure.code[:32] if failure else None
@@ -221,7 +223,7 @@ def complete(engine: Engine, claim: Claim, outcome: JobOutcome) -> bool:
 
     Returns False when the job was taken over meanwhile: then nothing was written.
     """
-    if not isinstance(outcome, (Done, Waiting, RetryLater, Failed)):
+    if not isinstance(outcome, (Done, Mismatch, Waiting, RetryLater, Failed)):
         raise TypeError(f"not a job outcome: {outcome!r}")
     now = utcnow()
     with WRITES, session_scope(engine) as session:
@@ -237,15 +239,31 @@ def complete(engine: Engine, claim: Claim, outcome: JobOutcome) -> bool:
         if result.rowcount != 1:
             session.rollback()
             return False
-        realm_id = outcome.realm_id
-        if isinstance(outcome, Done) and realm_id is not None:
-            if outcome.mirror is not None:
-                upsert_rows(session, realm_id, outcome.mirror[0], [outcome.mirror[1]], None)
-            if outcome.link is not None:
-                _write_link(session, realm_id, outcome.link)
-                _wake(session, f"{outcome.link.kind}:{outcome.link.jobroutr_id}", now)
+        if isinstance(outcome, (Done, Mismatch)):
+            _written(session, claim, outcome, now)
         _show(session, claim, outcome, now)
     return True
+
+
+def _written(session: Session, claim: Claim, outcome: Done | Mismatch, now: datetime) -> None:
+    """What a write leaves: the mirror row, the link (with QBO's figures), the jobs it wakes.
+    Figures with no link to write (an update of a linked record) go on the record's link."""
+    realm_id = outcome.realm_id
+    if realm_id is None:
+        return
+    if outcome.mirror is not None:
+        upsert_rows(session, realm_id, outcome.mirror[0], [outcome.mirror[1]], None)
+    if outcome.link is not None:
+        _write_link(session, realm_id, outcome.link, outcome.figures)
+        _wake(session, f"{outcome.link.kind}:{outcome.link.jobroutr_id}", now)
+    elif outcome.figures is not None and claim.event_id is not None:
+        event = session.get(Event, claim.event_id)
+        if event is not None and event.record_kind and event.record_id:
+            row = session.get(Link, (realm_id, event.record_kind, event.record_id))
+            if row is not None and row.qbo_id == outcome.qbo_id:
+                row.figures = dict(outcome.figures)
+                row.updated_at = now
+                session.add(row)
 
 
 def _like_token(token: str) -> str:
@@ -348,111 +366,3 @@ def counts(engine: Engine) -> dict[str, int]:
         return dict(
             session.exec(select(Event.status, func.count()).group_by(col(Event.status))).all()
         )
-
-
-class NotRetryableError(Exception):
-    def __init__(self, event_id: str, status: str | None) -> None:
-        super().__init__(event_id, status)
-        self.event_id = event_id
-        self.status = status
-
-
-def _requeue(session: Session, event: Event, job: Job, now: datetime) -> None:
-    if event.error_code not in UNCERTAIN_CODES:
-        # QuickBooks refused definitely (or never got the write): a new requestid, or the retry
-        # would only be answered with the stored refusal.
-        job.generation += 1
-        job.request_id = None
-    job.state = JobState.QUEUED
-    job.run_after = now
-    job.attempts = 0
-    job.waited_seconds = 0.0  # an operator's retry gives a waiting invoice a fresh wait
-    job.last_error = None
-    job.waiting_for = None
-    job.waits_on = None
-    job.updated_at = now
-    event.status = EventStatus.QUEUED
-    event.error_code = event.error_message = event.error_hint = None
-    event.updated_at = now
-    session.add(job)
-    session.add(event)
-
-
-def retry(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[str]:
-    """Queue failed (or waiting) events again, in their original order. ``None``: every failed
-    one. Unknown ids or events in another state raise ``NotRetryableError`` and change nothing."""
-    now = utcnow()
-    with session_scope(engine) as session:
-        if event_ids is None:
-            pairs = session.exec(
-                select(Event, Job)
-                .join(Job, col(Job.event_id) == col(Event.id))
-                .where(col(Event.status) == EventStatus.FAILED)
-                .order_by(col(Job.id))
-            ).all()
-        else:
-            pairs = []
-            for event_id in dict.fromkeys(event_ids):  # each once, whatever the caller sent
-                event = session.get(Event, event_id)
-                job = (
-                    session.exec(select(Job).where(col(Job.event_id) == event_id)).first()
-                    if event
-                    else None
-                )
-                if (
-                    event is None
-                    or job is None
-                    or event.status not in (EventStatus.FAILED, EventStatus.WAITING)
-                    or job.state == JobState.RUNNING
-                ):
-                    raise NotRetryableError(event_id, event.status if event else None)
-                pairs.append((event, job))
-        for event, job in pairs:
-            _requeue(session, event, job, now)
-        done = [event.id for event, _ in pairs]
-        if done:
-            audit.record(session, actor=actor, action="events.retry", events=done[:100],
-                         count=len(done))  # fmt: skip
-        return done
-
-
-SKIPPED = Failure("skipped", "An operator chose not to write this event to QuickBooks.")
-
-
-def skip(engine: Engine, event_ids: list[str] | None, *, actor: str) -> list[str]:
-    """Give up on failed (or waiting) events for good: they end ``ignored`` (code ``skipped``),
-    nothing is written to QuickBooks. ``None``: every failed one."""
-    now = utcnow()
-    with session_scope(engine) as session:
-        if event_ids is None:
-            events = list(
-                session.exec(select(Event).where(col(Event.status) == EventStatus.FAILED)).all()
-            )
-        else:
-            events = []
-            for event_id in dict.fromkeys(event_ids):
-                event = session.get(Event, event_id)
-                if event is None or event.status not in (EventStatus.FAILED, EventStatus.WAITING):
-                    raise NotRetryableError(event_id, event.status if event else None)
-                events.append(event)
-        for event in events:
-            job = session.exec(select(Job).where(col(Job.event_id) == event.id)).first()
-            if job is not None and job.state == JobState.RUNNING:
-                raise NotRetryableError(event.id, JobState.RUNNING)
-            if job is not None:
-                job.state = JobState.DONE
-                job.lease_owner = None
-                job.lease_expires_at = None
-                job.updated_at = now
-                session.add(job)
-            event.status = EventStatus.IGNORED
-            event.error_code = SKIPPED.code
-            event.error_message = SKIPPED.message
-            event.error_hint = None
-            event.updated_at = now
-            session.add(event)
-        done = [event.id for event in events]
-        if done:
-            audit.record(session, actor=actor, action="events.skip", events=done[:100],
-                         count=len(done))  # fmt: skip
-        return done

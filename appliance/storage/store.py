@@ -172,6 +172,7 @@ class Store:
             running=counts.get(JobState.RUNNING, 0),
             waiting=counts.get(JobState.WAITING, 0),
             failed=counts.get(JobState.FAILED, 0),
+            mismatch=counts.get(JobState.MISMATCH, 0),
             oldest_queued_age_seconds=age,
         )
 

@@ -1,12 +1,16 @@
 """The operator's view of the events JobRoutr sent, and their hand on the ones that are stuck.
 
-``retry`` queues failed (or waiting) events again; ``skip`` gives up on them for good (they end
-``ignored``, nothing is written to QuickBooks). Both are all-or-nothing: one event that cannot be
-retried or skipped (unknown, done, running...) refuses the whole request, with a sentence naming
-it, and nothing changes. Both are audited with the operator's name.
+``retry`` queues failed, waiting or mismatched events again; ``skip`` gives up on failed or
+waiting ones for good (they end ``ignored``, nothing is written to QuickBooks); ``accept`` lets a
+mismatch's QuickBooks figures stand (it ends ``done``). Each is all-or-nothing: one event that
+cannot be retried, skipped or accepted (unknown, done, running...) refuses the whole request, with
+a sentence naming it, and nothing changes. Each is audited with the operator's name.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 from appliance.core.admin import (
     EVENT_STATUSES,
@@ -14,14 +18,25 @@ from appliance.core.admin import (
     EventError,
     EventInfo,
     EventList,
+    EventMismatch,
+    Totals,
 )
 from appliance.core.states import EventStatus
 from appliance.errors import ApplianceError
 from appliance.storage import push as store_push
-from appliance.storage.push import EventRow, NotRetryableError
+from appliance.storage import review
+from appliance.storage.push import EventRow
+from appliance.storage.review import NotRetryableError
 from appliance.storage.store import Store
 
-ACTIONS = {"retry": "retried", "skip": "skipped"}
+ACTIONS = {"retry": "retried", "skip": "skipped", "accept": "accepted"}
+#: What an operator does about a mismatch (docs/push.md says more).
+MISMATCH_HINT = (
+    "QuickBooks figured other totals than the bill. Check the tax mappings of the invoice's "
+    "rates and the company's tax settings in QuickBooks, then retry the event (`appliance events "
+    "retry {id}`: the invoice in QuickBooks is updated, never written twice); or let QuickBooks' "
+    "figures stand with `appliance events accept {id}`."
+)
 
 
 class EventRefusedError(ApplianceError):
@@ -64,6 +79,34 @@ def event_info(row: EventRow) -> EventInfo:
         else None,
         error=error,
         last_error=last_error,
+        mismatch=mismatch_of(event.id, status, event.details),
+    )
+
+
+def _totals(side: Any) -> Totals:
+    side = side if isinstance(side, dict) else {}
+    return Totals(
+        total=None if side.get("total") is None else str(side["total"]),
+        tax=None if side.get("tax") is None else str(side["tax"]),
+    )
+
+
+def mismatch_of(event_id: str, status: str, details: dict[str, Any] | None) -> EventMismatch | None:
+    """Both sides' totals of a mismatch, or of one accepted (then ``done``); else None."""
+    if not details or "qbo" not in details:
+        return None
+    accepted = details.get("accepted") if isinstance(details.get("accepted"), dict) else None
+    if status != EventStatus.MISMATCH and accepted is None:
+        return None
+    at = accepted.get("at") if accepted else None
+    return EventMismatch(
+        qbo=_totals(details.get("qbo")),
+        jobroutr=_totals(details.get("jobroutr")),
+        hint=MISMATCH_HINT.format(id=event_id)
+        if accepted is None
+        else "QuickBooks' figures were accepted.",
+        accepted_by=str(accepted.get("by")) if accepted else None,
+        accepted_at=datetime.fromisoformat(at) if isinstance(at, str) else None,
     )
 
 
@@ -92,7 +135,7 @@ def retry(store: Store, event_ids: list[str] | None, *, actor: str) -> EventActi
     """Queue the events again (``None``: every failed one), in the order they were received."""
     ids = list(dict.fromkeys(event_ids)) if event_ids is not None else None
     try:
-        done = store_push.retry(store.engine, ids, actor=actor)
+        done = review.retry(store.engine, ids, actor=actor)
     except NotRetryableError as exc:
         raise _refused("retry", exc, several=bool(ids and len(ids) > 1)) from None
     return EventActionReport(action="retry", event_ids=done, count=len(done))
@@ -102,10 +145,20 @@ def skip(store: Store, event_ids: list[str] | None, *, actor: str) -> EventActio
     """End the events as ``ignored`` (``None``: every failed one): never written to QuickBooks."""
     ids = list(dict.fromkeys(event_ids)) if event_ids is not None else None
     try:
-        done = store_push.skip(store.engine, ids, actor=actor)
+        done = review.skip(store.engine, ids, actor=actor)
     except NotRetryableError as exc:
         raise _refused("skip", exc, several=bool(ids and len(ids) > 1)) from None
     return EventActionReport(action="skip", event_ids=done, count=len(done))
+
+
+def accept(store: Store, event_ids: list[str], *, actor: str) -> EventActionReport:
+    """Let mismatches' QuickBooks figures stand: they end ``done``, with who and when kept."""
+    ids = list(dict.fromkeys(event_ids))
+    try:
+        done = review.accept(store.engine, ids, actor=actor)
+    except NotRetryableError as exc:
+        raise _refused("accept", exc, several=len(ids) > 1) from None
+    return EventActionReport(action="accept", event_ids=done, count=len(done))
 
 
 def _refused(action: str, exc: NotRetryableError, *, several: bool) -> EventRefusedError:
@@ -129,13 +182,29 @@ def _refused(action: str, exc: NotRetryableError, *, several: bool) -> EventRefu
             f"(`appliance events show {exc.event_id}` says when)."
         )
     else:
-        hint = (
-            f"Only failed or waiting events can be {done}; `appliance events --status failed` "
-            "lists the failed ones."
-        )
+        hint = _which_can(action, exc)
     return EventRefusedError(
         f"Event {exc.event_id} is {exc.status}, so it cannot be {done}.{nothing}",
         event_id=exc.event_id,
         status=exc.status,
         hint=hint,
+    )
+
+
+def _which_can(action: str, exc: NotRetryableError) -> str:
+    """What the action can be done to, for an event in the wrong state."""
+    if action == "accept":
+        return (
+            "Only a mismatch (QuickBooks' totals not the bill's) can be accepted; "
+            "`appliance events --status mismatch` lists them."
+        )
+    if action == "skip" and exc.status == EventStatus.MISMATCH:
+        return (
+            f"It is in QuickBooks already: accept it (`appliance events accept {exc.event_id}`) "
+            f"or fix the mapping and retry it (`appliance events retry {exc.event_id}`)."
+        )
+    what = "failed, waiting or mismatched" if action == "retry" else "failed or waiting"
+    return (
+        f"Only {what} events can be {ACTIONS[action]}; `appliance events --status failed` "
+        "lists the failed ones."
     )

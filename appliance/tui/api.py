@@ -89,6 +89,9 @@ class Api:
     async def skip(self, event_ids: list[str] | None) -> EventActionReport:
         return await self._call(lambda c: c.skip_events(event_ids))
 
+    async def accept(self, event_ids: list[str]) -> EventActionReport:
+        return await self._call(lambda c: c.accept_events(event_ids))
+
     async def connect_start(self) -> ConnectStartReport:
         return await self._call(lambda c: c.connect_start(allow_other_company=False))
 

@@ -1,4 +1,5 @@
-"""Status: the link at a glance, and the events that need the operator."""
+"""Status: the link at a glance, and the events that need the operator (failed ones to retry or
+skip; mismatches, invoices whose QuickBooks totals differ from the bill, to retry or accept)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from appliance.core.activity import summary
-from appliance.core.admin import EventInfo, StatusReport
+from appliance.core.admin import EventInfo, EventList, EventMismatch, StatusReport
 from appliance.errors import ServiceNotRunningError
 from appliance.tui.common import (
     REFRESH_SECONDS,
@@ -23,13 +24,31 @@ from appliance.tui.common import (
 NOT_RUNNING_HINT = "Start it with `appliance serve` (or `systemctl start jobroutr-gateway`)."
 
 
+STATUS_COLOURS = {"failed": "red", "mismatch": "magenta"}
+
+
+def mismatch_lines(found: EventMismatch) -> list[str]:
+    """QuickBooks' totals beside the bill's, and what to do (or who accepted QuickBooks')."""
+    qbo, bill = found.qbo, found.jobroutr
+    lines = [
+        f"[magenta]QuickBooks: total {qbo.total or '?'}, tax {qbo.tax or '?'} - "
+        f"JobRoutr: total {bill.total or '?'}, tax {bill.tax or '?'}[/]"
+    ]
+    if found.accepted_at is not None:
+        lines.append(f"Accepted by {found.accepted_by or '?'}, {ago(found.accepted_at)}.")
+    else:
+        lines.append(f"Hint: {found.hint}")
+        lines.append("r: retry (after fixing the tax mapping) - m: accept QuickBooks' totals")
+    return lines
+
+
 def short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class StatusScreen(ConsoleScreen):
-    """Connection, queue, recent activity; the failed events (or, when none failed, the latest
-    ones) with their reason and hint, to retry or skip."""
+    """Connection, queue, recent activity; the failed and mismatched events (or, when none,
+    the latest ones) with their reason and hint, to retry, skip or accept."""
 
     mode = "status"
     refresh_every = REFRESH_SECONDS
@@ -38,6 +57,7 @@ class StatusScreen(ConsoleScreen):
         Binding("R", "retry_all", "Retry all"),
         Binding("k", "skip", "Skip"),
         Binding("K", "skip_all", "Skip all"),
+        Binding("m", "accept", "Accept"),
         Binding("f", "toggle_failed", "Failed/recent"),
     ]
 
@@ -77,19 +97,22 @@ class StatusScreen(ConsoleScreen):
         self.show_status(status)
         failed = self.only_failed
         if failed is None:
-            failed = status.queue.failed > 0
+            failed = status.queue.failed > 0 or status.queue.mismatch > 0
         events = await self.api.events(status="failed" if failed else None, limit=100)
+        title = "Failed events" if failed else "Recent events"
+        if failed and status.queue.mismatch:
+            events = await self.with_mismatches(events)
+            title = "Failed and mismatched events"
         self.showing_failed = failed
         self.events = events.items
         counts = ", ".join(f"{n} {s}" for s, n in events.counts.items() if n) or "none yet"
-        self.query_one("#events-title", Static).update(
-            f"[b]{'Failed events' if failed else 'Recent events'}[/b] (all events: {counts})"
-        )
+        self.query_one("#events-title", Static).update(f"[b]{title}[/b] (all events: {counts})")
         table = self.query_one("#events", DataTable)
         row = table.cursor_row
         table.clear()
         for event in events.items:
-            status_text = f"[red]{event.status}[/]" if event.status == "failed" else event.status
+            colour = STATUS_COLOURS.get(event.status)
+            status_text = f"[{colour}]{event.status}[/]" if colour else event.status
             table.add_row(
                 ago(event.received_at),
                 event.type,
@@ -103,6 +126,12 @@ class StatusScreen(ConsoleScreen):
             table.move_cursor(row=min(row, len(events.items) - 1))
         self.show_detail()
 
+    async def with_mismatches(self, failed: EventList) -> EventList:
+        """The failed events and the mismatched ones, newest first."""
+        mismatched = await self.api.events(status="mismatch", limit=100)
+        items = sorted(failed.items + mismatched.items, key=lambda e: e.received_at, reverse=True)
+        return EventList(items=items, counts=failed.counts)
+
     def show_status(self, status: StatusReport) -> None:
         health = connection_lines(status.connection)
         if status.connection is not None:
@@ -112,6 +141,8 @@ class StatusScreen(ConsoleScreen):
         oldest = queue.oldest_queued_age_seconds
         age = f", oldest waiting {oldest:.0f}s" if oldest is not None else ""
         failed = f"[red]{queue.failed} failed[/]" if queue.failed else "0 failed"
+        if queue.mismatch:
+            failed += f", [magenta]{queue.mismatch} mismatched[/]"
         lines = [
             f"Queue: {queue.queued} queued, {queue.running} running, {queue.waiting} waiting, "
             f"{failed}{age}."
@@ -145,6 +176,8 @@ class StatusScreen(ConsoleScreen):
             lines.append(f"[red]{event.error.code}: {event.error.message}[/]")
             if event.error.hint:
                 lines.append(f"Hint: {event.error.hint}")
+        if event.mismatch is not None:
+            lines.extend(mismatch_lines(event.mismatch))
         if event.waiting_for:
             lines.append(f"Waiting for {event.waiting_for}")
         if event.last_error:
@@ -153,16 +186,17 @@ class StatusScreen(ConsoleScreen):
             lines.append(f"QuickBooks id {event.qbo_id}")
         detail.update("\n".join(lines))
 
-    def failed_selected(self) -> EventInfo | None:
+    def failed_selected(self, *statuses: str) -> EventInfo | None:
         event = self.selected()
-        if event is None or event.status != "failed":
-            self.app.notify("Choose a failed event first.", severity="warning")
+        if event is None or event.status not in (statuses or ("failed",)):
+            what = " or ".join(statuses or ("failed",))
+            self.app.notify(f"Choose a {what} event first.", severity="warning")
             return None
         return event
 
     @work(group="act")
     async def action_retry(self) -> None:
-        event = self.failed_selected()
+        event = self.failed_selected("failed", "mismatch")
         if event is not None:
             await self.act(self.api.retry([event.event_id]), f"{event.event_id} queued again.")
 
@@ -190,6 +224,16 @@ class StatusScreen(ConsoleScreen):
             report = await self.act(self.api.skip(None), "")
             if report is not None:
                 self.app.notify(f"{report.count} failed event(s) skipped.")
+
+    @work(group="act")
+    async def action_accept(self) -> None:
+        event = self.failed_selected("mismatch")
+        if event is None:
+            return
+        if await self.app.push_screen_wait(
+            Confirm(f"Accept {event.event_id}? QuickBooks' totals stand; it ends done.")
+        ):
+            await self.act(self.api.accept([event.event_id]), f"{event.event_id} accepted.")
 
     def action_toggle_failed(self) -> None:
         self.only_failed = not self.showing_failed

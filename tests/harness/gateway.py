@@ -24,7 +24,7 @@ from tests.harness.processes import run_appliance, wait_until
 from tests.harness.service import Service, appliance_settings, env_for, start
 from tests.harness.store import webhook_secret
 
-FINAL = ("done", "failed", "ignored")
+FINAL = ("done", "mismatch", "failed", "ignored")
 
 
 class Gateway:

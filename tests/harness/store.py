@@ -1,6 +1,7 @@
 """Ways into the store that only tests take: reading it as the service would find it (open, read,
-close), the audit log read back newest first (the service only appends to it), and a running
-job's requestid set by hand (the service sets it when a job is claimed)."""
+close), the audit log read back newest first (the service only appends to it), a running job's
+requestid set by hand (the service sets it when a job is claimed), and an invoice event put in the
+store already ended ``mismatch`` (the service's workers never take a finished job)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlmodel import Session, col, select
 from appliance.config import Settings
 from appliance.storage import credentials
 from appliance.storage.db import session_scope
-from appliance.storage.models import AuditEntry, Job
+from appliance.storage.models import AuditEntry, Event, Job
 from appliance.storage.store import Store
 
 
@@ -58,3 +59,40 @@ def remember_request_id(engine: Engine, job_id: int, fence: int, request_id: str
     with session_scope(engine) as session:
         result = session.exec(update(Job).where(*held).values(request_id=request_id[:50]))
         return bool(result.rowcount == 1)
+
+
+def plant_mismatch(
+    settings: Settings, event_id: str, invoice_id: str, qbo_id: str, details: dict[str, Any]
+) -> None:
+    """An ``invoice.created`` event and its job, as a push that wrote the invoice with other
+    totals than the bill's leaves them (no link: that needs a connected company)."""
+    store = Store.open(settings)
+    try:
+        with session_scope(store.engine) as session:
+            payload = {"type": "invoice.created", "data": {"id": invoice_id}}
+            session.add(
+                Event(
+                    id=event_id,
+                    type="invoice.created",
+                    record_kind="invoice",
+                    record_id=invoice_id,
+                    payload=payload,
+                    status="mismatch",
+                    attempts=1,
+                    qbo_id=qbo_id,
+                    details=details,
+                    first_response={"event_id": event_id, "status": "queued"},
+                )
+            )
+            session.flush()
+            session.add(
+                Job(
+                    event_id=event_id,
+                    kind="invoice.created",
+                    record_key=f"invoice:{invoice_id}",
+                    state="mismatch",
+                    attempts=1,
+                )
+            )
+    finally:
+        store.close()

@@ -18,6 +18,7 @@ from appliance.gateway.runtime import Runtime
 from appliance.storage import push as jobs
 from appliance.storage import queue
 from appliance.storage.events import accept
+from appliance.storage.outcomes import Failure
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from tests.harness.store import recent_audit
@@ -63,16 +64,17 @@ def outcome(store: Store, event_id: str, state: str, **kwargs: Any) -> None:
 def test_a_failed_event_shows_quickbooks_reason_and_the_hint(
     admin: TestClient, store: Store
 ) -> None:
-    refusal = jobs.Failure("6140", "QuickBooks refused it: Duplicate Document Number.", "Renumber.")
+    refusal = Failure("6140", "QuickBooks refused it: Duplicate Document Number.", "Renumber.")
     outcome(store, "evt_failed", "failed", failure=refusal)
     later = utcnow() + timedelta(minutes=5)
-    transient = jobs.Failure("transient", "QuickBooks answered 503.")
+    transient = Failure("transient", "QuickBooks answered 503.")
     outcome(store, "evt_again", "queued", failure=transient, run_after=later)
 
     listed = admin.get("/v1/events").json()
     assert [e["event_id"] for e in listed["items"]] == ["evt_again", "evt_failed"]
     assert listed["counts"] == {
-        "queued": 1, "running": 0, "waiting": 0, "done": 0, "failed": 1, "ignored": 0,
+        "queued": 1, "running": 0, "waiting": 0, "done": 0, "mismatch": 0, "failed": 1,
+        "ignored": 0,
     }  # fmt: skip
     assert listed["next_before"] is None
 
@@ -102,8 +104,8 @@ def test_a_failed_event_shows_quickbooks_reason_and_the_hint(
 def test_retry_and_skip_answer_a_report_and_are_audited_under_the_operator(
     admin: TestClient, store: Store
 ) -> None:
-    outcome(store, "evt_1", "failed", failure=jobs.Failure("6000", "Refused."))
-    outcome(store, "evt_2", "failed", failure=jobs.Failure("6000", "Refused."))
+    outcome(store, "evt_1", "failed", failure=Failure("6000", "Refused."))
+    outcome(store, "evt_2", "failed", failure=Failure("6000", "Refused."))
 
     retried = admin.post("/v1/events/retry", json={"event_ids": ["evt_1", "evt_1"]})
     assert retried.status_code == 200, retried.text

@@ -16,9 +16,11 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from appliance.config import Settings
 from tests.harness.cli import invoke
 from tests.harness.processes import APPLIANCE, appliance_env, run_appliance, wait_until
 from tests.harness.service import Service, appliance_settings, env_for, start
+from tests.harness.store import plant_mismatch
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +28,11 @@ CONNECTION = "a QuickBooks connection"
 
 
 class Running:
-    def __init__(self, service: Service, api_key: str, webhook_secret: str) -> None:
+    def __init__(
+        self, service: Service, api_key: str, webhook_secret: str, settings: Settings
+    ) -> None:
         self.service = service
+        self.settings = settings
         self.env = service.env
         self.api_key = api_key
         self.webhook_secret = webhook_secret
@@ -92,7 +97,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     api_key = next(w for w in init.stdout.split() if w.startswith("jra_"))
     webhook_secret = next(w for w in init.stdout.split() if w.startswith("whsec_"))
     service = start(env, settings)
-    state = Running(service, api_key, webhook_secret)
+    state = Running(service, api_key, webhook_secret, settings)
     state.send("evt_cli_1", "cus_cli_1", "Alberta Street Bakery")
     state.send("evt_cli_2", "cus_cli_2", "Division Street Dental")
     state.send("evt_cli_3", "cus_cli_3", "Hawthorne Hardware")
@@ -179,7 +184,7 @@ def test_skip_ends_an_event_ignored_and_the_pull_api_shows_it(running: Running) 
     again = cli("events", "retry", "evt_cli_2", env=running.env)
     assert again.returncode == 1
     assert "Event evt_cli_2 is ignored, so it cannot be retried." in again.stderr
-    assert "Hint: Only failed or waiting events can be retried" in again.stderr
+    assert "Hint: Only failed, waiting or mismatched events can be retried" in again.stderr
     assert "Traceback" not in again.stderr
     assert running.event("evt_cli_2")["status"] == "ignored"
 
@@ -270,3 +275,87 @@ def test_events_when_the_service_is_not_running_says_how_to_start_it(
         assert "The appliance service is not running" in result.stderr
         assert "appliance serve" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+#: An invoice QuickBooks taxed (the bill had no tax): what a mismatch's event keeps.
+FIGURES = {
+    "qbo": {"total": "107.25", "tax": "7.25"},
+    "jobroutr": {"total": "100.00", "tax": "0.00"},
+}
+
+
+def pulled(running: Running, event_id: str) -> dict:
+    response = httpx.get(
+        f"{running.service.url}/api/v1/events/{event_id}",
+        headers={"Authorization": f"Bearer {running.api_key}"},
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_a_mismatch_shows_both_figures_cannot_be_skipped_and_is_accepted(
+    running: Running,
+) -> None:
+    plant_mismatch(running.settings, "evt_cli_mm1", "inv_cli_mm1", "171", FIGURES)
+
+    listed = cli("events", "--status", "mismatch", env=running.env)
+    assert listed.returncode == 0, listed.stderr
+    assert "evt_cli_mm1" in listed.stdout
+    assert "QuickBooks: total 107.25, tax 7.25; JobRoutr: total 100.00, tax 0.00" in listed.stdout
+    assert "appliance events accept evt_cli_mm1" in listed.stdout  # the hint
+    shown = json.loads(cli("events", "show", "evt_cli_mm1", "--json", env=running.env).stdout)
+    assert shown["status"] == "mismatch"
+    assert shown["qbo_id"] == "171"
+    assert shown["mismatch"]["qbo"] == {"total": "107.25", "tax": "7.25"}
+    assert shown["mismatch"]["jobroutr"] == {"total": "100.00", "tax": "0.00"}
+    pull = pulled(running, "evt_cli_mm1")
+    assert pull["status"] == "mismatch"
+    assert pull["mismatch"] == {**FIGURES, "accepted_at": None}
+
+    skipped = cli("events", "skip", "evt_cli_mm1", "--yes", env=running.env)
+    assert skipped.returncode == 1
+    assert "Event evt_cli_mm1 is mismatch, so it cannot be skipped." in skipped.stderr
+    assert "appliance events accept evt_cli_mm1" in skipped.stderr
+    assert "Traceback" not in skipped.stderr
+
+    accepted = cli("events", "accept", "evt_cli_mm1", env=running.env)
+    assert accepted.returncode == 0, accepted.stderr
+    assert "Accepted 1 event" in accepted.stdout
+    event = running.event("evt_cli_mm1")
+    assert event["status"] == "done"
+    assert event["mismatch"]["accepted_by"].startswith("uid ")  # who, as the kernel said
+    assert event["mismatch"]["accepted_at"]
+    human = cli("events", "show", "evt_cli_mm1", env=running.env)
+    assert "Accepted by" in human.stdout
+    pull = pulled(running, "evt_cli_mm1")
+    assert pull["status"] == "done"
+    assert pull["mismatch"]["accepted_at"]
+
+    again = cli("events", "accept", "evt_cli_mm1", env=running.env)
+    assert again.returncode == 1
+    assert "Event evt_cli_mm1 is done, so it cannot be accepted." in again.stderr
+    assert "--status mismatch" in again.stderr
+
+
+def test_a_mismatch_is_retried_and_accept_needs_the_ids(running: Running) -> None:
+    plant_mismatch(running.settings, "evt_cli_mm2", "inv_cli_mm2", "172", FIGURES)
+
+    missing = invoke("events", "accept", env=running.env)
+    assert missing.exit_code == 2
+    empty = running.admin.post("/v1/events/accept", json={"event_ids": []})
+    assert empty.status_code == 400
+    assert empty.headers["content-type"].startswith("application/problem+json")
+    assert empty.json()["hint"]
+    refused = running.admin.post("/v1/events/accept", json={"event_ids": ["evt_cli_1"]})
+    assert refused.status_code == 409
+    assert "cannot be accepted" in refused.json()["detail"]
+
+    retried = cli("events", "retry", "evt_cli_mm2", env=running.env)
+    assert retried.returncode == 0, retried.stderr
+    assert "Retried 1 event" in retried.stdout
+    # Queued again (not connected, the worker parks it): no longer a mismatch, figures gone.
+    wait_until(
+        lambda: running.event("evt_cli_mm2")["status"] in ("queued", "waiting"),
+        what="the retried mismatch to be queued",
+    )
+    assert running.event("evt_cli_mm2")["mismatch"] is None

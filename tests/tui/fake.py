@@ -21,6 +21,7 @@ from appliance.core.admin import (
     EventError,
     EventInfo,
     EventList,
+    EventMismatch,
     ImportReport,
     ImportSkipInfo,
     OnboardingInfo,
@@ -29,6 +30,7 @@ from appliance.core.admin import (
     SettingsInfo,
     StatusReport,
     StoreInfo,
+    Totals,
 )
 from appliance.core.books import TaxModel
 from appliance.errors import ServiceNotRunningError
@@ -78,6 +80,7 @@ class FakeApi(Api):
         self.running = running
         self.connected = connected
         self.saved = SettingsInfo(realm_id=REALM, income_account=INCOME[4], expense_account=None)
+        self.acted: list[tuple[str, list[str] | None]] = []  # (action, event ids) asked for
 
     def _at(self, **delta: float) -> datetime:
         return self.now + timedelta(**delta)
@@ -129,7 +132,9 @@ class FakeApi(Api):
             )
             if self.connected
             else None,
-            queue=QueueInfo(queued=3, running=1, waiting=1, failed=2, oldest_queued_age_seconds=4),
+            queue=QueueInfo(
+                queued=3, running=1, waiting=1, failed=2, mismatch=1, oldest_queued_age_seconds=4
+            ),
             api_keys=1,
             webhook_secret_set=True,
             activity=ActivityInfo(
@@ -183,6 +188,25 @@ class FakeApi(Api):
                 ),
             ),
         ]
+        mismatched = [
+            EventInfo(
+                event_id="evt_2Yb7kQ2mT8",
+                type="invoice.created",
+                record_kind="invoice",
+                record_id="inv_30415",
+                status="mismatch",
+                attempts=1,
+                qbo_id="1187",
+                received_at=self._at(minutes=-4, seconds=-20),
+                updated_at=self._at(minutes=-4, seconds=-17),
+                mismatch=EventMismatch(
+                    qbo=Totals(total="236.86", tax="19.36"),
+                    jobroutr=Totals(total="236.85", tax="19.35"),
+                    hint="QuickBooks figured other totals than the bill. Check the tax mappings "
+                    "of the invoice's rates, then retry the event; or accept QuickBooks' figures.",
+                ),
+            )
+        ]
         done = [
             EventInfo(
                 event_id=f"evt_2Yb7kP{n}",
@@ -203,14 +227,27 @@ class FakeApi(Api):
                 ]
             )
         ]
-        items = failed if status == "failed" else failed + done
+        by_status = {"failed": failed, "mismatch": mismatched}
+        items = by_status[status] if status else failed + mismatched + done
         return EventList(
             items=items[:limit],
-            counts={"queued": 3, "running": 1, "waiting": 1, "done": 212, "failed": 2},
+            counts={
+                "queued": 3,
+                "running": 1,
+                "waiting": 1,
+                "done": 212,
+                "mismatch": 1,
+                "failed": 2,
+            },
         )
 
     async def retry(self, event_ids: list[str] | None) -> EventActionReport:
+        self.acted.append(("retry", event_ids))
         return EventActionReport(action="retry", event_ids=event_ids or [], count=1)
+
+    async def accept(self, event_ids: list[str]) -> EventActionReport:
+        self.acted.append(("accept", event_ids))
+        return EventActionReport(action="accept", event_ids=event_ids, count=len(event_ids))
 
     async def connect_start(self) -> ConnectStartReport:
         self._check()

@@ -12,9 +12,10 @@ import pytest
 from sqlmodel import col, select
 
 from appliance.storage import push as jobs
-from appliance.storage import queue
+from appliance.storage import queue, review
 from appliance.storage.events import accept
 from appliance.storage.models import AuditEntry, Event, Job
+from appliance.storage.outcomes import Failure
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from appliance.sync.push import Pusher
@@ -48,7 +49,7 @@ def failed(store: Store, event_id: str, code: str = "6240") -> None:
     receive(store, event_id)
     claim = take(store, event_id)
     assert remember_request_id(store.engine, claim.job_id, claim.fence, f"{event_id}:w")
-    failure = jobs.Failure(code, f"QuickBooks refused it ({code}).", "Rename it, then retry.")
+    failure = Failure(code, f"QuickBooks refused it ({code}).", "Rename it, then retry.")
     assert jobs.complete(store.engine, claim, jobs.Failed(failure))
 
 
@@ -89,7 +90,7 @@ def test_retry_of_a_definitely_refused_event_requeues_it_with_a_new_requestid(
     assert before_event.status == "failed"
     assert before_job.request_id == "evt_refused:w"
 
-    assert jobs.retry(store.engine, ["evt_refused"], actor="dana@cli") == ["evt_refused"]
+    assert review.retry(store.engine, ["evt_refused"], actor="dana@cli") == ["evt_refused"]
 
     event, job = state(store, "evt_refused")
     assert event.status == "queued"
@@ -113,7 +114,7 @@ def test_retry_after_giving_up_keeps_the_requestid_so_nothing_is_written_twice(
     failed(store, "evt_unsure", code="gave-up")
     _, before = state(store, "evt_unsure")
 
-    assert jobs.retry(store.engine, ["evt_unsure"], actor="dana@cli") == ["evt_unsure"]
+    assert review.retry(store.engine, ["evt_unsure"], actor="dana@cli") == ["evt_unsure"]
 
     event, job = state(store, "evt_unsure")
     assert event.status == "queued"
@@ -124,7 +125,7 @@ def test_retry_after_giving_up_keeps_the_requestid_so_nothing_is_written_twice(
 
 def test_a_waiting_event_can_be_retried(store: Store) -> None:
     ended(store, "evt_wait", "waiting", waiting_for="a QuickBooks connection", run_after=_later())
-    assert jobs.retry(store.engine, ["evt_wait"], actor="t") == ["evt_wait"]
+    assert review.retry(store.engine, ["evt_wait"], actor="t") == ["evt_wait"]
     event, job = state(store, "evt_wait")
     assert event.status == "queued"
     assert job.state == "queued"
@@ -143,7 +144,7 @@ def test_retry_or_skip_of_an_event_that_is_not_stuck_refuses_and_changes_nothing
         take(store, "evt_other")
     elif other == "ignored":
         failed(store, "evt_other")
-        jobs.skip(store.engine, ["evt_other"], actor="t")
+        review.skip(store.engine, ["evt_other"], actor="t")
     target = "evt_nope" if other == "unknown" else "evt_other"
     expected_status = None if other == "unknown" else other
     entries = len(audit_log(store))
@@ -151,8 +152,8 @@ def test_retry_or_skip_of_an_event_that_is_not_stuck_refuses_and_changes_nothing
         i: state(store, i) for i in ("evt_failed", *(() if other == "unknown" else (target,)))
     }
 
-    for action in (jobs.retry, jobs.skip):
-        with pytest.raises(jobs.NotRetryableError) as refused:
+    for action in (review.retry, review.skip):
+        with pytest.raises(review.NotRetryableError) as refused:
             action(store.engine, ["evt_failed", target], actor="t")
         assert refused.value.event_id == target
         assert refused.value.status == expected_status
@@ -181,11 +182,11 @@ def test_retry_of_all_failed_takes_only_the_failed_ones_in_the_order_received(
         store,
         "evt_q",
         "queued",
-        failure=jobs.Failure("transient", "QuickBooks said 503."),
+        failure=Failure("transient", "QuickBooks said 503."),
         run_after=_later(),
     )
 
-    assert jobs.retry(store.engine, None, actor="dana@cli") == ["evt_z", "evt_a"]
+    assert review.retry(store.engine, None, actor="dana@cli") == ["evt_z", "evt_a"]
 
     assert [state(store, i)[0].status for i in ("evt_z", "evt_m", "evt_d", "evt_a", "evt_q")] == [
         "queued",
@@ -196,19 +197,19 @@ def test_retry_of_all_failed_takes_only_the_failed_ones_in_the_order_received(
     ]
     [entry] = audit_log(store)
     assert entry.detail == {"events": ["evt_z", "evt_a"], "count": 2}
-    assert jobs.retry(store.engine, None, actor="t") == []
+    assert review.retry(store.engine, None, actor="t") == []
     assert len(audit_log(store)) == 1  # nothing retried, nothing audited
 
 
 def test_skip_ends_a_failed_event_as_ignored_with_code_skipped(store: Store) -> None:
     failed(store, "evt_skip")
 
-    assert jobs.skip(store.engine, ["evt_skip"], actor="dana@cli") == ["evt_skip"]
+    assert review.skip(store.engine, ["evt_skip"], actor="dana@cli") == ["evt_skip"]
 
     event, job = state(store, "evt_skip")
     assert event.status == "ignored"
     assert event.error_code == "skipped"
-    assert event.error_message == jobs.SKIPPED.message
+    assert event.error_message == review.SKIPPED.message
     assert event.error_hint is None
     assert job.state == "done"
     assert job.lease_owner is None
@@ -216,8 +217,8 @@ def test_skip_ends_a_failed_event_as_ignored_with_code_skipped(store: Store) -> 
     assert entry.action == "events.skip"
     assert entry.actor == "dana@cli"
     assert entry.detail == {"events": ["evt_skip"], "count": 1}
-    with pytest.raises(jobs.NotRetryableError):
-        jobs.retry(store.engine, ["evt_skip"], actor="t")  # skipped is for good
+    with pytest.raises(review.NotRetryableError):
+        review.retry(store.engine, ["evt_skip"], actor="t")  # skipped is for good
 
 
 def test_skipping_a_waiting_event_lets_the_later_events_of_its_record_go_on(
@@ -227,7 +228,7 @@ def test_skipping_a_waiting_event_lets_the_later_events_of_its_record_go_on(
     receive(store, "evt_next", record="cus_evt_held")  # the same record, received after
     assert queue.claim(store.engine, "w", LEASE) is None  # it waits behind the waiting one
 
-    assert jobs.skip(store.engine, ["evt_held"], actor="t") == ["evt_held"]
+    assert review.skip(store.engine, ["evt_held"], actor="t") == ["evt_held"]
 
     claim = queue.claim(store.engine, "w", LEASE)
     assert claim is not None
@@ -238,7 +239,7 @@ def test_skip_of_all_failed_leaves_waiting_ones(store: Store) -> None:
     failed(store, "evt_f1")
     ended(store, "evt_w", "waiting", waiting_for="default accounts", run_after=_later())
     failed(store, "evt_f2")
-    assert sorted(jobs.skip(store.engine, None, actor="t")) == ["evt_f1", "evt_f2"]
+    assert sorted(review.skip(store.engine, None, actor="t")) == ["evt_f1", "evt_f2"]
     assert state(store, "evt_w")[0].status == "waiting"
     assert jobs.counts(store.engine) == {"ignored": 2, "waiting": 1}
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from appliance.storage import push as jobs
+from appliance.storage import review
 from appliance.storage.events import accept
 from appliance.storage.models import Company, Event
 from appliance.storage.store import Store
@@ -132,5 +133,5 @@ def test_the_time_waited_survives_a_restart_and_an_operator_retry_starts_it_agai
     clocks.tick(WAIT.total_seconds() * 0.3)
     assert look_again(store, second) == "failed"  # 0.75 + 0.3 of the wait
 
-    assert jobs.retry(store.engine, ["evt_inv"], actor="test") == ["evt_inv"]
+    assert review.retry(store.engine, ["evt_inv"], actor="test") == ["evt_inv"]
     assert look_again(store, second) == "waiting"  # a fresh wait, not failed at once

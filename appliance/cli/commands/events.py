@@ -1,4 +1,4 @@
-"""``appliance events``: list the events JobRoutr sent, show one, retry or skip them."""
+"""``appliance events``: list the events JobRoutr sent, show one, retry, skip or accept them."""
 
 from __future__ import annotations
 
@@ -38,10 +38,12 @@ from appliance.core.admin_client import AdminClient
 def events(
     click_ctx: click.Context, status: str | None, limit: int, before: str | None, as_json: bool
 ) -> None:
-    """List the events JobRoutr sent, newest first; show, retry or skip them.
+    """List the events JobRoutr sent, newest first; show, retry, skip or accept them.
 
     A failed event shows QuickBooks' reason and what to do; fix the cause, then retry it. A
-    waiting event says what it waits for and goes on by itself once that is there.
+    waiting event says what it waits for and goes on by itself once that is there. A mismatch
+    was written, but QuickBooks' totals differ from the bill: both are shown; fix the tax
+    mapping and retry it, or accept QuickBooks' figures.
     """
     if click_ctx.invoked_subcommand is None:
         _list_events(click_ctx.obj, status, limit, before, as_json)
@@ -99,11 +101,12 @@ def _chosen(ids: tuple[str, ...], all_failed: bool, action: str) -> list[str] | 
 def events_retry(
     ctx: CliContext, event_ids: tuple[str, ...], all_failed: bool, as_json: bool
 ) -> None:
-    """Queue failed or waiting events again.
+    """Queue failed, waiting or mismatched events again.
 
     They go to QuickBooks in the order they were received. Give the ids of the events
     (`appliance events --status failed` lists them), or --all-failed. Fix what the error said
-    first: a retry sends the same event again.
+    first: a retry sends the same event again. A mismatched invoice is updated in QuickBooks,
+    never written twice.
     """
     chosen = _chosen(event_ids, all_failed, "retry")
     with admin(ctx.settings) as client:
@@ -152,3 +155,21 @@ def _confirm_skip(client: AdminClient, chosen: list[str] | None) -> bool:
         what = ", ".join(chosen)
     click.confirm(f"Skip {what}? Skipped events are never written to QuickBooks.", abort=True)
     return True
+
+
+@events.command("accept")
+@click.argument("event_ids", nargs=-1, required=True, metavar="ID...")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+@handles_errors
+def events_accept(ctx: CliContext, event_ids: tuple[str, ...], as_json: bool) -> None:
+    """Accept mismatches: QuickBooks' totals stand.
+
+    A mismatch is an invoice written to QuickBooks whose total or tax QuickBooks figured
+    otherwise than the bill (`appliance events --status mismatch` lists them, with both).
+    Accepted, it ends done; who accepted it and when is kept with the event and in the audit
+    log. To correct it instead, fix the tax mapping and retry it.
+    """
+    with admin(ctx.settings) as client:
+        report = client.accept_events(list(dict.fromkeys(event_ids)))
+    print_action(report, as_json, "Accepted", "QuickBooks' figures stand")

@@ -1,4 +1,4 @@
-"""The events received from JobRoutr: list, show, retry, skip."""
+"""The events received from JobRoutr: list, show, retry, skip, accept (a mismatch)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from appliance.core.admin import (
     EVENT_STATUSES,
     EVENTS_MAX_LIMIT,
+    EventAcceptRequest,
     EventActionReport,
     EventActionRequest,
     EventInfo,
@@ -73,7 +74,7 @@ class EventsController(Controller):
 
     @post(
         "/retry",
-        summary="Queue failed (or waiting) events again",
+        summary="Queue failed, waiting or mismatched events again",
         status_code=200,
         responses=problems(400, 409),
     )
@@ -105,6 +106,27 @@ class EventsController(Controller):
         if report.count:  # later events of the same records may go on now
             runtime.work_queued()
         return report
+
+    @post(
+        "/accept",
+        summary="Accept mismatches: QuickBooks' totals stand, the events end done",
+        status_code=200,
+        responses=problems(400, 409),
+    )
+    async def admin_events_accept(
+        self,
+        runtime: NamedDependency[Runtime],
+        operator: NamedDependency[str],
+        data: JSONBody[EventAcceptRequest],
+    ) -> EventActionReport:
+        ids = [i for i in data.event_ids if i]
+        if not ids:
+            raise HTTPException(
+                status_code=400,
+                detail="Say which mismatches to accept: event_ids must not be empty.",
+                extra={"hint": "`appliance events --status mismatch` lists them, with their ids."},
+            )
+        return await asyncio.to_thread(events.accept, runtime.store, ids, actor=operator)
 
 
 def _event_ids(data: EventActionRequest, action: str) -> list[str] | None:

@@ -1,5 +1,6 @@
 """What an attempt at a job means for the job, decided in one place (as procrastinate's
-``retry.py`` turns an attempt into a ``RetryDecision``): ``Done``, ``Waiting`` (for a customer or
+``retry.py`` turns an attempt into a ``RetryDecision``): ``Done`` (or ``Mismatch``, written but
+with QuickBooks' totals not the bill's), ``Waiting`` (for a customer or
 product link, default accounts, or a working connection) re-checked until it can go on,
 ``RetryLater`` after a transient failure, with back-off, until ``give_up_after``, or ``Failed``
 with QBO's code, a sentence and a hint, until the operator retries or skips it.
@@ -25,7 +26,15 @@ from appliance.qbo.errors import (
 )
 from appliance.storage import push as jobs
 from appliance.storage.health import StoreHealth, Trouble, trouble
-from appliance.storage.outcomes import Done, Failed, Failure, JobOutcome, RetryLater, Waiting
+from appliance.storage.outcomes import (
+    Done,
+    Failed,
+    Failure,
+    JobOutcome,
+    Mismatch,
+    RetryLater,
+    Waiting,
+)
 from appliance.sync.push.job import PushConfig, Written
 
 log = get_logger(__name__)
@@ -147,8 +156,27 @@ class Settler:
         self._parked_at: dict[int, float] = {}  # job id: when this process last parked it
         self._random = random.Random()  # noqa: S311 - jitter, not secrets
 
-    def done(self, work: jobs.Work, realm: str, written: Written) -> Done:
+    def done(self, work: jobs.Work, realm: str, written: Written) -> Done | Mismatch:
+        """Written: ``Done``, or ``Mismatch`` when QuickBooks' totals differ from the bill (the
+        record is in QuickBooks all the same: its link is written, it is never written twice)."""
         self._parked_at.pop(work.claim.job_id, None)
+        if written.mismatch is not None:
+            log.warning(
+                "push.mismatched",
+                event_id=work.claim.event_id,
+                type=work.event_type,
+                qbo_id=written.qbo_id,
+                qbo=written.mismatch.get("qbo"),
+                jobroutr=written.mismatch.get("jobroutr"),
+            )
+            return Mismatch(
+                realm,
+                written.qbo_id,
+                dict(written.mismatch),
+                link=written.link,
+                figures=written.figures,
+                mirror=written.mirror,
+            )
         log.info(
             "push.applied",
             event_id=work.claim.event_id,
@@ -156,7 +184,7 @@ class Settler:
             qbo_id=written.qbo_id,
             note=written.note or None,
         )
-        return Done(realm, written.qbo_id, written.link, written.mirror)
+        return Done(realm, written.qbo_id, written.link, written.mirror, written.figures)
 
     def failed(self, work: jobs.Work, realm: str, exc: Exception, now: datetime) -> JobOutcome:
         """What a failed attempt means for the job: wait, try again later, or fail for good."""

@@ -13,14 +13,28 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from appliance.core.activity import PUSH_DONE, PUSH_FAILED, PUSH_RETRIED, Activity
+from appliance.core.activity import (
+    PUSH_DONE,
+    PUSH_FAILED,
+    PUSH_MISMATCH,
+    PUSH_RETRIED,
+    Activity,
+)
 from appliance.core.states import JobState
 from appliance.logging import get_logger
 from appliance.qbo.client import QboClient
 from appliance.storage import push as jobs
 from appliance.storage import queue
 from appliance.storage.health import trouble
-from appliance.storage.outcomes import Done, Failed, Failure, JobOutcome, RetryLater, Waiting
+from appliance.storage.outcomes import (
+    Done,
+    Failed,
+    Failure,
+    JobOutcome,
+    Mismatch,
+    RetryLater,
+    Waiting,
+)
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from appliance.sync.push.job import PushConfig, PushJob
@@ -30,7 +44,12 @@ from appliance.sync.push.registry import BY_EVENT
 
 log = get_logger(__name__)
 #: What the activity counters count of each outcome.
-COUNTED = {JobState.DONE: PUSH_DONE, JobState.FAILED: PUSH_FAILED, JobState.QUEUED: PUSH_RETRIED}
+COUNTED = {
+    JobState.DONE: PUSH_DONE,
+    JobState.MISMATCH: PUSH_MISMATCH,
+    JobState.FAILED: PUSH_FAILED,
+    JobState.QUEUED: PUSH_RETRIED,
+}
 
 
 class Pusher:
@@ -195,7 +214,7 @@ class Pusher:
             )
         if (counted := COUNTED.get(outcome.state)) is not None:
             self.activity.add(counted)
-        if isinstance(outcome, Done) and outcome.link is not None:
+        if isinstance(outcome, (Done, Mismatch)) and outcome.link is not None:
             self.wake()  # an invoice may have been waiting for this record (complete woke it)
 
     async def _heartbeat(self, claim: queue.Claim, task: asyncio.Future[Any]) -> None:
