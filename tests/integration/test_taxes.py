@@ -21,28 +21,15 @@ from appliance.core.states import JobState
 from appliance.emulator.app import EmulatorConfig
 from appliance.storage import taxes
 from appliance.storage.books import save_books
-from appliance.storage.models import AuditEntry, Job, QboTaxCode
+from appliance.storage.models import AuditEntry, Job
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from tests.harness.cli import invoke
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, running_gateway
+from tests.harness.taxes import british, seed_taxes
 
 pytestmark = pytest.mark.slow
-
-#: Codes of percents the emulator's own companies do not have, so an import beside them changes
-#: no suggestion: (id, name, percent, active, taxable).
-CODES = [
-    ("901", "17.5% S", "17.5", True, True),
-    ("902", "17.5% old", "17.5", False, True),
-    ("903", "8.25% R", "8.25", True, True),
-    ("904", "No VAT (exempt)", None, True, False),
-]
-RATES = [
-    {"id": "r-std", "name": "VAT 17.5%", "percent": "17.5"},
-    {"id": "r-red", "name": "Reduced 8.25%", "percent": "8.250"},
-    {"id": "r-odd", "name": "Odd 3.3%", "percent": "3.3"},
-]
 
 
 @pytest.fixture(scope="module")
@@ -60,20 +47,8 @@ def gateway(books: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture
 def store(gateway: Gateway, books: RunningEmulator) -> Iterator[Store]:
     """The running appliance's store, with a British company's books, the codes and the rates."""
+    seed_taxes(gateway.settings, british(books.realm))
     opened = Store.open(gateway.settings)
-    realm = books.realm
-    save_books(opened.engine, Books(realm, "GB", TaxModel.PER_LINE, "GBP", False, True, True))
-    with opened.session() as session:
-        for qbo_id, name, percent, active, taxable in CODES:
-            session.merge(
-                QboTaxCode(
-                    realm_id=realm, qbo_id=qbo_id, name=name, active=active, taxable=taxable,
-                    rates=[{"qbo_id": qbo_id, "name": name, "percent": percent or "0"}],
-                    percent=percent,
-                )
-            )  # fmt: skip
-        session.commit()
-    taxes.learn(opened.engine, realm, RATES, "evt_first")
     yield opened
     opened.close()
 
