@@ -29,13 +29,34 @@ def british(realm: str) -> Books:
     return Books(realm, "GB", TaxModel.PER_LINE, "GBP", False, True, True)
 
 
-def seed_taxes(settings: Settings, books: Books, rates: list[dict[str, str]] | None = None) -> None:
-    """Save ``books``, the ``CODES`` (as imported rows) and learn ``rates`` (default ``RATES``)."""
+#: A British company's codes as QuickBooks names them, for pictures of the console.
+UK_CODES = [
+    ("1", "20.0% S", "20", True, True),
+    ("2", "5.0% R", "5", True, True),
+    ("3", "0.0% Z", "0", True, True),
+    ("4", "Exempt", None, True, False),
+]
+UK_RATES = [
+    {"id": "vat20", "name": "VAT 20%", "percent": "20"},
+    {"id": "vat5", "name": "Reduced 5%", "percent": "5"},
+    {"id": "vat0", "name": "Zero-rated", "percent": "0"},
+    {"id": "levy", "name": "Tourist levy 2.5%", "percent": "2.5"},
+]
+
+
+def seed_taxes(
+    settings: Settings,
+    books: Books,
+    rates: list[dict[str, str]] | None = None,
+    codes: list[tuple[str, str, str | None, bool, bool]] | None = None,
+) -> None:
+    """Save ``books``, the ``codes`` (as imported rows; default ``CODES``) and learn ``rates``
+    (default ``RATES``)."""
     store = Store.open(settings)
     try:
         save_books(store.engine, books)
         with store.session() as session:
-            for qbo_id, name, percent, active, taxable in CODES:
+            for qbo_id, name, percent, active, taxable in codes or CODES:
                 session.merge(
                     QboTaxCode(
                         realm_id=books.realm_id, qbo_id=qbo_id, name=name, active=active,
