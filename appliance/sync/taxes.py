@@ -244,7 +244,7 @@ def check_code(store: Store, realm: str, rate: MappingInfo, qbo_id: str, *, forc
         f"'{rate.name}' is {_percent(rate.percent)}: QuickBooks would figure a different tax "
         "than the bill.",
         hint=f"Pick a code of {_percent(rate.percent)} from `appliance taxes codes`, or map it "
-        "anyway with --force (its invoices will then end `mismatch`).",
+        "anyway with --force (in the console: f); its invoices will then end `mismatch`.",
     )
 
 

@@ -87,9 +87,9 @@ def shoot(target: Path) -> None:
                     seed_taxes(gateway.settings, british(books.realm), UK_RATES, UK_CODES)
                     await pilot.press("t")
                     await pilot.pause(1.0)
-                    await pilot.press("down", "down", "y")  # accept "Zero-rated" → "0.0% Z"
+                    await pilot.press("down", "down", "y")  # accept "VAT 20%" → "20.0% S"
                     await pilot.pause(1.0)
-                    await pilot.press("up")
+                    await pilot.press("up", "up")  # "Reduced 5%": its suggestion, starred
                     await pilot.pause(0.3)
                     save("taxes")
                     await pilot.press("o")

@@ -28,7 +28,11 @@ class TaxesController(Controller):
     tags = ["admin"]  # noqa: RUF012 - Litestar reads it from the class
     dependencies = OPERATOR
 
-    @get("", summary="JobRoutr's tax rates, their codes, and the invoice settings")
+    @get(
+        "",
+        summary="JobRoutr's tax rates, their codes, and the invoice settings",
+        responses=problems(409),
+    )
     async def admin_taxes(self, store: NamedDependency[Store]) -> TaxesInfo:
         return taxes.overview(store)
 
