@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from appliance.core.admin import (
     AccountInfo,
@@ -58,7 +58,7 @@ class TaxesController(Controller):
         store: NamedDependency[Store],
         runtime: NamedDependency[Runtime],
         operator: NamedDependency[str],
-        rate_id: str,
+        rate_id: FromPath[str],
         data: JSONBody[TaxMapRequest],
     ) -> TaxRateView:
         mapped = taxes.map_rate(
@@ -74,7 +74,7 @@ class TaxesController(Controller):
         responses=problems(404, 409),
     )
     async def admin_tax_unmap(
-        self, store: NamedDependency[Store], operator: NamedDependency[str], rate_id: str
+        self, store: NamedDependency[Store], operator: NamedDependency[str], rate_id: FromPath[str]
     ) -> TaxRateView:
         return taxes.unmap_rate(store, rate_id, actor=operator)
 
