@@ -1,16 +1,23 @@
 """The code the appliance suggests for a JobRoutr tax rate, the untaxed code and the discount
-account: same percent first, then the name, never an inactive code."""
+account: same percent first, then the name, never an inactive code; stored when a rate is learned
+and again after a tax-code import."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from appliance.core.books import Books, TaxModel
 from appliance.core.taxes import (
     same_percent,
     suggest_code,
     suggest_discount_account,
     suggest_untaxed,
 )
+from appliance.storage import taxes
+from appliance.storage.books import save_books
+from appliance.storage.models import Company, QboTaxCode
+from appliance.storage.store import Store
+from appliance.storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -104,3 +111,44 @@ def test_the_discount_account_is_one_of_the_discounts_given_subtype() -> None:
     assert suggest_discount_account(accounts[:2]) == "85"
     assert suggest_discount_account([Account("7", "Trade discounts", None)]) == "7"
     assert suggest_discount_account(accounts[:1]) is None
+
+
+def _codes(store: Store, realm: str, codes: list[Code]) -> None:
+    with store.session() as session:
+        for code in codes:
+            session.merge(
+                QboTaxCode(
+                    realm_id=realm, qbo_id=code.qbo_id, name=code.name, active=code.active,
+                    taxable=code.taxable, tax_group=code.tax_group, percent=code.percent,
+                )
+            )  # fmt: skip
+        session.commit()
+
+
+def test_a_rate_is_learned_with_its_suggestion_and_suggested_anew_after_an_import(
+    store: Store,
+) -> None:
+    realm = "9341453050071776"
+    with store.session() as session:
+        session.add(Company(realm_id=realm, environment="sandbox", connected_at=utcnow()))
+        session.commit()
+    save_books(store.engine, Books(realm, "US", TaxModel.US_MANUAL, "USD", False, True, True))
+    _codes(store, realm, US_MANUAL)
+    rates = [
+        {"id": "tuc", "name": "Tucson", "percent": "8.2"},
+        {"id": "ca", "name": "CA 8%", "percent": "8"},
+        {"id": "wa", "name": "Vancouver WA 8.9%", "percent": "8.9"},
+    ]
+    assert taxes.learn(store.engine, realm, rates, "evt_1") == ["tuc", "ca", "wa"]
+    learned = taxes.mappings(store.engine, realm)
+    assert learned["tuc"].suggested_qbo_id == "5"  # one code per invoice: not the group
+    assert learned["ca"].suggested_qbo_id == "2"
+    assert learned["wa"].suggested_qbo_id is None
+
+    # The next import: the single-rate code is gone, a Vancouver code came.
+    _codes(store, realm, [Code("5", "Tucson single", "8.2", active=False), Code("9", "WA", "8.9")])
+    assert taxes.resuggest(store.engine, realm) == 2
+    again = taxes.mappings(store.engine, realm)
+    assert again["tuc"].suggested_qbo_id == "3"
+    assert again["wa"].suggested_qbo_id == "9"
+    assert taxes.learn(store.engine, realm, rates, "evt_2") == []  # known: nothing new
