@@ -13,7 +13,7 @@ import click
 
 from appliance import __version__
 from appliance.cli.base import CliContext
-from appliance.cli.commands import company, emulator, events, service
+from appliance.cli.commands import company, emulator, events, service, taxes
 from appliance.config import CONFIG_ENV
 
 
@@ -52,6 +52,7 @@ for command in (
     company.accounts,
     company.settings,
     company.onboarding,
+    taxes.taxes,
     events.events,
     service.tui,
 ):

@@ -187,6 +187,71 @@ class SettingsChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     expense_account_id: str | None = None
 
 
+class TaxCodeRateInfo(msgspec.Struct, kw_only=True):
+    qbo_id: str
+    name: str
+    percent: str
+
+
+class TaxCodeView(msgspec.Struct, kw_only=True):
+    """A QuickBooks tax code, as imported: ``percent`` is the sum of its sales rates."""
+
+    qbo_id: str
+    name: str
+    description: str | None = None
+    active: bool = True
+    tax_group: bool = False
+    percent: str | None = None
+    rates: list[TaxCodeRateInfo] = msgspec.field(default_factory=list)
+
+
+class TaxRateView(msgspec.Struct, kw_only=True):
+    """A JobRoutr tax rate, learned from the first invoice that used it, and its QBO code."""
+
+    jobroutr_rate_id: str
+    name: str
+    percent: str
+    mapped: TaxCodeView | None = None
+    suggested: TaxCodeView | None = None
+    first_event_id: str | None = None
+    mapped_by: str | None = None
+    mapped_at: datetime | None = None
+
+
+class TaxesInfo(msgspec.Struct, kw_only=True):
+    """The tax step: JobRoutr's rates and their codes, the code for untaxed lines (outside the
+    US), the discount account, and what is still missing for invoices to be written."""
+
+    realm_id: str
+    tax_model: str | None  # core.books.TaxModel; None until the company's books were read
+    tax_model_name: str
+    needs_mapping: bool  # us_manual and per_line companies map their rates
+    needs_untaxed_code: bool  # per_line companies: every line needs a code
+    codes_imported: int
+    rates: list[TaxRateView]
+    untaxed_tax_code: TaxCodeView | None = None
+    suggested_untaxed_tax_code: TaxCodeView | None = None
+    discount_account: AccountInfo | None = None
+    suggested_discount_account: AccountInfo | None = None
+    missing: list[str] = msgspec.field(default_factory=list)  # sentences, empty when all set
+
+
+class TaxMapRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    qbo_tax_code_id: str
+    force: bool = False  # map to a code of another percent anyway (audited)
+
+
+class TaxSuggestedRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Accept the suggestions of these rates; empty: of every unmapped rate that has one."""
+
+    rate_ids: list[str] = msgspec.field(default_factory=list)
+
+
+class InvoiceSettingsChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    discount_account_id: str | None = None
+    untaxed_tax_code_id: str | None = None
+
+
 #: Every status an event can have, in the order an event goes through them.
 EVENT_STATUSES = ("queued", "running", "waiting", "done", "mismatch", "failed", "ignored")
 EVENTS_MAX_LIMIT = 500

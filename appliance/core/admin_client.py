@@ -32,6 +32,9 @@ from appliance.core.admin import (
     OnboardingInfo,
     SettingsInfo,
     StatusReport,
+    TaxCodeView,
+    TaxesInfo,
+    TaxRateView,
 )
 from appliance.errors import (
     AdminError,
@@ -194,6 +197,38 @@ class AdminClient:
 
     def complete_onboarding(self) -> OnboardingInfo:
         return self.post("/v1/onboarding/complete", OnboardingInfo)
+
+    def taxes(self) -> TaxesInfo:
+        return self.get("/v1/taxes", TaxesInfo)
+
+    def tax_codes(self) -> list[TaxCodeView]:
+        return self.get("/v1/taxes/codes", list[TaxCodeView])
+
+    def discount_accounts(self) -> list[AccountInfo]:
+        return self.get("/v1/taxes/discount-accounts", list[AccountInfo])
+
+    def map_tax_rate(
+        self, rate_id: str, qbo_tax_code_id: str, *, force: bool = False
+    ) -> TaxRateView:
+        body = {"qbo_tax_code_id": qbo_tax_code_id, "force": force}
+        path = f"/v1/taxes/rates/{quote(rate_id, safe='')}"
+        return self.request("PUT", path, TaxRateView, json=body)
+
+    def unmap_tax_rate(self, rate_id: str) -> TaxRateView:
+        return self.request("DELETE", f"/v1/taxes/rates/{quote(rate_id, safe='')}", TaxRateView)
+
+    def accept_tax_suggestions(self, rate_ids: list[str] | None = None) -> TaxesInfo:
+        """Map rates to their suggested codes; ``None``: every unmapped rate with one."""
+        return self.post("/v1/taxes/suggested", TaxesInfo, json={"rate_ids": rate_ids or []})
+
+    def save_invoice_settings(
+        self, *, discount_account_id: str | None = None, untaxed_tax_code_id: str | None = None
+    ) -> TaxesInfo:
+        body = {
+            "discount_account_id": discount_account_id,
+            "untaxed_tax_code_id": untaxed_tax_code_id,
+        }
+        return self.request("PUT", "/v1/taxes/invoice-settings", TaxesInfo, json=body)
 
 
 def _which(event_ids: list[str] | None) -> dict[str, Any]:

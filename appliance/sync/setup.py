@@ -18,6 +18,7 @@ from appliance.storage.db import session_scope
 from appliance.storage.models import QboAccount
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
+from appliance.sync import taxes
 
 TASKS = ("connect", "import_customers", "default_accounts", "import_products")
 TASK_NAMES = {
@@ -141,9 +142,14 @@ def onboarding(store: Store) -> OnboardingInfo:
     with store.session() as session:
         completed = choices.settings_row(session, realm).onboarding_completed_at
         skipped = list(choices.settings_row(session, realm).onboarding.get("skipped", []))
+    tasks = [OnboardingTask(task=t, name=TASK_NAMES[t], done=done[t]) for t in TASKS]
+    # The tax step where the company needs it, the discount account where it allows discounts.
+    tasks += [
+        OnboardingTask(task=t, name=n, done=d) for t, n, d in taxes.onboarding_tasks(store, realm)
+    ]
     return OnboardingInfo(
         realm_id=realm,
-        tasks=[OnboardingTask(task=t, name=TASK_NAMES[t], done=done[t]) for t in TASKS],
+        tasks=tasks,
         completed_at=completed,
         skipped=skipped,
     )

@@ -27,6 +27,9 @@ from appliance.core.admin import (
     OnboardingInfo,
     SettingsInfo,
     StatusReport,
+    TaxCodeView,
+    TaxesInfo,
+    TaxRateView,
 )
 
 if TYPE_CHECKING:
@@ -124,3 +127,30 @@ class Api:
 
     async def complete_onboarding(self) -> OnboardingInfo:
         return await self._call(lambda c: c.complete_onboarding())
+
+    async def taxes(self) -> TaxesInfo:
+        return await self._call(lambda c: c.taxes())
+
+    async def tax_codes(self) -> list[TaxCodeView]:
+        return await self._call(lambda c: c.tax_codes())
+
+    async def discount_accounts(self) -> list[AccountInfo]:
+        return await self._call(lambda c: c.discount_accounts())
+
+    async def map_tax_rate(self, rate_id: str, code_id: str, *, force: bool = False) -> TaxRateView:
+        return await self._call(lambda c: c.map_tax_rate(rate_id, code_id, force=force))
+
+    async def unmap_tax_rate(self, rate_id: str) -> TaxRateView:
+        return await self._call(lambda c: c.unmap_tax_rate(rate_id))
+
+    async def accept_tax_suggestions(self, rate_ids: list[str] | None = None) -> TaxesInfo:
+        return await self._call(lambda c: c.accept_tax_suggestions(rate_ids))
+
+    async def save_invoice_settings(
+        self, *, discount_account_id: str | None = None, untaxed_tax_code_id: str | None = None
+    ) -> TaxesInfo:
+        return await self._call(
+            lambda c: c.save_invoice_settings(
+                discount_account_id=discount_account_id, untaxed_tax_code_id=untaxed_tax_code_id
+            )
+        )

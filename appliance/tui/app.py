@@ -1,10 +1,11 @@
 """The operator console (`appliance tui`): a Textual app over the service's admin API.
 
 Screens are modes, switchable from anywhere by one key (the bar under the header shows them):
-Status (s), Connect (c), Import (i), Accounts (a), Onboarding (o); q quits. Each screen's own
-keys are in its footer. Every call to the service runs in a worker, so the screen never freezes;
-a failure appears as a notice with its sentence and hint; when the service is not running the
-console says so and how to start it, and keeps trying. No mouse is needed; it fits 80x24.
+Status (s), Connect (c), Import (i), Accounts (a), Taxes (t), Onboarding (o); q quits. Each
+screen's own keys are in its footer. Every call to the service runs in a worker, so the screen
+never freezes; a failure appears as a notice with its sentence and hint; when the service is not
+running the console says so and how to start it, and keeps trying. No mouse is needed; it fits
+80x24.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from appliance.tui.connect import ConnectScreen
 from appliance.tui.imports import ImportScreen
 from appliance.tui.onboarding import OnboardingScreen
 from appliance.tui.status import StatusScreen
+from appliance.tui.taxes import TaxesScreen
 
 
 class ConsoleApp(App[None]):
@@ -50,12 +52,15 @@ class ConsoleApp(App[None]):
     .picker { width: 1fr; padding: 0 1; }
     .picker Input { margin: 0; }
     .picker OptionList { height: 1fr; }
+    #taxes-intro, #tax-settings { padding: 0 1; }
+    #tax-pickers { height: 1fr; }
     """
     MODES = {  # noqa: RUF012
         "status": StatusScreen,
         "connect": ConnectScreen,
         "import": ImportScreen,
         "accounts": AccountsScreen,
+        "taxes": TaxesScreen,
         "onboarding": OnboardingScreen,
     }
     DEFAULT_MODE = "status"

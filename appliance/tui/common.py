@@ -27,6 +27,7 @@ SCREENS = (
     ("connect", "c", "Connect"),
     ("import", "i", "Import"),
     ("accounts", "a", "Accounts"),
+    ("taxes", "t", "Taxes"),
     ("onboarding", "o", "Onboarding"),
 )
 

@@ -16,6 +16,8 @@ WHERE = {
     "import_customers": ("i", "Import"),
     "default_accounts": ("a", "Accounts"),
     "import_products": ("i", "Import"),
+    "taxes": ("t", "Taxes"),
+    "discount_account": ("t", "Taxes"),
 }
 
 

@@ -30,6 +30,10 @@ from appliance.core.admin import (
     SettingsInfo,
     StatusReport,
     StoreInfo,
+    TaxCodeRateInfo,
+    TaxCodeView,
+    TaxesInfo,
+    TaxRateView,
     Totals,
 )
 from appliance.core.books import TaxModel
@@ -71,6 +75,56 @@ EXPENSE = [
     _account("60", "Job Expenses:Job Materials", "Expense"),
     _account("14", "Equipment Rental", "Expense"),
 ]
+
+
+def _code(qbo_id: str, name: str, percent: str | None) -> TaxCodeView:
+    rates = [TaxCodeRateInfo(qbo_id=qbo_id, name=name, percent=percent)] if percent else []
+    return TaxCodeView(qbo_id=qbo_id, name=name, percent=percent, rates=rates)
+
+
+CODES = [
+    _code("1", "20.0% S", "20"),
+    _code("2", "5.0% R", "5"),
+    _code("3", "0.0% Z", "0"),
+    _code("4", "Exempt", None),
+    _code("7", "20.0% ECG", "20"),
+]
+DISCOUNTS = [
+    AccountInfo(
+        qbo_id="86",
+        name="Discounts given",
+        fully_qualified_name="Discounts given",
+        account_type="Income",
+        account_sub_type="DiscountsRefundsGiven",
+    ),
+    *INCOME[:3],
+]
+
+
+def _taxes() -> TaxesInfo:
+    rates = [
+        TaxRateView(jobroutr_rate_id="vat20", name="VAT 20%", percent="20", mapped=CODES[0],
+                    suggested=CODES[0], mapped_by="uid 1000 (pat)"),
+        TaxRateView(jobroutr_rate_id="vat5", name="Reduced 5%", percent="5", suggested=CODES[1]),
+        TaxRateView(jobroutr_rate_id="vat0", name="Zero-rated", percent="0", suggested=CODES[2]),
+        TaxRateView(jobroutr_rate_id="levy", name="Tourist levy 2.5%", percent="2.5"),
+    ]  # fmt: skip
+    return TaxesInfo(
+        realm_id=REALM,
+        tax_model="per_line",
+        tax_model_name="a tax code on every line (GST/HST, VAT)",
+        needs_mapping=True,
+        needs_untaxed_code=True,
+        codes_imported=len(CODES),
+        rates=rates,
+        suggested_untaxed_tax_code=CODES[3],
+        suggested_discount_account=DISCOUNTS[0],
+        missing=[
+            "JobRoutr tax rates not mapped yet: Reduced 5%, Zero-rated, Tourist levy 2.5%.",
+            "No tax code chosen for untaxed lines.",
+            "No discount account chosen.",
+        ],
+    )
 
 
 class FakeApi(Api):
@@ -313,6 +367,18 @@ class FakeApi(Api):
         self._check()
         return self.saved
 
+    async def taxes(self) -> TaxesInfo:
+        self._check()
+        return _taxes()
+
+    async def tax_codes(self) -> list[TaxCodeView]:
+        self._check()
+        return CODES
+
+    async def discount_accounts(self) -> list[AccountInfo]:
+        self._check()
+        return DISCOUNTS
+
     async def onboarding(self) -> OnboardingInfo:
         self._check()
         names = {
@@ -320,6 +386,8 @@ class FakeApi(Api):
             "import_customers": ("Import customers", True),
             "default_accounts": ("Choose default accounts", False),
             "import_products": ("Import products", True),
+            "taxes": ("Map tax rates", False),
+            "discount_account": ("Choose a discount account", False),
         }
         return OnboardingInfo(
             realm_id=REALM,

@@ -22,6 +22,7 @@ from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import running_gateway
 from tests.harness.jobroutr import created
 from tests.harness.processes import ROOT
+from tests.harness.taxes import UK_CODES, UK_RATES, british, seed_taxes
 
 SIZE = (80, 24)
 
@@ -82,6 +83,15 @@ def shoot(target: Path) -> None:
                     save("accounts")
                     await pilot.press("ctrl+s")
                     await until(lambda: not getattr(app.screen, "unsaved", True))
+                    # A British company's tax codes and rates, as a VAT company's would be.
+                    seed_taxes(gateway.settings, british(books.realm), UK_RATES, UK_CODES)
+                    await pilot.press("t")
+                    await pilot.pause(1.0)
+                    await pilot.press("down", "down", "y")  # accept "VAT 20%" → "20.0% S"
+                    await pilot.pause(1.0)
+                    await pilot.press("up", "up")  # "Reduced 5%": its suggestion, starred
+                    await pilot.pause(0.3)
+                    save("taxes")
                     await pilot.press("o")
                     await pilot.pause(1.0)
                     save("onboarding")

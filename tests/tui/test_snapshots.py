@@ -88,6 +88,9 @@ def pressing(*keys: str) -> Steps:
         ("onboarding", ("o",)),
         # The expense search, then choose: a choice not saved yet.
         ("accounts-unsaved", ("a", "tab", "j", "o", "b", "enter", "enter")),
+        # The second rate highlighted: its codes, the one of its percent first and suggested.
+        ("taxes", ("t", "down")),
+        ("taxes-discount", ("t", "d")),
     ],
 )
 def test_screen(

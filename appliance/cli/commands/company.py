@@ -163,18 +163,20 @@ def _follow_import(client: AdminClient, kind: str, *, quiet: bool) -> ImportRepo
 
 
 @click.command()
-@click.option("--kind", type=click.Choice(["income", "expense"]), required=True)
+@click.option("--kind", type=click.Choice(["income", "expense", "discount"]), required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the accounts as JSON.")
 @pass_ctx
 @handles_errors
 def accounts(ctx: CliContext, kind: str, as_json: bool) -> None:
-    """List the accounts that may be the default income or expense account.
+    """List the accounts that may be the default income, expense or discount account.
 
     From the imported chart of accounts (`appliance import accounts`): active accounts of type
-    Income or Other Income, or Cost of Goods Sold, Expense or Other Expense.
+    Income or Other Income, or Cost of Goods Sold, Expense or Other Expense. For discounts the
+    suggested one (subtype DiscountsRefundsGiven) comes first: choose it with
+    `appliance taxes discount-account ID`.
     """
     with admin(ctx.settings) as client:
-        found = client.accounts(kind)
+        found = client.discount_accounts() if kind == "discount" else client.accounts(kind)
     if as_json:
         print_json(found)
     else:

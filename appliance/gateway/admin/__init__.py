@@ -12,6 +12,7 @@ from appliance.gateway.admin.events import EventsController
 from appliance.gateway.admin.imports import ImportsController
 from appliance.gateway.admin.service import ServiceController
 from appliance.gateway.admin.setup import SetupController
+from appliance.gateway.admin.taxes import TaxesController
 
 CONTROLLERS = [
     ServiceController,
@@ -19,6 +20,7 @@ CONTROLLERS = [
     ImportsController,
     SetupController,
     EventsController,
+    TaxesController,
 ]
 
 __all__ = [
@@ -28,4 +30,5 @@ __all__ = [
     "ImportsController",
     "ServiceController",
     "SetupController",
+    "TaxesController",
 ]
