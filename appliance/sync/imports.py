@@ -32,6 +32,7 @@ from appliance.storage import imports as runs
 from appliance.storage.mirror import MirrorRow, deactivate_unseen, upsert
 from appliance.storage.models import ImportRun
 from appliance.storage.store import Store
+from appliance.storage.taxes import resuggest
 from appliance.sync import tax_codes
 from appliance.sync.books import BooksReader
 from appliance.sync.fields import Mapped, Skip, clean, text
@@ -303,6 +304,8 @@ class Importer:
             qbo_calls=state["calls"],
         )
         deactivated = await asyncio.to_thread(deactivate_unseen, engine, realm, kind, run_id)
+        if kind == TAX_CODE.plural:  # a code may be new, or inactive now: suggest anew
+            await asyncio.to_thread(resuggest, engine, realm)
         await asyncio.to_thread(runs.finish, engine, run_id, "done")
         log.info(
             "import.finished",

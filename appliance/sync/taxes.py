@@ -219,7 +219,7 @@ def _usable_code(store: Store, realm: str, qbo_id: str) -> TaxCodeInfo:
         raise TaxSetupError(
             f"There is no tax code {qbo_id} in the imported tax codes.",
             hint="Import the company's tax codes again (the console's Import screen or "
-            "`appliance import`), then pick one from `appliance taxes codes`.",
+            "`appliance import tax_codes`), then pick one from `appliance taxes codes`.",
         )
     if not code.active:
         raise TaxSetupError(

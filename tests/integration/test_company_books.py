@@ -25,6 +25,7 @@ from appliance.storage import credentials
 from appliance.storage.books import get_books
 from appliance.storage.models import QboTaxCode
 from appliance.storage.store import Store, initialize
+from appliance.storage.taxes import learn, mappings
 from tests.harness.emulator import RunningEmulator, approve
 
 KIND_REALMS = {
@@ -300,3 +301,17 @@ def test_an_unknown_import_kind_is_refused_naming_tax_codes_among_the_choices(
     answer = admin.post("/v1/imports/taxes")
     assert answer.status_code == 404
     assert "tax_codes" in answer.json()["hint"]
+
+
+def test_a_rate_learned_before_the_codes_were_imported_is_suggested_by_the_import(
+    admin: TestClient, appliance_store: Store
+) -> None:
+    realm = KIND_REALMS["uk"]
+    connect(admin, realm)
+    rate = {"id": "vat20", "name": "VAT 20%", "percent": "20"}
+    learn(appliance_store.engine, realm, [rate], "evt_first")
+    assert mappings(appliance_store.engine, realm)["vat20"].suggested_qbo_id is None  # no codes
+    assert run_import(admin, "tax_codes")["state"] == "done"
+    suggested = mappings(appliance_store.engine, realm)["vat20"].suggested_qbo_id
+    assert suggested is not None
+    assert tax_codes(appliance_store, realm)["20.0% S"].qbo_id == suggested
