@@ -53,6 +53,22 @@ HINTS = {
     "6000": "QuickBooks refused the values: correct the record in JobRoutr (it will send it "
     "again) or retry the event once QuickBooks accepts it.",
     "6070": "A line's amount does not match quantity x price: report this to support.",
+    # Invoices the company cannot hold as billed (sync/push/invoice/company.py): refused before
+    # anything is written.
+    "tax-rates": "Map these JobRoutr tax rates to one combined (group) tax code in QuickBooks "
+    "(the appliance's tax mapping step), or bill the invoice with one rate in JobRoutr, then "
+    "retry the event.",
+    "tax-inclusive": "Bill the invoice with tax added to the lines (exclusive) in JobRoutr; it "
+    "will send the invoice again.",
+    "tax-off": "Turn sales tax on in QuickBooks (Taxes > Sales tax), reconnect the appliance "
+    "so it reads the company again, then retry the event.",
+    "discount-off": "Turn discounts on in QuickBooks (Settings > Account and settings > Sales "
+    "> Discount), reconnect the appliance so it reads the company again, then retry the event.",
+    "currency-off": "Turn multi-currency on in QuickBooks (it cannot be turned off again), or "
+    "bill the customer in the home currency in JobRoutr; then retry the event.",
+    "currency-customer": "Bill the invoice in the customer's currency in JobRoutr (it will send "
+    "it again), or invoice a customer kept in this currency.",
+    "exchange-rate": "Give the invoice an exchange rate in JobRoutr; it will send it again.",
 }
 NEVER_ARRIVED_HINT = (
     "Check that record's event (`appliance events --status failed`), fix and retry it, then "
