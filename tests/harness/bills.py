@@ -84,10 +84,10 @@ def bill(spec: Spec, number: int, customer: str, product: str) -> dict[str, Any]
             for i, ((q, p, r), a) in enumerate(zip(spec.lines, amounts, strict=True))
         ],
         "totals": {
-            "subtotal": str(subtotal),
-            "discount": str(discount),
-            "tax": str(tax_total),
-            "total": str(total),
+            "subtotal": f"{subtotal:.2f}",
+            "discount": f"{discount:.2f}",
+            "tax": f"{tax_total:.2f}",
+            "total": f"{total:.2f}",
         },
         **spec.extra,
     }

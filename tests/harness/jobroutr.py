@@ -17,6 +17,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from tests.harness.bills import SEATTLE, Rate, Spec, bill
 from tests.harness.processes import shared_dir
 
 EXAMPLES = shared_dir() / "jobroutr" / "examples"
@@ -101,6 +102,7 @@ def plan(
                 "lines": lines}  # fmt: skip
         if i >= invoices - unnumbered:
             del data["number"]
+        data = with_bill(data, i % 3)
         add(rng.uniform(50, 500), "invoice.created", data)
         result.invoices[data["id"]] = data
     timeline.sort(key=lambda t: t[0])
@@ -121,7 +123,31 @@ def redelivered(
     return sends[:total] if len(unique) <= total else unique
 
 
+#: What every third invoice of a plan charges: sales tax in Seattle (the emulator's default
+#: company has automated sales tax), or a discount before tax.
+SEATTLE_TAX = Rate("wa_seattle", "Seattle WA 10.35%", "10.35")
+
+
+def with_bill(data: dict[str, Any], variant: int) -> dict[str, Any]:
+    """The invoice with the bill JobRoutr figures for it (line amounts, totals): untaxed
+    (variant 0), taxed in Seattle (1), or with a 10 % discount before tax (2)."""
+    rate = SEATTLE_TAX if variant == 1 else None
+    lines = [(line["quantity"], line["unit_price"], rate) for line in data["lines"]]
+    discount = {"percent": "10", "before_tax": True} if variant == 2 else None
+    where = SEATTLE if variant == 1 else None
+    figured = bill(Spec("plan", lines, discount, service_address=where), 0, "", "")
+    merged = {**data, **{k: v for k, v in figured.items() if k not in ("id", "number",
+              "customer_id", "issue_date", "lines")}}  # fmt: skip
+    merged["lines"] = [
+        {**line, **{k: v for k, v in mine.items() if k in ("amount", "tax_rate_id")}}
+        for line, mine in zip(data["lines"], figured["lines"], strict=True)
+    ]
+    return merged
+
+
 def expected_total(invoice: dict[str, Any]) -> Decimal:
+    if "totals" in invoice:
+        return Decimal(invoice["totals"]["total"])
     return sum(
         (
             (Decimal(line["quantity"]) * Decimal(line["unit_price"])).quantize(

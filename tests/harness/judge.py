@@ -164,6 +164,8 @@ class _Judging:
             or bill["CustomerRef"]["value"] != self.links.get(("customer", data["customer_id"]))
             or refs != [self.links.get(("product", line["product_id"])) for line in data["lines"]]
             or Decimal(str(bill["TotalAmt"])) != expected_total(data)
+            or Decimal(str((bill.get("TxnTaxDetail") or {}).get("TotalTax", 0)))
+            != Decimal((data.get("totals") or {}).get("tax", "0"))
         )
 
 

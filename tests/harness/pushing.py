@@ -20,6 +20,7 @@ from appliance.gateway.runtime import Runtime
 from appliance.storage import choices, taxes
 from appliance.storage import push as jobs
 from appliance.storage.db import session_scope
+from appliance.storage.models import Link
 from appliance.storage.outcomes import LinkWrite
 from appliance.storage.queue import Claim, request_base
 from appliance.storage.store import Store, initialize
@@ -92,18 +93,25 @@ class Books:
 
     # Pushing ---------------------------------------------------------------------------------
 
-    def push(self, push: Push, docs: list[tuple[str, dict[str, Any]]]) -> list[Attempt]:
-        """Push each (event type, data) in turn, as a worker would, keeping the links written."""
-        return asyncio.run(self._push_all(push, docs))
+    def push(
+        self, push: Push, docs: list[tuple[str, dict[str, Any]]], *, event_id: str | None = None
+    ) -> list[Attempt]:
+        """Push each (event type, data) in turn, as a worker would, keeping the links written.
+        With ``event_id``, each is that event's job taken up again after a crash (the claim is
+        ``resumed``: its writes may have happened, under the same requestid)."""
+        return asyncio.run(self._push_all(push, docs, event_id))
 
-    async def _push_all(self, push: Push, docs: list[tuple[str, dict[str, Any]]]) -> list[Attempt]:
+    async def _push_all(
+        self, push: Push, docs: list[tuple[str, dict[str, Any]]], event_id: str | None
+    ) -> list[Attempt]:
         runtime = Runtime(self.settings, self.store)
         attempts = []
         try:
             for number, (event_type, data) in enumerate(docs):
                 attempt = Attempt(data)
                 try:
-                    attempt.written = await push(self._job(runtime, number, event_type, data))
+                    job = self._job(runtime, number, event_type, data, event_id)
+                    attempt.written = await push(job)
                 except Exception as exc:
                     attempt.error = exc
                 if attempt.written is not None and attempt.written.link is not None:
@@ -114,18 +122,33 @@ class Books:
             await runtime.aclose()
         return attempts
 
-    def _job(self, runtime: Runtime, number: int, event_type: str, data: dict[str, Any]) -> PushJob:
-        event_id = f"evt_{uuid.uuid4().hex}"
+    def _job(
+        self,
+        runtime: Runtime,
+        number: int,
+        event_type: str,
+        data: dict[str, Any],
+        again: str | None,
+    ) -> PushJob:
+        event_id = again or f"evt_{uuid.uuid4().hex}"
         now = datetime.now(UTC)
         claim = Claim(
             job_id=number, fence=1, kind="invoice", record_key=str(data["id"]),
-            event_id=event_id, attempts=1, request_id=request_base(event_id, 0),
+            event_id=event_id, attempts=2 if again else 1, request_id=request_base(event_id, 0),
+            resumed=again is not None,
         )  # fmt: skip
         work = jobs.Work(claim, event_type, data, now, now, self.realm, 0)
         return PushJob(
             work, self.realm, store=self.store, qbo=runtime.qbo, config=PushConfig(),
             lookup=Lookup(self.store, runtime.qbo),
         )  # fmt: skip
+
+    def unlink(self, kind: str, jobroutr_id: str) -> None:
+        """Forget a link, as if the worker died after the write and before recording it."""
+        with session_scope(self.store.engine) as session:
+            row = session.get(Link, (self.realm, kind, jobroutr_id))
+            if row is not None:
+                session.delete(row)
 
     def invoice(self, qbo_id: str) -> dict[str, Any]:
         return dict(self.company.get("Invoice", qbo_id))

@@ -342,3 +342,53 @@ def test_a_foreign_currency_is_written_with_its_rate_and_never_to_a_customer_who
     assert _refused(home) == "currency-customer"
     assert _refused(other) == "currency-customer"
     assert len(books.company.rows("Invoice")) == count + 1
+
+
+def test_a_write_whose_answer_was_lost_is_read_back_not_written_twice(
+    kind_books: tuple[str, Books],
+) -> None:
+    """The worker died after QuickBooks took the invoice and before the link was stored: the
+    job taken up again finds it (by DocNumber and our note; unnumbered, by the same requestid)
+    and reports its figures, and QuickBooks holds it once."""
+    kind, books = kind_books
+    rates, _ = RATES[kind]
+    where = SEATTLE if kind == "us-ast" else None
+    numbered = bill(Spec(f"{kind}-lost", [("3", "33.335", rates[0])], {"percent": "5"},
+                         service_address=where), 980, "cus_table", "prd_table")  # fmt: skip
+    unnumbered = {**numbered, "id": f"inv_{kind}-lost2"}
+    del unnumbered["number"]
+    for data in (numbered, unnumbered):
+        event_id = f"evt_lost_{data['id']}"
+        [first] = books.push(push, [("invoice.created", data)], event_id=event_id)
+        assert first.written is not None
+        count = len(books.company.rows("Invoice"))
+        books.unlink("invoice", data["id"])
+        [again] = books.push(push, [("invoice.created", data)], event_id=event_id)
+        assert again.written is not None
+        assert again.written.qbo_id == first.written.qbo_id
+        assert again.written.figures is not None
+        assert again.written.figures["total"] == data["totals"]["total"]
+        assert again.written.mismatch is None
+        assert len(books.company.rows("Invoice")) == count
+
+
+def test_an_invoice_voided_in_quickbooks_is_not_brought_back(kind_books: tuple[str, Books]) -> None:
+    kind, books = kind_books
+    rates, _ = RATES[kind]
+    where = SEATTLE if kind == "us-ast" else None
+    data = bill(Spec(f"{kind}-void", [("1", "50.00", rates[0])], service_address=where), 985,
+                "cus_table", "prd_table")  # fmt: skip
+    [first] = books.push(push, [("invoice.created", data)])
+    assert first.written is not None
+    record = books.invoice(first.written.qbo_id)
+    with books.emulator.api() as api:
+        void = {"Id": record["Id"], "SyncToken": record["SyncToken"]}
+        api.post("/invoice", params={"operation": "void"}, json=void).raise_for_status()
+    changed = copy.deepcopy(data)
+    changed["memo"] = "changed"
+    resent, updated = books.push(push, [("invoice.created", data), ("invoice.updated", changed)])
+    assert resent.written is not None
+    assert resent.written.figures is not None
+    assert resent.written.figures["state"] == "voided"
+    assert _refused(updated) == "voided"
+    assert Decimal(str(books.invoice(record["Id"])["TotalAmt"])) == 0

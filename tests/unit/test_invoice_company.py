@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from appliance.core.books import Books, TaxModel
-from appliance.sync.push.invoice import invoice_body
+from appliance.sync.push.invoice import invoice_body, readback
 from appliance.sync.push.invoice.company import CompanyWay, apply
 from appliance.sync.push.outcome import Refused, Wait
 
@@ -138,3 +138,27 @@ def test_a_foreign_invoice_carries_its_exchange_rate() -> None:
     body = write(bill(currency="EUR", exchange_rate="1.08"), way)
     assert body["CurrencyRef"] == {"value": "EUR"}
     assert body["ExchangeRate"] == Decimal("1.08")
+
+
+def test_the_read_back_compares_total_and_tax_to_the_cent() -> None:
+    record = {"Id": "7", "DocNumber": "1042", "TotalAmt": 113.01, "Balance": 113.01,
+              "TxnTaxDetail": {"TotalTax": 8}}  # fmt: skip
+    assert readback.mismatch(record, bill()) is None
+    assert readback.figures(record) | {"read_at": None} == {
+        "doc_number": "1042", "total": "113.01", "tax": "8.00", "balance": "113.01",
+        "state": "open", "read_at": None,
+    }  # fmt: skip
+    off = {**record, "TotalAmt": 113.02, "TxnTaxDetail": {"TotalTax": 8.01}}
+    assert readback.mismatch(off, bill()) == {
+        "qbo": {"total": "113.02", "tax": "8.01"},
+        "jobroutr": {"total": "113.01", "tax": "8.00"},
+    }
+    assert readback.state({**record, "Balance": 0}) == "paid"
+    assert readback.state({**record, "PrivateNote": "Voided - x", "TotalAmt": 0}) == "voided"
+    older = {k: v for k, v in bill().items() if k != "totals"}  # before the bill had totals
+    assert readback.mismatch(off, older) is None
+
+
+def test_the_customer_memo_is_kept_within_quickbooks_limit() -> None:
+    way = CompanyWay(books(TaxModel.AST), {}, None, None)
+    assert len(write(bill(memo="m" * 1200), way)["CustomerMemo"]["value"]) == 1000

@@ -69,6 +69,8 @@ HINTS = {
     "currency-customer": "Bill the invoice in the customer's currency in JobRoutr (it will send "
     "it again), or invoice a customer kept in this currency.",
     "exchange-rate": "Give the invoice an exchange rate in JobRoutr; it will send it again.",
+    "voided": "A voided invoice stays voided: create a new invoice in JobRoutr for the new "
+    "figures, or skip the event (`appliance events skip ID`).",
 }
 NEVER_ARRIVED_HINT = (
     "Check that record's event (`appliance events --status failed`), fix and retry it, then "

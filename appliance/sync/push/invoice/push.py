@@ -13,8 +13,11 @@ Invoices are not mirrored.
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import Engine
 
 from appliance.core.books import Books, books_from
 from appliance.core.kinds import CUSTOMER, INVOICE, PRODUCT
@@ -31,6 +34,7 @@ from appliance.sync.push.job import KindPush, PushJob, Written
 from appliance.sync.push.outcome import HINTS, Refused, Wait
 
 DEPENDENCY_RECHECK = timedelta(seconds=30)
+_BOOKS_SAVED = threading.Lock()
 EVENTS = ("invoice.created", "invoice.updated")
 
 
@@ -38,9 +42,15 @@ async def push(job: PushJob) -> Written:
     link, superseded = await job.linked(INVOICE)
     if link is not None and superseded:
         return Written(link.qbo_id, note="superseded by a newer version")
-    books = await company_books(job)
-    await _learn(job, books)
+    # The rates are learned even while the invoice waits for its customer and products, so the
+    # operator can map them meanwhile; QuickBooks is not asked before those are linked.
+    stored = await asyncio.to_thread(get_books, job.store.engine, job.realm)
+    if stored is not None:
+        await _learn(job, stored)
     customer_id, items = await _dependencies(job)
+    books = stored or await company_books(job)
+    if stored is None:
+        await _learn(job, books)
     way = await _company_way(job, books, customer_id)
     body = apply(job.data, invoice_body(job.data, customer_id, items), way)
     if link is not None:
@@ -73,8 +83,18 @@ async def company_books(job: PushJob) -> Books:
     info = await job.qbo.company_info(job.realm)
     preferences = (await job.qbo.request(job.realm, "GET", "preferences")).get("Preferences")
     books = books_from(job.realm, info, preferences if isinstance(preferences, dict) else {})
-    await asyncio.to_thread(save_books, engine, books)
-    return books
+    return await asyncio.to_thread(_save_once, engine, books)
+
+
+def _save_once(engine: Engine, books: Books) -> Books:
+    """Store the books unless another worker of this process just did (two invoices pushed at
+    once both find none): the first stored wins, and both go on with it."""
+    with _BOOKS_SAVED:
+        stored = get_books(engine, books.realm_id)
+        if stored is not None:
+            return stored
+        save_books(engine, books)
+        return books
 
 
 async def _learn(job: PushJob, books: Books) -> None:
@@ -155,7 +175,17 @@ async def _linked(job: PushJob, qbo_id: str, body: dict[str, Any]) -> Written:
     ``invoice.updated``): read it; a created event whose figures QBO holds already writes
     nothing, else the invoice is changed to the bill (all lines replaced) and read back."""
     record = await job.qbo.read(job.realm, INVOICE.entity, qbo_id)
-    if job.work.event_type == "invoice.created" and readback.mismatch(record, job.data) is None:
+    created = job.work.event_type == "invoice.created"
+    if readback.state(record) == "voided":
+        if created:  # JobRoutr's resend of the first version: the bookkeeper's void stands
+            return Written(qbo_id, note="voided in QuickBooks", figures=readback.figures(record))
+        raise Refused(
+            "voided",
+            f"Invoice {record.get('DocNumber') or qbo_id} was voided in QuickBooks, so this "
+            "change was not written to it.",
+            HINTS["voided"],
+        )
+    if created and readback.mismatch(record, job.data) is None:
         return _written(job, record, note="already in QuickBooks")
     updated = await job.sparse_update(
         INVOICE,

@@ -45,7 +45,10 @@ def figures(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def mismatch(record: dict[str, Any], data: dict[str, Any]) -> dict[str, Any] | None:
-    """None when QBO's total and tax are the bill's to the cent, else both figures."""
+    """None when QBO's total and tax are the bill's to the cent, else both figures. An event
+    without ``totals`` (sent before the contract carried the bill) has nothing to compare."""
+    if not isinstance(data.get("totals"), dict):
+        return None
     bill = totals(data)
     qbo = {"total": _cents(record.get("TotalAmt")), "tax": qbo_tax(record)}
     jobroutr = {"total": bill["total"].quantize(CENT), "tax": bill["tax"].quantize(CENT)}
