@@ -9,6 +9,8 @@ kind, so the table of generated bills stays quick."""
 from __future__ import annotations
 
 import copy
+import shutil
+import tempfile
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -57,9 +59,8 @@ WRONG = {
 def _setup(kind: str, base: Path, multicurrency: bool = False) -> tuple[RunningEmulator, Books]:
     emulator = RunningEmulator(EmulatorConfig(company=kind, multicurrency=multicurrency))
     emulator.__enter__()
-    socket_dir = Path("/tmp") / f"jra-{base.name[-12:]}"  # noqa: S108 - short for the socket
-    socket_dir.mkdir(exist_ok=True)
-    books = Books(emulator, base, socket_dir)
+    # Settings name an admin socket (never opened here) that must fit a Unix socket's path.
+    books = Books(emulator, base, Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp")))
     rates, untaxed = RATES[kind]
     for rate in [*rates, *([WRONG[kind]] if kind in WRONG else [])]:
         if rate.code is not None:
@@ -87,6 +88,7 @@ def kind_books(
     finally:
         books.close()
         emulator.__exit__()
+        shutil.rmtree(books.settings.admin_socket.parent, ignore_errors=True)
 
 
 def code_percents(books: Books) -> dict[str, list[str]]:
@@ -316,6 +318,7 @@ def multicurrency(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Books]:
     finally:
         books.close()
         emulator.__exit__()
+        shutil.rmtree(books.settings.admin_socket.parent, ignore_errors=True)
 
 
 def test_a_foreign_currency_is_written_with_its_rate_and_never_to_a_customer_who_cannot_take_it(

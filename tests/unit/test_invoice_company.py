@@ -162,3 +162,23 @@ def test_the_read_back_compares_total_and_tax_to_the_cent() -> None:
 def test_the_customer_memo_is_kept_within_quickbooks_limit() -> None:
     way = CompanyWay(books(TaxModel.AST), {}, None, None)
     assert len(write(bill(memo="m" * 1200), way)["CustomerMemo"]["value"]) == 1000
+
+
+def test_ast_with_no_tax_charged_sends_every_line_non_and_no_override() -> None:
+    untaxed = bill(totals={"subtotal": "105.01", "discount": "0.00", "tax": "0.00",
+                           "total": "105.01"})  # fmt: skip
+    untaxed["tax"]["rates"][0].update(percent="0", amount="0.00")
+    body = write(untaxed, CompanyWay(books(TaxModel.AST), {}, None, None))
+    assert codes(body) == ["NON", "NON"]
+    assert "TxnTaxDetail" not in body
+
+
+def test_tax_on_a_bill_for_a_us_company_without_sales_tax_is_refused() -> None:
+    with pytest.raises(Refused) as refused:
+        write(bill(), CompanyWay(books(TaxModel.NONE), {}, None, None))
+    assert refused.value.failure.code == "tax-off"
+    inclusive = bill()
+    inclusive["tax"]["mode"] = "inclusive"
+    with pytest.raises(Refused) as refused:
+        write(inclusive, CompanyWay(books(TaxModel.US_MANUAL), {"r8": "2"}, None, None))
+    assert refused.value.failure.code == "tax-inclusive"
