@@ -22,7 +22,7 @@ from tests.harness.cli import connect_link
 from tests.harness.emulator import RunningEmulator, approve
 from tests.harness.processes import run_appliance, wait_until
 from tests.harness.service import Service, appliance_settings, env_for, start
-from tests.harness.store import webhook_secret
+from tests.harness.store import choose_invoice_settings, webhook_secret
 
 FINAL = ("done", "mismatch", "failed", "ignored")
 
@@ -186,6 +186,14 @@ def connected_appliance(books: RunningEmulator, state_dir: Path, **env: str) -> 
             "--expense-account", picked[1]["qbo_id"], env=env,
         )  # fmt: skip
         assert chosen.returncode == 0, chosen.stderr
+        discounts = next(
+            a["Id"]
+            for a in books.service.companies[books.realm].rows("Account")
+            if a.get("Name") == "Discounts given"
+        )
+        choose_invoice_settings(
+            settings, books.realm, discount_account=discounts, untaxed_code=None
+        )
         yield running
     finally:
         running.stop()

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.harness.bills import figured
+from tests.harness.bill_table import SEATTLE, Rate, Spec, bill
 from tests.harness.processes import shared_dir
 
 EXAMPLES = shared_dir() / "jobroutr" / "examples"
@@ -49,51 +49,11 @@ class Plan:
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-#: Sales tax rates a US (automated sales tax) company's bills carry, with where the work was done.
-AST_RATES = [
-    ({"id": "tax_wa_vancouver", "name": "Vancouver WA 8.9%", "percent": "8.9"},
-     {"line1": "2301 Columbia House Blvd", "city": "Vancouver", "region": "WA",
-      "postal_code": "98661", "country": "US"}),
-    ({"id": "tax_ca_sf", "name": "San Francisco CA 8.625%", "percent": "8.625"},
-     {"line1": "1 Market St", "city": "San Francisco", "region": "CA", "postal_code": "94105",
-      "country": "US"}),
-]  # fmt: skip
-
-
-def with_money(data: dict[str, Any], i: int, rng: random.Random, *, taxed: bool) -> dict[str, Any]:
-    """The invoice figured as JobRoutr would bill it; with ``taxed``, some invoices carry US sales
-    tax (taxed and untaxed lines, a service address) and some a discount before or after tax."""
-    if not taxed or i % 3:
-        return figured(data)  # with its line amounts and totals, as JobRoutr sends a bill
-    rate, address = AST_RATES[i % 2]
-    for n, line in enumerate(data["lines"]):
-        if n % 3 != 2:
-            line["tax_rate_id"] = rate["id"]
-    data["service_address"] = address
-    data["tax"] = {"mode": "exclusive", "rates": [dict(rate)]}
-    if i % 4 == 0:
-        data["discount"] = (
-            {"percent": str(rng.choice([5, 10, 12.5])), "before_tax": bool(i % 8)}
-            if i % 8 < 4
-            else {"amount": "1.00", "before_tax": True}
-        )
-    return figured(data)
-
-
 def plan(
-    seed: int,
-    *,
-    customers: int,
-    products: int,
-    invoices: int,
-    total: int,
-    unnumbered: int = 0,
-    taxed: bool = False,
+    seed: int, *, customers: int, products: int, invoices: int, total: int, unnumbered: int = 0
 ) -> Plan:
     """``unnumbered``: the last that many invoices carry no number (QBO numbers them), so nothing
-    but requestid tells a retried write of one from a new invoice. ``taxed``: a third of the
-    invoices carry sales tax, and some of those a discount (the company must use US automated
-    sales tax and have a discount account)."""
+    but requestid tells a retried write of one from a new invoice."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible story, not secrets
     start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
     timeline: list[tuple[float, str, dict[str, Any]]] = []
@@ -141,7 +101,7 @@ def plan(
                 "lines": lines}  # fmt: skip
         if i >= invoices - unnumbered:
             del data["number"]
-        data = with_money(data, i, rng, taxed=taxed)
+        data = with_bill(data, i % 3)
         add(rng.uniform(50, 500), "invoice.created", data)
         result.invoices[data["id"]] = data
     timeline.sort(key=lambda t: t[0])
@@ -162,13 +122,31 @@ def redelivered(
     return sends[:total] if len(unique) <= total else unique
 
 
+#: What every third invoice of a plan charges: sales tax in Seattle (the emulator's default
+#: company has automated sales tax), or a discount before tax.
+SEATTLE_TAX = Rate("wa_seattle", "Seattle WA 10.35%", "10.35")
+
+
+def with_bill(data: dict[str, Any], variant: int) -> dict[str, Any]:
+    """The invoice with the bill JobRoutr figures for it (line amounts, totals): untaxed
+    (variant 0), taxed in Seattle (1), or with a 10 % discount before tax (2)."""
+    rate = SEATTLE_TAX if variant == 1 else None
+    lines = [(line["quantity"], line["unit_price"], rate) for line in data["lines"]]
+    discount = {"percent": "10", "before_tax": True} if variant == 2 else None
+    where = SEATTLE if variant == 1 else None
+    figured = bill(Spec("plan", lines, discount, service_address=where), 0, "", "")
+    merged = {**data, **{k: v for k, v in figured.items() if k not in ("id", "number",
+              "customer_id", "issue_date", "lines")}}  # fmt: skip
+    merged["lines"] = [
+        {**line, **{k: v for k, v in mine.items() if k in ("amount", "tax_rate_id")}}
+        for line, mine in zip(data["lines"], figured["lines"], strict=True)
+    ]
+    return merged
+
+
 def expected_total(invoice: dict[str, Any]) -> Decimal:
     """What the customer was billed: the invoice's ``totals.total``."""
     return Decimal(invoice["totals"]["total"])
-
-
-def expected_tax(invoice: dict[str, Any]) -> Decimal:
-    return Decimal(invoice["totals"]["tax"])
 
 
 class Sender(threading.Thread):

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from appliance.config import Settings
-from appliance.storage import credentials
+from appliance.storage import choices, credentials
 from appliance.storage.db import session_scope
 from appliance.storage.models import AuditEntry, Event, Job
 from appliance.storage.store import Store
@@ -27,6 +27,22 @@ def webhook_secret(settings: Settings) -> str:
         store.close()
     assert secret is not None
     return secret
+
+
+def choose_invoice_settings(
+    settings: Settings, realm_id: str, *, discount_account: str | None, untaxed_code: str | None
+) -> None:
+    """The default discount account and the code for untaxed lines, as the operator's step
+    stores them (the service reads them at each invoice)."""
+    store = Store.open(settings)
+    try:
+        with session_scope(store.engine) as session:
+            row = choices.settings_row(session, realm_id)
+            row.default_discount_account_id = discount_account
+            row.untaxed_tax_code_id = untaxed_code
+            session.add(row)
+    finally:
+        store.close()
 
 
 def queue_empty(settings: Settings) -> bool:

@@ -62,6 +62,26 @@ HINTS = {
     "6000": "QuickBooks refused the values: correct the record in JobRoutr (it will send it "
     "again) or retry the event once QuickBooks accepts it.",
     "6070": "A line's amount does not match quantity x price: report this to support.",
+    # Invoices the company cannot hold as billed (sync/push/invoice/company.py): refused before
+    # anything is written.
+    "tax-rates": "Map these JobRoutr tax rates to one combined (group) tax code in QuickBooks "
+    "(`appliance taxes map`, or the console's Taxes screen), or bill the invoice with one rate in JobRoutr, then "
+    "retry the event.",
+    "tax-inclusive": "Bill the invoice with tax added to the lines (exclusive) in JobRoutr; it "
+    "will send the invoice again.",
+    "tax-off": "Turn sales tax on in QuickBooks (Taxes > Sales tax), run `appliance import "
+    "accounts` so the appliance reads the company's settings again, then retry the event.",
+    "discount-off": "Turn discounts on in QuickBooks (Settings > Account and settings > Sales "
+    "> Discount), run `appliance import accounts` so the appliance reads the company's settings "
+    "again, then retry the event.",
+    "currency-off": "Bill the customer in the home currency in JobRoutr, or turn multi-currency "
+    "on in QuickBooks (it cannot be turned off again) and run `appliance import accounts` so the "
+    "appliance reads the company's settings again; then retry the event.",
+    "currency-customer": "Bill the invoice in the customer's currency in JobRoutr (it will send "
+    "it again), or invoice a customer kept in this currency.",
+    "exchange-rate": "Give the invoice an exchange rate in JobRoutr; it will send it again.",
+    "voided": "A voided invoice stays voided: create a new invoice in JobRoutr for the new "
+    "figures, or skip the event (`appliance events skip ID`).",
 }
 NEVER_ARRIVED_HINT = (
     "Check that record's event (`appliance events --status failed`), fix and retry it, then "
