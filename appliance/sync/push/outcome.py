@@ -65,8 +65,8 @@ HINTS = {
     # Invoices the company cannot hold as billed (sync/push/invoice/company.py): refused before
     # anything is written.
     "tax-rates": "Map these JobRoutr tax rates to one combined (group) tax code in QuickBooks "
-    "(`appliance taxes map`, or the console's Taxes screen), or bill the invoice with one rate in JobRoutr, then "
-    "retry the event.",
+    "(`appliance taxes map`, or the console's Taxes screen), or bill the invoice with one rate "
+    "in JobRoutr, then retry the event.",
     "tax-inclusive": "Bill the invoice with tax added to the lines (exclusive) in JobRoutr; it "
     "will send the invoice again.",
     "tax-off": "Turn sales tax on in QuickBooks (Taxes > Sales tax), run `appliance import "
