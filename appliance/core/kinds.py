@@ -32,10 +32,12 @@ INVOICE = RecordKind("invoice", "invoices", "Invoice", "DocNumber")
 ACCOUNT = RecordKind("account", "accounts", "Account", "Name", mirrored=True)
 TAX_CODE = RecordKind("tax_code", "tax_codes", "TaxCode", "Name", mirrored=True)
 
-KINDS = (CUSTOMER, PRODUCT, INVOICE, ACCOUNT, TAX_CODE)
+PAYMENT = RecordKind("payment", "payments", "Payment")
+
+KINDS = (CUSTOMER, PRODUCT, INVOICE, ACCOUNT, TAX_CODE, PAYMENT)
 BY_NAME = {kind.name: kind for kind in KINDS}
 BY_PLURAL = {kind.plural: kind for kind in KINDS}
 #: The kinds of record JobRoutr sends and the appliance writes (and links).
-PUSHED = (CUSTOMER, PRODUCT, INVOICE)
+PUSHED = (CUSTOMER, PRODUCT, INVOICE, PAYMENT)
 #: The kinds an import brings in, in the order the operator is asked to run them.
 IMPORTED = (CUSTOMER, PRODUCT, ACCOUNT, TAX_CODE)

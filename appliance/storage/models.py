@@ -99,6 +99,8 @@ class CompanySettings(SQLModel, table=True):
     default_discount_account_id: str | None = Field(default=None, max_length=32)
     # Outside the US every line needs a tax code: the code for lines JobRoutr did not tax.
     untaxed_tax_code_id: str | None = Field(default=None, max_length=32)
+    # The Bank or Other Current Asset account payments are deposited to (None: Undeposited Funds).
+    deposit_account_id: str | None = Field(default=None, max_length=32)
     onboarding: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     onboarding_completed_at: datetime | None = _ts(nullable=True)
     updated_at: datetime = _ts()
@@ -243,6 +245,40 @@ class Link(SQLModel, table=True):
     figures: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class ChangeFeed(SQLModel, table=True):
+    """Where the company's change feed (QuickBooks' Change Data Capture) has got to."""
+
+    __tablename__ = "change_feed"
+
+    realm_id: str = Field(primary_key=True, foreign_key="company.realm_id", max_length=32)
+    # The changedSince of the next poll: everything QBO changed before it has been read.
+    read_until: datetime | None = _ts(nullable=True)
+    last_polled_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = None
+    # When the feed found a gap longer than CDC's 30 days (and re-read the linked records).
+    gap_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts()
+
+
+class QboChange(SQLModel, table=True):
+    """A change made in QuickBooks to a record JobRoutr wrote or imported, for ``/api/v1/changes``
+    (``seq`` orders them per realm: the cursor)."""
+
+    __tablename__ = "qbo_change"
+    __table_args__ = (Index("ix_qbo_change_realm_seq", "realm_id", "seq", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    realm_id: str = Field(foreign_key="company.realm_id", max_length=32)
+    seq: int
+    kind: str = Field(max_length=16)  # a RecordKind.name
+    jobroutr_id: str | None = Field(default=None, max_length=128)
+    qbo_id: str = Field(max_length=32)
+    change: str = Field(max_length=24)  # "voided", "deleted", "changed", "paid", "renamed", ...
+    at: datetime = _ts()  # when QuickBooks changed it (its LastUpdatedTime)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts()
 
 
 class ChangeCounter(SQLModel, table=True):
