@@ -20,6 +20,7 @@ import pytest
 
 from appliance.emulator.app import EmulatorConfig
 from appliance.storage.taxes import mappings
+from appliance.sync.push.customer import push as customer_push
 from appliance.sync.push.invoice.push import push
 from appliance.sync.push.outcome import Refused, Wait
 from tests.harness.bill_table import PORTLAND, SEATTLE, Rate, Spec, bill, expected, generated
@@ -395,3 +396,30 @@ def test_an_invoice_voided_in_quickbooks_is_not_brought_back(kind_books: tuple[s
     assert resent.written.figures["state"] == "voided"
     assert _refused(updated) == "voided"
     assert Decimal(str(books.invoice(record["Id"])["TotalAmt"])) == 0
+
+
+def test_a_customer_billed_in_a_foreign_currency_is_created_in_it_and_can_then_be_invoiced(
+    multicurrency: Books, kind_books: tuple[str, Books]
+) -> None:
+    """JobRoutr's customer ``currency`` is written when the customer is created (it is fixed
+    from then on), so the customer's euro invoice is taken; a company with multi-currency off
+    refuses such a customer before writing anything."""
+    books = multicurrency
+    customer = {"id": "cus_new_eur", "company_name": "Neue Kundin GmbH", "currency": "EUR"}
+    [made] = books.push(customer_push, [("customer.created", customer)])
+    assert made.written is not None, made.error
+    assert books.company.get("Customer", made.written.qbo_id)["CurrencyRef"]["value"] == "EUR"
+    vat = RATES["uk"][0][0]
+    euro = bill(Spec("new-eur", [("1", "80.00", vat)], currency="EUR", exchange_rate="0.86"),
+                993, "cus_new_eur", "prd_table")  # fmt: skip
+    [invoiced] = books.push(push, [("invoice.created", euro)])
+    assert invoiced.written is not None, invoiced.error
+    assert books.invoice(invoiced.written.qbo_id)["CurrencyRef"]["value"] == "EUR"
+
+    kind, home_only = kind_books
+    count = len(home_only.company.rows("Customer"))
+    foreign = "EUR" if kind != "uk" else "USD"
+    stranger = {"id": f"cus_{kind}_foreign", "company_name": f"Foreign {kind}", "currency": foreign}
+    [refused] = home_only.push(customer_push, [("customer.created", stranger)])
+    assert _refused(refused) == "currency-off"
+    assert len(home_only.company.rows("Customer")) == count

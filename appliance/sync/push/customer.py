@@ -28,6 +28,7 @@ from appliance.sync.fields import (
     when,
 )
 from appliance.sync.push import steps
+from appliance.sync.push.invoice.push import company_books
 from appliance.sync.push.job import KindPush, PushJob, Written, mirrored
 from appliance.sync.push.outcome import HINTS, Refused
 
@@ -194,12 +195,31 @@ async def _link_named(
     return True
 
 
+async def _currency(job: PushJob) -> dict[str, Any]:
+    """A new customer's ``CurrencyRef``: JobRoutr's ``currency`` when it is not the company's
+    home currency (a customer's currency is fixed once written, so only a create sends it);
+    refused before writing when the company has multi-currency off."""
+    code = field(job.data, "currency")
+    if not code:
+        return {}
+    books = await company_books(job)
+    if code == books.home_currency:
+        return {}
+    if not books.multicurrency:
+        raise Refused(
+            "currency-off",
+            f"This customer is kept in {code}, but the QuickBooks company keeps its books in "
+            f"{books.home_currency} only (multi-currency is off), so it was not written.",
+            HINTS["currency-off"],
+        )
+    return {"CurrencyRef": {"value": code}}
+
+
 async def _create(job: PushJob, step: str, name: str) -> dict[str, Any] | None:
     """Create it; None when the name is taken (6240) by a record the lookup did not see."""
+    body = customer_body(job.data, name) | await _currency(job)
     try:
-        return await job.qbo.write(
-            job.realm, CUSTOMER.entity, customer_body(job.data, name), requestid=job.rid(step)
-        )
+        return await job.qbo.write(job.realm, CUSTOMER.entity, body, requestid=job.rid(step))
     except ValidationError as exc:
         if exc.qbo_code != "6240":
             raise
