@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from appliance.sync.push.invoice.push import push
+from appliance.sync.push.outcome import Refused
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, choose_default_accounts, running_gateway
 from tests.harness.jobroutr import example
 from tests.harness.processes import run_appliance
+from tests.harness.pushing import Books
 from tests.harness.store import choose_invoice_settings
 
 DISCOUNTS_GIVEN = "86"  # the seeded income account "Discounts given" (DiscountsRefundsGiven)
@@ -319,3 +325,37 @@ def signed(gateway: Gateway, body: str) -> dict[str, str]:
         "webhook-signature": gateway.signer.sign(event_id, stamp, body),
         "content-type": "application/json",
     }
+
+
+def test_a_refused_void_names_the_jobroutr_payment_that_holds_the_invoice(
+    books: RunningEmulator, tmp_path: Path
+) -> None:
+    """In-process (tests/harness/pushing.py): a payment JobRoutr sent is named by its id too."""
+    pushing = Books(books, tmp_path, Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp")))
+    try:
+        customer = books.service.companies[books.realm].rows("Customer")[0]
+        item = next(i for i in books.service.companies[books.realm].rows("Item")
+                    if i.get("Type") == "Service")  # fmt: skip
+        pushing.link("customer", CUSTOMER, customer["Id"])
+        pushing.link("product", PRODUCT, item["Id"])
+        data = version("invoice.created", "inv_named", 1, "2026-11-27T09:00:00Z")["data"]
+        [created] = pushing.push(push, [("invoice.created", data)])
+        assert created.written is not None, created.error
+        qbo_id = created.written.qbo_id
+        with books.api() as api:
+            made = api.post("/payment", json={
+                "TotalAmt": 45, "CustomerRef": {"value": customer["Id"]},
+                "Line": [{"Amount": 45, "LinkedTxn": [{"TxnId": qbo_id, "TxnType": "Invoice"}]}],
+            })  # fmt: skip
+            made.raise_for_status()
+        payment = made.json()["Payment"]["Id"]
+        pushing.link("payment", "pay_9", payment)
+        [void] = pushing.push(push, [("invoice.voided", {"id": "inv_named"})])
+        assert isinstance(void.error, Refused), void.error
+        assert void.error.failure.code == "has-payments"
+        assert f"payment {payment} (JobRoutr pay_9)" in void.error.failure.message
+        assert "45.00 of 145.00 paid" in void.error.failure.message
+        assert "was not voided" in void.error.failure.message
+    finally:
+        pushing.close()
+        shutil.rmtree(pushing.settings.admin_socket.parent, ignore_errors=True)
