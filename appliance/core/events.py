@@ -39,7 +39,12 @@ KNOWN_TYPES = (
     "product.created",
     "product.updated",
     "invoice.created",
+    "invoice.updated",
+    "invoice.voided",
+    "invoice.deleted",
 )
+#: Types whose ``data`` is only the record's ``id`` (CONTRACT.md section 1).
+ID_ONLY = ("invoice.voided", "invoice.deleted")
 ONE_NAME = "one of display_name, given_name, family_name or company_name is required"
 #: Decimal places: money, and quantities, prices and rates (CONTRACT.md section 1).
 MONEY = 2
@@ -440,8 +445,9 @@ def validate(
         data = {}
     elif kind in KNOWN_TYPES:
         _str(data, "id", problems, required=True, max_len=128)
-        VALIDATORS[kind.split(".")[0]](data, problems)
-        if kind.startswith("invoice."):
+        if kind not in ID_ONLY:
+            VALIDATORS[kind.split(".")[0]](data, problems)
+        if kind in ("invoice.created", "invoice.updated"):
             _bill(data, problems, home_currency)
     problems += _lone_surrogates(document, {p.name for p in problems})
     return kind, data, problems[:MAX_PROBLEMS]

@@ -329,6 +329,19 @@ class Emulator:
             "ProductAndServicesPrefs": {"QuantityOnHand": True, "ForSales": True},
         }
 
+    def edited_elsewhere(self, realm: str, path: str, body: bytes) -> None:
+        """The ``edited`` fault: another user saves the record the write at ``path`` names
+        (the body's ``Id``) just before the write arrives. Nothing else changes."""
+        company = self.companies.get(realm)
+        entity = URL_NAMES.get(path.strip("/").lower())
+        try:
+            document = decode_json(body)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return
+        rid = document.get("Id") if isinstance(document, dict) else None
+        if company is not None and entity is not None and isinstance(rid, str):
+            company.edited_elsewhere(entity, rid)
+
     # requestid -----------------------------------------------------------------------------------
 
     def replay(self, realm: str, requestid: str) -> tuple[int, bytes, str] | None:

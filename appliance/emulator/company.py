@@ -358,6 +358,19 @@ class Company:
         self.changed(entity, old["Id"], "Void")
         return record
 
+    def edited_elsewhere(self, entity: str, rid: str) -> None:
+        """Another user saved the record with no change we model: its SyncToken goes up, as
+        every save does, so a write still holding the old one is stale (5010)."""
+        old = self.records.get(entity, {}).get(rid)
+        if old is None:
+            return
+        self.records[entity][rid] = {
+            **old,
+            "SyncToken": str(int(old["SyncToken"]) + 1),
+            "MetaData": {**old["MetaData"], "LastUpdatedTime": self.clock.stamp()},
+        }
+        self.changed(entity, rid, "Update")
+
     def _locked(self, entity: str, body: Record) -> Record:
         rid, token = body.get("Id"), body.get("SyncToken")
         if rid is None:

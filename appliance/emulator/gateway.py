@@ -110,6 +110,7 @@ async def _admit(service: EmulatorService, scope: Scope, receive: Receive, send:
     governor.stats.requests += 1
     answer: Answer = replies.answer
     rule = governor.pick_fault(method, scope["path"])
+    edited = rule is not None and rule.kind == "edited"
     if rule is not None and rule.kind == "drop_after":
         answer = replies.processed_then_dropped
     elif rule is not None and await _injected(service, rule, replies):
@@ -122,7 +123,9 @@ async def _admit(service: EmulatorService, scope: Scope, receive: Receive, send:
         delay = governor.latency()
         if delay:
             await asyncio.sleep(delay)
-        await _dispatch(service, scope, receive, answer, realm=realm, rest=rest, method=method)
+        await _dispatch(
+            service, scope, receive, answer, realm=realm, rest=rest, method=method, edited=edited
+        )
     finally:
         governor.release(realm)
 
@@ -193,6 +196,7 @@ async def _dispatch(
     realm: str,
     rest: str,
     method: str,
+    edited: bool = False,
 ) -> None:
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     if not await _authorized(service, headers, realm, answer):
@@ -217,6 +221,8 @@ async def _dispatch(
             status, raw, media = remembered
             await answer(status, raw, media, {})
             return
+    if edited and method == "POST":
+        service.api.edited_elsewhere(realm, rest, body)
     reply: Reply = service.api.call(
         realm, method, rest, params=params, body=body, content_type=headers.get("content-type", "")
     )

@@ -18,7 +18,11 @@ from typing import Any, Literal
 
 #: "drop" cuts the connection before QBO does anything; "drop_after" lets QBO do the work (a
 #: write happens, its requestid is remembered) and cuts the answer: the case requestid is for.
-FAULT_KINDS: tuple[str, ...] = ("500", "502", "503_html", "drop", "drop_after", "stall", "429")
+#: "edited": another user saves the record a write names just before the write arrives (its
+#: SyncToken goes up), so the write's SyncToken is stale and QBO answers 5010.
+FAULT_KINDS: tuple[str, ...] = (
+    "500", "502", "503_html", "drop", "drop_after", "stall", "429", "edited",
+)  # fmt: skip
 
 
 @dataclass

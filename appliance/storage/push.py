@@ -57,6 +57,8 @@ class Work:
 class LinkInfo:
     qbo_id: str
     source_timestamp: datetime | None
+    #: What QBO held when last read (invoices: doc_number, total, tax, balance, state).
+    figures: dict[str, Any] | None = None
 
 
 def load(engine: Engine, claim: Claim) -> Work | None:
@@ -107,7 +109,37 @@ def upcoming(
 def link_of(engine: Engine, realm_id: str, kind: str, jobroutr_id: str) -> LinkInfo | None:
     with Session(engine) as session:
         found = session.get(Link, (realm_id, kind, jobroutr_id))
-        return LinkInfo(found.qbo_id, found.source_timestamp) if found else None
+        if found is None:
+            return None
+        figures = dict(found.figures) if found.figures else None
+        return LinkInfo(found.qbo_id, found.source_timestamp, figures)
+
+
+def ended_after(
+    engine: Engine,
+    realm_id: str,
+    kind: str,
+    jobroutr_id: str,
+    *,
+    after: datetime,
+    types: tuple[str, ...],
+) -> str | None:
+    """The type of the newest event of ``types`` (a void, a delete) done for the record and
+    newer than ``after``: what keeps an older version of a record that never reached QuickBooks
+    from being written after JobRoutr ended it."""
+    with Session(engine) as session:
+        return session.exec(
+            select(Event.type)
+            .where(
+                col(Event.record_kind) == kind,
+                col(Event.record_id) == jobroutr_id,
+                col(Event.type).in_(types),
+                col(Event.status) == EventStatus.DONE,
+                col(Event.occurred_at) > after,
+                or_(col(Event.realm_id) == realm_id, col(Event.realm_id).is_(None)),
+            )
+            .order_by(col(Event.occurred_at).desc())
+        ).first()
 
 
 def links_of(engine: Engine, realm_id: str, kind: str, jobroutr_ids: list[str]) -> dict[str, str]:

@@ -112,3 +112,24 @@ def test_bad_control_requests_are_400_with_a_reason(emulator: RunningEmulator) -
     assert "kind must be one of" in bad_fault.text
     bad_limit = httpx.patch(emulator.url + "/_emulator/limits", json={"concurrent": -1})
     assert bad_limit.status_code == 400
+
+
+def test_an_edited_fault_makes_the_writes_synctoken_stale_as_another_users_save_would(
+    emulator: RunningEmulator,
+) -> None:
+    # A create names no record yet: the fault changes nothing there.
+    add_fault(emulator, kind="edited", count=1, path_contains="/customer", method="POST")
+    with emulator.api() as api:
+        made = api.post("/customer", json={"DisplayName": "Edited Elsewhere"}).json()["Customer"]
+        change = {"Id": made["Id"], "SyncToken": made["SyncToken"], "sparse": True,
+                  "Notes": "ours"}  # fmt: skip
+        add_fault(emulator, kind="edited", count=1, path_contains="/customer", method="POST")
+        stale = api.post("/customer", json=change)
+        fresh = api.get(f"/customer/{made['Id']}").json()["Customer"]
+        again = api.post("/customer", json={**change, "SyncToken": fresh["SyncToken"]})
+    assert stale.status_code == 400
+    assert stale.json()["Fault"]["Error"][0]["code"] == "5010"
+    assert int(fresh["SyncToken"]) == int(made["SyncToken"]) + 1
+    assert "Notes" not in fresh
+    assert again.status_code == 200
+    assert again.json()["Customer"]["Notes"] == "ours"

@@ -50,10 +50,19 @@ class Plan:
 
 
 def plan(
-    seed: int, *, customers: int, products: int, invoices: int, total: int, unnumbered: int = 0
+    seed: int,
+    *,
+    customers: int,
+    products: int,
+    invoices: int,
+    total: int,
+    unnumbered: int = 0,
+    updated: int = 0,
 ) -> Plan:
     """``unnumbered``: the last that many invoices carry no number (QBO numbers them), so nothing
-    but requestid tells a retried write of one from a new invoice."""
+    but requestid tells a retried write of one from a new invoice. ``updated``: the first that
+    many invoices get an ``invoice.updated`` soon after (a line more, the first line's quantity
+    changed), so the update often arrives first, or between the create's retries."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible story, not secrets
     start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
     timeline: list[tuple[float, str, dict[str, Any]]] = []
@@ -102,11 +111,24 @@ def plan(
         if i >= invoices - unnumbered:
             del data["number"]
         data = with_bill(data, i % 3)
-        add(rng.uniform(50, 500), "invoice.created", data)
+        at = rng.uniform(50, 500)
+        add(at, "invoice.created", data)
+        if i < updated:
+            data = with_bill(_changed(data, rng.choice(product_ids)), i % 3)
+            add(at + rng.uniform(1, 40), "invoice.updated", data)
         result.invoices[data["id"]] = data
     timeline.sort(key=lambda t: t[0])
     result.sends = redelivered([(event_id, doc) for _, event_id, doc in timeline], total, rng)
     return result
+
+
+def _changed(data: dict[str, Any], product_id: str) -> dict[str, Any]:
+    """A later version of an invoice: the first line's quantity up by one, and a line more."""
+    first = {**data["lines"][0], "quantity": str(Decimal(data["lines"][0]["quantity"]) + 1)}
+    extra = {"product_id": product_id, "quantity": "1", "unit_price": "35.00",
+             "description": "added after a second visit"}  # fmt: skip
+    lines = [first, *data["lines"][1:], extra]
+    return {**data, "lines": [{k: v for k, v in line.items() if k != "amount"} for line in lines]}
 
 
 def redelivered(

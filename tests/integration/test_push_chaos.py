@@ -1,6 +1,7 @@
-"""Exactly once under fire: thousands of JobRoutr events (creates, updates, invoices, duplicates,
-out-of-order deliveries) while the service is killed with SIGKILL and restarted, or while the
-emulator throws 5xx, HTML 503s, dropped connections, answers lost after the write, and 429s.
+"""Exactly once under fire: thousands of JobRoutr events (creates, updates, invoices and their
+updates, duplicates, out-of-order deliveries) while the service is killed with SIGKILL and
+restarted, or while the emulator throws 5xx, HTML 503s, dropped connections, answers lost after
+the write, and 429s.
 
 The judge is the emulator's own books: every record exactly once, each in JobRoutr's latest
 version, every invoice with the right customer, items and total; every acknowledged event done.
@@ -44,7 +45,7 @@ def appliance(books: RunningEmulator, tmp_path: Path) -> Iterator[Appliance]:
 def test_two_thousand_events_through_ten_sigkills_apply_once_each_in_the_latest_version(
     books: RunningEmulator, appliance: Appliance
 ) -> None:
-    story = plan(11, customers=220, products=60, invoices=460, total=2000)
+    story = plan(11, customers=220, products=60, invoices=460, total=2000, updated=120)
     assert len(story.sends) == 2000
     sender = Sender(appliance.url, webhook_secret(appliance.settings), story.sends)
     sender.start()

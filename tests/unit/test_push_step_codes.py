@@ -17,6 +17,8 @@ FROZEN = {
     "MATCH_SUFFIXED": "sf",
     "CREATE": "new",
     "CREATE_SUFFIXED": "new2",
+    "VOID": "vd",
+    "DELETE": "del",
 }
 
 
@@ -42,6 +44,10 @@ def test_every_step_code_keeps_its_value() -> None:
         (steps.clear(steps.MATCH_SUFFIXED, 1), "sfc1"),
         (steps.CREATE, "new"),
         (steps.CREATE_SUFFIXED, "new2"),
+        (steps.sparse(steps.VOID, 1), "vd1"),
+        (steps.sparse(steps.VOID, 2), "vd2"),
+        (steps.sparse(steps.DELETE, 1), "del1"),
+        (steps.sparse(steps.DELETE, 2), "del2"),
     ],
 )
 def test_each_write_sends_the_requestid_it_always_sent(step: str, sent: str) -> None:

@@ -63,7 +63,8 @@ class PushConfig:
 
 @dataclass(frozen=True)
 class Written:
-    """What a record kind's push did: the QBO id, the link to write, a note for the log, and the
+    """What a record kind's push did: the QBO id ("" when nothing was written, such as a void
+    of an invoice that never reached QuickBooks), the link to write, a note for the log, and the
     record as QBO answered it, for the mirror."""
 
     qbo_id: str

@@ -204,7 +204,9 @@ class Settler:
             qbo_id=written.qbo_id,
             note=written.note or None,
         )
-        return Done(realm, written.qbo_id, written.link, written.mirror, written.figures)
+        # No QBO id: nothing was written (a void for an invoice that never reached QuickBooks).
+        qbo_id = written.qbo_id or None
+        return Done(realm, qbo_id, written.link, written.mirror, written.figures)
 
     def failed(self, work: jobs.Work, realm: str, exc: Exception, now: datetime) -> JobOutcome:
         """What a failed attempt means for the job: wait, try again later, or fail for good."""

@@ -8,7 +8,8 @@ twice. Add new codes; never rename or reuse one. ``tests/unit/test_push_step_cod
 A step names one distinct write of a job: QBO remembers each requestid's answer, refusals
 included, so two different writes never share one. A sparse update of a step sends
 ``<step>1`` (``<step>2`` after a stale SyncToken, 5010), and a clear of fields after it sends
-``<step>c1`` (``<step>c2``).
+``<step>c1`` (``<step>c2``). A void or a delete, which name a SyncToken too, send ``vd1`` /
+``del1`` (``vd2`` / ``del2`` after a 5010), through ``sparse``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ MATCH_SUFFIXED: Final = "sf"
 CREATE: Final = "new"
 #: The create under the suffixed name.
 CREATE_SUFFIXED: Final = "new2"
+#: An invoice voided (``invoice.voided``).
+VOID: Final = "vd"
+#: An invoice deleted (``invoice.deleted``).
+DELETE: Final = "del"
 
 
 def sparse(step: str, attempt: int) -> str:

@@ -1,5 +1,11 @@
 """The push of ``invoice.created`` and ``invoice.updated``: written the company's way
-(``company``), then QBO's totals read back and compared with the bill (``readback``).
+(``company``), then QBO's totals read back and compared with the bill (``readback``);
+``invoice.voided`` and ``invoice.deleted`` are ``ending``'s.
+
+Each event is the whole invoice, and its timestamp orders the versions: one older than the
+version the link carries changes nothing, an update that arrives before the create creates the
+invoice, and a created or updated older than a void or delete JobRoutr sent for an invoice that
+never reached QuickBooks is not written.
 
 An invoice waits for its customer's and products' links (``customer:<id>``, ``product:<id>``
 wake it), up to ``[push] dependency_wait_seconds``, and for the operator's tax mappings and
@@ -27,7 +33,7 @@ from appliance.storage import push as jobs
 from appliance.storage import taxes
 from appliance.storage.books import get_books, save_books
 from appliance.sync.push import steps
-from appliance.sync.push.invoice import readback
+from appliance.sync.push.invoice import ending, readback
 from appliance.sync.push.invoice.body import invoice_body, invoice_marker
 from appliance.sync.push.invoice.company import CompanyWay, apply
 from appliance.sync.push.job import KindPush, PushJob, Written
@@ -35,13 +41,17 @@ from appliance.sync.push.outcome import HINTS, Refused, Wait
 
 DEPENDENCY_RECHECK = timedelta(seconds=30)
 _BOOKS_SAVED = threading.Lock()
-EVENTS = ("invoice.created", "invoice.updated")
+EVENTS = ("invoice.created", "invoice.updated", *ending.EVENTS)
 
 
 async def push(job: PushJob) -> Written:
+    if job.work.event_type in ending.EVENTS:
+        return await ending.end(job)
     link, superseded = await job.linked(INVOICE)
     if link is not None and superseded:
         return Written(link.qbo_id, note="superseded by a newer version")
+    if link is None and (ended := await ending.ended_before(job)) is not None:
+        return Written("", note=f"{ended} in JobRoutr before it reached QuickBooks")
     # The rates are learned even while the invoice waits for its customer and products, so the
     # operator can map them meanwhile; QuickBooks is not asked before those are linked.
     stored = await asyncio.to_thread(get_books, job.store.engine, job.realm)
@@ -174,8 +184,17 @@ async def _linked(job: PushJob, qbo_id: str, body: dict[str, Any]) -> Written:
     """The invoice is in QuickBooks already (a retry after a mismatch or a crash, or
     ``invoice.updated``): read it; a created event whose figures QBO holds already writes
     nothing, else the invoice is changed to the bill (all lines replaced) and read back."""
-    record = await job.qbo.read(job.realm, INVOICE.entity, qbo_id)
+    record = await ending.read(job, qbo_id)
     created = job.work.event_type == "invoice.created"
+    if record is None:
+        if created:  # JobRoutr's resend of the first version: the delete stands
+            return Written(qbo_id, note="deleted in QuickBooks")
+        raise Refused(
+            "deleted",
+            f"This invoice (QuickBooks id {qbo_id}) was deleted in QuickBooks, so this change "
+            "was not written.",
+            ending.DELETED_HINT,
+        )
     if readback.state(record) == "voided":
         if created:  # JobRoutr's resend of the first version: the bookkeeper's void stands
             return Written(qbo_id, note="voided in QuickBooks", figures=readback.figures(record))
