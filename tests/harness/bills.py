@@ -45,14 +45,20 @@ def _discount(data: dict[str, Any], subtotal: Fraction) -> Fraction:
 
 
 def _rate_amount(
-    data: dict[str, Any], rate: dict[str, Any], subtotal: Fraction, discount: Fraction
+    data: dict[str, Any],
+    rate: dict[str, Any],
+    subtotal: Fraction,
+    discount: Fraction,
+    *,
+    round_share: bool = True,
 ) -> str:
     base = sum(
         (_f(line["amount"]) for line in data["lines"] if line.get("tax_rate_id") == rate["id"]),
         Fraction(0),
     )
     before_tax = (data.get("discount") or {}).get("before_tax", True)
-    share = _f(money(discount * base / subtotal)) if before_tax and subtotal else Fraction(0)
+    share = discount * base / subtotal if before_tax and subtotal else Fraction(0)
+    share = _f(money(share)) if round_share else share
     percent = _f(rate["percent"])
     if data["tax"]["mode"] == "inclusive":
         return money((base - share) * percent / (100 + percent))
@@ -129,6 +135,14 @@ def bills(draw: st.DrawFn) -> dict[str, Any]:
     if "discount" in data and draw(st.booleans()):
         data["discount"]["before_tax"] = draw(st.booleans())
     return figured(data)
+
+
+def other_reading(data: dict[str, Any], index: int) -> str:
+    """Rate ``index``'s amount by the contract's other reading: the share of the discount left
+    unrounded until the one rounding (appliance.core.bill accepts either)."""
+    subtotal = sum((_f(line["amount"]) for line in data["lines"]), Fraction(0))
+    rate = data["tax"]["rates"][index]
+    return _rate_amount(data, rate, subtotal, _discount(data, subtotal), round_share=False)
 
 
 def figure_paths(data: dict[str, Any]) -> list[str]:

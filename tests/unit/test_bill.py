@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from appliance.core.events import validate
-from tests.harness.bills import bills, document, figure_paths, figured
+from tests.harness.bills import bills, document, figure_paths, figured, other_reading
 from tests.harness.jobroutr import EXAMPLES, example
 
 CENT = Decimal("0.01")
@@ -51,6 +51,8 @@ def test_a_bill_with_one_figure_off_by_a_cent_is_refused_naming_exactly_that_fig
     right = Decimal(holder[key])
     step = CENT if right == 0 else choice.draw(st.sampled_from([CENT, -CENT]))
     holder[key] = str(right + step)
+    if path.startswith("data.tax.rates["):  # a cent off may be the contract's other reading
+        assume(holder[key] != other_reading(bill, int(path.split("[")[1].split("]")[0])))
     found = problems(bill)
     assert list(found) == [path]
     assert found[path].startswith(f"must be {right}: ")
