@@ -12,13 +12,16 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
+from appliance.cli.rendering import print_status
 from appliance.config import Settings
+from appliance.core.admin import StatusReport
 from appliance.core.changes import feed_lines
 from appliance.core.kinds import INVOICE, PAYMENT
-from appliance.gateway.app import create_app
+from appliance.gateway.app import create_admin_app, create_app
 from appliance.gateway.runtime import Runtime
 from appliance.storage import changes, credentials
 from appliance.storage.models import Event, Link
@@ -101,7 +104,7 @@ def office(app_settings: Settings, emulator: RunningEmulator) -> Iterator[Office
 
 
 def test_the_bookkeepers_void_delete_payment_and_customer_changes_come_back_within_a_poll(
-    office: Office,
+    office: Office, capsys: pytest.CaptureFixture[str]
 ) -> None:
     qbo, realm = office.qbo, office.realm
     # What JobRoutr wrote: three invoices, a customer; and a customer the import brought in.
@@ -152,6 +155,21 @@ def test_the_bookkeepers_void_delete_payment_and_customer_changes_come_back_with
     # Polled again: nothing found twice.
     office.next_poll()
     assert len(office.changes()["items"]) == 5
+
+    # The operator hears of it: the admin API's status, as `appliance status` prints it.
+    with TestClient(create_admin_app(office.store.settings, office.store)) as admin:
+        admin.headers["X-Appliance-Operator"] = "dana@cli"
+        answer = admin.get("/v1/status")
+    assert answer.status_code == 200, answer.text
+    report = msgspec.json.decode(answer.content, type=StatusReport)
+    assert report.feed is not None
+    assert report.feed.changed_last_day == {"customer": 2, "invoice": 3}
+    print_status(report)
+    printed = capsys.readouterr().out
+    assert "Changes:          2 customers and 3 invoices changed in QuickBooks since yesterday" in (
+        printed
+    )
+    assert "QuickBooks' changes last read" in printed
 
 
 def test_changes_page_by_cursor_and_a_kept_cursor_returns_only_what_is_new(
