@@ -21,6 +21,7 @@ from appliance.config import Settings
 from appliance.core.admin import StatusReport
 from appliance.core.changes import feed_lines
 from appliance.core.kinds import INVOICE, PAYMENT
+from appliance.emulator import api as emulator_api
 from appliance.gateway.app import create_admin_app, create_app
 from appliance.gateway.runtime import Runtime
 from appliance.storage import changes, credentials
@@ -279,8 +280,13 @@ def quiet(app_settings: Settings, emulator: RunningEmulator) -> Iterator[tuple[S
 
 
 def test_a_full_answer_shortens_the_window_and_what_it_left_out_is_reread(
-    app_settings: Settings, emulator: RunningEmulator, quiet: tuple[Store, str]
+    app_settings: Settings,
+    emulator: RunningEmulator,
+    quiet: tuple[Store, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # CDC answers at most 3 objects here (QuickBooks: 1,000), and the feed knows it.
+    monkeypatch.setattr(emulator_api, "CDC_MAX_OBJECTS", 3)
     store, realm = quiet
     qbo = Bookkeeper(emulator)
     clock = emulator.service.clock
@@ -298,11 +304,11 @@ def test_a_full_answer_shortens_the_window_and_what_it_left_out_is_reread(
     qbo.void(records[3]["Id"])
     changes.set_read_until(store.engine, realm, started - timedelta(hours=3))
 
-    report, found = _poll(app_settings, cap=3)  # 4 changed invoices: a full answer
+    report, found = _poll(app_settings, cap=3)  # 4 changed invoices: a full answer, one left out
+    assert found == [(f"inv_cap{n}", "voided") for n in range(4)]
     assert report.split
     assert report.reread
     assert not report.gap
-    assert found == [(f"inv_cap{n}", "voided") for n in range(4)]
 
 
 def test_after_more_than_30_days_off_the_linked_records_are_reread_and_the_status_says_so(
@@ -310,18 +316,25 @@ def test_after_more_than_30_days_off_the_linked_records_are_reread_and_the_statu
 ) -> None:
     store, realm = quiet
     qbo = Bookkeeper(emulator)
-    gone, paid, kept = (qbo.invoice(f"GAP-{n}") for n in range(3))
-    for name, record in (("gone", gone), ("paid", paid), ("kept", kept)):
-        link_invoice(store, realm, f"inv_{name}", record)
-    qbo.delete(INVOICE.entity, gone["Id"])
-    qbo.pay(paid["Id"], paid["TotalAmt"])
-    changes.set_read_until(store.engine, realm, utcnow() - timedelta(days=40))
+    clock = emulator.service.clock
+    weeks = timedelta(days=35).total_seconds()
+    try:
+        clock.advance(-weeks)  # five weeks ago: written by JobRoutr, then changed by the bookkeeper
+        gone, paid, kept = (qbo.invoice(f"GAP-{n}") for n in range(3))
+        for name, record in (("gone", gone), ("paid", paid), ("kept", kept)):
+            link_invoice(store, realm, f"inv_{name}", record)
+        qbo.delete(INVOICE.entity, gone["Id"])
+        qbo.pay(paid["Id"], paid["TotalAmt"])
+    finally:
+        clock.advance(weeks)
+    # The appliance was off since (CDC keeps 30 days: it has none of this any more).
+    changes.set_read_until(store.engine, realm, utcnow() - timedelta(days=36))
 
     report, found = _poll(app_settings)
+    assert found == [("inv_gone", "deleted"), ("inv_paid", "payment_received")]
     assert report.gap
     assert report.reread
     assert not report.split
-    assert found == [("inv_gone", "deleted"), ("inv_paid", "payment_received")]
     assert link_figures(store, realm, "inv_paid")["state"] == "paid"
     assert link_figures(store, realm, "inv_paid")["balance"] == "0.00"
     info = changes.feed_info(store.engine, realm, utcnow())
@@ -355,3 +368,35 @@ def test_a_payment_jobroutr_sent_undone_in_quickbooks_is_a_payment_change(
     qbo.delete(PAYMENT.entity, sent["Id"])
     _report, found = _poll(app_settings)
     assert found == [("pay_1", "deleted")]
+
+
+def test_with_no_interval_the_feed_reads_quickbooks_after_every_import(
+    app_settings: Settings, emulator: RunningEmulator, quiet: tuple[Store, str]
+) -> None:
+    store, realm = quiet
+    qbo = Bookkeeper(emulator)
+    record = qbo.invoice("IMP-1")
+    link_invoice(store, realm, "inv_imp", record)
+    qbo.void(record["Id"])
+    settings = app_settings.model_copy(update={"feed_interval_seconds": 0})
+
+    async def main() -> None:
+        own = Store.open(settings)
+        runtime = Runtime(settings, own)
+        try:
+            await runtime.start()
+            await asyncio.sleep(0.5)
+            assert changes.feed_state(own.engine, realm) is None  # no poll on its own
+            runtime.importer.start("accounts")
+            for _ in range(200):
+                if changes.page(own.engine, realm, after=0, limit=10):
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError("the import did not make the feed read QuickBooks")
+        finally:
+            await runtime.aclose()
+            own.close()
+
+    asyncio.run(main())
+    rows = changes.page(store.engine, realm, after=0, limit=10)
+    assert [(r.jobroutr_id, r.change) for r in rows] == [("inv_imp", "voided")]
