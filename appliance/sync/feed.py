@@ -113,8 +113,13 @@ class ChangeFeed:
                 continue
             try:
                 await self.poll(realm)
-            except Exception:
+            except Exception as exc:
+                # Not QuickBooks' doing: the status says so, the log has the trace, polls go on.
                 log.exception("changes.poll_crashed", realm_id=realm)
+                error = f"an internal error ({type(exc).__name__}); the service log has details"
+                await asyncio.to_thread(
+                    stored.save_progress, self.store.engine, realm, polled_at=utcnow(), error=error
+                )
 
     async def poll(self, realm: str) -> PollReport:
         """One poll: the changes since the mark kept, the mark moved (or the error kept)."""

@@ -12,6 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 from litestar.testing import TestClient
@@ -400,3 +401,31 @@ def test_with_no_interval_the_feed_reads_quickbooks_after_every_import(
     asyncio.run(main())
     rows = changes.page(store.engine, realm, after=0, limit=10)
     assert [(r.jobroutr_id, r.change) for r in rows] == [("inv_imp", "voided")]
+
+
+def test_a_failed_poll_keeps_its_mark_says_why_and_the_next_one_catches_up(
+    app_settings: Settings, emulator: RunningEmulator, quiet: tuple[Store, str]
+) -> None:
+    store, realm = quiet
+    qbo = Bookkeeper(emulator)
+    record = qbo.invoice("ERR-1")
+    link_invoice(store, realm, "inv_err", record)
+    _poll(app_settings)
+    mark = changes.feed_info(store.engine, realm, utcnow()).read_until
+    qbo.void(record["Id"])
+    quick = app_settings.model_copy(update={"qbo_retry_initial_seconds": 0.01})
+    rule = {"kind": "500", "count": None, "path_contains": "/cdc"}
+    httpx.post(emulator.url + "/_emulator/faults", json=rule).raise_for_status()
+
+    _, found = _poll(quick)
+    assert found == []
+    info = changes.feed_info(store.engine, realm, utcnow())
+    assert info.read_until == mark  # nothing read: the next poll starts from the same place
+    assert info.last_error
+    assert any(line.startswith("The last read of QuickBooks' changes failed") for line in
+               feed_lines(info, utcnow()))  # fmt: skip
+
+    httpx.delete(emulator.url + "/_emulator/faults").raise_for_status()
+    _, found = _poll(quick)
+    assert found == [("inv_err", "voided")]
+    assert changes.feed_info(store.engine, realm, utcnow()).last_error is None
