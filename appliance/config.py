@@ -27,7 +27,7 @@ from appliance.errors import SettingsError
 
 ENV_PREFIX = "APPLIANCE_"
 CONFIG_ENV = "APPLIANCE_CONFIG"
-SECTIONS = ("http", "qbo", "log", "admin", "push", "metrics")
+SECTIONS = ("http", "qbo", "log", "admin", "push", "metrics", "feed")
 
 # The bundled emulator's registered app. These are not secrets: they only open the emulator that
 # runs on this machine, and the emulator issue documents them as its defaults.
@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     push_dependency_wait_seconds: float = Field(default=86400.0, ge=1.0)
     push_name_clash: Literal["suffix", "hold"] = "suffix"
     push_name_clash_suffix: str = Field(default=" (customer)", min_length=1, max_length=40)
+
+    # The change feed (docs/changes.md): how often QuickBooks' Change Data Capture is read while
+    # connected (and after every import); 0: only after imports.
+    feed_interval_seconds: float = Field(default=300.0, ge=0, le=86400)
 
     # GET /metrics on the public listener (Prometheus text), behind the API key; off: 404.
     metrics_enabled: bool = True

@@ -28,6 +28,7 @@ from appliance.core.admin import (
     SettingsInfo,
     StatusReport,
 )
+from appliance.core.changes import feed_lines
 
 
 def print_json(answer: Any) -> None:
@@ -78,6 +79,9 @@ def print_status(report: StatusReport) -> None:
         for warning in conn.warnings:
             click.secho(f"  Warning: {warning}", fg="yellow")
         print_books(report.books)
+        if report.feed is not None:
+            for n, line in enumerate(feed_lines(report.feed, datetime.now(UTC))):
+                click.echo(f"  {'Changes:' if n == 0 else '':<18}{line}")
     q = report.queue
     age = (
         ""

@@ -7,6 +7,7 @@ from datetime import datetime
 import msgspec
 
 from appliance.core.books import Books
+from appliance.core.changes import FeedInfo
 
 
 class ConnectionInfo(msgspec.Struct, kw_only=True):
@@ -123,6 +124,7 @@ class StatusReport(msgspec.Struct, kw_only=True):
     activity: ActivityInfo | None = None
     checks: list[ReadinessCheck] = msgspec.field(default_factory=list)
     books: BooksInfo | None = None  # None until read (at connect, or an accounts import)
+    feed: FeedInfo | None = None  # the change feed, once connected (core.changes)
 
 
 class KeyRotationReport(msgspec.Struct, kw_only=True):

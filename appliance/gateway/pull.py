@@ -31,7 +31,7 @@ from appliance.core.kinds import ACCOUNT, CUSTOMER, INVOICE, PRODUCT, PUSHED
 from appliance.gateway.problems import problems
 from appliance.gateway.runtime import Runtime
 from appliance.storage import pull
-from appliance.storage.pull import PullEvent, PullLink, PullPage, PullStatus
+from appliance.storage.pull import PullChangePage, PullEvent, PullLink, PullPage, PullStatus
 from appliance.storage.store import Store
 from appliance.sync import setup
 
@@ -204,6 +204,24 @@ class PullController(Controller):
             if live is not None:
                 return pull.with_figures(found, live)
         return found
+
+    @get(
+        "/changes",
+        summary="What changed in QuickBooks to records JobRoutr wrote or imported, since the "
+        "cursor: invoices voided, deleted, changed or paid there, payments undone, customers "
+        "renamed or made inactive",
+        responses=problems(400, 401, 409),
+    )
+    async def changes(
+        self,
+        store: NamedDependency[Store],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 100,
+    ) -> PullChangePage:
+        realm = _realm(store)
+        after = _cursor(cursor, realm)
+        items, last = pull.qbo_changes(store, realm, after=after, limit=_limit(limit))
+        return PullChangePage(items=items, next_cursor=_encode(last, realm))
 
     @get(
         "/events/{event_id:str}",

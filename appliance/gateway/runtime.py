@@ -24,6 +24,7 @@ from appliance.storage.store import Store
 from appliance.sync import readiness
 from appliance.sync.books import BooksReader
 from appliance.sync.connection import Connector
+from appliance.sync.feed import ChangeFeed
 from appliance.sync.figures import LiveFigures
 from appliance.sync.imports import Importer
 from appliance.sync.intake import Intake
@@ -72,7 +73,8 @@ class Runtime:
             environment=settings.qbo_environment,
             books=self.books,
         )
-        self.importer = Importer(store, self.qbo, books=self.books)
+        self.feed = ChangeFeed(store, self.qbo, interval=settings.feed_interval_seconds)
+        self.importer = Importer(store, self.qbo, books=self.books, finished=self.feed.nudge)
         self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings), self.activity)
         self.intake = Intake(store)
         self.figures = LiveFigures(store, self.qbo)  # the pull API's live read of an invoice
@@ -128,6 +130,7 @@ class Runtime:
         if ready:
             self.importer.resume_orphans()
             self.pusher.start()
+            self.feed.start()
             if self.settings.metrics_log_seconds > 0:
                 self._tasks.append(asyncio.create_task(self._log_metrics(), name="metrics-log"))
 
@@ -159,6 +162,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.intake.aclose()
+        await self.feed.aclose()
         await self.pusher.aclose()
         await self.importer.aclose()
         await self.figures.aclose()

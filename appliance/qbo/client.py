@@ -242,3 +242,31 @@ class QboClient:
             requestid=requestid,
         )
         return dict(body[entity])
+
+    async def cdc(
+        self, realm_id: str, entities: list[str], changed_since: datetime
+    ) -> dict[str, list[dict[str, Any]]]:
+        """QuickBooks' Change Data Capture: every record of ``entities`` changed since
+        ``changed_since`` (deleted ones as ``{"Id", "status": "Deleted"}``), by entity. At most
+        1,000 objects in all (FACTS section 6): the caller shortens the window when full."""
+        body = await self.request(
+            realm_id,
+            "GET",
+            "cdc",
+            params={
+                "entities": ",".join(entities),
+                "changedSince": changed_since.isoformat(timespec="seconds"),
+            },
+        )
+        found: dict[str, list[dict[str, Any]]] = {entity: [] for entity in entities}
+        blocks = body.get("CDCResponse")
+        for block in blocks if isinstance(blocks, list) else []:
+            responses = block.get("QueryResponse") if isinstance(block, dict) else None
+            for response in responses if isinstance(responses, list) else []:
+                if not isinstance(response, dict):
+                    continue
+                for entity in entities:
+                    rows = response.get(entity)
+                    if isinstance(rows, list):
+                        found[entity].extend(r for r in rows if isinstance(r, dict))
+        return found

@@ -21,6 +21,8 @@ from appliance.core.states import EventStatus
 from appliance.storage import credentials
 from appliance.storage import imports as runs
 from appliance.storage.books import get_books
+from appliance.storage.changes import SEEN, snapshot
+from appliance.storage.changes import page as found_changes
 from appliance.storage.db import session_scope
 from appliance.storage.mirror import WRITES, changed_since
 from appliance.storage.models import Event, Link, QboAccount
@@ -176,6 +178,25 @@ class PullLink(msgspec.Struct, kw_only=True):
     as_of: datetime | msgspec.UnsetType | None = msgspec.UNSET
 
 
+class PullChange(msgspec.Struct, kw_only=True):
+    """A change made in QuickBooks to a record JobRoutr wrote or imported (docs/changes.md):
+    ``kind`` invoice, payment or customer; ``jobroutr_id`` null for an imported customer JobRoutr
+    never linked; ``change`` what happened; ``at`` when QuickBooks changed it; ``detail`` the
+    figures before and after, the payment's id and amount, the names."""
+
+    kind: str
+    jobroutr_id: str | None
+    qbo_id: str
+    change: str
+    at: datetime
+    detail: dict[str, Any]
+
+
+class PullChangePage(msgspec.Struct, kw_only=True):
+    items: list[PullChange]
+    next_cursor: str
+
+
 class PullEventError(msgspec.Struct, kw_only=True):
     code: str | None
     message: str | None
@@ -253,6 +274,26 @@ def changes(
     return Changes(items=items, last_seq=_last(rows, after))
 
 
+def qbo_changes(
+    store: Store, realm_id: str, *, after: int, limit: int
+) -> tuple[list[PullChange], int]:
+    """Up to ``limit`` changes found in QuickBooks after the change number ``after``, oldest
+    first, and the number the next cursor holds."""
+    rows = found_changes(store.engine, realm_id, after=after, limit=limit)
+    items = [
+        PullChange(
+            kind=row.kind,
+            jobroutr_id=row.jobroutr_id,
+            qbo_id=row.qbo_id,
+            change=row.change,
+            at=row.at,
+            detail=dict(row.detail),
+        )
+        for row in rows
+    ]
+    return items, (rows[-1].seq if rows else after)
+
+
 def _last(rows: list[Any], after: int) -> int:
     return int(rows[-1].change_seq) if rows else after
 
@@ -326,7 +367,12 @@ def save_figures(
         row = session.get(Link, (realm_id, kind, jobroutr_id))
         if row is None or row.qbo_id != qbo_id:
             return None
-        row.figures = {**(row.figures or {}), **figures}
+        before = row.figures or {}
+        row.figures = {**before, **figures}
+        if before and SEEN not in before:
+            # What the appliance wrote, kept for the change feed to compare QuickBooks' with:
+            # a read here is no change of JobRoutr's (changes.SEEN).
+            row.figures[SEEN] = snapshot(before)
         row.updated_at = utcnow()
         session.add(row)
         return dict(row.figures)

@@ -131,8 +131,10 @@ class Importer:
         page_size: int = PAGE_SIZE,
         concurrency: int = CONCURRENCY,
         books: BooksReader | None = None,
+        finished: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
+        self.finished = finished  # told when a run is done (the change feed polls then)
         self.qbo = qbo
         self.books = books
         self.page_size = page_size
@@ -307,6 +309,8 @@ class Importer:
         if kind == TAX_CODE.plural:  # a code may be new, or inactive now: suggest anew
             await asyncio.to_thread(resuggest, engine, realm)
         await asyncio.to_thread(runs.finish, engine, run_id, "done")
+        if self.finished is not None:
+            self.finished()
         log.info(
             "import.finished",
             run_id=run_id,

@@ -3,6 +3,8 @@ skip; mismatches, invoices whose QuickBooks totals differ from the bill, to retr
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from appliance.core.activity import summary
 from appliance.core.admin import EventInfo, EventList, EventMismatch, StatusReport
+from appliance.core.changes import feed_lines
 from appliance.errors import ServiceNotRunningError
 from appliance.tui.common import (
     REFRESH_SECONDS,
@@ -136,6 +139,8 @@ class StatusScreen(ConsoleScreen):
         health = connection_lines(status.connection)
         if status.connection is not None:
             health.append(books_line(status.books))
+        if status.feed is not None:  # what the bookkeeper changed in QuickBooks
+            health += feed_lines(status.feed, datetime.now(UTC))
         self.query_one("#health", Static).update("\n".join(health))
         queue = status.queue
         oldest = queue.oldest_queued_age_seconds

@@ -15,8 +15,9 @@ from appliance.gateway.admin.operator import OPERATOR
 from appliance.gateway.problems import problems
 from appliance.gateway.runtime import Runtime
 from appliance.logging import get_logger
-from appliance.storage import backup
+from appliance.storage import backup, changes
 from appliance.storage.store import Store
+from appliance.storage.types import utcnow
 
 log = get_logger(__name__)
 
@@ -32,8 +33,9 @@ class ServiceController(Controller):
     ) -> StatusReport:
         keys, has_secret = store.credential_info()
         connection = store.connection_info()
-        books = None
+        books = feed = None
         if connection is not None:
+            feed = changes.feed_info(store.engine, connection.realm_id, utcnow())
             stored = runtime.books.stored(connection.realm_id)
             books = BooksInfo.of(stored) if stored is not None else None
             if warning := runtime.books.warning(connection.realm_id):
@@ -51,6 +53,7 @@ class ServiceController(Controller):
             activity=runtime.activity.info(),
             checks=runtime.readiness(),
             books=books,
+            feed=feed,
         )
 
     @post(
