@@ -47,6 +47,7 @@ class Plan:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest data by id
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payments: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def plan(
@@ -58,11 +59,15 @@ def plan(
     total: int,
     unnumbered: int = 0,
     updated: int = 0,
+    paid: int = 0,
 ) -> Plan:
     """``unnumbered``: the last that many invoices carry no number (QBO numbers them), so nothing
     but requestid tells a retried write of one from a new invoice. ``updated``: the first that
     many invoices get an ``invoice.updated`` soon after (a line more, the first line's quantity
-    changed), so the update often arrives first, or between the create's retries."""
+    changed), so the update often arrives first, or between the create's retries. ``paid``: the
+    first that many invoices (the updated ones first) get a ``payment.created`` well after their
+    last version: in full, in part (the rest owed), or over (the rest a credit); a payment may
+    still reach the appliance while the invoice's update waits in its queue."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible story, not secrets
     start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
     timeline: list[tuple[float, str, dict[str, Any]]] = []
@@ -115,11 +120,30 @@ def plan(
         add(at, "invoice.created", data)
         if i < updated:
             data = with_bill(_changed(data, rng.choice(product_ids)), i % 3)
-            add(at + rng.uniform(1, 40), "invoice.updated", data)
+            at += rng.uniform(1, 40)
+            add(at, "invoice.updated", data)
         result.invoices[data["id"]] = data
+        if i < paid:
+            payment = _payment(data, i, tag)
+            add(at + 90 + rng.uniform(0, 60), "payment.created", payment)  # after the jitter
+            result.payments[payment["id"]] = payment
     timeline.sort(key=lambda t: t[0])
     result.sends = redelivered([(event_id, doc) for _, event_id, doc in timeline], total, rng)
     return result
+
+
+METHODS = ("card", "cash", "check", "ach", "other")
+
+
+def _payment(invoice: dict[str, Any], i: int, tag: str) -> dict[str, Any]:
+    """A payment of the invoice's latest total: in full, 10.00 short, or 5.00 over (a credit)."""
+    total = Decimal(invoice["totals"]["total"])
+    amount = {0: total, 1: max(total - 10, Decimal("0.01")), 2: total + 5}[i % 3]
+    applied = min(amount, total)
+    return {"id": f"pay_{tag}_{i:05d}", "customer_id": invoice["customer_id"],
+            "date": "2026-11-26", "amount": str(amount), "method": METHODS[i % len(METHODS)],
+            "reference": f"P{tag}-{i:05d}",
+            "applied_to": [{"invoice_id": invoice["id"], "amount": str(applied)}]}  # fmt: skip
 
 
 def _changed(data: dict[str, Any], product_id: str) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from appliance.sync.push import invoice_marker
 from tests.harness.emulator import RunningEmulator
 from tests.harness.jobroutr import Plan, expected_total
 
+KINDS = ("customer", "product", "invoice", "payment")
+
 
 @dataclass
 class Findings:
@@ -39,7 +41,7 @@ class Findings:
         return sum(n - 1 for n in self.copies[kind].values() if n > 1)
 
     def summary(self) -> str:
-        kinds = ("customer", "product", "invoice")
+        kinds = [kind for kind in KINDS if kind in self.copies]
         dupes = " ".join(f"{kind}s {self.duplicates(kind)}" for kind in kinds)
         missing = sum(len(self.missing(kind)) for kind in kinds)
         codes: dict[str, int] = {}
@@ -73,6 +75,7 @@ def judge(books: RunningEmulator, settings: Settings, story: Plan, acked: set[st
     judging.customers(story.customers)
     judging.products(story.products)
     judging.invoices(story.invoices)
+    judging.payments(story.payments, story.invoices)
     return found
 
 
@@ -153,6 +156,39 @@ class _Judging:
             if not self.as_sent(bill, data):
                 self.found.wrong.append(f"invoice {iid}: not as JobRoutr sent it")
 
+    def payments(
+        self, story: dict[str, dict[str, Any]], invoices: dict[str, dict[str, Any]]
+    ) -> None:
+        """Each payment once (its reference is its own), for its amount, applied to its invoice
+        as sent, the rest a credit; each paid invoice's Balance is its total less the payment."""
+        if not story:
+            return
+        payments = {r["Id"]: r for r in self.rows("Payment")}
+        refs = {pid: {d["reference"]} for pid, d in story.items()}
+        self.copies_of("payment", refs, list(payments.values()), lambda r: r.get("PaymentRefNum"))
+        bills = {r["Id"]: r for r in self.rows("Invoice")}
+        for pid, data in story.items():
+            if (payment := self.linked("payment", pid, payments)) is None:
+                continue
+            [applied] = data["applied_to"]
+            invoice_qbo = self.links.get(("invoice", applied["invoice_id"]))
+            linked = [
+                (str(t["TxnId"]), Decimal(str(line["Amount"])))
+                for line in payment.get("Line", [])
+                for t in line.get("LinkedTxn", [])
+                if t.get("TxnType") == "Invoice"
+            ]
+            owed = Decimal(invoices[applied["invoice_id"]]["totals"]["total"])
+            bill = bills.get(invoice_qbo or "", {})
+            if (
+                Decimal(str(payment["TotalAmt"])) != Decimal(data["amount"])
+                or linked != [(invoice_qbo, Decimal(applied["amount"]))]
+                or Decimal(str(payment.get("UnappliedAmt", 0)))
+                != Decimal(data["amount"]) - Decimal(applied["amount"])
+                or Decimal(str(bill.get("Balance"))) != owed - Decimal(applied["amount"])
+            ):
+                self.found.wrong.append(f"payment {pid}: not as JobRoutr sent it")
+
     def as_sent(self, bill: dict[str, Any], data: dict[str, Any]) -> bool:
         refs = [
             line["SalesItemLineDetail"]["ItemRef"]["value"]
@@ -177,7 +213,7 @@ def check_books(
     assert not found.lost, f"acknowledged events were lost: {found.lost[:5]}"
     assert not found.not_done, f"events not done: {list(found.not_done.items())[:5]}"
     assert found.jobs == found.events, "a redelivery was queued twice"
-    for kind in ("customer", "product", "invoice"):
+    for kind in [kind for kind in KINDS if kind in found.copies]:
         assert not found.missing(kind), f"{kind}s missing: {found.missing(kind)[:5]}"
         assert not found.duplicates(kind), f"{found.duplicates(kind)} {kind}s written twice"
     assert not found.wrong, found.wrong[:5]
