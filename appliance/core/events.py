@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from appliance.core import bill
+from appliance.core import bill, payment_events
 
 TOLERANCE_SECONDS = 5 * 60
 KNOWN_TYPES = (
@@ -39,6 +39,10 @@ KNOWN_TYPES = (
     "product.created",
     "product.updated",
     "invoice.created",
+    "payment.created",
+    "payment.updated",
+    "payment.voided",
+    "payment.deleted",
 )
 ONE_NAME = "one of display_name, given_name, family_name or company_name is required"
 #: Decimal places: money, and quantities, prices and rates (CONTRACT.md section 1).
@@ -438,6 +442,8 @@ def validate(
     if not isinstance(data, dict):
         problems.append(Invalid("data", "must be an object"))
         data = {}
+    elif kind.startswith("payment.") and kind in KNOWN_TYPES:
+        payment_events.check(kind, data, problems, home_currency)
     elif kind in KNOWN_TYPES:
         _str(data, "id", problems, required=True, max_len=128)
         VALIDATORS[kind.split(".")[0]](data, problems)
