@@ -366,3 +366,26 @@ def counts(engine: Engine) -> dict[str, int]:
         return dict(
             session.exec(select(Event.status, func.count()).group_by(col(Event.status))).all()
         )
+
+
+def unfinished(engine: Engine, record_keys: list[str], *, before_job: int) -> list[str]:
+    """The record keys (``invoice:<id>``) among ``record_keys`` with a job older than
+    ``before_job`` still to finish (queued, running or waiting): what a payment waits for."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Job.record_key)
+            .where(
+                col(Job.record_key).in_(record_keys),
+                col(Job.id) < before_job,
+                col(Job.state).in_((JobState.QUEUED, JobState.RUNNING, JobState.WAITING)),
+            )
+            .distinct()
+        ).all()
+    return sorted(rows)
+
+
+def deposit_account(engine: Engine, realm_id: str) -> str | None:
+    """The account payments are deposited to (None: QuickBooks' Undeposited Funds)."""
+    with Session(engine) as session:
+        chosen = session.get(CompanySettings, realm_id)
+        return chosen.deposit_account_id if chosen is not None else None

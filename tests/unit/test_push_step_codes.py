@@ -17,6 +17,11 @@ FROZEN = {
     "MATCH_SUFFIXED": "sf",
     "CREATE": "new",
     "CREATE_SUFFIXED": "new2",
+    "PAYMENT_METHOD": "pm",
+    "PAYMENT_VOID": "pv",
+    "PAYMENT_VOID_AGAIN": "pv2",
+    "PAYMENT_DELETE": "pd",
+    "PAYMENT_DELETE_AGAIN": "pd2",
 }
 
 
