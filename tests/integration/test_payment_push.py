@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.harness.emulator import RunningEmulator
@@ -154,3 +155,22 @@ def test_the_operator_picks_the_deposit_account_with_the_cli_and_payments_go_the
     back = run_appliance("settings", "set", "--undeposited-funds", env=env)
     assert back.returncode == 0, back.stderr
     assert "Payments deposited to:   Undeposited Funds" in back.stdout
+
+
+def test_a_payment_quickbooks_has_deposited_fails_6540_with_a_hint(
+    gateway: Gateway, us_books: RunningEmulator
+) -> None:
+    doc = _payment("15.00", "0", id="pay_deposited", reference="dep-1")
+    doc["data"]["applied_to"] = []
+    [done] = gateway.settle(gateway.send(doc))
+    assert done["status"] == "done", done
+    realm = us_books.realm
+    deposit = f"{us_books.url}/_emulator/companies/{realm}/payments/{done['qbo_id']}/deposit"
+    httpx.post(deposit).raise_for_status()
+    deleted = {"type": "payment.deleted", "timestamp": "2026-11-30T08:00:00Z",
+               "data": {"id": "pay_deposited"}}  # fmt: skip
+    [failed] = gateway.settle(gateway.send(deleted))
+    assert failed["status"] == "failed", failed
+    assert failed["error"]["code"] == "6540"
+    assert "undo the deposit in QuickBooks" in failed["error"]["hint"]
+    assert _qbo(us_books, "Payment", str(done["qbo_id"]))["Id"] == done["qbo_id"]
