@@ -189,10 +189,14 @@ def test_a_redelivered_payment_or_one_whose_answer_was_lost_is_written_once(book
     data = payment("cus_once", "60.00", ("inv_once", "60.00"), reference="once-1")
     first = written(books, data)
     # The worker died before recording the link; the operator's retry (a new requestid) finds
-    # the payment by its reference and our mark instead of writing it again.
+    # the payment by our mark instead of writing it again, and so does a newer version.
     books.unlink("payment", data["id"])
     again = written(books, data, event_id=f"evt_retry_{data['id']}")
     assert again.qbo_id == first.qbo_id
+    books.unlink("payment", data["id"])
+    newer = {**data, "amount": "65.00", "reference": "once-1b"}
+    assert written(books, newer, event_id=f"evt_newer_{data['id']}").qbo_id == first.qbo_id
+    assert qbo(books, "Payment", first.qbo_id)["UnappliedAmt"] == 5
     # JobRoutr's redelivery of the same event: the link answers it.
     assert written(books, data).qbo_id == first.qbo_id
     # A lost answer: the client sends it again under the same requestid.

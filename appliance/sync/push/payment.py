@@ -12,7 +12,7 @@ It **waits** (``customer:<id>``, ``invoice:<id>`` wake it) until its customer an
 pays are linked, and until no older job of those invoices is unfinished: an invoice's update still
 queued reaches QuickBooks first. Written once: the requestid of each write is frozen
 (``steps``); a create whose answer may have been lost is first looked for among the customer's
-payments (by the reference, else the date) carrying our mark. ``payment.updated`` replaces the
+latest payments, by our mark. ``payment.updated`` replaces the
 payment's lines and fields; an older version changes nothing, and one that comes before the create
 creates it. ``payment.voided`` voids it (kept, zeroed), ``payment.deleted`` deletes it; both are
 quietly done when QuickBooks already has it so, and a payment QuickBooks has deposited fails 6540.
@@ -48,6 +48,8 @@ METHOD_NAMES = {
 }
 DEPENDENCY_RECHECK = timedelta(seconds=30)
 NOTE_MAX = 4000  # QBO's PrivateNote
+#: How many of the customer's latest payments a read-back looks through for ours.
+READ_BACK = 200
 #: QBO's answer for a record that was deleted (or never was).
 GONE = ("610", "2500")
 
@@ -226,8 +228,8 @@ async def _method(job: PushJob) -> str | None:
 async def _create(job: PushJob, body: dict[str, Any]) -> dict[str, Any]:
     if job.uncertain:
         mine = await _ours(job, body)
-        if mine is not None:
-            return mine
+        if mine is not None:  # linked, and brought up to this version (no change: no write)
+            return await _update(job, str(mine["Id"]), body)
     return await job.qbo.write(job.realm, PAYMENT.entity, body, requestid=job.rid(steps.CREATE))
 
 
@@ -246,13 +248,14 @@ async def _update(job: PushJob, qbo_id: str, body: dict[str, Any]) -> dict[str, 
 
 async def _ours(job: PushJob, body: dict[str, Any]) -> dict[str, Any] | None:
     """The customer's QBO payment this appliance wrote for this JobRoutr payment (it carries our
-    mark), looked for by the reference when there is one, else by the date; None: none."""
-    select = Select(PAYMENT.entity).filter("CustomerRef", "=", body["CustomerRef"]["value"])
-    if body.get("PaymentRefNum"):
-        select = select.filter("PaymentRefNum", "=", body["PaymentRefNum"])
-    else:
-        select = select.filter("TxnDate", "=", body["TxnDate"])
-    found = await job.qbo.query(job.realm, select.page(1, 100))
+    mark), among the customer's latest ``READ_BACK`` payments; None: none. Not by reference or
+    date: an earlier version JobRoutr changed since may have reached QuickBooks unlinked."""
+    select = (
+        Select(PAYMENT.entity)
+        .filter("CustomerRef", "=", body["CustomerRef"]["value"])
+        .ordered("MetaData.CreateTime", descending=True)
+    )
+    found = await job.qbo.query(job.realm, select.page(1, READ_BACK))
     marker = payment_marker(job.jobroutr_id)
     for row in found.get(PAYMENT.entity, []) or []:
         if marker in str(row.get("PrivateNote", "")):
