@@ -289,3 +289,35 @@ def test_a_foreign_currency_payment_is_written_in_the_customers_currency_with_it
         books.close()
         emulator.__exit__()
         shutil.rmtree(books.settings.admin_socket.parent, ignore_errors=True)
+
+
+def test_a_payment_deleted_in_quickbooks_is_written_anew_but_a_refused_update_never_is(
+    books: Books,
+) -> None:
+    who = customer(books, "cus_gone")
+    data = payment("cus_gone", "30.00", reference="gone-1")
+    first = written(books, data)
+    with books.emulator.api() as api:
+        head = {"Id": first.qbo_id, "SyncToken": qbo(books, "Payment", first.qbo_id)["SyncToken"]}
+        api.post("/payment", params={"operation": "delete"}, json=head).raise_for_status()
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    anew = written(books, {**data, "amount": "31.00"}, "payment.updated", at=later)
+    assert anew.qbo_id != first.qbo_id
+    assert [p["Id"] for p in payments_of(books, who)] == [anew.qbo_id]
+    # QuickBooks refuses the update (a deposit account it does not know, 2500): it fails, and
+    # no second payment is written.
+    with session_scope(books.store.engine) as session:
+        row = settings_row(session, books.realm)
+        row.deposit_account_id = "999"
+        session.add(row)
+    try:
+        refused = one(books.push(push, [("payment.updated", {**data, "amount": "32.00"})],
+                                 at=later + timedelta(minutes=1)))  # fmt: skip
+    finally:
+        with session_scope(books.store.engine) as session:
+            row = settings_row(session, books.realm)
+            row.deposit_account_id = None
+            session.add(row)
+    assert isinstance(refused.error, ValidationError)
+    assert refused.error.qbo_code == "2500"
+    assert [p["Id"] for p in payments_of(books, who)] == [anew.qbo_id]

@@ -50,8 +50,8 @@ DEPENDENCY_RECHECK = timedelta(seconds=30)
 NOTE_MAX = 4000  # QBO's PrivateNote
 #: How many of the customer's latest payments a read-back looks through for ours.
 READ_BACK = 200
-#: QBO's answer for a record that was deleted (or never was).
-GONE = ("610", "2500")
+#: QBO's answer to reading a record that was deleted (Object Not Found).
+GONE = "610"
 
 
 def payment_marker(jobroutr_id: str) -> str:
@@ -131,13 +131,11 @@ async def push(job: PushJob) -> Written:
         return Written(link.qbo_id, note="superseded by a newer version")
     customer_id, invoices = await _dependencies(job)
     body = await _body(job, customer_id, invoices)
-    if link is not None:
-        try:
-            record = await _update(job, link.qbo_id, body)
-            return Written(record["Id"], job.link(PAYMENT, str(record["Id"])), note="updated")
-        except ValidationError as exc:
-            if exc.qbo_code not in GONE:
-                raise  # deleted in QuickBooks meanwhile: written anew below
+    existing = await _read(job, link.qbo_id) if link is not None else None
+    if existing is not None:
+        record = await _update(job, existing, body)
+        return Written(str(record["Id"]), job.link(PAYMENT, str(record["Id"])), note="updated")
+    # Not linked, or deleted in QuickBooks since: written anew.
     record = await _create(job, body)
     qbo_id = str(record["Id"])
     return Written(qbo_id, job.link(PAYMENT, qbo_id))
@@ -229,17 +227,26 @@ async def _create(job: PushJob, body: dict[str, Any]) -> dict[str, Any]:
     if job.uncertain:
         mine = await _ours(job, body)
         if mine is not None:  # linked, and brought up to this version (no change: no write)
-            return await _update(job, str(mine["Id"]), body)
+            return await _update(job, mine, body)
     return await job.qbo.write(job.realm, PAYMENT.entity, body, requestid=job.rid(steps.CREATE))
 
 
-async def _update(job: PushJob, qbo_id: str, body: dict[str, Any]) -> dict[str, Any]:
+async def _read(job: PushJob, qbo_id: str) -> dict[str, Any] | None:
+    """The QBO payment as it is now; None when it was deleted in QuickBooks."""
+    try:
+        return await job.qbo.read(job.realm, PAYMENT.entity, qbo_id)
+    except ValidationError as exc:
+        if exc.qbo_code != GONE:
+            raise
+    return None
+
+
+async def _update(job: PushJob, record: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """All the payment's lines and fields replaced (a reference JobRoutr dropped is cleared)."""
-    record = await job.qbo.read(job.realm, PAYMENT.entity, qbo_id)
     return await job.sparse_update(
         PAYMENT,
         step=steps.LINKED,
-        qbo_id=qbo_id,
+        qbo_id=str(record["Id"]),
         sync_token=str(record["SyncToken"]),
         body=body,
         optional=("PaymentRefNum",),
@@ -272,11 +279,8 @@ async def _end(job: PushJob) -> Written:
         return Written("", note="never reached QuickBooks: nothing to void or delete")
     qbo_id = link.qbo_id
     for attempt in (1, 2):
-        try:
-            record = await job.qbo.read(job.realm, PAYMENT.entity, qbo_id)
-        except ValidationError as exc:
-            if exc.qbo_code not in GONE:
-                raise
+        record = await _read(job, qbo_id)
+        if record is None:
             return Written(qbo_id, job.link(PAYMENT, qbo_id), note="already deleted in QuickBooks")
         if not deleting and str(record.get("PrivateNote") or "").startswith("Voided"):
             return Written(qbo_id, job.link(PAYMENT, qbo_id), note="already voided")
