@@ -241,6 +241,8 @@ def complete(engine: Engine, claim: Claim, outcome: JobOutcome) -> bool:
             return False
         if isinstance(outcome, (Done, Mismatch)):
             _written(session, claim, outcome, now)
+        elif isinstance(outcome, Waiting) and _linked_meanwhile(session, claim, outcome):
+            session.exec(update(Job).where(col(Job.id) == claim.job_id).values(run_after=now))
         _show(session, claim, outcome, now)
     return True
 
@@ -264,6 +266,22 @@ def _written(session: Session, claim: Claim, outcome: Done | Mismatch, now: date
                 row.figures = dict(outcome.figures)
                 row.updated_at = now
                 session.add(row)
+
+
+def _linked_meanwhile(session: Session, claim: Claim, outcome: Waiting) -> bool:
+    """Whether a record the job now waits for (``customer:<id>``, ``invoice:<id>``...) was linked
+    or written again while the job ran: its wake came while the job was not waiting yet, so the
+    job looks again at once rather than at its next recheck."""
+    if claim.claimed_at is None or outcome.realm_id is None:
+        return False
+    for token in outcome.waits_on:
+        kind, _, record_id = token.partition(":")
+        if kind not in BY_NAME or not record_id:
+            continue
+        row = session.get(Link, (outcome.realm_id, kind, record_id))
+        if row is not None and row.updated_at >= claim.claimed_at:
+            return True
+    return False
 
 
 def _like_token(token: str) -> str:

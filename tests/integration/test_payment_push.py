@@ -30,10 +30,7 @@ def us_books() -> Iterator[RunningEmulator]:
 def gateway(
     us_books: RunningEmulator, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
-    # A wake that comes while the payment is running is only seen at its next look (30 s): the
-    # default give-up of the tests' gateway (30 s) could end it first.
-    base = tmp_path_factory.mktemp("payments")
-    with running_gateway(us_books, base, APPLIANCE_PUSH_DEPENDENCY_WAIT_SECONDS="300") as running:
+    with running_gateway(us_books, tmp_path_factory.mktemp("payments")) as running:
         choose_default_accounts(running)
         yield running
 
