@@ -13,6 +13,7 @@ from typing import Any
 import click
 import msgspec
 
+from appliance.core.accounts import UNDEPOSITED_FUNDS
 from appliance.core.activity import summary as activity_summary
 from appliance.core.admin import (
     AccountInfo,
@@ -202,6 +203,13 @@ def print_settings(info: SettingsInfo, as_json: bool) -> None:
     for label, account in (("income", info.income_account), ("expense", info.expense_account)):
         shown = f"{account.fully_qualified_name} (id {account.qbo_id})" if account else "not set"
         click.echo(f"  Default {label} account:  {shown}")
+    deposit = info.deposit_account
+    shown = (
+        f"{deposit.fully_qualified_name} (id {deposit.qbo_id})"
+        if deposit
+        else f"{UNDEPOSITED_FUNDS} (QuickBooks' default)"
+    )
+    click.echo(f"  Payments deposited to:   {shown}")
 
 
 def print_onboarding(info: OnboardingInfo) -> None:

@@ -169,6 +169,8 @@ class SettingsInfo(msgspec.Struct, kw_only=True):
     realm_id: str
     income_account: AccountInfo | None
     expense_account: AccountInfo | None
+    #: Where payments are deposited; None: QuickBooks' Undeposited Funds (the default).
+    deposit_account: AccountInfo | None = None
 
 
 class OnboardingTask(msgspec.Struct, kw_only=True):
@@ -187,6 +189,8 @@ class OnboardingInfo(msgspec.Struct, kw_only=True):
 class SettingsChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     income_account_id: str | None = None
     expense_account_id: str | None = None
+    #: A Bank or Other Current Asset account; "" goes back to Undeposited Funds.
+    deposit_account_id: str | None = None
 
 
 class TaxCodeRateInfo(msgspec.Struct, kw_only=True):

@@ -188,8 +188,12 @@ class AdminClient:
     def settings(self) -> SettingsInfo:
         return self.get("/v1/settings", SettingsInfo)
 
-    def save_settings(self, income: str | None, expense: str | None) -> SettingsInfo:
+    def save_settings(
+        self, income: str | None, expense: str | None, deposit: str | None = None
+    ) -> SettingsInfo:
         body = {"income_account_id": income, "expense_account_id": expense}
+        if deposit is not None:  # "" goes back to Undeposited Funds
+            body["deposit_account_id"] = deposit
         return self.request("PUT", "/v1/settings", SettingsInfo, json=body)
 
     def onboarding(self) -> OnboardingInfo:

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from appliance.core import bill
+from appliance.core import bill, payment_events
 
 TOLERANCE_SECONDS = 5 * 60
 KNOWN_TYPES = (
@@ -42,6 +42,10 @@ KNOWN_TYPES = (
     "invoice.updated",
     "invoice.voided",
     "invoice.deleted",
+    "payment.created",
+    "payment.updated",
+    "payment.voided",
+    "payment.deleted",
 )
 #: Types whose ``data`` is only the record's ``id`` (CONTRACT.md section 1).
 ID_ONLY = ("invoice.voided", "invoice.deleted")
@@ -443,6 +447,8 @@ def validate(
     if not isinstance(data, dict):
         problems.append(Invalid("data", "must be an object"))
         data = {}
+    elif kind.startswith("payment.") and kind in KNOWN_TYPES:
+        payment_events.check(kind, data, problems, home_currency)
     elif kind in KNOWN_TYPES:
         _str(data, "id", problems, required=True, max_len=128)
         if kind not in ID_ONLY:

@@ -24,7 +24,8 @@ entity real QBO has; the API answers one the emulator does not model with "Unsup
 
 Preferences, TaxCode, TaxRate and TaxAgency are seeded per company kind and read-only, as
 through QBO's API (tax codes are made through its TaxService, which is not modelled); so are
-Term and PaymentMethod (the emulator's choice: QBO lets a client add payment methods).
+Term. A client may add a PaymentMethod (as in QBO; ``payments.prepare_method``), not change the
+seeded seven's rules.
 
 Not modelled: custom fields beyond an empty list,
 and the batch rule that items cannot see each other's writes (here they run one after another).
@@ -125,6 +126,7 @@ RULES: dict[str, Rules] = {
         voided=payments.voided,
         check_delete=payments.check_changeable,
     ),
+    "PaymentMethod": Rules(_no_doc_number(payments.prepare_method), payments.after_method_write),
 }
 
 

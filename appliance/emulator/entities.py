@@ -158,7 +158,9 @@ QBO_ENTITIES = frozenset(
 UNMODELLED = {name.lower(): name for name in QBO_ENTITIES if name not in KNOWN}
 
 LIST_ENTITIES = frozenset({"Customer", "Vendor", "Employee", "Item", "Account"})
-WRITABLE = frozenset({"Customer", "Vendor", "Employee", "Item", "Account", "Invoice", "Payment"})
+WRITABLE = frozenset(
+    {"Customer", "Vendor", "Employee", "Item", "Account", "Invoice", "Payment", "PaymentMethod"}
+)
 PEOPLE = ("Customer", "Vendor", "Employee")  # one DisplayName namespace
 SERVER_FIELDS = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse"})
 _SCALAR_SKIP = frozenset(

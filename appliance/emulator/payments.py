@@ -321,3 +321,33 @@ def _restate_invoice(company: Company, invoice_id: str) -> None:
     company.records["Invoice"][invoice_id] = record
     company.after_write("Invoice", old, record)
     company.changed("Invoice", invoice_id, "Update")
+
+
+# Payment methods ------------------------------------------------------------------------------
+
+METHOD_TYPES = ("CREDIT_CARD", "NON_CREDIT_CARD")
+METHOD_NAME_MAX = 31  # QBO's PaymentMethod Name (Intuit reference; unverified here)
+
+
+def prepare_method(company: Company, record: Record, old: Record | None) -> Record:
+    """A payment method a client adds (QBO lets it; the emulator's seeded seven are kept): a
+    name unique among payment methods, case-insensitively (6240), and a ``Type`` of
+    ``METHOD_TYPES`` (``NON_CREDIT_CARD`` when absent)."""
+    record["Name"] = fields.name(
+        fields.string(record, "Name", METHOD_NAME_MAX), "Name", "PaymentMethod"
+    )
+    kind = record.setdefault("Type", old["Type"] if old else "NON_CREDIT_CARD")
+    if kind not in METHOD_TYPES:
+        raise faults.validation(
+            "2170", "Invalid Enumeration", f"Invalid Enumeration : {kind}", "Type"
+        )
+    record.setdefault("Active", True)
+    folded = fields.fold(record["Name"])
+    for rid, other in company.records["PaymentMethod"].items():
+        if fields.fold(str(other.get("Name", ""))) == folded and (old is None or rid != old["Id"]):
+            raise faults.duplicate_name("payment method")
+    return record
+
+
+def after_method_write(_company: Company, _old: Record | None, _new: Record | None) -> None:
+    """Nothing else changes when a payment method is written (no index is kept)."""

@@ -193,7 +193,7 @@ class PullController(Controller):
     ) -> PullLink:
         if kind not in LINK_KINDS:
             raise HTTPException(
-                status_code=400, detail="kind must be customer, product or invoice."
+                status_code=400, detail=f"kind must be one of {', '.join(LINK_KINDS)}."
             )
         realm = _realm(store)
         found = pull.link(store, realm, kind, jobroutr_id)

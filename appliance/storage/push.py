@@ -273,6 +273,8 @@ def complete(engine: Engine, claim: Claim, outcome: JobOutcome) -> bool:
             return False
         if isinstance(outcome, (Done, Mismatch)):
             _written(session, claim, outcome, now)
+        elif isinstance(outcome, Waiting) and _linked_meanwhile(session, claim, outcome):
+            session.exec(update(Job).where(col(Job.id) == claim.job_id).values(run_after=now))
         _show(session, claim, outcome, now)
     return True
 
@@ -296,6 +298,22 @@ def _written(session: Session, claim: Claim, outcome: Done | Mismatch, now: date
                 row.figures = dict(outcome.figures)
                 row.updated_at = now
                 session.add(row)
+
+
+def _linked_meanwhile(session: Session, claim: Claim, outcome: Waiting) -> bool:
+    """Whether a record the job now waits for (``customer:<id>``, ``invoice:<id>``...) was linked
+    or written again while the job ran: its wake came while the job was not waiting yet, so the
+    job looks again at once rather than at its next recheck."""
+    if claim.claimed_at is None or outcome.realm_id is None:
+        return False
+    for token in outcome.waits_on:
+        kind, _, record_id = token.partition(":")
+        if kind not in BY_NAME or not record_id:
+            continue
+        row = session.get(Link, (outcome.realm_id, kind, record_id))
+        if row is not None and row.updated_at >= claim.claimed_at:
+            return True
+    return False
 
 
 def _like_token(token: str) -> str:
@@ -398,3 +416,26 @@ def counts(engine: Engine) -> dict[str, int]:
         return dict(
             session.exec(select(Event.status, func.count()).group_by(col(Event.status))).all()
         )
+
+
+def unfinished(engine: Engine, record_keys: list[str], *, before_job: int) -> list[str]:
+    """The record keys (``invoice:<id>``) among ``record_keys`` with a job older than
+    ``before_job`` still to finish (queued, running or waiting): what a payment waits for."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Job.record_key)
+            .where(
+                col(Job.record_key).in_(record_keys),
+                col(Job.id) < before_job,
+                col(Job.state).in_((JobState.QUEUED, JobState.RUNNING, JobState.WAITING)),
+            )
+            .distinct()
+        ).all()
+    return sorted(rows)
+
+
+def deposit_account(engine: Engine, realm_id: str) -> str | None:
+    """The account payments are deposited to (None: QuickBooks' Undeposited Funds)."""
+    with Session(engine) as session:
+        chosen = session.get(CompanySettings, realm_id)
+        return chosen.deposit_account_id if chosen is not None else None

@@ -43,6 +43,9 @@ class Claim:
     generation: int = 0
     #: An earlier claim of this generation stored the requestid: its writes may have happened.
     resumed: bool = False
+    #: When this claim was taken: a link written since wakes the job if it then parks waiting
+    #: for it (``storage.push.complete``).
+    claimed_at: datetime | None = None
 
 
 def request_base(event_id: str, generation: int) -> str:
@@ -133,6 +136,7 @@ def claim(
                 job.request_id or base,
                 job.generation,
                 job.request_id is not None,
+                now,
             )
             taken = connection.execute(
                 _TAKE,

@@ -1,14 +1,17 @@
-"""The operator's choices for a company: default accounts, and onboarding progress.
+"""The operator's choices for a company: default accounts, the deposit account for payments, and
+onboarding progress.
 
-Default accounts are checked against the imported chart of accounts: only an existing, active
-account of a fitting type is accepted (income: Income, Other Income; expense: Cost of Goods Sold,
-Expense, Other Expense). A choice is saved the moment it is made, so nothing can be lost by
-forgetting to press Save; it applies to every product pushed after it.
+Accounts are checked against the imported chart of accounts: only an existing, active account of
+a fitting type is accepted (income: Income, Other Income; expense: Cost of Goods Sold, Expense,
+Other Expense; deposit: Bank, Other Current Asset, or none: QuickBooks' Undeposited Funds). A
+choice is saved the moment it is made, so nothing can be lost by forgetting to press Save; it
+applies to every product (or payment) pushed after it. Payments never wait for the deposit
+account: none chosen is a valid choice.
 """
 
 from __future__ import annotations
 
-from appliance.core.accounts import ACCOUNT_KINDS as KIND_TYPES
+from appliance.core.accounts import PICKER_KINDS as KIND_TYPES
 from appliance.core.admin import AccountInfo, OnboardingInfo, OnboardingTask, SettingsInfo
 from appliance.core.kinds import CUSTOMER, PRODUCT
 from appliance.errors import ApplianceError
@@ -55,7 +58,7 @@ def _realm(store: Store) -> str:
 
 def accounts(store: Store, kind: str, realm_id: str | None = None) -> list[AccountInfo]:
     if kind not in KIND_TYPES:
-        raise SetupError(f"There are no {kind!r} accounts.", hint="Use income or expense.")
+        raise SetupError(f"There are no {kind!r} accounts.", hint="Use income, expense or deposit.")
     realm = realm_id or _realm(store)
     with store.session() as session:
         rows = choices.fit_accounts(session, realm, KIND_TYPES[kind])
@@ -66,57 +69,78 @@ def settings(store: Store) -> SettingsInfo:
     realm = _realm(store)
     with store.session() as session:
         row = choices.settings_row(session, realm)
-        income = row.default_income_account_id
-        expense = row.default_expense_account_id
-        income_row = choices.account(session, realm, income) if income else None
-        expense_row = choices.account(session, realm, expense) if expense else None
+        chosen = {
+            kind: choices.account(session, realm, qbo_id) if qbo_id else None
+            for kind, qbo_id in (
+                ("income", row.default_income_account_id),
+                ("expense", row.default_expense_account_id),
+                ("deposit", row.deposit_account_id),
+            )
+        }
+    info = {kind: _account_info(a) if a else None for kind, a in chosen.items()}
     return SettingsInfo(
         realm_id=realm,
-        income_account=_account_info(income_row) if income_row else None,
-        expense_account=_account_info(expense_row) if expense_row else None,
+        income_account=info["income"],
+        expense_account=info["expense"],
+        deposit_account=info["deposit"],
     )
 
 
-def set_default_accounts(
-    store: Store, *, income: str | None, expense: str | None, actor: str
-) -> SettingsInfo:
-    realm = _realm(store)
-    if income is None and expense is None:
+def _check_account(account: QboAccount | None, kind: str, qbo_id: str) -> None:
+    """The account exists in the imported chart of accounts, is active and fits ``kind``."""
+    allowed = ", ".join(KIND_TYPES[kind])
+    used_by = "payments" if kind == "deposit" else "products"
+    what = "deposit account for payments" if kind == "deposit" else f"default {kind} account"
+    if account is None:
         raise SetupError(
-            "Nothing to change.", hint="Give --income-account ID, --expense-account ID or both."
+            f"There is no account {qbo_id} in the imported chart of accounts.",
+            hint="Run `appliance import accounts`, then pick one from "
+            f"`appliance accounts --kind {kind}`.",
+        )
+    if not account.active:
+        raise SetupError(
+            f"Account {qbo_id} ({account.fully_qualified_name}) is inactive in "
+            f"QuickBooks, so {used_by} cannot use it.",
+            hint=f"Pick an active one from `appliance accounts --kind {kind}`.",
+        )
+    if account.account_type not in KIND_TYPES[kind]:
+        raise SetupError(
+            f"Account {qbo_id} ({account.fully_qualified_name}) is a "
+            f"{account.account_type} account; a {what} must be {allowed}.",
+            hint=f"Pick one from `appliance accounts --kind {kind}`.",
+        )
+
+
+def set_default_accounts(
+    store: Store,
+    *,
+    income: str | None,
+    expense: str | None,
+    actor: str,
+    deposit: str | None = None,
+) -> SettingsInfo:
+    """Save the chosen accounts (None: unchanged; a ``deposit`` of "": back to QuickBooks'
+    Undeposited Funds)."""
+    realm = _realm(store)
+    if income is None and expense is None and deposit is None:
+        raise SetupError(
+            "Nothing to change.",
+            hint="Give --income-account ID, --expense-account ID or --deposit-account ID.",
         )
     with session_scope(store.engine) as session:
-        for kind, qbo_id in (("income", income), ("expense", expense)):
-            if qbo_id is None:
-                continue
-            account = choices.account(session, realm, qbo_id)
-            allowed = ", ".join(KIND_TYPES[kind])
-            if account is None:
-                raise SetupError(
-                    f"There is no account {qbo_id} in the imported chart of accounts.",
-                    hint="Run `appliance import accounts`, then pick one from "
-                    f"`appliance accounts --kind {kind}`.",
-                )
-            if not account.active:
-                raise SetupError(
-                    f"Account {qbo_id} ({account.fully_qualified_name}) is inactive in "
-                    "QuickBooks, so products cannot use it.",
-                    hint=f"Pick an active one from `appliance accounts --kind {kind}`.",
-                )
-            if account.account_type not in KIND_TYPES[kind]:
-                raise SetupError(
-                    f"Account {qbo_id} ({account.fully_qualified_name}) is a "
-                    f"{account.account_type} account; a default {kind} account must be "
-                    f"{allowed}.",
-                    hint=f"Pick one from `appliance accounts --kind {kind}`.",
-                )
+        for kind, qbo_id in (("income", income), ("expense", expense), ("deposit", deposit)):
+            if qbo_id:
+                _check_account(choices.account(session, realm, qbo_id), kind, qbo_id)
         row = choices.settings_row(session, realm)
         if income is not None:
             row.default_income_account_id = income
         if expense is not None:
             row.default_expense_account_id = expense
+        if deposit is not None:
+            row.deposit_account_id = deposit or None
         row.updated_at = utcnow()
         session.add(row)
+        changed = {"deposit_account_id": deposit or None} if deposit is not None else {}
         audit.record(
             session,
             actor=actor,
@@ -124,6 +148,7 @@ def set_default_accounts(
             realm_id=realm,
             income_account_id=income,
             expense_account_id=expense,
+            **changed,
         )
     return settings(store)
 

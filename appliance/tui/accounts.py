@@ -1,5 +1,7 @@
 """Accounts: the default income and expense accounts that new products pushed to QuickBooks use,
-picked from the chart of accounts with a search, saved with Save Settings."""
+and the account payments are deposited to (Bank or Other Current Asset; first in its list,
+QuickBooks' Undeposited Funds, the default), picked from the chart of accounts with a search,
+saved with Save Settings."""
 
 from __future__ import annotations
 
@@ -12,11 +14,29 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from appliance.core.accounts import UNDEPOSITED_FUNDS
 from appliance.core.admin import AccountInfo, SettingsInfo
 from appliance.errors import ApplianceError
 from appliance.tui.common import ConsoleScreen
 
-KINDS = (("income", "Income account"), ("expense", "Expense account"))
+KINDS = (
+    ("income", "Income account"),
+    ("expense", "Expense account"),
+    ("deposit", "Deposit account"),
+)
+#: The deposit list's first entry: no account chosen, QuickBooks' Undeposited Funds.
+UNDEPOSITED = AccountInfo(
+    qbo_id="",
+    name=UNDEPOSITED_FUNDS,
+    fully_qualified_name=UNDEPOSITED_FUNDS,
+    account_type="QuickBooks' default",
+    account_sub_type=None,
+)
+UNDEPOSITED_OPTION = "undeposited-funds"
+
+
+def option_id(account: AccountInfo) -> str:
+    return account.qbo_id or UNDEPOSITED_OPTION
 
 
 def matches(account: AccountInfo, search: str) -> bool:
@@ -38,6 +58,8 @@ def label(account: AccountInfo, search: str) -> str:
 def describe(account: AccountInfo | None) -> str:
     if account is None:
         return "[yellow]none chosen[/]"
+    if not account.qbo_id:
+        return UNDEPOSITED_FUNDS  # the list says it is QuickBooks' default
     return f"{account.fully_qualified_name} (id {account.qbo_id})"
 
 
@@ -53,7 +75,7 @@ class AccountsScreen(ConsoleScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.accounts: dict[str, list[AccountInfo]] = {"income": [], "expense": []}
+        self.accounts: dict[str, list[AccountInfo]] = {kind: [] for kind, _ in KINDS}
         self.saved: SettingsInfo | None = None
         self.pending: dict[str, AccountInfo] = {}
 
@@ -64,7 +86,8 @@ class AccountsScreen(ConsoleScreen):
     def body(self) -> ComposeResult:
         with Vertical():
             yield Static(
-                "New products pushed to QuickBooks get these accounts when JobRoutr gives none.",
+                "New products pushed to QuickBooks get these accounts when JobRoutr gives none; "
+                "payments from JobRoutr go to the deposit account.",
                 id="accounts-intro",
             )
             with Horizontal(id="pickers"):
@@ -76,10 +99,15 @@ class AccountsScreen(ConsoleScreen):
             yield Static(id="pending")
 
     async def fill(self) -> None:
-        income, expense, saved = await asyncio.gather(
-            self.api.accounts("income"), self.api.accounts("expense"), self.api.settings()
+        income, expense, deposit, saved = await asyncio.gather(
+            self.api.accounts("income"),
+            self.api.accounts("expense"),
+            self.api.accounts("deposit"),
+            self.api.settings(),
         )
-        self.accounts = {"income": income, "expense": expense}
+        # QuickBooks' own Undeposited Funds account is what the first entry stands for.
+        banks = [a for a in deposit if a.account_sub_type != "UndepositedFunds"]
+        self.accounts = {"income": income, "expense": expense, "deposit": [UNDEPOSITED, *banks]}
         self.saved = saved
         for kind, _ in KINDS:
             self.show_list(kind)
@@ -93,6 +121,8 @@ class AccountsScreen(ConsoleScreen):
     def current(self, kind: str) -> AccountInfo | None:
         if self.saved is None:
             return None
+        if kind == "deposit":
+            return self.saved.deposit_account or UNDEPOSITED
         return self.saved.income_account if kind == "income" else self.saved.expense_account
 
     def show_list(self, kind: str) -> None:
@@ -113,9 +143,9 @@ class AccountsScreen(ConsoleScreen):
             )
             listing.add_option(
                 Option(f"{label(account, search)} [dim]· {account.account_type}[/]{mark}",
-                       id=account.qbo_id)
+                       id=option_id(account))
             )  # fmt: skip
-        ids = [a.qbo_id for a in shown]
+        ids = [option_id(a) for a in shown]
         if highlighted in ids:
             listing.highlighted = ids.index(highlighted)
         elif ids:
@@ -155,7 +185,7 @@ class AccountsScreen(ConsoleScreen):
     @on(OptionList.OptionSelected)
     def chose(self, event: OptionList.OptionSelected) -> None:
         kind = (event.option_list.id or "").removesuffix("-list")
-        account = next(a for a in self.accounts[kind] if a.qbo_id == event.option.id)
+        account = next(a for a in self.accounts[kind] if option_id(a) == event.option.id)
         current = self.current(kind)
         if current is not None and current.qbo_id == account.qbo_id:
             self.pending.pop(kind, None)
@@ -170,8 +200,8 @@ class AccountsScreen(ConsoleScreen):
 
     def action_lists(self) -> None:
         focused = self.app.focused
-        kind = "expense" if focused is not None and focused.id == "expense-search" else "income"
-        self.query_one(f"#{kind}-list", OptionList).focus()
+        kind = (focused.id or "").removesuffix("-search") if focused is not None else ""
+        self.query_one(f"#{kind if kind in self.accounts else 'income'}-list", OptionList).focus()
 
     @work(group="act")
     async def action_save(self) -> None:
@@ -181,11 +211,12 @@ class AccountsScreen(ConsoleScreen):
         if not self.pending:
             self.app.notify("Nothing to save: choose an account first (Enter).")
             return True
-        income = self.pending.get("income")
-        expense = self.pending.get("expense")
+        income, expense, deposit = (self.pending.get(kind) for kind, _ in KINDS)
         saved = await self.act(
             self.api.save_settings(
-                income.qbo_id if income else None, expense.qbo_id if expense else None
+                income.qbo_id if income else None,
+                expense.qbo_id if expense else None,
+                deposit.qbo_id if deposit else None,  # "": Undeposited Funds again
             ),
             "",
         )
@@ -195,7 +226,8 @@ class AccountsScreen(ConsoleScreen):
         self.saved = saved
         self.app.notify(
             f"Saved. Income: {describe(saved.income_account)}; "
-            f"expense: {describe(saved.expense_account)}."
+            f"expense: {describe(saved.expense_account)}; "
+            f"payments deposited to: {describe(saved.deposit_account or UNDEPOSITED)}."
         )
         for kind, _ in KINDS:
             self.show_list(kind)

@@ -119,8 +119,10 @@ class Api:
     async def settings(self) -> SettingsInfo:
         return await self._call(lambda c: c.settings())
 
-    async def save_settings(self, income: str | None, expense: str | None) -> SettingsInfo:
-        return await self._call(lambda c: c.save_settings(income, expense))
+    async def save_settings(
+        self, income: str | None, expense: str | None, deposit: str | None = None
+    ) -> SettingsInfo:
+        return await self._call(lambda c: c.save_settings(income, expense, deposit))
 
     async def onboarding(self) -> OnboardingInfo:
         return await self._call(lambda c: c.onboarding())

@@ -225,7 +225,21 @@ def test_payment_methods_are_seeded_readable_and_checked(
         "/customer", json={"DisplayName": "Method Visa", "PaymentMethodRef": {"value": "3"}}
     )
     assert with_method.status_code == 200, with_method.text
-    refused(api.post("/paymentmethod", json={"Name": "Bitcoin"}), "500", "not supported")
+
+
+def test_a_client_adds_a_payment_method_with_a_name_of_its_own(api: httpx.Client) -> None:
+    made = api.post("/paymentmethod", json={"Name": "Bitcoin"})
+    assert made.status_code == 200, made.text
+    method = made.json()["PaymentMethod"]
+    assert (method["Name"], method["Type"], method["Active"]) == (
+        "Bitcoin",
+        "NON_CREDIT_CARD",
+        True,
+    )
+    assert read(api, "PaymentMethod", method["Id"])["Name"] == "Bitcoin"
+    refused(api.post("/paymentmethod", json={"Name": "bitcoin"}), "6240")
+    refused(api.post("/paymentmethod", json={"Name": "Cash"}), "6240")
+    refused(api.post("/paymentmethod", json={"Name": "Gold", "Type": "BARTER"}), "2170")
 
 
 def test_the_sandbox_invoices_that_are_paid_have_their_payments(api: httpx.Client) -> None:

@@ -94,12 +94,21 @@ class Books:
     # Pushing ---------------------------------------------------------------------------------
 
     def push(
-        self, push: Push, docs: list[tuple[str, dict[str, Any]]], *, event_id: str | None = None
+        self,
+        push: Push,
+        docs: list[tuple[str, dict[str, Any]]],
+        *,
+        event_id: str | None = None,
+        at: datetime | None = None,
     ) -> list[Attempt]:
         """Push each (event type, data) in turn, as a worker would, keeping the links written.
         With ``event_id``, each is that event's job taken up again after a crash (the claim is
-        ``resumed``: its writes may have happened, under the same requestid)."""
+        ``resumed``: its writes may have happened, under the same requestid). ``at``: the
+        events' envelope timestamp (default: now)."""
+        self._at = at
         return asyncio.run(self._push_all(push, docs, event_id))
+
+    _at: datetime | None = None
 
     async def _push_all(
         self, push: Push, docs: list[tuple[str, dict[str, Any]]], event_id: str | None
@@ -137,7 +146,7 @@ class Books:
             event_id=event_id, attempts=2 if again else 1, request_id=request_base(event_id, 0),
             resumed=again is not None,
         )  # fmt: skip
-        work = jobs.Work(claim, event_type, data, now, now, self.realm, 0)
+        work = jobs.Work(claim, event_type, data, self._at or now, now, self.realm, 0)
         return PushJob(
             work, self.realm, store=self.store, qbo=runtime.qbo, config=PushConfig(),
             lookup=Lookup(self.store, runtime.qbo),

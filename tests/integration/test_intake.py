@@ -31,6 +31,7 @@ from appliance.storage import credentials
 from appliance.storage.models import Event, Job
 from appliance.storage.store import Store
 from appliance.sync.push import DELETED, customer_body, display_name, invoice_body, item_body
+from appliance.sync.push.payment import payment_body
 from tests.harness.bills import figured
 from tests.harness.processes import shared_dir
 
@@ -460,6 +461,13 @@ def pushable(doc: dict[str, Any]) -> None:
         name = data["name"].strip()
         encoded = [ENCODER.encode(item_body(data, "79", "80"))]
         entity, field = "Item", "Name"
+    elif kind == "payment":
+        body: dict[str, Any] = {"Id": data["id"]}  # voided, deleted: the id is all there is
+        if doc["type"] in ("payment.created", "payment.updated"):
+            paid = {str(e["invoice_id"]): "1" for e in data.get("applied_to") or []}
+            body = payment_body(data, "1", paid, method_id="1", deposit_account=None)
+        encoded = [ENCODER.encode(body)]
+        name, entity, field = str(data["id"]), "Payment", "PaymentRefNum"
     else:
         products = {str(line["product_id"]): "1" for line in data["lines"]}
         encoded = [ENCODER.encode(invoice_body(data, "1", products))]

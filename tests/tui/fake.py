@@ -75,6 +75,12 @@ EXPENSE = [
     _account("60", "Job Expenses:Job Materials", "Expense"),
     _account("14", "Equipment Rental", "Expense"),
 ]
+DEPOSIT = [
+    _account("35", "Checking", "Bank"),
+    _account("36", "Savings", "Bank"),
+    AccountInfo(qbo_id="4", name="Undeposited Funds", fully_qualified_name="Undeposited Funds",
+                account_type="Other Current Asset", account_sub_type="UndepositedFunds"),
+]  # fmt: skip
 
 
 def _code(qbo_id: str, name: str, percent: str | None) -> TaxCodeView:
@@ -361,7 +367,7 @@ class FakeApi(Api):
 
     async def accounts(self, kind: str) -> list[AccountInfo]:
         self._check()
-        return INCOME if kind == "income" else EXPENSE
+        return {"income": INCOME, "expense": EXPENSE, "deposit": DEPOSIT}[kind]
 
     async def settings(self) -> SettingsInfo:
         self._check()

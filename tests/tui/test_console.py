@@ -269,3 +269,38 @@ def test_accounts_are_searched_chosen_and_saved_and_unsaved_choices_are_asked_ab
         await until(lambda: not screen.unsaved and app.screen is screen, "the screen again")
 
     drive(app, steps)
+
+
+def test_the_deposit_account_is_searched_chosen_saved_and_set_back_to_undeposited_funds(
+    gateway: Gateway,
+) -> None:
+    app = ConsoleApp(gateway.settings.admin_socket_path)
+    assert chosen_settings(gateway)["deposit_account"] is None
+
+    async def steps(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("a")
+        screen = app.screen
+        assert isinstance(screen, AccountsScreen)
+        deposit = screen.query_one("#deposit-list", OptionList)
+        await until(lambda: deposit.option_count > 1, "the deposit list")
+        assert "Deposit account: Undeposited Funds" in text(app, "#deposit-current")
+        listed = screen.accounts["deposit"]
+        assert listed[0].qbo_id == ""  # Undeposited Funds, QuickBooks' default, first
+        assert {a.account_type for a in listed[1:]} <= {"Bank", "Other Current Asset"}
+        bank = next(a for a in listed if a.account_type == "Bank")
+        screen.query_one("#deposit-search", Input).focus()
+        await pilot.press(*bank.name, "enter", "enter")  # search, back to the list, choose
+        assert screen.pending["deposit"].qbo_id == bank.qbo_id
+        await pilot.press("ctrl+s")
+        await until(lambda: not screen.unsaved, "the save")
+        assert chosen_settings(gateway)["deposit_account"]["qbo_id"] == bank.qbo_id
+        await until(lambda: bank.name in text(app, "#deposit-current"), "the saved account")
+
+        screen.query_one("#deposit-search", Input).focus()
+        await pilot.press("ctrl+u", *"undeposited", "enter", "enter")
+        assert screen.pending["deposit"].qbo_id == ""
+        await pilot.press("w")
+        await until(lambda: not screen.unsaved, "the save")
+        assert chosen_settings(gateway)["deposit_account"] is None
+
+    drive(app, steps)

@@ -19,6 +19,11 @@ FROZEN = {
     "CREATE_SUFFIXED": "new2",
     "VOID": "vd",
     "DELETE": "del",
+    "PAYMENT_METHOD": "pm",
+    "PAYMENT_VOID": "pv",
+    "PAYMENT_VOID_AGAIN": "pv2",
+    "PAYMENT_DELETE": "pd",
+    "PAYMENT_DELETE_AGAIN": "pd2",
 }
 
 

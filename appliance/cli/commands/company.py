@@ -163,17 +163,21 @@ def _follow_import(client: AdminClient, kind: str, *, quiet: bool) -> ImportRepo
 
 
 @click.command()
-@click.option("--kind", type=click.Choice(["income", "expense", "discount"]), required=True)
+@click.option(
+    "--kind", type=click.Choice(["income", "expense", "discount", "deposit"]), required=True
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the accounts as JSON.")
 @pass_ctx
 @handles_errors
 def accounts(ctx: CliContext, kind: str, as_json: bool) -> None:
-    """List the accounts that may be the default income, expense or discount account.
+    """List the accounts that may be the default income, expense, discount or deposit account.
 
     From the imported chart of accounts (`appliance import accounts`): active accounts of type
     Income or Other Income, or Cost of Goods Sold, Expense or Other Expense. For discounts the
     suggested one (subtype DiscountsRefundsGiven) comes first: choose it with
-    `appliance taxes discount-account ID`.
+    `appliance taxes discount-account ID`. Deposit: the Bank or Other Current Asset accounts
+    payments may be deposited to (`appliance settings set --deposit-account ID`); with none
+    chosen they go to QuickBooks' Undeposited Funds.
     """
     with admin(ctx.settings) as client:
         found = client.discount_accounts() if kind == "discount" else client.accounts(kind)
@@ -186,7 +190,8 @@ def accounts(ctx: CliContext, kind: str, as_json: bool) -> None:
 @click.group(invoke_without_command=True)
 @click.pass_context
 def settings(click_ctx: click.Context) -> None:
-    """Show or change the company's default income and expense accounts."""
+    """Show or change the company's default income and expense accounts and the account
+    payments are deposited to."""
     if click_ctx.invoked_subcommand is None:
         click_ctx.invoke(settings_show)
 
@@ -205,15 +210,36 @@ def settings_show(ctx: CliContext, as_json: bool = False) -> None:
 @settings.command("set")
 @click.option("--income-account", "income", metavar="ID", help="QBO id of an income account.")
 @click.option("--expense-account", "expense", metavar="ID", help="QBO id of an expense account.")
+@click.option(
+    "--deposit-account",
+    "deposit",
+    metavar="ID",
+    help="QBO id of the Bank or Other Current Asset account payments are deposited to.",
+)
+@click.option(
+    "--undeposited-funds",
+    is_flag=True,
+    help="Deposit payments to QuickBooks' Undeposited Funds again (the default).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 @handles_errors
-def settings_set(ctx: CliContext, income: str | None, expense: str | None, as_json: bool) -> None:
-    """Choose the default accounts for new products (saved at once; change them any time)."""
+def settings_set(
+    ctx: CliContext,
+    income: str | None,
+    expense: str | None,
+    deposit: str | None,
+    undeposited_funds: bool,
+    as_json: bool,
+) -> None:
+    """Choose the default accounts for new products, and the account payments are deposited to
+    (saved at once; change them any time)."""
+    if deposit is not None and undeposited_funds:
+        raise click.UsageError("Give --deposit-account ID or --undeposited-funds, not both.")
     with admin(ctx.settings) as client:
-        info = client.save_settings(income, expense)
+        info = client.save_settings(income, expense, "" if undeposited_funds else deposit)
     if not as_json:
-        click.echo("Saved. New products pushed to QuickBooks use these accounts.")
+        click.echo("Saved. Products and payments pushed to QuickBooks from now on use these.")
     print_settings(info, as_json)
 
 

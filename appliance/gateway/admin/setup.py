@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, JSONBody
 
-from appliance.core.accounts import ACCOUNT_KINDS
+from appliance.core.accounts import PICKER_KINDS
 from appliance.core.admin import AccountInfo, OnboardingInfo, SettingsChange, SettingsInfo
 from appliance.gateway.admin.operator import OPERATOR
 from appliance.gateway.problems import problems
@@ -23,27 +23,32 @@ class SetupController(Controller):
 
     @get(
         "/accounts",
-        summary="Accounts fit to be a default income/expense account",
+        summary="Accounts fit to be a default income/expense account, or the deposit account",
         responses=problems(400, 409),
     )
     async def admin_accounts(
         self, store: NamedDependency[Store], kind: FromQuery[str]
     ) -> list[AccountInfo]:
-        if kind not in ACCOUNT_KINDS:  # a malformed request, as on the pull API: not a conflict
+        if kind not in PICKER_KINDS:  # a malformed request, as on the pull API: not a conflict
             raise HTTPException(
                 status_code=400,
-                detail=f"kind must be {' or '.join(ACCOUNT_KINDS)} (not {kind!r}).",
-                extra={"hint": "`appliance accounts --kind income` or `--kind expense`."},
+                detail=f"kind must be {', '.join(PICKER_KINDS)} (not {kind!r}).",
+                extra={"hint": "`appliance accounts --kind income`, `expense` or `deposit`."},
             )
         return setup.accounts(store, kind)
 
-    @get("/settings", summary="The company's default accounts", responses=problems(409))
+    @get(
+        "/settings",
+        summary="The company's default accounts and deposit account",
+        responses=problems(409),
+    )
     async def admin_settings(self, store: NamedDependency[Store]) -> SettingsInfo:
         return setup.settings(store)
 
     @put(
         "/settings",
-        summary="Choose the default accounts (saved at once)",
+        summary="Choose the default accounts or the deposit account (saved at once; a "
+        'deposit_account_id of "" is Undeposited Funds again)',
         responses=problems(400, 409),
     )
     async def admin_settings_set(
@@ -57,6 +62,7 @@ class SetupController(Controller):
             store,
             income=data.income_account_id,
             expense=data.expense_account_id,
+            deposit=data.deposit_account_id,
             actor=operator,
         )
         await runtime.accounts_chosen()

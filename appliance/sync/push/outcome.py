@@ -80,6 +80,9 @@ HINTS = {
     "currency-customer": "Bill the invoice in the customer's currency in JobRoutr (it will send "
     "it again), or invoice a customer kept in this currency.",
     "exchange-rate": "Give the invoice an exchange rate in JobRoutr; it will send it again.",
+    "6540": "The payment was deposited in QuickBooks, so it can no longer be changed: undo the "
+    "deposit in QuickBooks (Banking > the deposit > remove the payment), then retry the event; "
+    "or change the payment in QuickBooks by hand and skip the event (`appliance events skip ID`).",
     "voided": "A voided invoice stays voided: create a new invoice in JobRoutr for the new "
     "figures, or skip the event (`appliance events skip ID`).",
 }

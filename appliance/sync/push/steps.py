@@ -36,6 +36,14 @@ CREATE_SUFFIXED: Final = "new2"
 VOID: Final = "vd"
 #: An invoice deleted (``invoice.deleted``).
 DELETE: Final = "del"
+#: The create of a QBO PaymentMethod a payment names (JobRoutr's method had none by that name).
+PAYMENT_METHOD: Final = "pm"
+#: A payment's void (``operation=update&include=void``), and again after a stale SyncToken.
+PAYMENT_VOID: Final = "pv"
+PAYMENT_VOID_AGAIN: Final = "pv2"
+#: A payment's delete (``operation=delete``), and again after a stale SyncToken.
+PAYMENT_DELETE: Final = "pd"
+PAYMENT_DELETE_AGAIN: Final = "pd2"
 
 
 def sparse(step: str, attempt: int) -> str:
