@@ -298,6 +298,8 @@ def _written(session: Session, claim: Claim, outcome: Done | Mismatch, now: date
                 row.figures = dict(outcome.figures)
                 row.updated_at = now
                 session.add(row)
+                # A payment may wait for this invoice to owe what it applies.
+                _wake(session, f"{event.record_kind}:{event.record_id}", now)
 
 
 def _linked_meanwhile(session: Session, claim: Claim, outcome: Waiting) -> bool:

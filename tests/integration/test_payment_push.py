@@ -121,6 +121,39 @@ def test_a_payment_waits_for_a_change_of_its_invoice_still_queued(
     assert Decimal(str(invoice["Balance"])) == 0
 
 
+def test_a_payment_that_overtook_its_invoices_change_waits_for_the_invoice_to_owe_it(
+    gateway: Gateway, us_books: RunningEmulator
+) -> None:
+    """JobRoutr's deliveries cross: the payment of an invoice's new total arrives before the
+    invoice.updated that raised it. QuickBooks would refuse to apply more than the invoice owes
+    (6000), so the payment waits for the invoice, and is applied once the update is written."""
+    listed = run_appliance("accounts", "--kind", "discount", "--json", env=gateway.env)
+    assert listed.returncode == 0, listed.stderr
+    discounts = json.loads(listed.stdout)[0]["qbo_id"]  # the update gives a discount
+    chosen = run_appliance("taxes", "discount-account", discounts, env=gateway.env)
+    assert chosen.returncode == 0, chosen.stderr
+    created = copy.deepcopy(example("invoice.created"))
+    created["timestamp"] = "2026-12-02T09:00:00Z"
+    created["data"].update(id="inv_overtaken", number="OT-1")
+    [first] = gateway.settle(gateway.send(created))
+    assert first["status"] == "done", first
+    updated = copy.deepcopy(example("invoice.updated"))  # total 249.75 (it was 217.50)
+    updated["timestamp"] = "2026-12-02T10:00:00Z"
+    updated["data"].update(id="inv_overtaken", number="OT-1")
+    paying = _payment("249.75", "249.75", id="pay_overtaken", reference="ot-1")
+    paying["data"]["applied_to"][0]["invoice_id"] = "inv_overtaken"
+    payment_event = gateway.send(paying)
+    wait_until(lambda: gateway.event(payment_event)["status"] == "waiting", what="the payment")
+    assert "invoice inv_overtaken to owe" in _waiting_for(gateway, payment_event)
+    invoice_id = str(first["qbo_id"])
+    assert Decimal(str(_qbo(us_books, "Invoice", invoice_id)["Balance"])) == Decimal("217.50")
+    results = gateway.settle(gateway.send(updated), payment_event)
+    assert [r["status"] for r in results] == ["done", "done"], [r["error"] for r in results]
+    invoice = _qbo(us_books, "Invoice", invoice_id)
+    assert Decimal(str(invoice["TotalAmt"])) == Decimal("249.75")
+    assert Decimal(str(invoice["Balance"])) == 0
+
+
 def test_the_operator_picks_the_deposit_account_with_the_cli_and_payments_go_there(
     gateway: Gateway, us_books: RunningEmulator
 ) -> None:

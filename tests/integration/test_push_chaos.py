@@ -45,7 +45,7 @@ def appliance(books: RunningEmulator, tmp_path: Path) -> Iterator[Appliance]:
 def test_two_thousand_events_through_ten_sigkills_apply_once_each_in_the_latest_version(
     books: RunningEmulator, appliance: Appliance
 ) -> None:
-    story = plan(11, customers=220, products=60, invoices=460, total=2000, updated=120)
+    story = plan(11, customers=220, products=60, invoices=460, total=2000, updated=120, paid=100)
     assert len(story.sends) == 2000
     sender = Sender(appliance.url, webhook_secret(appliance.settings), story.sends)
     sender.start()

@@ -133,10 +133,11 @@ async def push(job: PushJob) -> Written:
     body = await _body(job, customer_id, invoices)
     existing = await _read(job, link.qbo_id) if link is not None else None
     if existing is not None:
+        await _owed_enough(job, body, invoices, existing)
         record = await _update(job, existing, body)
         return Written(str(record["Id"]), job.link(PAYMENT, str(record["Id"])), note="updated")
     # Not linked, or deleted in QuickBooks since: written anew.
-    record = await _create(job, body)
+    record = await _create(job, body, invoices)
     qbo_id = str(record["Id"])
     return Written(qbo_id, job.link(PAYMENT, qbo_id))
 
@@ -223,12 +224,55 @@ async def _method(job: PushJob) -> str | None:
 # The writes --------------------------------------------------------------------------------------
 
 
-async def _create(job: PushJob, body: dict[str, Any]) -> dict[str, Any]:
+async def _create(job: PushJob, body: dict[str, Any], invoices: dict[str, str]) -> dict[str, Any]:
     if job.uncertain:
         mine = await _ours(job, body)
         if mine is not None:  # linked, and brought up to this version (no change: no write)
             return await _update(job, mine, body)
+    await _owed_enough(job, body, invoices, None)
     return await job.qbo.write(job.realm, PAYMENT.entity, body, requestid=job.rid(steps.CREATE))
+
+
+def _applied(payment: dict[str, Any] | None) -> dict[str, Decimal]:
+    """What a QBO payment applies to each invoice (QBO id -> amount)."""
+    applied: dict[str, Decimal] = {}
+    for line in (payment or {}).get("Line", []) or []:
+        for txn in line.get("LinkedTxn", []) or []:
+            if txn.get("TxnType") == "Invoice":
+                key = str(txn["TxnId"])
+                applied[key] = applied.get(key, Decimal(0)) + Decimal(str(line["Amount"]))
+    return applied
+
+
+async def _owed_enough(
+    job: PushJob,
+    body: dict[str, Any],
+    invoices: dict[str, str],
+    existing: dict[str, Any] | None,
+) -> None:
+    """Wait while the payment would apply more to an invoice than the invoice owes in QuickBooks
+    (with what this payment already applies to it): JobRoutr's deliveries cross, and the change
+    that raises the invoice's total may still be on its way. QuickBooks would refuse the payment
+    (6000, "more than its open balance"); ``invoice:<id>`` wakes it when the invoice changes."""
+    wanted = _applied(body)
+    if not wanted:
+        return
+    query = Select(INVOICE.entity).filter("Id", "IN", sorted(wanted)).page(1, len(wanted))
+    rows = (await job.qbo.query(job.realm, query)).get(INVOICE.entity, []) or []
+    owed = {str(row["Id"]): Decimal(str(row.get("Balance", 0))) for row in rows}
+    mine = _applied(existing)
+    short = [
+        jobroutr_id
+        for jobroutr_id, qbo_id in invoices.items()
+        if qbo_id in wanted and wanted[qbo_id] > owed.get(qbo_id, Decimal(0)) + mine.get(qbo_id, 0)
+    ]
+    if short:
+        raise Wait(
+            " and ".join(f"invoice {i} to owe what the payment applies to it" for i in short),
+            DEPENDENCY_RECHECK,
+            waits_on=[f"{INVOICE.name}:{i}" for i in short],
+            give_up_after=job.config.dependency_wait,
+        )
 
 
 async def _read(job: PushJob, qbo_id: str) -> dict[str, Any] | None:
