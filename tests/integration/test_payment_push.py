@@ -204,3 +204,23 @@ def test_a_payment_quickbooks_has_deposited_fails_6540_with_a_hint(
     assert failed["error"]["code"] == "6540"
     assert "undo the deposit in QuickBooks" in failed["error"]["hint"]
     assert _qbo(us_books, "Payment", str(done["qbo_id"]))["Id"] == done["qbo_id"]
+
+
+def test_a_payment_voided_before_it_reached_quickbooks_is_not_written_by_a_late_create(
+    gateway: Gateway, us_books: RunningEmulator
+) -> None:
+    """JobRoutr voided the payment, and the void overtook its create: the void is done with
+    nothing to void, and the late (older) create must not put the payment into the books."""
+    void = {"type": "payment.voided", "timestamp": "2026-12-03T12:00:00Z",
+            "data": {"id": "pay_never"}}  # fmt: skip
+    [voided] = gateway.settle(gateway.send(void))
+    assert (voided["status"], voided["qbo_id"]) == ("done", None)
+    late = _payment("249.75", "249.75", id="pay_never", reference="never-1")
+    late["timestamp"] = "2026-12-03T11:00:00Z"
+    [created] = gateway.settle(gateway.send(late))
+    assert (created["status"], created["qbo_id"]) == ("done", None)
+    refs = [
+        p.get("PaymentRefNum") for p in us_books.service.companies[us_books.realm].rows("Payment")
+    ]
+    assert "never-1" not in refs
+    assert gateway.http.get("/api/v1/links/payment/pay_never").status_code == 404

@@ -129,6 +129,8 @@ async def push(job: PushJob) -> Written:
     link, superseded = await job.linked(PAYMENT)
     if link is not None and superseded:
         return Written(link.qbo_id, note="superseded by a newer version")
+    if link is None and (ended := await _ended_later(job)) is not None:
+        return Written("", note=f"{ended} in JobRoutr before it reached QuickBooks")
     customer_id, invoices = await _dependencies(job)
     body = await _body(job, customer_id, invoices)
     existing = await _read(job, link.qbo_id) if link is not None else None
@@ -312,6 +314,24 @@ async def _ours(job: PushJob, body: dict[str, Any]) -> dict[str, Any] | None:
         if marker in str(row.get("PrivateNote", "")):
             return dict(row)
     return None
+
+
+async def _ended_later(job: PushJob) -> str | None:
+    """For a created or updated payment with no link: ``voided`` or ``deleted`` when JobRoutr
+    sent a void or delete newer than this version that was done before it reached QuickBooks
+    (a late create must not bring a payment JobRoutr undid into the books), else None."""
+    if job.work.occurred_at is None:
+        return None
+    found = await asyncio.to_thread(
+        jobs.ended_after,
+        job.store.engine,
+        job.realm,
+        PAYMENT.name,
+        job.jobroutr_id,
+        after=job.work.occurred_at,
+        types=("payment.voided", "payment.deleted"),
+    )
+    return None if found is None else found.removeprefix("payment.")
 
 
 async def _end(job: PushJob) -> Written:
