@@ -96,11 +96,15 @@ def shoot(target: Path) -> None:
                     await pilot.pause(1.0)
                     save("onboarding")
 
-            httpx.patch(books.url + "/_emulator/limits", json={"latency_ms": 700})
+            # The import asks for its pages at once: jitter spreads their answers, so the screenshot
+            # catches it part way.
+            slow = {"latency_ms": 2000, "latency_jitter_ms": 1500}
+            httpx.patch(books.url + "/_emulator/limits", json=slow).raise_for_status()
             try:
                 asyncio.run(steps())
             finally:
-                httpx.patch(books.url + "/_emulator/limits", json={"latency_ms": 0})
+                idle = {"latency_ms": 0, "latency_jitter_ms": 0}
+                httpx.patch(books.url + "/_emulator/limits", json=idle)
 
 
 if __name__ == "__main__":
