@@ -28,7 +28,7 @@ from appliance.sync.fields import (
     when,
 )
 from appliance.sync.push import steps
-from appliance.sync.push.invoice.push import company_books
+from appliance.sync.push.books import company_books
 from appliance.sync.push.job import KindPush, PushJob, Written, mirrored
 from appliance.sync.push.outcome import HINTS, Refused
 

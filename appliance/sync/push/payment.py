@@ -32,8 +32,8 @@ from appliance.qbo.query import Select
 from appliance.storage import push as jobs
 from appliance.sync.fields import field
 from appliance.sync.push import steps
+from appliance.sync.push.books import company_books
 from appliance.sync.push.invoice.body import money
-from appliance.sync.push.invoice.push import company_books
 from appliance.sync.push.job import KindPush, PushJob, Written
 from appliance.sync.push.outcome import Refused, Wait
 

@@ -19,20 +19,18 @@ Invoices are not mirrored.
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-
-from appliance.core.books import Books, books_from
+from appliance.core.books import Books
 from appliance.core.kinds import CUSTOMER, INVOICE, PRODUCT
 from appliance.qbo.errors import ValidationError
 from appliance.qbo.query import Select
 from appliance.storage import push as jobs
 from appliance.storage import taxes
-from appliance.storage.books import get_books, save_books
+from appliance.storage.books import get_books
 from appliance.sync.push import steps
+from appliance.sync.push.books import company_books
 from appliance.sync.push.invoice import ending, readback
 from appliance.sync.push.invoice.body import invoice_body, invoice_marker
 from appliance.sync.push.invoice.company import CompanyWay, apply
@@ -40,7 +38,6 @@ from appliance.sync.push.job import KindPush, PushJob, Written
 from appliance.sync.push.outcome import HINTS, Refused, Wait
 
 DEPENDENCY_RECHECK = timedelta(seconds=30)
-_BOOKS_SAVED = threading.Lock()
 EVENTS = ("invoice.created", "invoice.updated", *ending.EVENTS)
 
 
@@ -81,30 +78,6 @@ def _written(job: PushJob, record: dict[str, Any], note: str = "") -> Written:
 
 
 # The company -------------------------------------------------------------------------------------
-
-
-async def company_books(job: PushJob) -> Books:
-    """The company's books as stored at connect; read from QuickBooks (and stored) when they
-    are not, so an invoice is never written on a guess."""
-    engine = job.store.engine
-    books = await asyncio.to_thread(get_books, engine, job.realm)
-    if books is not None:
-        return books
-    info = await job.qbo.company_info(job.realm)
-    preferences = (await job.qbo.request(job.realm, "GET", "preferences")).get("Preferences")
-    books = books_from(job.realm, info, preferences if isinstance(preferences, dict) else {})
-    return await asyncio.to_thread(_save_once, engine, books)
-
-
-def _save_once(engine: Engine, books: Books) -> Books:
-    """Store the books unless another worker of this process just did (two invoices pushed at
-    once both find none): the first stored wins, and both go on with it."""
-    with _BOOKS_SAVED:
-        stored = get_books(engine, books.realm_id)
-        if stored is not None:
-            return stored
-        save_books(engine, books)
-        return books
 
 
 async def _learn(job: PushJob, books: Books) -> None:
