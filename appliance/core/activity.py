@@ -25,6 +25,7 @@ QBO_FAILED = "qbo.failed"  # answered with another error, or no answer at all
 QBO_STATUS = "qbo.status."  # + the HTTP status of the answer, or "none" when none came
 PUSH_DONE = "push.done"  # events written to QuickBooks (or found already there)
 PUSH_MISMATCH = "push.mismatch"  # written, but QuickBooks' totals differ from the bill
+PUSH_REVIEW = "push.review"  # events parked for the operator's decision, nothing written
 PUSH_FAILED = "push.failed"  # events that failed for good and need the operator
 PUSH_RETRIED = "push.retried"  # attempts that will be tried again (transient trouble)
 

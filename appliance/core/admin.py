@@ -8,6 +8,7 @@ import msgspec
 
 from appliance.core.books import Books
 from appliance.core.changes import FeedInfo
+from appliance.core.review import Decision, ReviewCase
 
 
 class ConnectionInfo(msgspec.Struct, kw_only=True):
@@ -51,6 +52,7 @@ class QueueInfo(msgspec.Struct, kw_only=True):
     waiting: int = 0
     failed: int = 0
     mismatch: int = 0  # written, but QuickBooks' totals differ from the bill: see the events
+    review: int = 0  # questions for the operator (`appliance events review`): nothing written
     oldest_queued_age_seconds: float | None = None
 
 
@@ -259,7 +261,16 @@ class InvoiceSettingsChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=
 
 
 #: Every status an event can have, in the order an event goes through them.
-EVENT_STATUSES = ("queued", "running", "waiting", "done", "mismatch", "failed", "ignored")
+EVENT_STATUSES = (
+    "queued",
+    "running",
+    "waiting",
+    "review",
+    "done",
+    "mismatch",
+    "failed",
+    "ignored",
+)
 EVENTS_MAX_LIMIT = 500
 
 
@@ -294,7 +305,7 @@ class EventInfo(msgspec.Struct, kw_only=True):
     type: str
     record_kind: str | None
     record_id: str | None
-    status: str  # queued|running|waiting|done|mismatch|failed|ignored
+    status: str  # queued|running|waiting|review|done|mismatch|failed|ignored
     attempts: int
     qbo_id: str | None
     received_at: datetime
@@ -305,6 +316,10 @@ class EventInfo(msgspec.Struct, kw_only=True):
     error: EventError | None = None  # a failed event, or one an operator skipped
     last_error: str | None = None  # a queued event: the transient error of its last attempt
     mismatch: EventMismatch | None = None  # a mismatch (or one accepted): both sides' totals
+    #: An event in review (or one decided): the JobRoutr record, the QuickBooks candidate, why
+    #: it asks and the choices (``core.review``).
+    review: ReviewCase | None = None
+    decision: Decision | None = None  # the operator's answer to ``review``, once given
 
 
 class EventList(msgspec.Struct, kw_only=True):
@@ -324,6 +339,14 @@ class EventAcceptRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     """The mismatches to accept, by id (not empty)."""
 
     event_ids: list[str]
+
+
+class EventDecideRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The operator's answer to an event in review: ``link`` (to the candidate shown, or to
+    ``qbo_id``), ``create`` (a new record under the name shown) or ``skip``."""
+
+    action: str
+    qbo_id: str | None = None
 
 
 class EventActionReport(msgspec.Struct, kw_only=True):

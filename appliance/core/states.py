@@ -18,6 +18,10 @@ class JobState(StrEnum):
     DONE = "done"
     # Written, but QuickBooks' totals differ from the bill: until the operator accepts or retries
     MISMATCH = "mismatch"
+    # A question for the operator (a QuickBooks record of the same name that nothing else
+    # corroborates, a record made inactive in QuickBooks...): nothing is written until they
+    # decide (``storage.review.decide``); a later job of the same record waits behind it
+    REVIEW = "review"
     FAILED = "failed"  # until the operator retries or skips it
 
 
@@ -30,11 +34,19 @@ class EventStatus(StrEnum):
     WAITING = "waiting"
     DONE = "done"
     MISMATCH = "mismatch"
+    REVIEW = "review"
     FAILED = "failed"
     IGNORED = "ignored"
 
 
 #: A job not finished yet: a later job of the same record waits for it.
-UNFINISHED = (JobState.QUEUED, JobState.RUNNING, JobState.WAITING)
+UNFINISHED = (JobState.QUEUED, JobState.RUNNING, JobState.WAITING, JobState.REVIEW)
 #: What a worker may end a job with.
-SETTLED = (JobState.DONE, JobState.MISMATCH, JobState.FAILED, JobState.QUEUED, JobState.WAITING)
+SETTLED = (
+    JobState.DONE,
+    JobState.MISMATCH,
+    JobState.REVIEW,
+    JobState.FAILED,
+    JobState.QUEUED,
+    JobState.WAITING,
+)

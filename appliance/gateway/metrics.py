@@ -24,6 +24,7 @@ from appliance.core.activity import (
     PUSH_FAILED,
     PUSH_MISMATCH,
     PUSH_RETRIED,
+    PUSH_REVIEW,
     QBO_STATUS,
     Activity,
 )
@@ -80,7 +81,7 @@ def _sample(name: str, kind: str, help_: str, value: float | None = None, **labe
 def _queue(store: Store, now: datetime) -> list[Sample]:
     queue = store.queue_info(now)
     depth = _sample("appliance_queue_jobs", "gauge", "Jobs in the push queue, by state.")
-    for state in ("queued", "running", "waiting", "mismatch", "failed"):
+    for state in ("queued", "running", "waiting", "review", "mismatch", "failed"):
         depth.set(getattr(queue, state), state=state)
     oldest = _sample(
         "appliance_queue_oldest_age_seconds",
@@ -103,6 +104,7 @@ def _counted(counters: Counters) -> list[Sample]:
     for outcome, name in (
         ("done", PUSH_DONE),
         ("mismatch", PUSH_MISMATCH),
+        ("review", PUSH_REVIEW),
         ("failed", PUSH_FAILED),
         ("retried", PUSH_RETRIED),
     ):

@@ -1,9 +1,9 @@
 """How a push job ended, as a type: what the worker settled and ``storage.push.complete`` records.
 
-``Done | Mismatch | Waiting | RetryLater | Failed``, one class each with what that state needs
-(as arq's ``Retry(defer=...)`` carries its delay): a job is settled once, by the worker, and the
-store writes what the type says, so no combination of keyword arguments can ask for a state that
-makes no sense.
+``Done | Mismatch | Review | Waiting | RetryLater | Failed``, one class each with what that state
+needs (as arq's ``Retry(defer=...)`` carries its delay): a job is settled once, by the worker,
+and the store writes what the type says, so no combination of keyword arguments can ask for a
+state that makes no sense.
 """
 
 from __future__ import annotations
@@ -66,6 +66,17 @@ class Mismatch:
 
 
 @dataclass(frozen=True)
+class Review:
+    """A question for the operator (``core.review.ReviewCase``, as builtins in ``case``): nothing
+    was written; the job waits in ``review`` until they decide (``storage.review.decide``), and a
+    later job of the same record waits behind it."""
+
+    state: ClassVar[JobState] = JobState.REVIEW
+    realm_id: str
+    case: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Waiting:
     """Cannot go on yet: waits for ``waiting_for``, woken when one of ``waits_on`` changes
     (``customer:<id>``, ``settings:accounts``, ``connection``), looked at again at ``run_after``."""
@@ -98,4 +109,4 @@ class Failed:
     realm_id: str | None = None
 
 
-JobOutcome = Done | Mismatch | Waiting | RetryLater | Failed
+JobOutcome = Done | Mismatch | Review | Waiting | RetryLater | Failed

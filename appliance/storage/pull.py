@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from appliance.core.accounts import ACCOUNT_KINDS
 from appliance.core.admin import ConnectionInfo, OnboardingInfo, QueueInfo, SettingsInfo
 from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, INVOICE, PRODUCT
+from appliance.core.review import ReviewCase
 from appliance.core.states import EventStatus
 from appliance.storage import credentials
 from appliance.storage import imports as runs
@@ -216,6 +217,16 @@ class PullMismatch(msgspec.Struct, kw_only=True):
     accepted_at: datetime | None = None
 
 
+class PullReview(msgspec.Struct, kw_only=True):
+    """An event in ``review``: why the appliance asks the operator, and the QuickBooks record it
+    might be (``qbo_id``, name and the fields compared), or null when there is none."""
+
+    reason: str  # name | inactive | type
+    message: str
+    candidate: dict[str, str] | None
+    create_as: str | None  # the name a new record would get, if the operator creates one
+
+
 class PullEvent(msgspec.Struct, kw_only=True):
     event_id: str
     status: str
@@ -224,6 +235,8 @@ class PullEvent(msgspec.Struct, kw_only=True):
     error: PullEventError | None
     #: A ``mismatch`` (or one accepted, then ``done``): both sides' totals; else null.
     mismatch: PullMismatch | None = None
+    #: ``review`` (a question for the operator, nothing written yet): the QBO record it might be.
+    review: PullReview | None = None
 
 
 def api_key_valid(store: Store, presented: str) -> bool:
@@ -396,6 +409,19 @@ def event(store: Store, event_id: str) -> PullEvent | None:
         qbo_id=found.qbo_id,
         error=error,
         mismatch=_mismatch(found.status, found.details),
+        review=_review(found.status, found.details),
+    )
+
+
+def _review(status: str, details: dict[str, Any] | None) -> PullReview | None:
+    case = ReviewCase.from_details(details) if status == EventStatus.REVIEW else None
+    if case is None:
+        return None
+    return PullReview(
+        reason=case.reason,
+        message=case.message,
+        candidate=case.candidate,
+        create_as=case.create_as,
     )
 
 

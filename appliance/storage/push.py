@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from appliance.core.kinds import BY_NAME
-from appliance.core.states import EventStatus, JobState
+from appliance.core.states import UNFINISHED, EventStatus, JobState
 from appliance.storage.db import session_scope
 from appliance.storage.mirror import MODELS, WRITES, next_seqs, upsert_rows
 from appliance.storage.models import Company, CompanySettings, Event, Job, Link
@@ -33,6 +33,7 @@ from appliance.storage.outcomes import (
     LinkWrite,
     Mismatch,
     RetryLater,
+    Review,
     Waiting,
 )
 from appliance.storage.queue import Claim
@@ -51,6 +52,9 @@ class Work:
     realm_id: str | None
     generation: int
     waited: float = 0.0  # seconds spent waiting while the service ran (Job.waited_seconds)
+    #: The operator's answer to the question the job was parked in review with
+    #: (``core.review.Decision`` as builtins): link, create under a name, ...; None: none asked.
+    decision: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,13 @@ def load(engine: Engine, claim: Claim) -> Work | None:
             realm_id=event.realm_id,
             generation=claim.generation,
             waited=job.waited_seconds if job is not None else 0.0,
+            decision=_decision(event.details),
         )
+
+
+def _decision(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    found = (details or {}).get("decision")
+    return dict(found) if isinstance(found, dict) else None
 
 
 def upcoming(
@@ -238,7 +248,7 @@ def _show(session: Session, claim: Claim, outcome: JobOutcome, now: datetime) ->
     event.attempts = claim.attempts
     if isinstance(outcome, (Done, Mismatch)) and outcome.qbo_id is not None:
         event.qbo_id = outcome.qbo_id
-    event.details = dict(outcome.details) if isinstance(outcome, Mismatch) else None
+    event.details = _details(event.details, outcome)
     if outcome.realm_id is not None and event.realm_id is None:
         event.realm_id = outcome.realm_id
     event.error_code = failure.code[:32] if failure else None
@@ -248,6 +258,19 @@ def _show(session: Session, claim: Claim, outcome: JobOutcome, now: datetime) ->
     session.add(event)
 
 
+def _details(kept: dict[str, Any] | None, outcome: JobOutcome) -> dict[str, Any] | None:
+    """The event's details after an outcome: a mismatch's figures, or a review's case; the
+    operator's decision on an earlier case stays (with that case) whatever came of it."""
+    details: dict[str, Any] = {}
+    if kept and isinstance(kept.get("decision"), dict):
+        details = {k: kept[k] for k in ("review", "decision") if k in kept}
+    if isinstance(outcome, Mismatch):
+        details |= dict(outcome.details)
+    elif isinstance(outcome, Review):
+        details = {"review": dict(outcome.case)}  # asked again: an earlier decision is spent
+    return details or None
+
+
 def complete(engine: Engine, claim: Claim, outcome: JobOutcome) -> bool:
     """Record a job's outcome, its event's status, its link and the QBO record as written (the
     mirror the pull API reads) in one transaction, fenced. A new link wakes the waiting jobs
@@ -255,7 +278,7 @@ def complete(engine: Engine, claim: Claim, outcome: JobOutcome) -> bool:
 
     Returns False when the job was taken over meanwhile: then nothing was written.
     """
-    if not isinstance(outcome, (Done, Mismatch, Waiting, RetryLater, Failed)):
+    if not isinstance(outcome, (Done, Mismatch, Review, Waiting, RetryLater, Failed)):
         raise TypeError(f"not a job outcome: {outcome!r}")
     now = utcnow()
     with WRITES, session_scope(engine) as session:
@@ -429,7 +452,7 @@ def unfinished(engine: Engine, record_keys: list[str], *, before_job: int) -> li
             .where(
                 col(Job.record_key).in_(record_keys),
                 col(Job.id) < before_job,
-                col(Job.state).in_((JobState.QUEUED, JobState.RUNNING, JobState.WAITING)),
+                col(Job.state).in_(UNFINISHED),
             )
             .distinct()
         ).all()

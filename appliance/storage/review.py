@@ -1,9 +1,14 @@
 """The operator's hand on events that need them, each action one audited transaction.
 
-* ``retry``: failed, waiting or mismatched events are queued again (a mismatched invoice is then
-  updated in QuickBooks, not written a second time: its link stays);
-* ``skip``: failed or waiting events end ``ignored`` and are never written to QuickBooks (not a
-  mismatch: that one is in QuickBooks already, so it is accepted or retried);
+* ``retry``: failed, waiting, mismatched or in-review events are queued again (a mismatched
+  invoice is then updated in QuickBooks, not written a second time: its link stays; an event in
+  review is looked at afresh, and asks again if it still must);
+* ``skip``: failed, waiting or in-review events end ``ignored`` and are never written to
+  QuickBooks (not a mismatch: that one is in QuickBooks already, so it is accepted or retried);
+* ``decide``: the operator's answer to an event in review (``core.review``): link it to the
+  QuickBooks record shown, create a new record under the name shown, or skip it; the decision is
+  kept in the event's ``details["decision"]`` and the audit log, and the job is queued again to
+  carry it out (a skip ends it ``ignored`` at once);
 * ``accept``: a mismatch ends ``done``, QuickBooks' figures standing; who accepted it and when is
   kept in the event's ``details["accepted"]`` and in the audit log.
 
@@ -20,6 +25,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from appliance.core import review as cases
 from appliance.core.states import EventStatus, JobState
 from appliance.storage import audit
 from appliance.storage.db import session_scope
@@ -31,10 +37,21 @@ from appliance.storage.types import utcnow
 #: (a replay would only repeat the refusal). After "gave-up" the outcome is uncertain: reuse it.
 UNCERTAIN_CODES = ("gave-up",)
 #: What each action may be done to.
-RETRYABLE = (EventStatus.FAILED, EventStatus.WAITING, EventStatus.MISMATCH)
-SKIPPABLE = (EventStatus.FAILED, EventStatus.WAITING)
+RETRYABLE = (EventStatus.FAILED, EventStatus.WAITING, EventStatus.MISMATCH, EventStatus.REVIEW)
+SKIPPABLE = (EventStatus.FAILED, EventStatus.WAITING, EventStatus.REVIEW)
+DECIDABLE = (EventStatus.REVIEW,)
 ACCEPTABLE = (EventStatus.MISMATCH,)
 SKIPPED = Failure("skipped", "An operator chose not to write this event to QuickBooks.")
+
+
+class UndecidableError(Exception):
+    """A decision the case does not offer (create when no name is shown, link with no candidate,
+    an unknown action): ``message`` says which, nothing changed."""
+
+    def __init__(self, event_id: str, message: str) -> None:
+        super().__init__(message)
+        self.event_id = event_id
+        self.message = message
 
 
 class NotRetryableError(Exception):
@@ -176,3 +193,64 @@ def accept(engine: Engine, event_ids: list[str], *, actor: str) -> list[str]:
         _audited(session, actor, "events.accept", done,
                  figures={k: figures[k] for k in done[:100]})  # fmt: skip
         return done
+
+
+def decide(
+    engine: Engine, event_id: str, action: str, *, actor: str, qbo_id: str | None = None
+) -> cases.Decision:
+    """The operator's answer to an event in review: ``link`` (to the case's candidate, or to
+    ``qbo_id`` when given), ``create`` (under the case's ``create_as``) or ``skip``. The job is
+    queued again to carry it out, with the same requestid base (a decision's writes have their
+    own step codes); a skip ends the event ``ignored`` at once. Raises ``NotRetryableError``
+    for an event not in review, ``UndecidableError`` for a choice the case does not offer."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        ((event, job),) = _named(session, [event_id], DECIDABLE, job=True)
+        assert job is not None
+        case = cases.ReviewCase.from_details(event.details)
+        if action not in cases.ACTIONS or case is None or action not in case.choices:
+            offered = ", ".join(case.choices) if case else "none"
+            raise UndecidableError(
+                event_id, f"{action!r} is not one of the choices for event {event_id} ({offered})."
+            )
+        target = qbo_id or case.candidate_id
+        if action == cases.LINK and not target:
+            raise UndecidableError(event_id, f"Event {event_id} has no QuickBooks record to link.")
+        decision = cases.Decision(
+            action=action,
+            by=actor,
+            at=now,
+            qbo_id=target if action == cases.LINK else None,
+            name=case.create_as if action == cases.CREATE else None,
+        )
+        details = dict(event.details or {}) | {"decision": decision.to_builtins()}
+        audit.record(
+            session,
+            actor=actor,
+            action="events.decide",
+            events=[event_id],
+            count=1,
+            decision=action,
+            reason=case.reason,
+            kind=case.kind,
+            candidate=case.candidate_id,
+            qbo_id=decision.qbo_id,
+            name=decision.name,
+        )
+        if action == cases.SKIP:
+            job.state = JobState.DONE
+            event.status = EventStatus.IGNORED
+            event.error_code = SKIPPED.code
+            event.error_message = SKIPPED.message
+            event.error_hint = None
+        else:
+            job.state = JobState.QUEUED
+            job.run_after = now
+            job.attempts = 0
+            job.last_error = job.waiting_for = job.waits_on = None
+            event.status = EventStatus.QUEUED
+        job.updated_at = event.updated_at = now
+        event.details = details
+        session.add(job)
+        session.add(event)
+        return decision

@@ -173,6 +173,7 @@ class Store:
             waiting=counts.get(JobState.WAITING, 0),
             failed=counts.get(JobState.FAILED, 0),
             mismatch=counts.get(JobState.MISMATCH, 0),
+            review=counts.get(JobState.REVIEW, 0),
             oldest_queued_age_seconds=age,
         )
 

@@ -21,15 +21,16 @@ from appliance.core.admin import (
     EventMismatch,
     Totals,
 )
+from appliance.core.review import Decision, ReviewCase
 from appliance.core.states import EventStatus
 from appliance.errors import ApplianceError
 from appliance.storage import push as store_push
 from appliance.storage import review
 from appliance.storage.push import EventRow
-from appliance.storage.review import NotRetryableError
+from appliance.storage.review import NotRetryableError, UndecidableError
 from appliance.storage.store import Store
 
-ACTIONS = {"retry": "retried", "skip": "skipped", "accept": "accepted"}
+ACTIONS = {"retry": "retried", "skip": "skipped", "accept": "accepted", "decide": "decided"}
 #: What an operator does about a mismatch (docs/push.md says more).
 MISMATCH_HINT = (
     "QuickBooks figured other totals than the bill. Check the tax mappings of the invoice's "
@@ -80,6 +81,8 @@ def event_info(row: EventRow) -> EventInfo:
         error=error,
         last_error=last_error,
         mismatch=mismatch_of(event.id, status, event.details),
+        review=ReviewCase.from_details(event.details),
+        decision=Decision.from_details(event.details),
     )
 
 
@@ -161,6 +164,27 @@ def accept(store: Store, event_ids: list[str], *, actor: str) -> EventActionRepo
     return EventActionReport(action="accept", event_ids=done, count=len(done))
 
 
+def decide(
+    store: Store, event_id: str, action: str, *, actor: str, qbo_id: str | None = None
+) -> EventInfo:
+    """The operator's answer to an event in review (link, create, skip): audited, and carried
+    out by the push (a skip at once). Returns the event as it is now."""
+    try:
+        review.decide(store.engine, event_id, action, actor=actor, qbo_id=qbo_id)
+    except NotRetryableError as exc:
+        raise _refused("decide", exc, several=False) from None
+    except UndecidableError as exc:
+        raise EventRefusedError(
+            exc.message,
+            event_id=event_id,
+            status=EventStatus.REVIEW,
+            hint=f"`appliance events review {event_id}` shows the choices.",
+        ) from None
+    found = show(store, event_id)
+    assert found is not None
+    return found
+
+
 def _refused(action: str, exc: NotRetryableError, *, several: bool) -> EventRefusedError:
     done = ACTIONS[action]
     nothing = f" No event was {done}." if several else ""
@@ -193,6 +217,11 @@ def _refused(action: str, exc: NotRetryableError, *, several: bool) -> EventRefu
 
 def _which_can(action: str, exc: NotRetryableError) -> str:
     """What the action can be done to, for an event in the wrong state."""
+    if action == "decide":
+        return (
+            "Only an event in review (a question for you) can be decided; "
+            "`appliance events review` lists them."
+        )
     if action == "accept":
         return (
             "Only a mismatch (QuickBooks' totals not the bill's) can be accepted; "
@@ -203,7 +232,11 @@ def _which_can(action: str, exc: NotRetryableError) -> str:
             f"It is in QuickBooks already: accept it (`appliance events accept {exc.event_id}`) "
             f"or fix the mapping and retry it (`appliance events retry {exc.event_id}`)."
         )
-    what = "failed, waiting or mismatched" if action == "retry" else "failed or waiting"
+    what = (
+        "failed, waiting, in-review or mismatched"
+        if action == "retry"
+        else "failed, waiting or in-review"
+    )
     return (
         f"Only {what} events can be {ACTIONS[action]}; `appliance events --status failed` "
         "lists the failed ones."

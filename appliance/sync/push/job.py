@@ -13,6 +13,7 @@ from typing import Any
 
 from appliance.config import Settings
 from appliance.core.kinds import RecordKind
+from appliance.core.review import Decision
 from appliance.qbo.client import QboClient
 from appliance.qbo.errors import ValidationError
 from appliance.storage import push as jobs
@@ -118,6 +119,10 @@ class PushJob:
         self.jobroutr_id = str(work.data.get("id", ""))
         #: A write of this job may have reached QuickBooks before (an earlier attempt ran).
         self.uncertain = work.claim.resumed
+        #: The operator's answer to the question this job was parked in review with, if any.
+        self.decision = (
+            Decision.from_details({"decision": work.decision}) if work.decision else None
+        )
 
     def rid(self, step: str) -> str | None:
         """The requestid of this step's write (see ``steps``). Its base was stored with the

@@ -1,12 +1,13 @@
 """What an attempt at a job means for the job, decided in one place (as procrastinate's
 ``retry.py`` turns an attempt into a ``RetryDecision``): ``Done`` (or ``Mismatch``, written but
-with QuickBooks' totals not the bill's), ``Waiting`` (for a customer or
+with QuickBooks' totals not the bill's), ``Review`` (a question for the operator, nothing
+written), ``Waiting`` (for a customer or
 product link, default accounts, or a working connection) re-checked until it can go on,
 ``RetryLater`` after a transient failure, with back-off, until ``give_up_after``, or ``Failed``
 with QBO's code, a sentence and a hint, until the operator retries or skips it.
 
-The record kinds say what stops them by raising ``Wait`` or ``Refused`` (or by letting a QBO
-error through); ``Settler.failed`` is the one place that turns any of those into an outcome.
+The record kinds say what stops them by raising ``Wait``, ``Ask`` or ``Refused`` (or by letting a
+QBO error through); ``Settler.failed`` is the one place that turns any of those into an outcome.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from appliance.core.review import ReviewCase
 from appliance.logging import get_logger
 from appliance.qbo.errors import (
     AuthenticationError,
@@ -33,6 +35,7 @@ from appliance.storage.outcomes import (
     JobOutcome,
     Mismatch,
     RetryLater,
+    Review,
     Waiting,
 )
 from appliance.sync.push.job import PushConfig, Written
@@ -119,6 +122,15 @@ class Refused(Exception):
     def __init__(self, code: str, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.failure = Failure(code, message, hint)
+
+
+class Ask(Exception):
+    """The record cannot be written without the operator's word (``core.review``): the job is
+    parked in ``review`` with the case, and nothing is written until they decide."""
+
+    def __init__(self, case: ReviewCase) -> None:
+        super().__init__(case.message)
+        self.case = case
 
 
 class LeaseLost(Exception):
@@ -216,8 +228,8 @@ class Settler:
         if isinstance(exc, Wait):
             return self._wait(work, realm, exc, now)
         self._parked_at.pop(work.claim.job_id, None)  # a later wait is timed afresh
-        if isinstance(exc, Refused):
-            return Failed(exc.failure, realm_id=realm)
+        if isinstance(exc, (Refused, Ask)):
+            return self._stopped(work, realm, exc)
         if isinstance(exc, QboError) and (waiting := _reconnect(exc, realm, now)) is not None:
             return waiting
         if isinstance(exc, TransientError):
@@ -235,6 +247,18 @@ class Settler:
             if isinstance(exc, QboError)
             else _crashed(exc, realm, event_id)
         )
+
+    def _stopped(self, work: jobs.Work, realm: str, exc: Refused | Ask) -> Failed | Review:
+        """Stopped by the record kind itself: refused for good, or a question for the operator."""
+        if isinstance(exc, Refused):
+            return Failed(exc.failure, realm_id=realm)
+        log.info(
+            "push.review",
+            event_id=work.claim.event_id,
+            reason=exc.case.reason,
+            candidate=exc.case.candidate_id,
+        )
+        return Review(realm, exc.case.to_builtins())
 
     def _wait(self, work: jobs.Work, realm: str, exc: Wait, now: datetime) -> JobOutcome:
         waited = self.waited(work)

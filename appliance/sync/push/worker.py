@@ -18,6 +18,7 @@ from appliance.core.activity import (
     PUSH_FAILED,
     PUSH_MISMATCH,
     PUSH_RETRIED,
+    PUSH_REVIEW,
     Activity,
 )
 from appliance.core.states import JobState
@@ -47,6 +48,7 @@ log = get_logger(__name__)
 COUNTED = {
     JobState.DONE: PUSH_DONE,
     JobState.MISMATCH: PUSH_MISMATCH,
+    JobState.REVIEW: PUSH_REVIEW,
     JobState.FAILED: PUSH_FAILED,
     JobState.QUEUED: PUSH_RETRIED,
 }
