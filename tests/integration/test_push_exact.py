@@ -274,3 +274,15 @@ def test_archiving_a_customer_who_owes_money_fails_with_its_reason_and_is_not_re
     assert f"open balance of {owed:,.2f}" in error["message"]
     assert "write off the balance" in error["hint"]
     assert keeper.read("Customer", theirs["Id"])["Active"] is True
+
+
+def test_a_customer_archived_then_restored_in_jobroutr_is_made_active_again_without_asking(
+    gateway: Gateway, keeper: Bookkeeper
+) -> None:
+    name = f"Seasonal Client {uuid.uuid4().hex[:6]}"
+    cus = jid("cus")
+    for active in (True, False, True):  # JobRoutr's own archive, then its restore
+        doc = event("customer.updated", id=cus, display_name=name, active=active)
+        (result,) = gateway.settle(gateway.send(doc))
+        assert result["status"] == "done", result
+        assert keeper.read("Customer", result["qbo_id"])["Active"] is active

@@ -167,9 +167,10 @@ async def _update(job: PushJob, known: exact.Known, name: str, step: str) -> dic
     """The customer QuickBooks has as ``known``, updated to JobRoutr's record: never made active
     again without the operator, never made inactive while it owes money."""
     body = customer_body(job.data, name)
-    exact.check_active(job, CUSTOMER, known, body)
+    ours = await exact.restored(job, CUSTOMER, step == steps.LINKED)
+    exact.check_active(job, CUSTOMER, known, body, ours=ours)
     try:
-        return await _sparse(job, known, body, exact.step_of(job, known, step))
+        return await _sparse(job, known, body, exact.step_of(job, known, step), ours=ours)
     except ValidationError as exc:
         if body.get("Active") is False and _open_balance(exc):
             raise await _owes(job, known.qbo_id, name) from None
@@ -177,7 +178,7 @@ async def _update(job: PushJob, known: exact.Known, name: str, step: str) -> dic
 
 
 async def _sparse(
-    job: PushJob, known: exact.Known, body: dict[str, Any], step: str
+    job: PushJob, known: exact.Known, body: dict[str, Any], step: str, *, ours: bool
 ) -> dict[str, Any]:
     qbo_id = known.qbo_id
     try:
@@ -188,7 +189,7 @@ async def _sparse(
             sync_token=known.sync_token,
             body=body,
             optional=OPTIONAL,
-            guard=exact.guard(job, CUSTOMER, body, customer_row),
+            guard=exact.guard(job, CUSTOMER, body, customer_row, ours=ours),
         )
     except ValidationError as exc:
         if exc.qbo_code != "6240":
@@ -196,7 +197,7 @@ async def _sparse(
     # The new name is taken by a vendor or employee (or an unlinked customer).
     body = customer_body(job.data, _clash_name(job, body["DisplayName"]))
     fresh = await job.qbo.read(job.realm, CUSTOMER.entity, qbo_id)
-    exact.check_active(job, CUSTOMER, exact.from_record(fresh, customer_row), body)
+    exact.check_active(job, CUSTOMER, exact.from_record(fresh, customer_row), body, ours=ours)
     return await job.qbo.write(
         job.realm,
         CUSTOMER.entity,

@@ -173,6 +173,17 @@ def may_revive(job: PushJob, qbo_id: str) -> bool:
     )
 
 
+async def restored(job: PushJob, kind: RecordKind, linked: bool) -> bool:
+    """JobRoutr restores a record it had archived: the version the appliance last wrote of this
+    linked record was archived, so QuickBooks has it inactive on JobRoutr's word, not the
+    bookkeeper's, and making it active again needs no question."""
+    if not linked:
+        return False
+    return await asyncio.to_thread(
+        jobs.archived_last, job.store.engine, job.realm, kind.name, job.jobroutr_id
+    )
+
+
 def step_of(job: PushJob, record: Known, step: str) -> str:
     """The step code of an update: ``REVIVE`` once the operator said to link (a write of its own,
     never one an earlier attempt sent), else ``step``."""
@@ -199,18 +210,23 @@ def inactive_case(job: PushJob, kind: RecordKind, qbo_id: str, data: dict[str, A
     )
 
 
-def check_active(job: PushJob, kind: RecordKind, record: Known, body: dict[str, Any]) -> None:
+def check_active(
+    job: PushJob, kind: RecordKind, record: Known, body: dict[str, Any], *, ours: bool = False
+) -> None:
     """Raise ``Ask`` (reason inactive) when the write would make active again a record that
-    QuickBooks has inactive, and the operator has not said to."""
-    if record.active or body.get("Active") is not True or may_revive(job, record.qbo_id):
+    QuickBooks has inactive, and neither the operator has said to nor was it JobRoutr's own
+    archive (``ours``, see ``restored``)."""
+    if record.active or body.get("Active") is not True or ours or may_revive(job, record.qbo_id):
         return
     raise inactive_case(job, kind, record.qbo_id, record.data)
 
 
-def guard(job: PushJob, kind: RecordKind, body: dict[str, Any], row_of: RowOf) -> Guard:
+def guard(
+    job: PushJob, kind: RecordKind, body: dict[str, Any], row_of: RowOf, *, ours: bool = False
+) -> Guard:
     """``check_active`` for a record ``PushJob.sparse_update`` reads before it writes."""
 
     def check(record: dict[str, Any]) -> None:
-        check_active(job, kind, from_record(record, row_of), body)
+        check_active(job, kind, from_record(record, row_of), body, ours=ours)
 
     return check

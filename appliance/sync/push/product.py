@@ -168,7 +168,8 @@ async def _write(job: PushJob, known: exact.Known, step: str) -> dict[str, Any] 
     """The item QuickBooks has as ``known``, updated to JobRoutr's product (never made active
     again without the operator); None when it is gone from QuickBooks."""
     body = update_body(job.data, known.qbo_type)
-    exact.check_active(job, PRODUCT, known, body)
+    ours = await exact.restored(job, PRODUCT, step == steps.LINKED)
+    exact.check_active(job, PRODUCT, known, body, ours=ours)
     try:
         return await job.sparse_update(
             PRODUCT,
@@ -177,7 +178,7 @@ async def _write(job: PushJob, known: exact.Known, step: str) -> dict[str, Any] 
             sync_token=known.sync_token,
             body=body,
             optional=_optional(known.qbo_type),
-            guard=exact.guard(job, PRODUCT, body, item_row),
+            guard=exact.guard(job, PRODUCT, body, item_row, ours=ours),
         )
     except ValidationError as exc:
         if exc.qbo_code == "6240":
