@@ -50,6 +50,10 @@ KNOWN_TYPES = (
 #: Types whose ``data`` is only the record's ``id`` (CONTRACT.md section 1).
 ID_ONLY = ("invoice.voided", "invoice.deleted")
 ONE_NAME = "one of display_name, given_name, family_name or company_name is required"
+INVENTORY_NEEDS_QBO_ID = (
+    '"inventory" needs the qbo_id of the QuickBooks inventory item: inventory items are created '
+    "in QuickBooks, which tracks their stock, and only linked from JobRoutr"
+)
 #: Decimal places: money, and quantities, prices and rates (CONTRACT.md section 1).
 MONEY = 2
 RATE = 6
@@ -298,8 +302,10 @@ def _product(data: dict[str, Any], problems: list[Invalid]) -> None:
     _str(data, "name", problems, required=True, max_len=100)
     _str(data, "description", problems, max_len=4000, free_text=True)
     kind = data.get("type", "service")
-    if kind not in ("service", "non_inventory"):
-        problems.append(Invalid("data.type", 'must be "service" or "non_inventory"'))
+    if kind == "inventory" and not data.get("qbo_id"):
+        problems.append(Invalid("data.type", INVENTORY_NEEDS_QBO_ID))
+    elif kind not in ("service", "non_inventory", "inventory"):
+        problems.append(Invalid("data.type", 'must be "service", "non_inventory" or "inventory"'))
     _decimal(data, "price", problems, required=True, path="data")
     _str(data, "sku", problems, max_len=100)
     for key in ("income_account_id", "expense_account_id", "qbo_id"):

@@ -164,6 +164,17 @@ def links_of(engine: Engine, realm_id: str, kind: str, jobroutr_ids: list[str]) 
         return dict(rows)
 
 
+def archived_last(engine: Engine, realm_id: str, kind: str, jobroutr_id: str) -> bool:
+    """Whether the version of the record the appliance last wrote was archived in JobRoutr
+    (``active`` false): its inactivity in QuickBooks is then JobRoutr's own, not the bookkeeper's.
+    False when that event is no longer kept."""
+    with Session(engine) as session:
+        link = session.get(Link, (realm_id, kind, jobroutr_id))
+        event = session.get(Event, link.source_event_id) if link and link.source_event_id else None
+        data = (event.payload or {}).get("data") if event is not None else None
+        return isinstance(data, dict) and data.get("active") is False
+
+
 def linked_to(engine: Engine, realm_id: str, kind: str, qbo_id: str) -> str | None:
     """The JobRoutr id already linked to this QBO record, if any."""
     with Session(engine) as session:

@@ -554,3 +554,19 @@ def test_any_body_built_from_random_fields_is_202_or_422_never_5xx_and_202_can_b
     if not FIELDS:
         pytest.skip(f"JobRoutr examples not found at {EXAMPLES}; set JOBROUTR_SHARED_DIR")
     post(client, secret, doc)
+
+
+def test_an_inventory_product_needs_the_qbo_id_of_its_quickbooks_item(
+    client: TestClient, store: Store, secret: str
+) -> None:
+    doc = example("product.created")
+    doc["data"]["type"] = "inventory"
+    response = send(client, secret, doc, event_id="evt_inv_no_id")
+    assert response.status_code == 422
+    problem = next(p for p in response.json()["invalid_params"] if p["name"] == "data.type")
+    assert "qbo_id" in problem["reason"]
+    assert "created in QuickBooks" in problem["reason"]
+    assert queued(store) == (0, 0)
+
+    doc["data"]["qbo_id"] = "12"
+    assert send(client, secret, doc, event_id="evt_inv_id").status_code == 202

@@ -11,6 +11,8 @@ from appliance.sync.push import steps
 #: Every code as it was first sent. Never edit a value here: add new codes instead.
 FROZEN = {
     "LINKED": "lk",
+    "EXACT": "ex",
+    "REVIVE": "rv",
     "RENAME": "ren",
     "MATCH": "mt",
     "MATCH_AGAIN": "mt2",
@@ -39,6 +41,12 @@ def test_every_step_code_keeps_its_value() -> None:
         (steps.sparse(steps.LINKED, 2), "lk2"),
         (steps.clear(steps.LINKED, 1), "lkc1"),
         (steps.clear(steps.LINKED, 2), "lkc2"),
+        (steps.sparse(steps.EXACT, 1), "ex1"),
+        (steps.sparse(steps.EXACT, 2), "ex2"),
+        (steps.clear(steps.EXACT, 1), "exc1"),
+        (steps.sparse(steps.REVIVE, 1), "rv1"),
+        (steps.sparse(steps.REVIVE, 2), "rv2"),
+        (steps.clear(steps.REVIVE, 1), "rvc1"),
         (steps.RENAME, "ren"),
         (steps.sparse(steps.MATCH, 1), "mt1"),
         (steps.sparse(steps.MATCH, 2), "mt2"),

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from appliance.core.kinds import CUSTOMER
-from appliance.qbo.errors import ValidationError
+from appliance.qbo.errors import QboError, ValidationError
 from appliance.storage.mirror import MirrorRow
 from appliance.sync.fields import (
     Mapped,
@@ -27,7 +27,7 @@ from appliance.sync.fields import (
     text,
     when,
 )
-from appliance.sync.push import steps
+from appliance.sync.push import exact, steps
 from appliance.sync.push.books import company_books
 from appliance.sync.push.job import KindPush, PushJob, Written, mirrored
 from appliance.sync.push.outcome import HINTS, Refused
@@ -130,13 +130,18 @@ async def push(job: PushJob) -> Written:
     name = display_name(job.data)
     record: dict[str, Any] | None = None
     if link is not None:
-        token = await job.sync_token(CUSTOMER, link.qbo_id)
+        exact.same_link(job, CUSTOMER, link.qbo_id)
+        known = await exact.known(job, CUSTOMER, link.qbo_id, customer_row)
         try:
-            record = await _update(job, link.qbo_id, token, name)
+            record = await _update(job, known, name, steps.LINKED) if known else None
         except ValidationError as exc:
             if exc.qbo_code != "610":
                 raise
             record = None  # merged away or deleted in QuickBooks: write it anew
+        if record is None and (said := exact.named(job)) is not None:
+            raise exact.unknown(CUSTOMER, said)
+    elif (said := exact.named(job)) is not None:
+        return await _exact(job, said, name)
     if record is None:
         record = await _match_or_create(job, name)
     qbo_id = str(record["Id"])
@@ -145,28 +150,81 @@ async def push(job: PushJob) -> Written:
     )
 
 
-async def _update(job: PushJob, qbo_id: str, token: str | None, name: str) -> dict[str, Any]:
+async def _exact(job: PushJob, qbo_id: str, name: str) -> Written:
+    """The customer JobRoutr names by ``qbo_id``: linked, written only when it differs."""
+    known = await exact.claim(job, CUSTOMER, qbo_id, customer_row)
+    ours = customer_body(job.data, name)
+    theirs = customer_body(known.data, display_name(known.data)) if known.data else {}
+    if known.data and exact.unchanged(ours, theirs, OPTIONAL):
+        return Written(qbo_id, job.link(CUSTOMER, qbo_id), note="linked; nothing to write")
+    record = await _update(job, known, name, steps.EXACT)
+    return Written(
+        qbo_id, job.link(CUSTOMER, qbo_id), mirror=mirrored(CUSTOMER, customer_row(record))
+    )
+
+
+async def _update(job: PushJob, known: exact.Known, name: str, step: str) -> dict[str, Any]:
+    """The customer QuickBooks has as ``known``, updated to JobRoutr's record: never made active
+    again without the operator, never made inactive while it owes money."""
     body = customer_body(job.data, name)
+    ours = await exact.restored(job, CUSTOMER, step == steps.LINKED)
+    exact.check_active(job, CUSTOMER, known, body, ours=ours)
+    try:
+        return await _sparse(job, known, body, exact.step_of(job, known, step), ours=ours)
+    except ValidationError as exc:
+        if body.get("Active") is False and _open_balance(exc):
+            raise await _owes(job, known.qbo_id, name) from None
+        raise
+
+
+async def _sparse(
+    job: PushJob, known: exact.Known, body: dict[str, Any], step: str, *, ours: bool
+) -> dict[str, Any]:
+    qbo_id = known.qbo_id
     try:
         return await job.sparse_update(
             CUSTOMER,
-            step=steps.LINKED,
+            step=step,
             qbo_id=qbo_id,
-            sync_token=token,
+            sync_token=known.sync_token,
             body=body,
             optional=OPTIONAL,
+            guard=exact.guard(job, CUSTOMER, body, customer_row, ours=ours),
         )
     except ValidationError as exc:
         if exc.qbo_code != "6240":
             raise
     # The new name is taken by a vendor or employee (or an unlinked customer).
-    body = customer_body(job.data, _clash_name(job, name))
+    body = customer_body(job.data, _clash_name(job, body["DisplayName"]))
     fresh = await job.qbo.read(job.realm, CUSTOMER.entity, qbo_id)
+    exact.check_active(job, CUSTOMER, exact.from_record(fresh, customer_row), body, ours=ours)
     return await job.qbo.write(
         job.realm,
         CUSTOMER.entity,
         {**body, "Id": qbo_id, "SyncToken": str(fresh["SyncToken"]), "sparse": True},
         requestid=job.rid(steps.RENAME),
+    )
+
+
+def _open_balance(exc: ValidationError) -> bool:
+    """QuickBooks' refusal to make inactive a customer who owes money ("Delete List Has
+    Balance Error"; its code is unverified, so it is known by its words)."""
+    return "has balance" in f"{exc.message} {exc.detail or ''}".lower()
+
+
+async def _owes(job: PushJob, qbo_id: str, name: str) -> Refused:
+    """The refusal of an archive: the customer still owes money in QuickBooks."""
+    try:
+        fresh = await job.qbo.read(job.realm, CUSTOMER.entity, qbo_id)
+        balance = fresh.get("BalanceWithJobs") or fresh.get("Balance")
+    except QboError:
+        balance = None
+    owed = f"an open balance of {Decimal(str(balance)):,.2f}" if balance else "an open balance"
+    return Refused(
+        "open-balance",
+        f"The customer {name!r} is archived in JobRoutr, but QuickBooks keeps customer {qbo_id} "
+        f"active because it has {owed}: a customer who owes money cannot be made inactive.",
+        HINTS["open-balance"],
     )
 
 

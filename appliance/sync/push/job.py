@@ -173,13 +173,16 @@ class PushJob:
         sync_token: str | None,
         body: dict[str, Any],
         optional: tuple[str, ...],
+        guard: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """A sparse update with the SyncToken we know; a stale one (5010) re-reads and re-applies
         once, with a second requestid. The ``optional`` fields the body lacks but QBO's record
-        still has are cleared after it (``clear``)."""
+        still has are cleared after it (``clear``). ``guard`` checks any record read here (the
+        SyncToken unknown, or stale) before the write, and raises to stop it: what was checked
+        with the known SyncToken stays true unless the record changed, and then it is read."""
         entity = kind.entity
         if sync_token is None:
-            sync_token = str((await self.qbo.read(self.realm, entity, qbo_id))["SyncToken"])
+            sync_token = str((await self._read(entity, qbo_id, guard))["SyncToken"])
         try:
             record = await self.qbo.write(
                 self.realm,
@@ -190,7 +193,7 @@ class PushJob:
         except ValidationError as exc:
             if exc.qbo_code != "5010":
                 raise
-            fresh = await self.qbo.read(self.realm, entity, qbo_id)
+            fresh = await self._read(entity, qbo_id, guard)
             record = await self.qbo.write(
                 self.realm,
                 entity,
@@ -199,6 +202,14 @@ class PushJob:
             )
         stale = [k for k in optional if k not in body and _present(record.get(k))]
         return await self.clear(kind, step, record, stale) if stale else record
+
+    async def _read(
+        self, entity: str, qbo_id: str, guard: Callable[[dict[str, Any]], None] | None
+    ) -> dict[str, Any]:
+        record = await self.qbo.read(self.realm, entity, qbo_id)
+        if guard is not None:
+            guard(record)
+        return record
 
     async def clear(
         self, kind: RecordKind, step: str, record: dict[str, Any], stale: list[str]

@@ -86,6 +86,9 @@ HINTS = {
     "6540": "The payment was deposited in QuickBooks, so it can no longer be changed: undo the "
     "deposit in QuickBooks (Banking > the deposit > remove the payment), then retry the event; "
     "or change the payment in QuickBooks by hand and skip the event (`appliance events skip ID`).",
+    "open-balance": "Receive the payment or write off the balance in QuickBooks, or keep the "
+    "customer active in JobRoutr (it will send it again); then retry the event with "
+    "`appliance events retry ID`.",
     "voided": "A voided invoice stays voided: create a new invoice in JobRoutr for the new "
     "figures, or skip the event (`appliance events skip ID`).",
 }

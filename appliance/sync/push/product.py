@@ -17,7 +17,7 @@ from appliance.qbo.errors import ValidationError
 from appliance.storage import push as jobs
 from appliance.storage.mirror import MirrorRow
 from appliance.sync.fields import Mapped, Skip, clean, field, flag, ref, text, when
-from appliance.sync.push import steps
+from appliance.sync.push import exact, steps
 from appliance.sync.push.job import KindPush, PushJob, Written, mirrored
 from appliance.sync.push.outcome import Refused, Wait
 
@@ -26,6 +26,18 @@ TO_QBO_TYPES = {"service": "Service", "non_inventory": "NonInventory"}
 FROM_QBO_TYPES = {"Service": "service", "NonInventory": "non_inventory", "Inventory": "inventory"}
 #: The QBO fields a JobRoutr product owns that may be absent from it (cleared when they are).
 OPTIONAL = ("Description", "Sku")
+#: What JobRoutr keeps in step of a QBO inventory item (QuickBooks keeps its type, stock and
+#: accounts).
+INVENTORY_OWNED = ("Name", "Description", "UnitPrice", "Active")
+#: The item types that are products or services (a category is neither), and in words.
+SOLD = ("Service", "NonInventory", "Inventory")
+WORDS = {
+    "Service": "a service",
+    "NonInventory": "a non-inventory product",
+    "Inventory": "an inventory item",
+    "Category": "a category",
+    "Group": "a bundle",
+}
 SETTINGS_WAIT = timedelta(seconds=60)
 
 
@@ -99,27 +111,74 @@ async def push(job: PushJob) -> Written:
     link, superseded = await job.linked(PRODUCT)
     if link is not None and superseded:
         return Written(link.qbo_id, note="superseded by a newer version")
-    record = await _update(job, link.qbo_id) if link is not None else None
+    record: dict[str, Any] | None = None
+    if link is not None:
+        exact.same_link(job, PRODUCT, link.qbo_id)
+        record = await _update(job, link.qbo_id)
+        if record is None and (said := exact.named(job)) is not None:
+            raise exact.unknown(PRODUCT, said)
+    elif (said := exact.named(job)) is not None:
+        return await _exact(job, said)
     if record is None:
         record = await _match_or_create(job)
     qbo_id = str(record["Id"])
     return Written(qbo_id, job.link(PRODUCT, qbo_id), mirror=mirrored(PRODUCT, item_row(record)))
 
 
+def update_body(data: dict[str, Any], qbo_type: str | None) -> dict[str, Any]:
+    """JobRoutr's product as an update of QuickBooks' item of that type: never its ``Type``;
+    an inventory item only its name, description and price (and whether it is active), never
+    its quantities or accounts."""
+    body = item_body(data, field(data, "income_account_id"), field(data, "expense_account_id"))
+    body.pop("Type", None)
+    if qbo_type == "Inventory":
+        return {k: v for k, v in body.items() if k in INVENTORY_OWNED}
+    return body
+
+
+def _optional(qbo_type: str | None) -> tuple[str, ...]:
+    return ("Description",) if qbo_type == "Inventory" else OPTIONAL
+
+
 async def _update(job: PushJob, qbo_id: str) -> dict[str, Any] | None:
     """The linked item, updated; None when it is gone from QuickBooks (write it anew)."""
-    token = await job.sync_token(PRODUCT, qbo_id)
-    body = item_body(
-        job.data, field(job.data, "income_account_id"), field(job.data, "expense_account_id")
-    )
+    known = await exact.known(job, PRODUCT, qbo_id, item_row)
+    return await _write(job, known, steps.LINKED) if known is not None else None
+
+
+async def _exact(job: PushJob, qbo_id: str) -> Written:
+    """The item JobRoutr names by ``qbo_id``: linked, written only when it differs."""
+    known = await exact.claim(job, PRODUCT, qbo_id, item_row)
+    if known.qbo_type not in SOLD:
+        what = WORDS.get(str(known.qbo_type), f"of type {known.qbo_type}")
+        raise exact.wrong_kind(PRODUCT, qbo_id, f"{what}, not a product or service")
+    if job.data.get("type") == "inventory" and known.qbo_type != "Inventory":
+        raise exact.wrong_kind(PRODUCT, qbo_id, f"{WORDS[known.qbo_type]}, not an inventory item")
+    ours = update_body(job.data, known.qbo_type)
+    theirs = update_body(known.data, known.qbo_type) if known.data else {}
+    if known.data and exact.unchanged(ours, theirs, _optional(known.qbo_type)):
+        return Written(qbo_id, job.link(PRODUCT, qbo_id), note="linked; nothing to write")
+    record = await _write(job, known, steps.EXACT)
+    if record is None:
+        raise exact.unknown(PRODUCT, qbo_id)
+    return Written(qbo_id, job.link(PRODUCT, qbo_id), mirror=mirrored(PRODUCT, item_row(record)))
+
+
+async def _write(job: PushJob, known: exact.Known, step: str) -> dict[str, Any] | None:
+    """The item QuickBooks has as ``known``, updated to JobRoutr's product (never made active
+    again without the operator); None when it is gone from QuickBooks."""
+    body = update_body(job.data, known.qbo_type)
+    ours = await exact.restored(job, PRODUCT, step == steps.LINKED)
+    exact.check_active(job, PRODUCT, known, body, ours=ours)
     try:
         return await job.sparse_update(
             PRODUCT,
-            step=steps.LINKED,
-            qbo_id=qbo_id,
-            sync_token=token,
+            step=exact.step_of(job, known, step),
+            qbo_id=known.qbo_id,
+            sync_token=known.sync_token,
             body=body,
-            optional=OPTIONAL,
+            optional=_optional(known.qbo_type),
+            guard=exact.guard(job, PRODUCT, body, item_row, ours=ours),
         )
     except ValidationError as exc:
         if exc.qbo_code == "6240":

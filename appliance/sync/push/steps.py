@@ -20,6 +20,11 @@ from appliance.storage import queue
 
 #: The update of the record the JobRoutr record is linked to.
 LINKED: Final = "lk"
+#: The update of the record an event names by ``qbo_id`` (no link yet): the exact link.
+EXACT: Final = "ex"
+#: The update of a linked or named record QuickBooks has inactive, made active again on the
+#: operator's word (``link``, a review's decision): a write of its own, after the question.
+REVIVE: Final = "rv"
 #: The linked customer renamed with the clash suffix (its new name is taken).
 RENAME: Final = "ren"
 #: The update of a same-named record the first lookup found (linked instead of created).
