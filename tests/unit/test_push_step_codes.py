@@ -24,6 +24,9 @@ FROZEN = {
     "PAYMENT_VOID_AGAIN": "pv2",
     "PAYMENT_DELETE": "pd",
     "PAYMENT_DELETE_AGAIN": "pd2",
+    "CREATE_NUMBERED": "inn",
+    "LINK_DECIDED": "dlk",
+    "CREATE_DECIDED": "dnew",
 }
 
 
@@ -53,6 +56,13 @@ def test_every_step_code_keeps_its_value() -> None:
         (steps.sparse(steps.VOID, 2), "vd2"),
         (steps.sparse(steps.DELETE, 1), "del1"),
         (steps.sparse(steps.DELETE, 2), "del2"),
+        (steps.numbered(1), "inn1"),
+        (steps.numbered(2), "inn2"),
+        (steps.numbered(5), "inn5"),
+        (steps.sparse(steps.LINK_DECIDED, 1), "dlk1"),
+        (steps.sparse(steps.LINK_DECIDED, 2), "dlk2"),
+        (steps.clear(steps.LINK_DECIDED, 1), "dlkc1"),
+        (steps.CREATE_DECIDED, "dnew"),
     ],
 )
 def test_each_write_sends_the_requestid_it_always_sent(step: str, sent: str) -> None:

@@ -65,3 +65,20 @@ def request_id(event_id: str, generation: int, step: str) -> str:
     and the operator-retry generation) and the step, the same on every retry (at most 36
     characters, which QBO also accepts on batch calls)."""
     return step_id(queue.request_base(event_id, generation), step)
+
+
+# Items (issue 21: products matched by name) ------------------------------------------------------
+
+#: The create of a product under its numbered name ("<name> (2)"), the other same-named items
+#: being other JobRoutr products'; attempt k (a number taken meanwhile, 6240) sends
+#: ``numbered(k)``: ``inn1``, ``inn2``, ...
+CREATE_NUMBERED: Final = "inn"
+#: The operator's link of a product to an item they chose (``dlk1``, ``dlk2``, ``dlkc1``).
+LINK_DECIDED: Final = "dlk"
+#: The operator's create of a product under the name they were shown.
+CREATE_DECIDED: Final = "dnew"
+
+
+def numbered(attempt: int) -> str:
+    """The code of the ``attempt``-th create under a numbered name (``CREATE_NUMBERED``)."""
+    return f"{CREATE_NUMBERED}{attempt}"
