@@ -10,7 +10,7 @@ import pytest
 
 from appliance.core import review
 from appliance.core.events import validate
-from appliance.sync.push.item_match import judge, numbered, over_body
+from appliance.sync.push.item_match import judge, kept_name, numbered, over_body
 
 
 def item(qbo_id: str, item_type: str = "Service", *, active: bool = True) -> dict[str, Any]:
@@ -26,6 +26,18 @@ def test_numbers_are_appended_and_a_long_name_is_cut_to_fit_100_characters() -> 
     assert numbered(long, 10) == "m" * 95 + " (10)"
     assert len(numbered("a" * 99 + " b", 2)) <= 100
     assert numbered("a" * 95 + " " + "b" * 4, 2) == "a" * 95 + " (2)"  # no space before "("
+
+
+def test_a_numbered_item_keeps_its_number_while_the_product_keeps_its_name() -> None:
+    assert kept_name("Hedge", "Hedge (2)") == "Hedge (2)"
+    assert kept_name("hedge ", "Hedge (13)") == "hedge (13)"  # JobRoutr's case, its number
+    assert kept_name("m" * 100, "m" * 96 + " (2)") == "m" * 96 + " (2)"
+    assert kept_name("Hedge Trim", "Hedge (2)") == "Hedge Trim"  # renamed in JobRoutr
+    assert kept_name("Hedge", "Hedge") == "Hedge"
+    assert kept_name("Hedge (2)", "Hedge (2)") == "Hedge (2)"
+    assert kept_name("Hedge", "Hedge (1)") == "Hedge"
+    assert kept_name("Hedge", None) == "Hedge"
+    assert kept_name("Hedge", "Hedge (2) (deleted)") == "Hedge (2)"
 
 
 def test_an_item_of_the_products_type_is_linked() -> None:

@@ -19,6 +19,7 @@ active again under it.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 from appliance.core import review
@@ -45,6 +46,7 @@ TYPE_WORDS: Final = {
 }
 #: What an inventory item takes from JobRoutr: its name, description and price, nothing else.
 INVENTORY_FIELDS: Final = ("Name", "Description", "UnitPrice")
+_NUMBER: Final = re.compile(r".* \(([0-9]{1,3})\)")
 
 
 def numbered(name: str, number: int) -> str:
@@ -52,6 +54,18 @@ def numbered(name: str, number: int) -> str:
     characters."""
     suffix = f" ({number})"
     return name.strip()[: MAX_NAME - len(suffix)].rstrip() + suffix
+
+
+def kept_name(name: str, current: str | None) -> str:
+    """The name a linked item keeps: its numbered name while JobRoutr's product still has the
+    name it was numbered from ("Hedge (2)" for "Hedge"), else JobRoutr's name. ``current``: the
+    item's name as last seen ("... (deleted)" for an inactive one)."""
+    found = _NUMBER.fullmatch(fold(current or ""))
+    if found is not None and int(found[1]) >= 2:
+        kept = numbered(name, int(found[1]))
+        if fold(kept) == fold(current or ""):
+            return kept
+    return name
 
 
 def active(record: dict[str, Any]) -> bool:
