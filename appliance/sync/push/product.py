@@ -243,7 +243,7 @@ async def _create_numbered(job: PushJob, name: str) -> dict[str, Any]:
         body = item_body({**job.data, "name": numbered}, *accounts)
         try:
             return await job.qbo.write(
-                job.realm, PRODUCT.entity, body, requestid=job.rid(steps.numbered(attempt))
+                job.realm, PRODUCT.entity, body, requestid=job.rid(steps.item_numbered(attempt))
             )
         except ValidationError as exc:
             if exc.qbo_code != "6240":
@@ -300,7 +300,7 @@ async def _link_decided(job: PushJob, qbo_id: str) -> dict[str, Any]:
     try:
         return await job.sparse_update(
             PRODUCT,
-            step=steps.LINK_DECIDED,
+            step=steps.DECIDED_LINK,
             qbo_id=qbo_id,
             sync_token=str(record["SyncToken"]),
             body=item_match.over_body(own, record),
@@ -323,7 +323,7 @@ async def _create_decided(job: PushJob, name: str) -> dict[str, Any]:
     body = item_body({**job.data, "name": name}, *await _accounts(job))
     try:
         return await job.qbo.write(
-            job.realm, PRODUCT.entity, body, requestid=job.rid(steps.CREATE_DECIDED)
+            job.realm, PRODUCT.entity, body, requestid=job.rid(steps.DECIDED_CREATE)
         )
     except ValidationError as exc:
         if exc.qbo_code != "6240":

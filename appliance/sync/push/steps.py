@@ -71,14 +71,14 @@ def request_id(event_id: str, generation: int, step: str) -> str:
 
 #: The create of a product under its numbered name ("<name> (2)"), the other same-named items
 #: being other JobRoutr products'; attempt k (a number taken meanwhile, 6240) sends
-#: ``numbered(k)``: ``inn1``, ``inn2``, ...
-CREATE_NUMBERED: Final = "inn"
-#: The operator's link of a product to an item they chose (``dlk1``, ``dlk2``, ``dlkc1``).
-LINK_DECIDED: Final = "dlk"
-#: The operator's create of a product under the name they were shown.
-CREATE_DECIDED: Final = "dnew"
+#: ``item_numbered(k)``: ``inn1``, ``inn2``, ...
+ITEM_NUMBERED: Final = "inn"
+#: The operator's decision carried out (any kind: a job writes one record): the update of the
+#: record they linked (``dlk1``, ``dlk2``, ``dlkc1``), the create under the name they were shown.
+DECIDED_LINK: Final = "dlk"
+DECIDED_CREATE: Final = "dnew"
 
 
-def numbered(attempt: int) -> str:
-    """The code of the ``attempt``-th create under a numbered name (``CREATE_NUMBERED``)."""
-    return f"{CREATE_NUMBERED}{attempt}"
+def item_numbered(attempt: int) -> str:
+    """The code of the ``attempt``-th create under a numbered item name (``ITEM_NUMBERED``)."""
+    return f"{ITEM_NUMBERED}{attempt}"
