@@ -25,12 +25,14 @@ import binascii
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from appliance.core import bill, payment_events
+from appliance.core.accounts import EXPENSE_TYPES, INCOME_TYPES
 
 TOLERANCE_SECONDS = 5 * 60
 KNOWN_TYPES = (
@@ -382,6 +384,34 @@ def _invoice_figures(data: dict[str, Any], problems: list[Invalid]) -> None:
         _decimal(rate, "amount", problems, required=True, path=path, places=MONEY)
 
 
+#: A product's own accounts, and the chart-of-accounts types each may be (``core.accounts``).
+PRODUCT_ACCOUNTS = {
+    "income_account_id": ("income", INCOME_TYPES),
+    "expense_account_id": ("expense", EXPENSE_TYPES),
+}
+
+
+def _product_accounts(
+    data: dict[str, Any], problems: list[Invalid], accounts: Mapping[str, str]
+) -> None:
+    """A product's own accounts must be of their kind (its income account not a Cost of Goods
+    Sold one, say), as far as ``accounts`` (the imported chart: id -> AccountType) knows them;
+    an account it does not hold is left to the push, where QuickBooks answers 2500."""
+    failed = {p.name for p in problems}
+    for key, (what, types) in PRODUCT_ACCOUNTS.items():
+        value, name = data.get(key), f"data.{key}"
+        found = accounts.get(value) if isinstance(value, str) and name not in failed else None
+        if found is not None and found not in types:
+            kinds = ", ".join(types[:-1]) + " or " + types[-1]
+            problems.append(
+                Invalid(
+                    name,
+                    f"names account {value}, a {found} account: a product's {what} account "
+                    f"must be one of type {kinds}",
+                )
+            )
+
+
 VALIDATORS = {
     "customer": _customer,
     "product": _product,
@@ -425,12 +455,14 @@ def _bill(data: dict[str, Any], problems: list[Invalid], home_currency: str | No
 
 
 def validate(
-    document: Any, *, home_currency: str | None = None
+    document: Any, *, home_currency: str | None = None, accounts: Mapping[str, str] | None = None
 ) -> tuple[str, dict[str, Any], list[Invalid]]:
     """(type, data, problems) for a parsed body; an unknown type has no problems with its
     ``data`` (it is kept and ignored, as the contract says) beyond text that is not Unicode,
     but the envelope must still be right. ``home_currency``: the connected company's, when its
-    books have been read (an invoice in another currency needs an exchange rate)."""
+    books have been read (an invoice in another currency needs an exchange rate); ``accounts``:
+    its imported chart of accounts, id -> AccountType (a product's accounts must be of their
+    kind)."""
     problems: list[Invalid] = []
     if not isinstance(document, dict):
         return "", {}, [Invalid("body", "must be a JSON object with type, timestamp and data")]
@@ -461,5 +493,7 @@ def validate(
             VALIDATORS[kind.split(".")[0]](data, problems)
         if kind in ("invoice.created", "invoice.updated"):
             _bill(data, problems, home_currency)
+        if kind in ("product.created", "product.updated") and accounts:
+            _product_accounts(data, problems, accounts)
     problems += _lone_surrogates(document, {p.name for p in problems})
     return kind, data, problems[:MAX_PROBLEMS]

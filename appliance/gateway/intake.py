@@ -77,7 +77,9 @@ async def jobroutr_webhook(
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise HTTPException(status_code=422, detail="The body is not UTF-8 JSON.") from None
-    event_type, _, invalid = validate(document, home_currency=context.home_currency)
+    event_type, _, invalid = validate(
+        document, home_currency=context.home_currency, accounts=context.accounts
+    )
     if invalid:
         raise ValidationException(
             status_code=422,

@@ -23,6 +23,16 @@ def fit_accounts(session: Session, realm_id: str, types: Sequence[str]) -> list[
     )
 
 
+def account_types(session: Session, realm_id: str) -> dict[str, str]:
+    """The imported chart of accounts, inactive accounts too: id -> AccountType."""
+    rows = session.exec(
+        select(QboAccount.qbo_id, QboAccount.account_type).where(
+            col(QboAccount.realm_id) == realm_id
+        )
+    ).all()
+    return dict(rows)
+
+
 def account(session: Session, realm_id: str, qbo_id: str) -> QboAccount | None:
     return session.get(QboAccount, (realm_id, qbo_id))
 

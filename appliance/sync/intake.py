@@ -10,19 +10,20 @@ one bad event cannot fail the others -- unless the store itself is in trouble (a
 damaged file): then every request of the batch is answered 503 at once, the log says so about
 once a minute, and the writer goes on with the next requests, so it works again when space does.
 
-The webhook secret, the connected realm and its home currency, which every request needs, are
-read from the store at most once a second (and at once after a connect or disconnect in this
-process).
+The webhook secret, the connected realm, its home currency and its chart of accounts' types, which
+every request needs, are read from the store at most once a second (and at once after a connect
+or disconnect in this process).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from appliance.logging import get_logger
-from appliance.storage import credentials
+from appliance.storage import choices, credentials
 from appliance.storage.books import get_books
 from appliance.storage.events import AcceptedEvent, Incoming, Unconnected, accept_many
 from appliance.storage.health import trouble
@@ -46,6 +47,9 @@ class Context:
     #: Its home currency, once its books have been read (an invoice in another currency needs
     #: an exchange rate); None until then, when the push checks.
     home_currency: str | None = None
+    #: Its imported chart of accounts, id -> AccountType: a product's own accounts must be of
+    #: their kind (an account not imported yet is left to the push).
+    accounts: Mapping[str, str] = field(default_factory=dict)
 
 
 class Intake:
@@ -86,8 +90,13 @@ class Intake:
             secret = credentials.webhook_secret(session, self.store.vault)
         info = self.store.connection_info()
         realm_id = info.realm_id if info else None
+        accounts: dict[str, str] = {}
+        if realm_id:
+            with self.store.session() as session:
+                accounts = choices.account_types(session, realm_id)
         books = get_books(self.store.engine, realm_id) if realm_id else None
-        return Context([secret] if secret else [], realm_id, books.home_currency if books else None)
+        home_currency = books.home_currency if books else None
+        return Context([secret] if secret else [], realm_id, home_currency, accounts)
 
     # Group commit ---------------------------------------------------------------------------
 

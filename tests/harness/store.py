@@ -1,7 +1,8 @@
 """Ways into the store that only tests take: reading it as the service would find it (open, read,
 close), the audit log read back newest first (the service only appends to it), a running job's
 requestid set by hand (the service sets it when a job is claimed), and an invoice event put in the
-store already ended ``mismatch`` (the service's workers never take a finished job)."""
+store already ended ``mismatch`` (the service's workers never take a finished job), and the
+operator's decision on an event in review."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from appliance.config import Settings
-from appliance.storage import choices, credentials
+from appliance.storage import choices, credentials, review
 from appliance.storage.db import session_scope
 from appliance.storage.models import AuditEntry, Event, Job
 from appliance.storage.store import Store
@@ -41,6 +42,16 @@ def choose_invoice_settings(
             row.default_discount_account_id = discount_account
             row.untaxed_tax_code_id = untaxed_code
             session.add(row)
+    finally:
+        store.close()
+
+
+def decide(settings: Settings, event_id: str, action: str, *, qbo_id: str | None = None) -> None:
+    """The operator's answer to an event in review, as the admin API's decide stores it (audited
+    as "test"); the service's workers carry it out."""
+    store = Store.open(settings)
+    try:
+        review.decide(store.engine, event_id, action, actor="test", qbo_id=qbo_id)
     finally:
         store.close()
 

@@ -310,3 +310,42 @@ def test_a_start_of_the_service_wakes_the_events_waiting_for_a_connection(store:
     asyncio.run(start_and_stop())
     assert outcomes(store)[event_id][0] == "done"
     assert books.creates == ["Waited Long"]
+
+
+class TakenMeanwhile(Books):
+    """A QuickBooks user names an item ``taken`` just before the pusher's create of that name."""
+
+    def __init__(self, taken: str) -> None:
+        super().__init__()
+        self.taken = taken
+        self.requestids: list[str | None] = []
+
+    async def write(
+        self,
+        realm_id: str,
+        entity: str,
+        record: dict[str, Any],
+        *,
+        requestid: str | None,
+        operation: str | None = None,
+    ) -> dict[str, Any]:
+        if "Id" not in record:
+            self.requestids.append(requestid)
+            if record.get("Name") == self.taken and not self.named(entity, self.taken):
+                self.add(entity, self.taken)
+        return await super().write(realm_id, entity, record, requestid=requestid)
+
+
+def test_a_numbered_name_taken_meanwhile_is_created_under_the_next_number(store: Store) -> None:
+    books = TakenMeanwhile("Hedge (2)")
+    first = queue_product(store, 0, "Hedge")
+    second = queue_product(store, 1, "Hedge")
+    run_all(store, books)
+    assert books.creates == ["Hedge", "Hedge (3)"]
+    assert books.refused == ["Hedge (2)"]
+    mine = [r for r in books.records["Item"].values() if r["Name"] == "Hedge (3)"]
+    assert outcomes(store)[second] == ("done", mine[0]["Id"])
+    assert outcomes(store)[first][0] == "done"
+    # The create, then each numbered create with a step code of its own: never one requestid
+    # for two different writes (QuickBooks would answer the second with the first's refusal).
+    assert [rid.rsplit("-", 1)[1] for rid in books.requestids if rid] == ["new", "inn1", "inn2"]

@@ -26,6 +26,9 @@ FROZEN = {
     "PAYMENT_VOID_AGAIN": "pv2",
     "PAYMENT_DELETE": "pd",
     "PAYMENT_DELETE_AGAIN": "pd2",
+    "ITEM_NUMBERED": "inn",
+    "DECIDED_LINK": "dlk",
+    "DECIDED_CREATE": "dnew",
 }
 
 
@@ -61,6 +64,13 @@ def test_every_step_code_keeps_its_value() -> None:
         (steps.sparse(steps.VOID, 2), "vd2"),
         (steps.sparse(steps.DELETE, 1), "del1"),
         (steps.sparse(steps.DELETE, 2), "del2"),
+        (steps.item_numbered(1), "inn1"),
+        (steps.item_numbered(2), "inn2"),
+        (steps.item_numbered(5), "inn5"),
+        (steps.sparse(steps.DECIDED_LINK, 1), "dlk1"),
+        (steps.sparse(steps.DECIDED_LINK, 2), "dlk2"),
+        (steps.clear(steps.DECIDED_LINK, 1), "dlkc1"),
+        (steps.DECIDED_CREATE, "dnew"),
     ],
 )
 def test_each_write_sends_the_requestid_it_always_sent(step: str, sent: str) -> None:

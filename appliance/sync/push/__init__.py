@@ -6,7 +6,8 @@ What makes a write happen once in QuickBooks:
   stored on the job before it is sent and the same on every retry: QuickBooks answers a repeat
   with the first answer instead of writing again (``steps``: the frozen step codes);
 * records with a natural key are looked up before they are created (customer DisplayName, item
-  Name: a same-named record, inactive ones included, is linked, not duplicated), and an invoice
+  Name: a same-named record, inactive ones included, is linked, not duplicated; an item only of
+  the product's type, see ``item_match``), and an invoice
   whose write may have happened is read back by its DocNumber before it is sent again. With a
   backlog, one lookup asks for the next queued records' names too (``lookahead``);
 * the link (JobRoutr id -> QBO id) remembers the JobRoutr version it carries: an older event for a
@@ -21,6 +22,8 @@ The modules:
 * ``lookahead``: the lookup by name, shared with the backlog (``Absent``);
 * ``customer``, ``product``, ``invoice``: one module per record kind, each with both mappings
   (JobRoutr -> QBO body, QBO record -> our row) and its push, found by event type in ``registry``.
+* ``item_match``: which same-named item a new product is, the question for the operator when it
+  may not be, and the numbered name of a product whose name other products hold.
 
 A failing event never blocks the others.
 """

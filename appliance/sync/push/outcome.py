@@ -60,6 +60,8 @@ HINTS = {
     "number in QuickBooks, then retry the event.",
     "610": "The record it refers to was deleted or made inactive in QuickBooks: make it active "
     "again in QuickBooks, then retry the event.",
+    "product-archived": "Re-activate the product in JobRoutr (JobRoutr then sends it again and "
+    "its item is made active), then retry the invoice (`appliance events retry ID`).",
     "2500": "The account or record it names does not exist in QuickBooks: check the product's "
     "accounts and the default accounts (`appliance settings`), then retry the event.",
     "6000": "QuickBooks refused the values: correct the record in JobRoutr (it will send it "

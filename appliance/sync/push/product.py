@@ -1,7 +1,9 @@
 """Products: JobRoutr's product as a QBO item body, QBO's item as our mirror row, and the push of
 ``product.created`` / ``product.updated``.
 
-An item is looked up by Name before it is created (a same-named one is linked); a new one needs an
+An item is looked up by Name before it is created: a same-named one of the product's type is
+linked, one of another type or made inactive in QuickBooks is a question for the operator, and a
+name other JobRoutr products hold gets the next free number (``item_match``). A new item needs an
 income and an expense account, its own or the company's defaults (it waits for those).
 """
 
@@ -12,14 +14,15 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from appliance.core import review
 from appliance.core.kinds import PRODUCT
 from appliance.qbo.errors import ValidationError
 from appliance.storage import push as jobs
 from appliance.storage.mirror import MirrorRow
 from appliance.sync.fields import Mapped, Skip, clean, field, flag, ref, text, when
-from appliance.sync.push import exact, steps
+from appliance.sync.push import exact, item_match, steps
 from appliance.sync.push.job import KindPush, PushJob, Written, mirrored
-from appliance.sync.push.outcome import Refused, Wait
+from appliance.sync.push.outcome import Ask, Refused, Wait
 
 #: JobRoutr's product types and QBO's item types, both ways.
 TO_QBO_TYPES = {"service": "Service", "non_inventory": "NonInventory"}
@@ -39,6 +42,8 @@ WORDS = {
     "Group": "a bundle",
 }
 SETTINGS_WAIT = timedelta(seconds=60)
+#: After a decision that could not be carried out: the operator's retry asks again.
+ASK_AGAIN = "Retry the event (`appliance events retry ID`) to be asked again."
 
 
 # JobRoutr -> QBO ---------------------------------------------------------------------------------
@@ -193,28 +198,6 @@ async def _write(job: PushJob, known: exact.Known, step: str) -> dict[str, Any] 
     return None
 
 
-async def _link(
-    job: PushJob, step: str, candidates: list[dict[str, Any]], body: dict[str, Any]
-) -> dict[str, Any] | None:
-    """The first same-named item, updated to this product (None when there is none)."""
-    for candidate in candidates:
-        if not await job.claimable(PRODUCT, candidate):
-            raise Refused(
-                "6240",
-                f"QuickBooks' item {body['Name']!r} is already linked to another JobRoutr product.",
-                "Give one of the two products another name in JobRoutr, then retry the event.",
-            )
-        return await job.sparse_update(
-            PRODUCT,
-            step=step,
-            qbo_id=str(candidate["Id"]),
-            sync_token=str(candidate["SyncToken"]),
-            body=body,
-            optional=OPTIONAL,
-        )
-    return None
-
-
 async def _accounts(job: PushJob) -> tuple[str, str]:
     """The product's income and expense accounts, else the company's defaults; it waits for
     the operator to choose defaults when there are none."""
@@ -236,29 +219,179 @@ async def _accounts(job: PushJob) -> tuple[str, str]:
 
 
 async def _match_or_create(job: PushJob) -> dict[str, Any]:
+    """A product with no link: the operator's decision if they were asked, else the same-named
+    item it is (``item_match``), else a new item, numbered when the name is someone else's."""
+    if job.decision is not None and job.decision.action in (review.LINK, review.CREATE):
+        return await _decided(job, job.decision)
     name = product_name(job.data)
+    found = await job.lookup.find_new(job, PRODUCT, name, product_name)
+    matched = await _matched(job, steps.MATCH, found)
+    if matched is not None:
+        return matched
+    if not found:
+        body = item_body(job.data, *await _accounts(job))
+        try:
+            return await job.qbo.write(
+                job.realm, PRODUCT.entity, body, requestid=job.rid(steps.CREATE)
+            )
+        except ValidationError as exc:
+            if exc.qbo_code != "6240":
+                raise
+        # Named meanwhile (another product, a QuickBooks user) since the lookup: look again.
+        found = await job.lookup.find(job.realm, PRODUCT, name)
+        matched = await _matched(job, steps.MATCH_AGAIN, found)
+        if matched is not None:
+            return matched
+    return await _create_numbered(job, name)
+
+
+async def _matched(job: PushJob, step: str, found: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The same-named item this product is, updated to it; None when every one is someone
+    else's. An item of another type, or made inactive in QuickBooks, asks the operator."""
+    held = {str(r["Id"]) for r in found if not await job.claimable(PRODUCT, r)}
+    archived = job.data.get("active", True) is False
+    qbo_type = item_body(job.data, None, None)["Type"]
+    judged = item_match.judge(found, held, qbo_type, archived)
+    if judged is None:
+        return None
+    record, reason = judged
+    if reason is not None:
+        raise Ask(await _case(job, reason, record))
     own = item_body(
         job.data, field(job.data, "income_account_id"), field(job.data, "expense_account_id")
     )
-    found = await job.lookup.find_new(job, PRODUCT, name, product_name)
-    linked = await _link(job, steps.MATCH, found, own)
-    if linked is not None:
-        return linked
-    body = item_body(job.data, *await _accounts(job))
+    return await job.sparse_update(
+        PRODUCT,
+        step=step,
+        qbo_id=str(record["Id"]),
+        sync_token=str(record["SyncToken"]),
+        body=own,
+        optional=OPTIONAL,
+    )
+
+
+async def _case(job: PushJob, reason: str, record: dict[str, Any]) -> review.ReviewCase:
+    """The question about a same-named item, with the name a new item would get."""
+    _, create_as = await item_match.free_number(job, product_name(job.data))
+    row = item_row(record)
+    shown = (
+        row.data
+        if isinstance(row, MirrorRow)
+        else {
+            "name": record.get("Name"),
+            "type": FROM_QBO_TYPES.get(str(record.get("Type"))),
+            "active": item_match.active(record),
+        }
+    )
+    return item_match.case(
+        reason,
+        record,
+        jobroutr=review.summary(PRODUCT.name, job.data),
+        candidate=review.summary(PRODUCT.name, shown, str(record["Id"])),
+        create_as=create_as,
+    )
+
+
+async def _create_numbered(job: PushJob, name: str) -> dict[str, Any]:
+    """Every item of the product's name is another JobRoutr product's: create it under the
+    lowest free number; one taken meanwhile (6240) tries the next, a few times at most."""
+    accounts = await _accounts(job)
+    start = 2
+    for attempt in range(1, item_match.MOST_NUMBERED_CREATES + 1):
+        number, numbered = await item_match.free_number(job, name, start)
+        body = item_body({**job.data, "name": numbered}, *accounts)
+        try:
+            return await job.qbo.write(
+                job.realm, PRODUCT.entity, body, requestid=job.rid(steps.item_numbered(attempt))
+            )
+        except ValidationError as exc:
+            if exc.qbo_code != "6240":
+                raise
+        start = number + 1
+    raise Refused(
+        "6240",
+        f"QuickBooks' items named {name!r} are other JobRoutr products', and each numbered name "
+        "tried was taken meanwhile, so this product was not created.",
+        "Retry the event (`appliance events retry ID`).",
+    )
+
+
+# The operator's decision -------------------------------------------------------------------------
+
+
+async def _decided(job: PushJob, decision: review.Decision) -> dict[str, Any]:
+    if decision.action == review.LINK and decision.qbo_id:
+        return await _link_decided(job, decision.qbo_id)
+    return await _create_decided(job, decision.name or product_name(job.data))
+
+
+async def _link_decided(job: PushJob, qbo_id: str) -> dict[str, Any]:
+    """The operator linked the product to item ``qbo_id``: written over it (never its type; an
+    inventory item its name, description and price only)."""
     try:
-        return await job.qbo.write(job.realm, PRODUCT.entity, body, requestid=job.rid(steps.CREATE))
+        record = await job.qbo.read(job.realm, PRODUCT.entity, qbo_id)
+    except ValidationError as exc:
+        if exc.qbo_code != "610":
+            raise
+        raise Refused(
+            "610",
+            f"QuickBooks has no item {qbo_id} any more, so the product was not linked to it.",
+            ASK_AGAIN,
+        ) from None
+    if record.get("Type") not in item_match.TYPE_WORDS:
+        raise Refused(
+            "not-an-item",
+            f"QuickBooks' item {qbo_id} is a {record.get('Type')}, not a product or service, "
+            "so the product was not linked to it.",
+            ASK_AGAIN,
+        )
+    if not await job.claimable(PRODUCT, record):
+        raise Refused(
+            "linked-elsewhere",
+            f"QuickBooks' item {qbo_id} is linked to another JobRoutr product now, so this one "
+            "was not linked to it.",
+            ASK_AGAIN,
+        )
+    own = item_body(
+        job.data, field(job.data, "income_account_id"), field(job.data, "expense_account_id")
+    )
+    inventory = record.get("Type") == "Inventory"
+    try:
+        return await job.sparse_update(
+            PRODUCT,
+            step=steps.DECIDED_LINK,
+            qbo_id=qbo_id,
+            sync_token=str(record["SyncToken"]),
+            body=item_match.over_body(own, record),
+            optional=() if inventory else OPTIONAL,
+        )
     except ValidationError as exc:
         if exc.qbo_code != "6240":
             raise
-    # Named meanwhile (another product, a QuickBooks user) since the lookup: link it.
-    found = await job.lookup.find(job.realm, PRODUCT, name)
-    linked = await _link(job, steps.MATCH_AGAIN, found, body)
-    if linked is not None:
-        return linked
+        raise Refused(
+            "6240",
+            f"QuickBooks has another item named {own['Name']!r}, so item {qbo_id} could not "
+            "take the product's name.",
+            "Rename the product in JobRoutr or the other item in QuickBooks, then retry the event "
+            "(`appliance events retry ID`) to be asked again.",
+        ) from None
+
+
+async def _create_decided(job: PushJob, name: str) -> dict[str, Any]:
+    """The operator chose a new item, under the name they were shown."""
+    body = item_body({**job.data, "name": name}, *await _accounts(job))
+    try:
+        return await job.qbo.write(
+            job.realm, PRODUCT.entity, body, requestid=job.rid(steps.DECIDED_CREATE)
+        )
+    except ValidationError as exc:
+        if exc.qbo_code != "6240":
+            raise
     raise Refused(
         "6240",
-        f"QuickBooks already has a product or service named {name!r} that could not be linked.",
-        "Rename the product in JobRoutr or the item in QuickBooks, then retry the event.",
+        f"QuickBooks has had an item named {name!r} since you were asked, so the product was "
+        "not created.",
+        ASK_AGAIN,
     )
 
 

@@ -70,3 +70,20 @@ def request_id(event_id: str, generation: int, step: str) -> str:
     and the operator-retry generation) and the step, the same on every retry (at most 36
     characters, which QBO also accepts on batch calls)."""
     return step_id(queue.request_base(event_id, generation), step)
+
+
+# Items (issue 21: products matched by name) ------------------------------------------------------
+
+#: The create of a product under its numbered name ("<name> (2)"), the other same-named items
+#: being other JobRoutr products'; attempt k (a number taken meanwhile, 6240) sends
+#: ``item_numbered(k)``: ``inn1``, ``inn2``, ...
+ITEM_NUMBERED: Final = "inn"
+#: The operator's decision carried out (any kind: a job writes one record): the update of the
+#: record they linked (``dlk1``, ``dlk2``, ``dlkc1``), the create under the name they were shown.
+DECIDED_LINK: Final = "dlk"
+DECIDED_CREATE: Final = "dnew"
+
+
+def item_numbered(attempt: int) -> str:
+    """The code of the ``attempt``-th create under a numbered item name (``ITEM_NUMBERED``)."""
+    return f"{ITEM_NUMBERED}{attempt}"

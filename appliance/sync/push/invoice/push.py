@@ -9,7 +9,8 @@ never reached QuickBooks is not written.
 
 An invoice waits for its customer's and products' links (``customer:<id>``, ``product:<id>``
 wake it), up to ``[push] dependency_wait_seconds``, and for the operator's tax mappings and
-invoice settings (``taxrate:<id>``, ``settings:invoices``). One whose write may have happened
+invoice settings (``taxrate:<id>``, ``settings:invoices``); one that bills a product archived in
+JobRoutr is refused before it is written. One whose write may have happened
 (an earlier attempt ran) is read back by its DocNumber before it is sent again; our note in
 ``PrivateNote`` tells ours from one the QBO user made. A linked invoice is read: when its
 figures are the bill's already, nothing is written; else it is updated (all lines replaced).
@@ -29,6 +30,7 @@ from appliance.qbo.query import Select
 from appliance.storage import push as jobs
 from appliance.storage import taxes
 from appliance.storage.books import get_books
+from appliance.storage.items import archived_products
 from appliance.sync.push import steps
 from appliance.sync.push.books import company_books
 from appliance.sync.push.invoice import ending, readback
@@ -61,7 +63,8 @@ async def push(job: PushJob) -> Written:
     way = await _company_way(job, books, customer_id)
     body = apply(job.data, invoice_body(job.data, customer_id, items), way)
     if link is not None:
-        return await _linked(job, link.qbo_id, body)
+        return await _linked(job, link.qbo_id, body, items)
+    await _none_archived(job, items)
     record = await _create(job, body)
     return _written(job, record)
 
@@ -128,6 +131,24 @@ async def _dependencies(job: PushJob) -> tuple[str, dict[str, str]]:
     return customers[customer_id], items
 
 
+async def _none_archived(job: PushJob, items: dict[str, str]) -> None:
+    """Refused before writing: a line names a product archived in JobRoutr, whose item is
+    inactive, which QuickBooks would refuse (610). JobRoutr re-activates it, not QuickBooks."""
+    archived = await asyncio.to_thread(
+        archived_products, job.store.engine, job.realm, sorted(items)
+    )
+    if archived:
+        named = ", ".join(f"{a.name!r} ({a.jobroutr_id})" for a in archived)
+        which = "product" if len(archived) == 1 else "products"
+        items_are = "its item is" if len(archived) == 1 else "their items are"
+        raise Refused(
+            "product-archived",
+            f"The invoice bills {which} {named}, archived in JobRoutr: {items_are} inactive in "
+            "QuickBooks, which would refuse the invoice, so nothing was written.",
+            HINTS["product-archived"],
+        )
+
+
 # The writes --------------------------------------------------------------------------------------
 
 
@@ -153,7 +174,9 @@ async def _create(job: PushJob, body: dict[str, Any]) -> dict[str, Any]:
         return mine
 
 
-async def _linked(job: PushJob, qbo_id: str, body: dict[str, Any]) -> Written:
+async def _linked(
+    job: PushJob, qbo_id: str, body: dict[str, Any], items: dict[str, str]
+) -> Written:
     """The invoice is in QuickBooks already (a retry after a mismatch or a crash, or
     ``invoice.updated``): read it; a created event whose figures QBO holds already writes
     nothing, else the invoice is changed to the bill (all lines replaced) and read back."""
@@ -179,6 +202,7 @@ async def _linked(job: PushJob, qbo_id: str, body: dict[str, Any]) -> Written:
         )
     if created and readback.mismatch(record, job.data) is None:
         return _written(job, record, note="already in QuickBooks")
+    await _none_archived(job, items)
     updated = await job.sparse_update(
         INVOICE,
         step=steps.LINKED,
