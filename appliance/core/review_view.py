@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.core.review import CREATE, LABELS, LINK, SKIP, ReviewCase
+from appliance.core.review import ACTIONS, CREATE, LABELS, LINK, SKIP, ReviewCase
 
 #: What each choice is called on the operator's keys and in the confirmation.
 ACTION_WORDS = {LINK: "link", CREATE: "create new", SKIP: "skip"}
@@ -43,12 +43,13 @@ def rows(case: ReviewCase) -> list[Row]:
 
 
 def commands(event_id: str, case: ReviewCase) -> list[tuple[str, str]]:
-    """The commands that answer the case, each with what it does (the case's own words)."""
+    """The commands that answer the case (link, create, skip, as offered), each with what it
+    does (the case's own words)."""
     flags = {LINK: "--link", CREATE: "--create", SKIP: "--skip"}
     return [
-        (f"appliance events review {event_id} {flags[action]}", words)
-        for action, words in case.choices.items()
-        if action in flags
+        (f"appliance events review {event_id} {flags[action]}", case.choices[action])
+        for action in ACTIONS
+        if action in case.choices
     ]
 
 
