@@ -26,6 +26,7 @@ from appliance.core.admin import (
     EventMismatch,
     ImportReport,
     OnboardingInfo,
+    QueueInfo,
     SettingsInfo,
     StatusReport,
 )
@@ -84,26 +85,7 @@ def print_status(report: StatusReport) -> None:
         if report.feed is not None:
             for n, line in enumerate(feed_lines(report.feed, datetime.now(UTC))):
                 click.echo(f"  {'Changes:' if n == 0 else '':<18}{line}")
-    q = report.queue
-    age = (
-        ""
-        if q.oldest_queued_age_seconds is None
-        else f", oldest {q.oldest_queued_age_seconds:.0f}s"
-    )
-    mismatched = (
-        f"; {q.mismatch} mismatched (`appliance events --status mismatch`)" if q.mismatch else ""
-    )
-    click.echo(
-        f"  Queue:            {q.queued} queued, {q.running} running, {q.waiting} waiting, "
-        f"{q.failed} failed{age}{mismatched}"
-    )
-    if q.review:
-        click.secho(
-            f"  Review:           {counted(q.review, 'event')} "
-            f"{'waits' if q.review == 1 else 'wait'} for your decision "
-            "(`appliance events review`)",
-            fg="blue",
-        )
+    print_queue(report.queue)
     if report.activity is not None:
         click.echo(f"  Activity:         {activity_summary(report.activity)}")
     if report.checks:
@@ -126,6 +108,29 @@ def print_status(report: StatusReport) -> None:
         f"  JobRoutr access:  {report.api_keys} API key(s), webhook secret "
         + ("set" if report.webhook_secret_set else "NOT set (run `appliance init`)")
     )
+
+
+def print_queue(q: QueueInfo) -> None:
+    """The queue's counts; the events in review (questions for the operator) on their own line."""
+    age = (
+        ""
+        if q.oldest_queued_age_seconds is None
+        else f", oldest {q.oldest_queued_age_seconds:.0f}s"
+    )
+    mismatched = (
+        f"; {q.mismatch} mismatched (`appliance events --status mismatch`)" if q.mismatch else ""
+    )
+    click.echo(
+        f"  Queue:            {q.queued} queued, {q.running} running, {q.waiting} waiting, "
+        f"{q.failed} failed{age}{mismatched}"
+    )
+    if q.review:
+        click.secho(
+            f"  Review:           {counted(q.review, 'event')} "
+            f"{'waits' if q.review == 1 else 'wait'} for your decision "
+            "(`appliance events review`)",
+            fg="blue",
+        )
 
 
 def print_books(books: BooksInfo | None) -> None:
