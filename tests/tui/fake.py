@@ -159,10 +159,10 @@ NAME_CASE = cases.ReviewCase(
         },
         qbo_id="58",
     ),
-    create_as="John Smith (cus_8830)",
+    create_as="John Smith (2)",
     choices={
         cases.LINK: "Link to QuickBooks' John Smith (58): JobRoutr's record is written over it",
-        cases.CREATE: "Create a new customer 'John Smith (cus_8830)'",
+        cases.CREATE: "Create a new customer 'John Smith (2)'",
         cases.SKIP: "Skip: write nothing",
     },
 )
