@@ -26,6 +26,7 @@ from appliance.core.admin import (
     EventMismatch,
     ImportReport,
     OnboardingInfo,
+    QueueInfo,
     SettingsInfo,
     StatusReport,
 )
@@ -57,6 +58,7 @@ STATUS_COLOURS = {
     "waiting": "yellow",
     "done": "green",
     "running": "cyan",
+    "review": "blue",
 }
 
 
@@ -83,19 +85,7 @@ def print_status(report: StatusReport) -> None:
         if report.feed is not None:
             for n, line in enumerate(feed_lines(report.feed, datetime.now(UTC))):
                 click.echo(f"  {'Changes:' if n == 0 else '':<18}{line}")
-    q = report.queue
-    age = (
-        ""
-        if q.oldest_queued_age_seconds is None
-        else f", oldest {q.oldest_queued_age_seconds:.0f}s"
-    )
-    mismatched = (
-        f"; {q.mismatch} mismatched (`appliance events --status mismatch`)" if q.mismatch else ""
-    )
-    click.echo(
-        f"  Queue:            {q.queued} queued, {q.running} running, {q.waiting} waiting, "
-        f"{q.failed} failed{age}{mismatched}"
-    )
+    print_queue(report.queue)
     if report.activity is not None:
         click.echo(f"  Activity:         {activity_summary(report.activity)}")
     if report.checks:
@@ -118,6 +108,29 @@ def print_status(report: StatusReport) -> None:
         f"  JobRoutr access:  {report.api_keys} API key(s), webhook secret "
         + ("set" if report.webhook_secret_set else "NOT set (run `appliance init`)")
     )
+
+
+def print_queue(q: QueueInfo) -> None:
+    """The queue's counts; the events in review (questions for the operator) on their own line."""
+    age = (
+        ""
+        if q.oldest_queued_age_seconds is None
+        else f", oldest {q.oldest_queued_age_seconds:.0f}s"
+    )
+    mismatched = (
+        f"; {q.mismatch} mismatched (`appliance events --status mismatch`)" if q.mismatch else ""
+    )
+    click.echo(
+        f"  Queue:            {q.queued} queued, {q.running} running, {q.waiting} waiting, "
+        f"{q.failed} failed{age}{mismatched}"
+    )
+    if q.review:
+        click.secho(
+            f"  Review:           {counted(q.review, 'event')} "
+            f"{'waits' if q.review == 1 else 'wait'} for your decision "
+            "(`appliance events review`)",
+            fg="blue",
+        )
 
 
 def print_books(books: BooksInfo | None) -> None:
@@ -270,6 +283,10 @@ def event_notes(info: EventInfo) -> list[str]:
         notes.extend(mismatch_lines(info.mismatch))
     if info.status == "waiting" and info.waiting_for:
         notes.append(f"Waiting for {info.waiting_for}")
+    if info.status == "review":
+        asks = info.review.message if info.review else "A question for you."
+        notes.append(click.style(asks, fg="blue"))
+        notes.append(f"Answer: `appliance events review {info.event_id}`")
     if info.status == "queued" and info.last_error:
         notes.append(
             f"Last attempt: {info.last_error} (next attempt {stamp(info.next_attempt_at)} UTC)"
@@ -310,6 +327,7 @@ def print_event(info: EventInfo) -> None:
         ("Received", f"{stamp(info.received_at)} UTC"),
         ("Updated", f"{stamp(info.updated_at)} UTC"),
         ("Last error", info.last_error),
+        ("Decided", decided(info)),
     ]
     if info.error is not None:
         lines.append(("Error", click.style(f"{info.error.code}: {info.error.message}", fg="red")))
@@ -319,11 +337,28 @@ def print_event(info: EventInfo) -> None:
             click.echo(f"  {label + ':':<15}{value}")
     for line in mismatch_lines(info.mismatch) if info.mismatch is not None else []:
         click.echo(f"  {line}")
+    if info.status == "review":
+        click.echo(
+            f"\nIt is a question for you: `appliance events review {info.event_id}` shows both "
+            "records and how to answer."
+        )
     if info.status in ("failed", "waiting"):
         click.echo(
             f"\nRetry it with `appliance events retry {info.event_id}`, or give up on it with "
             f"`appliance events skip {info.event_id}`."
         )
+
+
+def decided(info: EventInfo) -> str | None:
+    """The operator's answer to the event's question, who and when; None if none."""
+    found = info.decision
+    if found is None:
+        return None
+    what = {
+        "link": f"link to QuickBooks id {found.qbo_id}",
+        "create": f"create new as {found.name!r}",
+    }.get(found.action, found.action)
+    return f"{what}, by {found.by} at {stamp(found.at)} UTC"
 
 
 def print_action(report: EventActionReport, as_json: bool, done: str, then: str) -> None:

@@ -162,6 +162,13 @@ class AdminClient:
         """Let these mismatches' QuickBooks figures stand."""
         return self.post("/v1/events/accept", EventActionReport, json={"event_ids": event_ids})
 
+    def decide_event(self, event_id: str, action: str, qbo_id: str | None = None) -> EventInfo:
+        """Answer an event in review (link, create, skip); the event as it is now."""
+        body: dict[str, Any] = {"action": action}
+        if qbo_id is not None:
+            body["qbo_id"] = qbo_id
+        return self.post(f"/v1/events/{quote(event_id, safe='')}/decide", EventInfo, json=body)
+
     def connect_start(self, *, allow_other_company: bool = False) -> ConnectStartReport:
         body = {"allow_other_company": allow_other_company}
         return self.post("/v1/connect/start", ConnectStartReport, json=body)

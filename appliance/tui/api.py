@@ -22,6 +22,7 @@ from appliance.core.admin import (
     ConnectStartReport,
     DisconnectReport,
     EventActionReport,
+    EventInfo,
     EventList,
     ImportReport,
     OnboardingInfo,
@@ -94,6 +95,9 @@ class Api:
 
     async def accept(self, event_ids: list[str]) -> EventActionReport:
         return await self._call(lambda c: c.accept_events(event_ids))
+
+    async def decide(self, event_id: str, action: str, qbo_id: str | None = None) -> EventInfo:
+        return await self._call(lambda c: c.decide_event(event_id, action, qbo_id))
 
     async def connect_start(self) -> ConnectStartReport:
         return await self._call(lambda c: c.connect_start(allow_other_company=False))

@@ -1,7 +1,8 @@
 """The operator console (`appliance tui`): a Textual app over the service's admin API.
 
 Screens are modes, switchable from anywhere by one key (the bar under the header shows them):
-Status (s), Connect (c), Import (i), Accounts (a), Taxes (t), Onboarding (o); q quits. Each
+Status (s), Connect (c), Import (i), Accounts (a), Taxes (t), Onboarding (o); q quits. Review
+(the questions the push asks the operator) is reached from Status (v). Each
 screen's own keys are in its footer. Every call to the service runs in a worker, so the screen
 never freezes; a failure appears as a notice with its sentence and hint; when the service is not
 running the console says so and how to start it, and keeps trying. No mouse is needed; it fits
@@ -24,6 +25,7 @@ from appliance.tui.common import SCREENS, Confirm
 from appliance.tui.connect import ConnectScreen
 from appliance.tui.imports import ImportScreen
 from appliance.tui.onboarding import OnboardingScreen
+from appliance.tui.review import ReviewScreen
 from appliance.tui.status import StatusScreen
 from appliance.tui.taxes import TaxesScreen
 
@@ -54,6 +56,9 @@ class ConsoleApp(App[None]):
     .picker OptionList { height: 1fr; }
     #taxes-intro, #tax-settings { padding: 0 1; }
     #tax-pickers { height: 1fr; }
+    #review-title, #review-case { padding: 0 1; }
+    #review-list { height: 6; }
+    #review-scroll { height: 1fr; }
     """
     MODES = {  # noqa: RUF012
         "status": StatusScreen,
@@ -62,6 +67,7 @@ class ConsoleApp(App[None]):
         "accounts": AccountsScreen,
         "taxes": TaxesScreen,
         "onboarding": OnboardingScreen,
+        "review": ReviewScreen,
     }
     DEFAULT_MODE = "status"
     BINDINGS = [  # noqa: RUF012

@@ -30,6 +30,9 @@ SCREENS = (
     ("taxes", "t", "Taxes"),
     ("onboarding", "o", "Onboarding"),
 )
+#: Screens reached from another one, not from the bar: (the one they are reached from, title);
+#: while one is current, the bar shows it beside the other ("Status>Review").
+INNER_SCREENS = {"review": ("status", "Review")}
 
 
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
@@ -115,10 +118,11 @@ class Nav(Static):
 
     def render(self) -> Text:
         bar = Text()
+        outer, inner = INNER_SCREENS.get(self.current, (self.current, ""))
         for mode, key, title in SCREENS:
-            style = "bold reverse" if mode == self.current else ""
+            style = "bold reverse" if mode == outer else ""
             bar.append(f" {key} ", style="bold " + style)
-            bar.append(f"{title} ", style=style)
+            bar.append(f"{title}{'>' + inner if inner and mode == outer else ''} ", style=style)
             bar.append(" ")
         return bar
 
@@ -128,6 +132,7 @@ class ConsoleScreen(Screen[None]):
 
     mode = ""
     refresh_every: float | None = None
+    compact_footer = False  # a screen with many keys: less space between them, to fit 80 columns
 
     @property
     def api(self) -> Api:
@@ -138,7 +143,7 @@ class ConsoleScreen(Screen[None]):
         yield Header()
         yield Nav(self.mode)
         yield from self.body()
-        yield Footer()
+        yield Footer(compact=self.compact_footer)
 
     def body(self) -> ComposeResult:
         raise NotImplementedError

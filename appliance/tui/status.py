@@ -55,6 +55,7 @@ class StatusScreen(ConsoleScreen):
 
     mode = "status"
     refresh_every = REFRESH_SECONDS
+    compact_footer = True
     BINDINGS = [  # noqa: RUF012 - Textual reads it from the class
         Binding("r", "retry", "Retry"),
         Binding("R", "retry_all", "Retry all"),
@@ -62,6 +63,7 @@ class StatusScreen(ConsoleScreen):
         Binding("K", "skip_all", "Skip all"),
         Binding("m", "accept", "Accept"),
         Binding("f", "toggle_failed", "Failed/recent"),
+        Binding("v", "app.switch_mode('review')", "Review"),
     ]
 
     def __init__(self) -> None:
@@ -152,6 +154,11 @@ class StatusScreen(ConsoleScreen):
             f"Queue: {queue.queued} queued, {queue.running} running, {queue.waiting} waiting, "
             f"{failed}{age}."
         ]
+        if queue.review:  # questions for the operator: nothing is written until they decide
+            lines.append(
+                f"[b blue]{queue.review} event(s) wait for your decision[/]: press [b]v[/b] "
+                "(Review)."
+            )
         if status.activity is not None:
             activity = summary(status.activity)
             if status.activity.qbo_throttled:

@@ -1,7 +1,9 @@
 """Ways into the store that only tests take: reading it as the service would find it (open, read,
 close), the audit log read back newest first (the service only appends to it), a running job's
-requestid set by hand (the service sets it when a job is claimed), and an invoice event put in the
-store already ended ``mismatch`` (the service's workers never take a finished job), and the
+requestid set by hand (the service sets it when a job is claimed), an invoice event put in the
+store already ended ``mismatch`` (the service's workers never take a finished job), a customer
+or product event put in ``review`` as a push that asked the operator leaves it (a job in review is
+never claimed, so a running service leaves it there until the operator decides), and the
 operator's decision on an event in review."""
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from appliance.config import Settings
+from appliance.core.review import ReviewCase
+from appliance.core.states import EventStatus, JobState
 from appliance.storage import choices, credentials, review
 from appliance.storage.db import session_scope
 from appliance.storage.models import AuditEntry, Event, Job
@@ -123,3 +127,59 @@ def plant_mismatch(
             )
     finally:
         store.close()
+
+
+def plant_review(
+    settings: Settings,
+    event_id: str,
+    record_kind: str,
+    record_id: str,
+    case: ReviewCase,
+    *,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """A ``<record_kind>.created`` event and its job, as a push that raised ``Ask(case)`` leaves
+    them: in ``review``, the case in the event's details, nothing written. ``data`` is the
+    event's record (the contract's shape); by default the JobRoutr side of the case as a record.
+    Written in one transaction, so a running service's workers never see it queued."""
+    record = data if data is not None else _record_of(record_kind, record_id, case)
+    event_type = f"{record_kind}.created"
+    store = Store.open(settings)
+    try:
+        with session_scope(store.engine) as session:
+            session.add(
+                Event(
+                    id=event_id,
+                    type=event_type,
+                    record_kind=record_kind,
+                    record_id=record_id,
+                    payload={"type": event_type, "data": record},
+                    status=EventStatus.REVIEW,
+                    attempts=1,
+                    details={"review": case.to_builtins()},
+                    first_response={"event_id": event_id, "status": "queued"},
+                )
+            )
+            session.flush()
+            session.add(
+                Job(
+                    event_id=event_id,
+                    kind=event_type,
+                    record_key=f"{record_kind}:{record_id}",
+                    state=JobState.REVIEW,
+                    attempts=1,
+                )
+            )
+    finally:
+        store.close()
+
+
+def _record_of(record_kind: str, record_id: str, case: ReviewCase) -> dict[str, Any]:
+    shown = case.jobroutr
+    if record_kind == "customer":
+        fields = {"display_name": "name", "email": "email", "phone": "phone"}
+    else:
+        fields = {"name": "name", "sku": "sku", "description": "description", "price": "price"}
+    record: dict[str, Any] = {"id": record_id}
+    record |= {key: shown[field] for key, field in fields.items() if field in shown}
+    return record

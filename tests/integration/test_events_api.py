@@ -73,7 +73,7 @@ def test_a_failed_event_shows_quickbooks_reason_and_the_hint(
     listed = admin.get("/v1/events").json()
     assert [e["event_id"] for e in listed["items"]] == ["evt_again", "evt_failed"]
     assert listed["counts"] == {
-        "queued": 1, "running": 0, "waiting": 0, "done": 0, "mismatch": 0, "failed": 1,
+        "queued": 1, "running": 0, "waiting": 0, "review": 0, "done": 0, "mismatch": 0, "failed": 1,
         "ignored": 0,
     }  # fmt: skip
     assert listed["next_before"] is None

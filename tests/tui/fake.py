@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from appliance.core import review as cases
 from appliance.core.admin import (
     AccountInfo,
     ActivityInfo,
@@ -133,6 +134,51 @@ def _taxes() -> TaxesInfo:
     )
 
 
+NAME_CASE = cases.ReviewCase(
+    kind="customer",
+    reason=cases.NAME,
+    message="QuickBooks has a customer named 'John Smith' (58), and nothing else agrees: "
+    "not the email, the phone or the billing address.",
+    jobroutr=cases.summary(
+        "customer",
+        {
+            "display_name": "John Smith",
+            "email": "john.smith@mailbox.example",
+            "phone": "(503) 555-0148",
+            "billing_address": {"line1": "12 Oak St", "city": "Salem", "region": "OR"},
+        },
+    ),
+    candidate=cases.summary(
+        "customer",
+        {
+            "display_name": "John Smith",
+            "email": "jsmith@hartley-farms.example",
+            "phone": "(541) 555-0190",
+            "billing_address": {"line1": "4 Mill Rd", "city": "Bend", "region": "OR"},
+            "balance": "1,240.00",
+        },
+        qbo_id="58",
+    ),
+    create_as="John Smith (2)",
+    choices={
+        cases.LINK: "Link to QuickBooks' John Smith (58): JobRoutr's record is written over it",
+        cases.CREATE: "Create a new customer 'John Smith (2)'",
+        cases.SKIP: "Skip: write nothing",
+    },
+)
+INACTIVE_CASE = cases.ReviewCase(
+    kind="customer",
+    reason=cases.INACTIVE,
+    message="The bookkeeper made 'Alder Creek HOA' (112) inactive in QuickBooks; updating it "
+    "would make it active again.",
+    jobroutr=cases.summary("customer", {"display_name": "Alder Creek HOA", "active": True}),
+    candidate=cases.summary(
+        "customer", {"display_name": "Alder Creek HOA", "active": False}, qbo_id="112"
+    ),
+    choices={cases.LINK: "Update it and make it active again", cases.SKIP: "Skip: write nothing"},
+)
+
+
 class FakeApi(Api):
     def __init__(self, *, running: bool = True, connected: bool = True) -> None:
         super().__init__(SOCKET)
@@ -193,7 +239,13 @@ class FakeApi(Api):
             if self.connected
             else None,
             queue=QueueInfo(
-                queued=3, running=1, waiting=1, failed=2, mismatch=1, oldest_queued_age_seconds=4
+                queued=3,
+                running=1,
+                waiting=1,
+                failed=2,
+                mismatch=1,
+                review=2,
+                oldest_queued_age_seconds=4,
             ),
             api_keys=1,
             webhook_secret_set=True,
@@ -287,7 +339,7 @@ class FakeApi(Api):
                 ]
             )
         ]
-        by_status = {"failed": failed, "mismatch": mismatched}
+        by_status = {"failed": failed, "mismatch": mismatched, "review": self._in_review()}
         items = by_status[status] if status else failed + mismatched + done
         return EventList(
             items=items[:limit],
@@ -297,9 +349,55 @@ class FakeApi(Api):
                 "waiting": 1,
                 "done": 212,
                 "mismatch": 1,
+                "review": 2,
                 "failed": 2,
             },
         )
+
+    def _in_review(self) -> list[EventInfo]:
+        """Two questions: a stranger of the same name, and a customer made inactive."""
+        return [
+            EventInfo(
+                event_id="evt_2Yb7kS1rV5",
+                type="customer.created",
+                record_kind="customer",
+                record_id="cus_8830",
+                status="review",
+                attempts=1,
+                qbo_id=None,
+                received_at=self._at(minutes=-6, seconds=-20),
+                updated_at=self._at(minutes=-6, seconds=-19),
+                review=NAME_CASE,
+            ),
+            EventInfo(
+                event_id="evt_2Yb7kS4hW2",
+                type="customer.updated",
+                record_kind="customer",
+                record_id="cus_8120",
+                status="review",
+                attempts=1,
+                qbo_id=None,
+                received_at=self._at(minutes=-8, seconds=-20),
+                updated_at=self._at(minutes=-8, seconds=-19),
+                review=INACTIVE_CASE,
+            ),
+        ]
+
+    async def decide(self, event_id: str, action: str, qbo_id: str | None = None) -> EventInfo:
+        self.acted.append((action, [event_id]))
+        [found] = [e for e in self._in_review() if e.event_id == event_id]
+        case = found.review
+        assert case is not None
+        linked = action == cases.LINK
+        found.decision = cases.Decision(
+            action=action,
+            by="dana",
+            at=self.now,
+            qbo_id=(qbo_id or case.candidate_id) if linked else None,
+            name=case.create_as if action == cases.CREATE else None,
+        )
+        found.status = "ignored" if action == cases.SKIP else "queued"
+        return found
 
     async def retry(self, event_ids: list[str] | None) -> EventActionReport:
         self.acted.append(("retry", event_ids))

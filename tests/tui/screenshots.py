@@ -1,5 +1,6 @@
 """Take the console screenshots in docs/console/ from a real run: the bundled emulator, the
-service as a process, a few events pushed (one held on a name clash), imports under way.
+service as a process, a few events pushed (one held on a name clash), imports under way, and a
+question for the operator (an event put in review as the push leaves one, ``plant_review``).
 
     .venv/bin/python -m tests.tui.screenshots [DIRECTORY]    (default: docs/console)
 
@@ -16,12 +17,14 @@ from typing import Any
 
 import httpx
 
+from appliance.core import review as cases
 from appliance.emulator.app import EmulatorConfig
 from appliance.tui.app import ConsoleApp
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import running_gateway
 from tests.harness.jobroutr import created
 from tests.harness.processes import ROOT
+from tests.harness.store import plant_review
 from tests.harness.taxes import UK_CODES, UK_RATES, british, seed_taxes
 
 SIZE = (80, 24)
@@ -36,6 +39,46 @@ async def until(check: Any, seconds: float = 60) -> None:
         await asyncio.sleep(0.05)
 
 
+def john_smith(books: RunningEmulator) -> cases.ReviewCase:
+    """A John Smith in QuickBooks, and JobRoutr's John Smith whom nothing else says is him."""
+    stranger = {
+        "DisplayName": "John Smith",
+        "PrimaryEmailAddr": {"Address": "jsmith@hartley.example"},
+        "PrimaryPhone": {"FreeFormNumber": "(541) 555-0190"},
+        "BillAddr": {"Line1": "4 Mill Rd", "City": "Bend", "CountrySubDivisionCode": "OR"},
+    }
+    with books.api() as api:
+        answer = api.post("/customer", json=stranger)
+    answer.raise_for_status()
+    qbo_id = str(answer.json()["Customer"]["Id"])
+    theirs = {
+        "display_name": "John Smith",
+        "email": "jsmith@hartley.example",
+        "phone": "(541) 555-0190",
+        "billing_address": {"line1": "4 Mill Rd", "city": "Bend", "region": "OR"},
+    }
+    ours = {
+        "display_name": "John Smith",
+        "email": "john.smith@mailbox.example",
+        "phone": "(503) 555-0148",
+        "billing_address": {"line1": "12 Oak St", "city": "Salem", "region": "OR"},
+    }
+    return cases.ReviewCase(
+        kind="customer",
+        reason=cases.NAME,
+        message=f"QuickBooks has a customer named 'John Smith' ({qbo_id}), and nothing else "
+        "agrees: not the email, the phone or the billing address.",
+        jobroutr=cases.summary("customer", ours),
+        candidate=cases.summary("customer", theirs, qbo_id=qbo_id),
+        create_as="John Smith (2)",
+        choices={
+            cases.LINK: f"Link to QuickBooks' John Smith ({qbo_id})",
+            cases.CREATE: "Create a new customer 'John Smith (2)'",
+            cases.SKIP: "Skip: write nothing",
+        },
+    )
+
+
 def shoot(target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     with RunningEmulator(EmulatorConfig(customers=6_000, items=150)) as books:
@@ -45,6 +88,7 @@ def shoot(target: Path) -> None:
             tempfile.TemporaryDirectory() as tmp,
             running_gateway(books, Path(tmp), APPLIANCE_PUSH_NAME_CLASH="hold") as gateway,
         ):
+            case = john_smith(books)
             names = ["Alder & Birch Homes", "Cedar Ridge HOA", "Summit Supply"]
             sent = [gateway.send(created(f"cus_{n}", name)) for n, name in enumerate(names)]
             gateway.settle(*sent)
@@ -95,6 +139,12 @@ def shoot(target: Path) -> None:
                     await pilot.press("o")
                     await pilot.pause(1.0)
                     save("onboarding")
+                    plant_review(gateway.settings, "evt_review", "customer", "cus_js", case)
+                    await pilot.press("s")
+                    await pilot.pause(1.0)
+                    await pilot.press("v")
+                    await pilot.pause(1.0)
+                    save("review")
 
             # The import asks for its pages at once: jitter spreads their answers, so the screenshot
             # catches it part way.

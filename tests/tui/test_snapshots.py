@@ -91,6 +91,8 @@ def pressing(*keys: str) -> Steps:
         # The second rate highlighted: its codes, the one of its percent first and suggested.
         ("taxes", ("t", "down")),
         ("taxes-discount", ("t", "d")),
+        # From Status: the questions for the operator, the first one's records side by side.
+        ("review", ("v",)),
     ],
 )
 def test_screen(

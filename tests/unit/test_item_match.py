@@ -4,13 +4,15 @@ product's accounts."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from appliance.core import review
 from appliance.core.events import validate
-from appliance.sync.push.item_match import judge, kept_name, numbered, over_body
+from appliance.sync.push.item_match import judge, kept_name, numbered
+from appliance.sync.push.product import update_body
 
 
 def item(qbo_id: str, item_type: str = "Service", *, active: bool = True) -> dict[str, Any]:
@@ -74,33 +76,36 @@ def test_an_inactive_item_is_left_alone_while_an_active_one_holds_the_name() -> 
     assert judge([held, dormant], {"1"}, "Service", archived=False) is None
 
 
-def test_a_link_the_operator_chose_never_sends_the_type() -> None:
-    body = {"Name": "Mulch", "Type": "NonInventory", "UnitPrice": 5, "Sku": "M", "Active": True}
-    assert over_body(body, item("1", "Service")) == {
+def test_an_update_never_sends_the_type() -> None:
+    data = {"name": "Mulch", "type": "non_inventory", "price": "5", "sku": "M"}
+    assert update_body(data, "Service") == {
         "Name": "Mulch",
-        "UnitPrice": 5,
+        "UnitPrice": Decimal(5),
         "Sku": "M",
         "Active": True,
     }
 
 
-def test_an_inventory_item_takes_only_name_description_and_price() -> None:
-    body = {
-        "Name": "Pump",
-        "Type": "NonInventory",
-        "UnitPrice": 19,
-        "Description": "Pump",
-        "Sku": "P",
-        "Taxable": True,
-        "IncomeAccountRef": {"value": "1"},
-        "Active": True,
+def test_an_inventory_item_takes_only_name_description_price_and_active() -> None:
+    data = {
+        "name": "Pump",
+        "type": "non_inventory",
+        "price": "19",
+        "description": "Pump",
+        "sku": "P",
+        "taxable": True,
+        "income_account_id": "1",
     }
-    kept = {"Name": "Pump", "UnitPrice": 19, "Description": "Pump"}
-    assert over_body(body, item("11", "Inventory")) == kept
-    # Made active again only when it is not, and JobRoutr's product is.
-    assert over_body(body, item("11", "Inventory", active=False)) == kept | {"Active": True}
-    archived = body | {"Active": False}
-    assert over_body(archived, item("11", "Inventory", active=False)) == kept
+    kept = {"Name": "Pump", "UnitPrice": Decimal(19), "Description": "Pump", "Active": True}
+    assert update_body(data, "Inventory") == kept
+    assert update_body(data | {"active": False}, "Inventory") == kept | {"Active": False}
+
+
+def test_a_numbered_item_keeps_its_number_on_updates() -> None:
+    data = {"name": "Hedge", "price": "5"}
+    assert update_body(data, "Service", "Hedge (2)")["Name"] == "Hedge (2)"
+    assert update_body(data, "Service", "Hedge (2) (deleted)")["Name"] == "Hedge (2)"
+    assert update_body(data | {"name": "Hedges"}, "Service", "Hedge (2)")["Name"] == "Hedges"
 
 
 def product(**data: Any) -> dict[str, Any]:

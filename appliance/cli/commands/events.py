@@ -1,4 +1,5 @@
-"""``appliance events``: list the events JobRoutr sent, show one, retry, skip or accept them."""
+"""``appliance events``: list the events JobRoutr sent, show one, retry, skip or accept them,
+and answer the ones in review (questions for the operator)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 import click
 
 from appliance.cli.base import CliContext, admin, handles_errors, pass_ctx, refuse
+from appliance.cli.cases import print_case, print_decided, print_review
 from appliance.cli.rendering import (
     counted,
     print_action,
@@ -16,6 +18,7 @@ from appliance.cli.rendering import (
 )
 from appliance.core.admin import EVENT_STATUSES, EVENTS_MAX_LIMIT, EventActionReport
 from appliance.core.admin_client import AdminClient
+from appliance.core.review import CREATE, LINK, SKIP
 
 
 @click.group(invoke_without_command=True)
@@ -43,7 +46,9 @@ def events(
     A failed event shows QuickBooks' reason and what to do; fix the cause, then retry it. A
     waiting event says what it waits for and goes on by itself once that is there. A mismatch
     was written, but QuickBooks' totals differ from the bill: both are shown; fix the tax
-    mapping and retry it, or accept QuickBooks' figures.
+    mapping and retry it, or accept QuickBooks' figures. An event in review is a question
+    for you (a QuickBooks record of the same name, one made inactive there): `appliance events
+    review` shows both records and how to answer.
     """
     if click_ctx.invoked_subcommand is None:
         _list_events(click_ctx.obj, status, limit, before, as_json)
@@ -173,3 +178,76 @@ def events_accept(ctx: CliContext, event_ids: tuple[str, ...], as_json: bool) ->
     with admin(ctx.settings) as client:
         report = client.accept_events(list(dict.fromkeys(event_ids)))
     print_action(report, as_json, "Accepted", "QuickBooks' figures stand")
+
+
+@events.command("review")
+@click.argument("event_id", metavar="[ID]", required=False)
+@click.option("--link", is_flag=True, help="It is the QuickBooks record shown: link to it.")
+@click.option("--qbo-id", metavar="QBO_ID", help="With --link: link to this QuickBooks id.")
+@click.option("--create", is_flag=True, help="It is someone else: create a new record.")
+@click.option("--skip", is_flag=True, help="Write nothing: the event ends ignored.")
+@click.option("--json", "as_json", is_flag=True, help="Print the event(s) as JSON.")
+@pass_ctx
+@handles_errors
+def events_review(
+    ctx: CliContext,
+    event_id: str | None,
+    link: bool,
+    qbo_id: str | None,
+    create: bool,
+    skip: bool,
+    as_json: bool,
+) -> None:
+    """Questions for you: show the events in review, and answer them.
+
+    The push does not write a JobRoutr record on its own when QuickBooks has a record of the
+    same name that nothing else (email, phone, address) says is the same, or one that was made
+    inactive in QuickBooks. Nothing is written until you decide, and later events of the same
+    record wait behind it. Without ID, lists them all; with ID, shows one: both records side by
+    side (the fields that differ marked), why it asks and the name a new record would get.
+    With --link (optionally --qbo-id), --create or --skip, decides it; the decision is kept
+    with the event and in the audit log.
+    """
+    action = _decision(event_id, {LINK: link, CREATE: create, SKIP: skip}, qbo_id)
+    with admin(ctx.settings) as client:
+        if event_id is None:
+            found = client.events("review", limit=EVENTS_MAX_LIMIT)
+            print_json(found) if as_json else print_review(found)
+            return
+        info = (
+            client.event(event_id)
+            if action is None
+            else client.decide_event(event_id, action, qbo_id)
+        )
+    if as_json:
+        print_json(info)
+    elif action is not None:
+        print_decided(info)
+    elif info.status == "review":
+        print_case(info)
+    else:
+        print_event(info)
+        click.echo(f"\nEvent {event_id} is {info.status}: it waits for no decision.")
+
+
+def _decision(event_id: str | None, flags: dict[str, bool], qbo_id: str | None) -> str | None:
+    """The action asked (None: only show); one at most, with the event's id, and --qbo-id only
+    with --link (else a sentence and exit 2)."""
+    asked = [action for action, on in flags.items() if on]
+    if len(asked) > 1:
+        refuse(
+            "Choose one answer: --link, --create or --skip.",
+            hint="`appliance events review ID` shows what each would do.",
+        )
+    action = asked[0] if asked else None
+    if action is not None and event_id is None:
+        refuse(
+            f"Say which event to {action}: give its id.",
+            hint="`appliance events review` lists the events in review, with their ids.",
+        )
+    if qbo_id is not None and action != LINK:
+        refuse(
+            "--qbo-id goes with --link (link to this QuickBooks id).",
+            hint="`appliance events review ID --link --qbo-id QBO_ID`.",
+        )
+    return action

@@ -1,20 +1,25 @@
-"""The events received from JobRoutr: list, show, retry, skip, accept (a mismatch)."""
+"""The events received from JobRoutr: list, show, retry, skip, accept (a mismatch), decide (an
+event in review: a question for the operator)."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from litestar import Controller, get, post
+import msgspec
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from appliance.core import review as cases
 from appliance.core.admin import (
     EVENT_STATUSES,
     EVENTS_MAX_LIMIT,
     EventAcceptRequest,
     EventActionReport,
     EventActionRequest,
+    EventDecideRequest,
     EventInfo,
     EventList,
 )
@@ -127,6 +132,64 @@ class EventsController(Controller):
                 extra={"hint": "`appliance events --status mismatch` lists them, with their ids."},
             )
         return await asyncio.to_thread(events.accept, runtime.store, ids, actor=operator)
+
+    @post(
+        "/{event_id:str}/decide",
+        summary="Answer an event in review: link it, create a new record, or skip it",
+        status_code=200,
+        responses=problems(404, 409, 422),
+    )
+    async def admin_event_decide(
+        self,
+        runtime: NamedDependency[Runtime],
+        operator: NamedDependency[str],
+        event_id: FromPath[str],
+        request: Request[Any, Any, Any],
+    ) -> EventInfo:
+        data = _decision(await request.body())
+        try:
+            found = await asyncio.to_thread(
+                events.decide,
+                runtime.store,
+                event_id,
+                data.action,
+                actor=operator,
+                qbo_id=data.qbo_id,
+            )
+        except events.EventRefusedError as exc:
+            if exc.status is None:  # no such event
+                raise NotFoundException(detail=exc.message, extra={"hint": exc.hint}) from None
+            raise
+        # The push carries the decision out; after a skip, later events of the record go on.
+        runtime.work_queued()
+        return found
+
+
+def _decision(body: bytes) -> EventDecideRequest:
+    """The operator's answer, or a 422 that names what is wrong with it."""
+    hint = (
+        'Send {"action": "link"} (optionally with "qbo_id"), {"action": "create"} or '
+        '{"action": "skip"}; `appliance events review ID` shows the choices.'
+    )
+    try:
+        data = msgspec.json.decode(body or b"null", type=EventDecideRequest)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
+        raise ValidationException(
+            status_code=422, detail=f"The decision is not valid: {exc}.", extra={"hint": hint}
+        ) from None
+    if data.action not in cases.ACTIONS:
+        raise ValidationException(
+            status_code=422,
+            detail=f"action must be one of {', '.join(cases.ACTIONS)} (not {data.action!r}).",
+            extra={"hint": hint},
+        )
+    if data.qbo_id is not None and (data.action != cases.LINK or not data.qbo_id.strip()):
+        raise ValidationException(
+            status_code=422,
+            detail="qbo_id goes only with action link, and must not be empty.",
+            extra={"hint": hint},
+        )
+    return data
 
 
 def _event_ids(data: EventActionRequest, action: str) -> list[str] | None:

@@ -44,8 +44,6 @@ TYPE_WORDS: Final = {
     "NonInventory": "non-inventory",
     "Inventory": "inventory (QuickBooks tracks its stock)",
 }
-#: What an inventory item takes from JobRoutr: its name, description and price, nothing else.
-INVENTORY_FIELDS: Final = ("Name", "Description", "UnitPrice")
 _NUMBER: Final = re.compile(r".* \(([0-9]{1,3})\)")
 
 
@@ -116,20 +114,6 @@ async def free_number(job: PushJob, name: str, start: int = 2) -> tuple[int, str
         "was not created.",
         "Give the product another name in JobRoutr; it will send it again.",
     )
-
-
-def over_body(body: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    """JobRoutr's item body as it is written over an item the operator linked the product to:
-    never its ``Type`` (QuickBooks keeps it); an inventory item only its name, description and
-    price (its accounts, stock and SKU are QuickBooks'), and made active again when JobRoutr's
-    product is active and the item is not (the operator saw that when they linked it)."""
-    over = {k: v for k, v in body.items() if k != "Type"}
-    if record.get("Type") != "Inventory":
-        return over
-    kept: dict[str, Any] = {k: over[k] for k in INVENTORY_FIELDS if k in over}
-    if over.get("Active") is True and not active(record):
-        kept["Active"] = True
-    return kept
 
 
 def case(

@@ -130,12 +130,16 @@ async def push(job: PushJob) -> Written:
     return Written(qbo_id, job.link(PRODUCT, qbo_id), mirror=mirrored(PRODUCT, item_row(record)))
 
 
-def update_body(data: dict[str, Any], qbo_type: str | None) -> dict[str, Any]:
+def update_body(
+    data: dict[str, Any], qbo_type: str | None, current: str | None = None
+) -> dict[str, Any]:
     """JobRoutr's product as an update of QuickBooks' item of that type: never its ``Type``;
     an inventory item only its name, description and price (and whether it is active), never
-    its quantities or accounts."""
+    its quantities or accounts. ``current``: the item's name now, kept when it is the product's
+    name numbered ("Hedge (2)" while the product is still "Hedge": ``item_match.kept_name``)."""
     body = item_body(data, field(data, "income_account_id"), field(data, "expense_account_id"))
     body.pop("Type", None)
+    body["Name"] = item_match.kept_name(body["Name"], current)
     if qbo_type == "Inventory":
         return {k: v for k, v in body.items() if k in INVENTORY_OWNED}
     return body
@@ -159,7 +163,7 @@ async def _exact(job: PushJob, qbo_id: str) -> Written:
         raise exact.wrong_kind(PRODUCT, qbo_id, f"{what}, not a product or service")
     if job.data.get("type") == "inventory" and known.qbo_type != "Inventory":
         raise exact.wrong_kind(PRODUCT, qbo_id, f"{WORDS[known.qbo_type]}, not an inventory item")
-    ours = update_body(job.data, known.qbo_type)
+    ours = update_body(job.data, known.qbo_type, known.data.get("name"))
     theirs = update_body(known.data, known.qbo_type) if known.data else {}
     if known.data and exact.unchanged(ours, theirs, _optional(known.qbo_type)):
         return Written(qbo_id, job.link(PRODUCT, qbo_id), note="linked; nothing to write")
@@ -172,7 +176,7 @@ async def _exact(job: PushJob, qbo_id: str) -> Written:
 async def _write(job: PushJob, known: exact.Known, step: str) -> dict[str, Any] | None:
     """The item QuickBooks has as ``known``, updated to JobRoutr's product (never made active
     again without the operator); None when it is gone from QuickBooks."""
-    body = update_body(job.data, known.qbo_type)
+    body = update_body(job.data, known.qbo_type, known.data.get("name"))
     ours = await exact.restored(job, PRODUCT, step == steps.LINKED)
     exact.check_active(job, PRODUCT, known, body, ours=ours)
     try:
@@ -257,15 +261,12 @@ async def _matched(job: PushJob, step: str, found: list[dict[str, Any]]) -> dict
     record, reason = judged
     if reason is not None:
         raise Ask(await _case(job, reason, record))
-    own = item_body(
-        job.data, field(job.data, "income_account_id"), field(job.data, "expense_account_id")
-    )
     return await job.sparse_update(
         PRODUCT,
         step=step,
         qbo_id=str(record["Id"]),
         sync_token=str(record["SyncToken"]),
-        body=own,
+        body=update_body(job.data, record.get("Type")),
         optional=OPTIONAL,
     )
 
@@ -352,25 +353,22 @@ async def _link_decided(job: PushJob, qbo_id: str) -> dict[str, Any]:
             "was not linked to it.",
             ASK_AGAIN,
         )
-    own = item_body(
-        job.data, field(job.data, "income_account_id"), field(job.data, "expense_account_id")
-    )
-    inventory = record.get("Type") == "Inventory"
+    body = update_body(job.data, record.get("Type"))
     try:
         return await job.sparse_update(
             PRODUCT,
             step=steps.DECIDED_LINK,
             qbo_id=qbo_id,
             sync_token=str(record["SyncToken"]),
-            body=item_match.over_body(own, record),
-            optional=() if inventory else OPTIONAL,
+            body=body,
+            optional=_optional(record.get("Type")),
         )
     except ValidationError as exc:
         if exc.qbo_code != "6240":
             raise
         raise Refused(
             "6240",
-            f"QuickBooks has another item named {own['Name']!r}, so item {qbo_id} could not "
+            f"QuickBooks has another item named {body['Name']!r}, so item {qbo_id} could not "
             "take the product's name.",
             "Rename the product in JobRoutr or the other item in QuickBooks, then retry the event "
             "(`appliance events retry ID`) to be asked again.",
