@@ -32,6 +32,12 @@ MATCH_SUFFIXED: Final = "sf"
 CREATE: Final = "new"
 #: The create under the suffixed name.
 CREATE_SUFFIXED: Final = "new2"
+#: The create of a customer under "<name> (n)" (the name is another customer's): ``numbered``.
+CREATE_NUMBERED: Final = "nm"
+#: The operator's decision carried out: the update of the customer they linked, the create
+#: under the name they were shown.
+DECIDED_LINK: Final = "dlk"
+DECIDED_CREATE: Final = "dnew"
 #: An invoice voided (``invoice.voided``).
 VOID: Final = "vd"
 #: An invoice deleted (``invoice.deleted``).
@@ -54,6 +60,11 @@ def sparse(step: str, attempt: int) -> str:
 def clear(step: str, attempt: int) -> str:
     """The full update that clears fields after a step's sparse update."""
     return f"{step}c{attempt}"
+
+
+def numbered(n: int) -> str:
+    """The create under "<name> (n)": each n its own write (``nm2``, ``nm3``, ...)."""
+    return f"{CREATE_NUMBERED}{n}"
 
 
 def step_id(base: str, step: str) -> str:

@@ -1,0 +1,251 @@
+"""Matching a new JobRoutr customer to a same-named QuickBooks customer, end to end: the service as
+installed (a real process), JobRoutr's signer, the emulator's own API as the judge of what reached
+the books, and the operator's decision given as `appliance events review` gives it (the store's
+``decide``). A name alone never links: something else must agree, or the operator decides."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from appliance.storage.store import Store
+from appliance.sync import events
+from tests.harness.emulator import RunningEmulator
+from tests.harness.gateway import Gateway, running_gateway
+from tests.harness.processes import wait_until
+from tests.harness.store import recent_audit
+
+
+@pytest.fixture(scope="module")
+def gateway(books: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    with running_gateway(books, tmp_path_factory.mktemp("matching")) as running:
+        yield running
+
+
+def qbo(books: RunningEmulator, qbo_id: str) -> dict[str, Any]:
+    with books.api() as api:
+        response = api.get(f"/customer/{qbo_id}")
+        response.raise_for_status()
+        return dict(response.json()["Customer"])
+
+
+def in_qbo(books: RunningEmulator, **fields: Any) -> dict[str, Any]:
+    """A customer the bookkeeper entered in QuickBooks."""
+    with books.api() as api:
+        response = api.post("/customer", json=fields)
+        response.raise_for_status()
+        return dict(response.json()["Customer"])
+
+
+def made_inactive(books: RunningEmulator, record: dict[str, Any]) -> dict[str, Any]:
+    with books.api() as api:
+        body = {"Id": record["Id"], "SyncToken": record["SyncToken"], "sparse": True}
+        response = api.post("/customer", json=body | {"Active": False})
+        response.raise_for_status()
+        return dict(response.json()["Customer"])
+
+
+def named(books: RunningEmulator, name: str) -> list[dict[str, Any]]:
+    rows = books.service.companies[books.realm].rows("Customer")
+    return [r for r in rows if r["DisplayName"].casefold() == name.casefold()]
+
+
+def customer(jobroutr_id: str, **data: Any) -> dict[str, Any]:
+    return {
+        "type": "customer.created",
+        "timestamp": "2026-11-25T11:00:00Z",
+        "data": {"id": jobroutr_id, **data},
+    }
+
+
+def tag() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+def in_review(gateway: Gateway, event_id: str) -> dict[str, Any]:
+    wait_until(
+        lambda: gateway.event(event_id)["status"] in ("review", "done", "failed"),
+        what=f"event {event_id} to be written or asked about",
+    )
+    found = gateway.event(event_id)
+    assert found["status"] == "review", found
+    return found
+
+
+def decide(gateway: Gateway, event_id: str, action: str, qbo_id: str | None = None) -> None:
+    """The operator's answer, as `appliance events review` gives it."""
+    store = Store.open(gateway.settings)
+    try:
+        events.decide(store, event_id, action, actor="operator:test", qbo_id=qbo_id)
+    finally:
+        store.close()
+
+
+def decisions(gateway: Gateway, event_id: str) -> list[dict[str, Any]]:
+    store = Store.open(gateway.settings)
+    try:
+        with store.session() as session:
+            found = [e for e in recent_audit(session, 200) if e.action == "events.decide"]
+            return [dict(e.detail) for e in found if event_id in e.detail.get("events", [])]
+    finally:
+        store.close()
+
+
+def test_a_stranger_with_the_same_name_is_asked_about_and_nothing_changes_until_decided(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    name = f"Pat Lee {tag()}"
+    stranger = in_qbo(
+        books, DisplayName=name, PrimaryEmailAddr={"Address": "pat@lee-plumbing.example"}
+    )
+    before = qbo(books, stranger["Id"])
+    event_id = gateway.send(customer(f"cus_{tag()}", display_name=name, email="pat@home.example"))
+
+    review = in_review(gateway, event_id)["review"]
+    assert review["reason"] == "name"
+    assert review["candidate"]["qbo_id"] == stranger["Id"]
+    assert review["candidate"]["email"] == "pat@lee-plumbing.example"
+    assert review["create_as"] == f"{name} (2)"
+    assert qbo(books, stranger["Id"]) == before, "nothing written before the operator decides"
+    assert len(named(books, name)) == 1
+    assert not named(books, f"{name} (2)")
+
+
+def test_the_operator_links_and_jobroutr_s_record_is_written_over_the_candidate(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    name = f"Sam Ortiz {tag()}"
+    candidate = in_qbo(books, DisplayName=name)
+    event_id = gateway.send(customer("cus_sam_" + tag(), display_name=name, email="sam@x.example"))
+    in_review(gateway, event_id)
+
+    decide(gateway, event_id, "link")
+    [result] = gateway.settle(event_id)
+    assert result["status"] == "done"
+    assert result["qbo_id"] == candidate["Id"]
+    assert qbo(books, candidate["Id"])["PrimaryEmailAddr"]["Address"] == "sam@x.example"
+    [audited] = decisions(gateway, event_id)
+    assert (audited["decision"], audited["reason"], audited["qbo_id"]) == (
+        "link",
+        "name",
+        candidate["Id"],
+    )
+
+
+def test_the_operator_creates_a_new_customer_under_the_name_shown(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    name = f"Ana Cruz {tag()}"
+    stranger = in_qbo(books, DisplayName=name, PrimaryEmailAddr={"Address": "ana@old.example"})
+    before = qbo(books, stranger["Id"])
+    event_id = gateway.send(
+        customer("cus_ana_" + tag(), display_name=name, email="ana@new.example")
+    )
+    shown = in_review(gateway, event_id)["review"]["create_as"]
+
+    decide(gateway, event_id, "create")
+    [result] = gateway.settle(event_id)
+    assert result["status"] == "done"
+    assert result["qbo_id"] != stranger["Id"]
+    made = qbo(books, result["qbo_id"])
+    assert made["DisplayName"] == shown == f"{name} (2)"
+    assert made["PrimaryEmailAddr"]["Address"] == "ana@new.example"
+    assert qbo(books, stranger["Id"]) == before, "the stranger is left alone"
+    [audited] = decisions(gateway, event_id)
+    assert (audited["decision"], audited["name"]) == ("create", shown)
+
+
+def test_the_operator_skips_and_nothing_is_written(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    name = f"Kim Park {tag()}"
+    stranger = in_qbo(books, DisplayName=name)
+    before = qbo(books, stranger["Id"])
+    count = len(books.service.companies[books.realm].rows("Customer"))
+    event_id = gateway.send(customer("cus_kim_" + tag(), display_name=name, phone="555-0100"))
+    in_review(gateway, event_id)
+
+    decide(gateway, event_id, "skip")
+    [result] = gateway.settle(event_id)
+    assert result["status"] == "ignored"
+    assert result["qbo_id"] is None
+    assert qbo(books, stranger["Id"]) == before
+    assert len(books.service.companies[books.realm].rows("Customer")) == count
+    [audited] = decisions(gateway, event_id)
+    assert audited["decision"] == "skip"
+
+
+ADDRESS = {"line1": "12 Oak St.", "city": "Springfield", "region": "IL", "postal_code": "62701"}
+
+
+@pytest.mark.parametrize(
+    ("theirs", "ours"),
+    [
+        (
+            {"PrimaryEmailAddr": {"Address": "Office@Smith.example "}},
+            {"email": "office@smith.example"},
+        ),
+        ({"Mobile": {"FreeFormNumber": "+1 (503) 555-0142"}}, {"phone": "503.555.0142"}),
+        (
+            {"BillAddr": {"Line1": "12 OAK ST", "City": "springfield", "PostalCode": "62701"}},
+            {"billing_address": ADDRESS},
+        ),
+    ],
+    ids=["email", "phone", "address"],
+)
+def test_a_same_named_customer_something_else_agrees_with_is_linked_without_asking(
+    gateway: Gateway, books: RunningEmulator, theirs: dict[str, Any], ours: dict[str, Any]
+) -> None:
+    name = f"Smith Roofing {tag()}"
+    existing = in_qbo(books, DisplayName=name, **theirs)
+    event_id = gateway.send(customer("cus_roof_" + tag(), display_name=f" {name.upper()} ", **ours))
+    [result] = gateway.settle(event_id)
+    assert result["status"] == "done"
+    assert result["qbo_id"] == existing["Id"]
+    assert len(named(books, name)) == 1
+    assert not decisions(gateway, event_id)
+
+
+def test_three_john_smiths_become_three_quickbooks_customers_without_asking(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    assert not named(books, "John Smith"), "the emulator's books have no John Smith"
+    sent = [
+        gateway.send(customer(f"cus_js{n}", display_name="John Smith", email=f"js{n}@example.com"))
+        for n in (1, 2, 3)
+    ]
+    results = gateway.settle(*sent)
+    assert [r["status"] for r in results] == ["done"] * 3, results
+    written = {qbo(books, r["qbo_id"])["DisplayName"]: r["qbo_id"] for r in results}
+    assert sorted(written) == ["John Smith", "John Smith (2)", "John Smith (3)"]
+    emails = sorted(qbo(books, i)["PrimaryEmailAddr"]["Address"] for i in written.values())
+    assert emails == ["js1@example.com", "js2@example.com", "js3@example.com"]
+
+
+def test_an_inactive_customer_with_the_same_name_and_email_is_not_made_active_again(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    name = f"Harbor Marina {tag()}"
+    email = "dock@harbor.example"
+    gone = made_inactive(
+        books, in_qbo(books, DisplayName=name, PrimaryEmailAddr={"Address": email})
+    )
+    before = qbo(books, gone["Id"])
+    event_id = gateway.send(customer("cus_marina_" + tag(), company_name=name, email=email))
+
+    review = in_review(gateway, event_id)["review"]
+    assert review["reason"] == "inactive"
+    assert review["candidate"]["qbo_id"] == gone["Id"]
+    assert qbo(books, gone["Id"]) == before
+    assert qbo(books, gone["Id"])["Active"] is False
+
+    # Linking is how the operator allows it: made active again, JobRoutr's record over it.
+    decide(gateway, event_id, "link")
+    [result] = gateway.settle(event_id)
+    assert (result["status"], result["qbo_id"]) == ("done", gone["Id"])
+    back = qbo(books, gone["Id"])
+    assert back["Active"] is True
+    assert back["DisplayName"] == name
