@@ -5,17 +5,22 @@ the books, and the operator's decision given as `appliance events review` gives 
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from appliance.storage.store import Store
 from appliance.sync import events
+from appliance.sync.push.customer import push as customer_push
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, running_gateway
 from tests.harness.processes import wait_until
+from tests.harness.pushing import Books
 from tests.harness.store import recent_audit
 
 
@@ -249,3 +254,53 @@ def test_an_inactive_customer_with_the_same_name_and_email_is_not_made_active_ag
     back = qbo(books, gone["Id"])
     assert back["Active"] is True
     assert back["DisplayName"] == name
+
+
+# A job taken up again after a crash (tests/harness/pushing.py: in-process, on the same emulator)
+
+
+@pytest.fixture(scope="module")
+def pushed(books: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Books]:
+    base = tmp_path_factory.mktemp("resumed")
+    sockets = Path(tempfile.mkdtemp(prefix="jra-", dir="/tmp"))
+    found = Books(books, base, sockets)
+    try:
+        yield found
+    finally:
+        found.close()
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+def test_a_customer_created_before_a_crash_is_linked_by_its_job_not_asked_about(
+    pushed: Books,
+) -> None:
+    name = f"Rowan Hale {tag()}"  # nothing but a name: a stranger's would be asked about
+    data = {"id": f"cus_rowan_{tag()}", "display_name": name}
+    event_id = f"evt_{uuid.uuid4().hex}"
+    [first] = pushed.push(customer_push, [("customer.created", data)], event_id=event_id)
+    assert first.written is not None, first.error
+    pushed.unlink("customer", data["id"])  # the worker died before the link was recorded
+
+    [again] = pushed.push(customer_push, [("customer.created", data)], event_id=event_id)
+    assert again.error is None, again.error
+    assert again.written is not None
+    assert again.written.qbo_id == first.written.qbo_id
+    assert len([r for r in pushed.company.rows("Customer") if r["DisplayName"] == name]) == 1
+
+
+def test_a_numbered_customer_created_before_a_crash_is_not_numbered_again(pushed: Books) -> None:
+    name = f"John Smith {tag()}"
+    other = in_qbo(pushed.emulator, DisplayName=name)
+    pushed.link("customer", f"cus_other_{tag()}", other["Id"])  # another JobRoutr customer's
+    data = {"id": f"cus_js_{tag()}", "display_name": name, "email": "js@example.com"}
+    event_id = f"evt_{uuid.uuid4().hex}"
+    [first] = pushed.push(customer_push, [("customer.created", data)], event_id=event_id)
+    assert first.written is not None, first.error
+    assert pushed.company.get("Customer", first.written.qbo_id)["DisplayName"] == f"{name} (2)"
+    pushed.unlink("customer", data["id"])
+
+    # "(2)" is taken now (by this very customer): the same requestid is answered with it.
+    [again] = pushed.push(customer_push, [("customer.created", data)], event_id=event_id)
+    assert again.written is not None, again.error
+    assert again.written.qbo_id == first.written.qbo_id
+    assert not named(pushed.emulator, f"{name} (3)")
