@@ -304,3 +304,49 @@ def test_a_numbered_customer_created_before_a_crash_is_not_numbered_again(pushed
     assert again.written is not None, again.error
     assert again.written.qbo_id == first.written.qbo_id
     assert not named(pushed.emulator, f"{name} (3)")
+
+
+def test_a_link_to_a_customer_another_jobroutr_customer_took_meanwhile_is_refused(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    name = f"Lee Chan {tag()}"
+    candidate = in_qbo(books, DisplayName=name, PrimaryEmailAddr={"Address": "lee@chan.example"})
+    first = gateway.send(customer("cus_lee_" + tag(), display_name=name, email="lee@other.example"))
+    in_review(gateway, first)
+    # Meanwhile the QuickBooks customer's own JobRoutr record arrives (the same email): linked.
+    [theirs] = gateway.settle(
+        gateway.send(customer("cus_leec_" + tag(), display_name=name, email="lee@chan.example"))
+    )
+    assert theirs["qbo_id"] == candidate["Id"]
+    before = qbo(books, candidate["Id"])
+
+    decide(gateway, first, "link")
+    [result] = gateway.settle(first)
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "linked"
+    assert "retry" in result["error"]["hint"].lower()
+    assert qbo(books, candidate["Id"]) == before
+
+
+def test_a_create_whose_name_was_taken_meanwhile_is_refused_and_a_retry_asks_again(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    name = f"Ivy Moss {tag()}"
+    in_qbo(books, DisplayName=name)
+    event_id = gateway.send(customer("cus_ivy_" + tag(), display_name=name, email="ivy@x.example"))
+    assert in_review(gateway, event_id)["review"]["create_as"] == f"{name} (2)"
+    in_qbo(books, DisplayName=f"{name} (2)")  # the bookkeeper, between the question and the answer
+
+    decide(gateway, event_id, "create")
+    [result] = gateway.settle(event_id)
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "6240"
+    assert f"{name} (2)" in result["error"]["message"]
+    assert "asked again" in result["error"]["hint"]
+
+    store = Store.open(gateway.settings)
+    try:
+        events.retry(store, [event_id], actor="operator:test")
+    finally:
+        store.close()
+    assert in_review(gateway, event_id)["review"]["create_as"] == f"{name} (3)"
