@@ -13,10 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
+from appliance.storage.db import session_scope
+from appliance.storage.events import accept
+from appliance.storage.models import Job
 from appliance.storage.store import Store
 from appliance.sync import events
 from appliance.sync.push.customer import push as customer_push
+from appliance.sync.push.invoice.push import push as invoice_push
+from appliance.sync.push.outcome import Wait
+from appliance.sync.push.payment import push as payment_push
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, running_gateway
 from tests.harness.processes import wait_until
@@ -350,3 +358,74 @@ def test_a_create_whose_name_was_taken_meanwhile_is_refused_and_a_retry_asks_aga
     finally:
         store.close()
     assert in_review(gateway, event_id)["review"]["create_as"] == f"{name} (3)"
+
+
+# What waits for a customer in review
+
+
+def invoice_for(customer_id: str) -> dict[str, Any]:
+    line = {"product_id": "prd_any", "description": "x", "quantity": "1", "unit_price": "10.00",
+            "amount": "10.00"}  # fmt: skip
+    return {
+        "type": "invoice.created",
+        "timestamp": "2026-11-25T12:00:00Z",
+        "data": {"id": f"inv_{tag()}", "customer_id": customer_id, "issue_date": "2026-11-25",
+                 "lines": [line], "totals": {"subtotal": "10.00", "discount": "0.00",
+                                             "tax": "0.00", "total": "10.00"}},
+    }  # fmt: skip
+
+
+def test_an_invoice_for_a_customer_in_review_says_it_waits_for_the_operator(
+    gateway: Gateway, books: RunningEmulator
+) -> None:
+    name = f"Noor Haddad {tag()}"
+    in_qbo(books, DisplayName=name)
+    customer_id = "cus_noor_" + tag()
+    in_review(gateway, gateway.send(customer(customer_id, display_name=name)))
+    invoice_event = gateway.send(invoice_for(customer_id))
+    wait_until(lambda: gateway.event(invoice_event)["status"] == "waiting", what="the invoice")
+    store = Store.open(gateway.settings)
+    try:
+        shown = events.show(store, invoice_event)
+    finally:
+        store.close()
+    assert shown is not None
+    assert f"customer {customer_id}" in str(shown.waiting_for)
+    assert "its customer waits for your decision: `appliance events review`" in str(
+        shown.waiting_for
+    )
+
+
+def test_an_invoice_does_not_give_up_on_a_customer_in_review(pushed: Books) -> None:
+    customer_id = "cus_wait_" + tag()
+    accept(
+        pushed.store.engine,
+        event_id=f"evt_{uuid.uuid4().hex}",
+        event_type="customer.created",
+        payload=customer(customer_id, display_name="Anyone"),
+        realm_id=pushed.realm,
+        occurred_at=None,
+        known=True,
+    )
+    with session_scope(pushed.store.engine) as session:
+        session.exec(
+            update(Job)
+            .where(col(Job.record_key) == f"customer:{customer_id}")
+            .values(state="review")
+        )
+    [waited] = pushed.push(invoice_push, [("invoice.created", invoice_for(customer_id)["data"])])
+    assert isinstance(waited.error, Wait), waited.error
+    assert waited.error.give_up_after is None
+    assert "waits for your decision" in waited.error.reason
+
+    payment = {"id": f"pay_{tag()}", "customer_id": customer_id, "amount": "10.00",
+               "date": "2026-11-26", "applied_to": []}  # fmt: skip
+    [paid] = pushed.push(payment_push, [("payment.created", payment)])
+    assert isinstance(paid.error, Wait), paid.error
+    assert paid.error.give_up_after is None
+    assert "its customer waits for your decision" in paid.error.reason
+
+    # Any other customer not linked yet is still given up on after the dependency wait.
+    [other] = pushed.push(invoice_push, [("invoice.created", invoice_for("cus_none")["data"])])
+    assert isinstance(other.error, Wait), other.error
+    assert other.error.give_up_after is not None
