@@ -261,7 +261,7 @@ def in_review(engine: Engine, record_keys: list[str]) -> list[str]:
     invoice or a payment waiting for that record is waiting on the operator for."""
     if not record_keys:
         return []
-    with session_scope(engine) as session:
+    with Session(engine) as session:
         rows = session.exec(
             select(Job.record_key)
             .where(col(Job.record_key).in_(record_keys), col(Job.state) == JobState.REVIEW)
