@@ -254,3 +254,17 @@ def decide(
         session.add(job)
         session.add(event)
         return decision
+
+
+def in_review(engine: Engine, record_keys: list[str]) -> list[str]:
+    """The record keys (``customer:<id>``) among ``record_keys`` with a job in review: what an
+    invoice or a payment waiting for that record is waiting on the operator for."""
+    if not record_keys:
+        return []
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Job.record_key)
+            .where(col(Job.record_key).in_(record_keys), col(Job.state) == JobState.REVIEW)
+            .distinct()
+        ).all()
+    return sorted(rows)

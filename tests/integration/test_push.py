@@ -136,50 +136,59 @@ def test_the_four_examples_produce_exactly_the_expected_records_in_quickbooks(
     )
 
 
-def test_a_customer_with_a_name_already_in_quickbooks_is_linked_not_duplicated(
+def test_a_customer_with_a_name_and_email_already_in_quickbooks_is_linked_not_duplicated(
     gateway: Gateway, books: RunningEmulator
 ) -> None:
     company = books.service.companies[books.realm]
-    existing = next(c for c in company.rows("Customer") if c.get("Active", True))
-    # Trimmed and in another case: still the same customer.
+    existing = next(
+        c for c in company.rows("Customer") if c.get("Active", True) and c.get("PrimaryEmailAddr")
+    )
+    # Trimmed and in another case: still the same name; the same email says it is the same
+    # customer (a name alone is asked about: tests/integration/test_push_matching.py).
     doc = {
         "type": "customer.created",
         "timestamp": "2026-11-25T11:00:00Z",
         "data": {"id": "cus_same", "display_name": f"  {existing['DisplayName'].upper()} ",
-                 "email": "same@example.com"},
+                 "email": existing["PrimaryEmailAddr"]["Address"].upper(),
+                 "phone": "(555) 010-4242"},
     }  # fmt: skip
     count = len(company.rows("Customer"))
     [result] = gateway.settle(gateway.send(doc))
     assert result["status"] == "done"
     assert result["qbo_id"] == existing["Id"]
     assert len(company.rows("Customer")) == count
-    assert qbo(books, "Customer", existing["Id"])["PrimaryEmailAddr"]["Address"] == (
-        "same@example.com"
+    assert qbo(books, "Customer", existing["Id"])["PrimaryPhone"]["FreeFormNumber"] == (
+        "(555) 010-4242"
     )
 
 
-def test_an_inactive_customer_of_the_same_name_is_linked_and_made_active(
+def test_an_inactive_customer_of_the_same_name_and_email_archived_in_jobroutr_too_stays_inactive(
     gateway: Gateway, books: RunningEmulator
 ) -> None:
     with books.api() as api:
-        made = api.post("/customer", json={"DisplayName": "Harbor Lights Marina"}).json()
+        made = api.post(
+            "/customer",
+            json={"DisplayName": "Harbor Lights Marina",
+                  "PrimaryEmailAddr": {"Address": "dock@harborlights.example"}},
+        ).json()  # fmt: skip
         gone = api.post(
             "/customer",
             json={"Id": made["Customer"]["Id"], "SyncToken": made["Customer"]["SyncToken"],
                   "sparse": True, "Active": False},
         ).json()["Customer"]  # fmt: skip
     assert gone["DisplayName"].endswith("(deleted)")
+    # Both sides agree it is inactive: linked, and nothing is revived (an active JobRoutr
+    # customer would be asked about: tests/integration/test_push_matching.py).
     doc = {
         "type": "customer.created",
         "timestamp": "2026-11-25T11:00:00Z",
-        "data": {"id": "cus_marina", "company_name": "Harbor Lights Marina"},
-    }
+        "data": {"id": "cus_marina", "company_name": "Harbor Lights Marina",
+                 "email": "dock@harborlights.example", "active": False},
+    }  # fmt: skip
     [result] = gateway.settle(gateway.send(doc))
     assert result["status"] == "done"
     assert result["qbo_id"] == gone["Id"]
-    back = qbo(books, "Customer", gone["Id"])
-    assert back["Active"] is True
-    assert back["DisplayName"] == "Harbor Lights Marina"
+    assert qbo(books, "Customer", gone["Id"])["Active"] is False
 
 
 def test_a_name_taken_by_a_vendor_gets_the_suffix_once_and_a_second_clash_is_held(

@@ -27,7 +27,14 @@ from appliance.storage.types import utcnow
 from appliance.sync.push import LOOKAHEAD, Pusher
 
 REALM = "9341453050071776"
-KEY = {"Customer": "DisplayName", "Item": "Name"}
+KEY = {
+    "Customer": "DisplayName",
+    "Item": "Name",
+    "Vendor": "DisplayName",
+    "Employee": "DisplayName",
+}
+#: The email JobRoutr's customers have and QuickBooks' same-named ones too: the same customer.
+EMAIL = "office@example.com"
 
 
 @pytest.fixture
@@ -44,14 +51,19 @@ class Books:
     and inactive), creates refused with 6240 when the name is taken, sparse updates."""
 
     def __init__(self) -> None:
-        self.records: dict[str, dict[str, dict[str, Any]]] = {"Customer": {}, "Item": {}}
+        self.records: dict[str, dict[str, dict[str, Any]]] = {
+            "Customer": {},
+            "Item": {},
+            "Vendor": {},
+            "Employee": {},
+        }
         self.queries: list[list[str]] = []  # the names each query asked about
         self.creates: list[str] = []
         self.refused: list[str] = []
 
-    def add(self, entity: str, name: str) -> dict[str, Any]:
+    def add(self, entity: str, name: str, **fields: Any) -> dict[str, Any]:
         qbo_id = str(sum(len(r) for r in self.records.values()) + 1)
-        record = {"Id": qbo_id, "SyncToken": "0", "Active": True, KEY[entity]: name}
+        record = {"Id": qbo_id, "SyncToken": "0", "Active": True, KEY[entity]: name, **fields}
         if entity == "Item":
             record.update(Type="Service", UnitPrice=10)
         self.records[entity][qbo_id] = record
@@ -103,7 +115,10 @@ def queue_customer(store: Store, n: int, name: str) -> str:
         store.engine,
         event_id=event_id,
         event_type="customer.created",
-        payload={"type": "customer.created", "data": {"id": f"cus_{n}", "company_name": name}},
+        payload={
+            "type": "customer.created",
+            "data": {"id": f"cus_{n}", "company_name": name, "email": EMAIL},
+        },
         realm_id=REALM,
         occurred_at=None,
         known=True,
@@ -169,7 +184,8 @@ def test_a_backlog_of_new_customers_is_looked_up_a_score_at_a_time(store: Store)
 
 def test_a_name_found_by_the_shared_lookup_is_linked_by_its_own_job(store: Store) -> None:
     books = Books()
-    there = books.add("Customer", "Already There")
+    # The same email as JobRoutr's: the same customer (a bare name would be asked about).
+    there = books.add("Customer", "Already There", PrimaryEmailAddr={"Address": EMAIL})
     queue_customer(store, 0, "First One")
     last = queue_customer(store, 1, "already there")  # found by the first job's lookup
     run_all(store, books)
@@ -189,7 +205,7 @@ def test_a_customer_named_in_quickbooks_after_the_shared_lookup_is_linked_not_du
 
     def user_adds_it(ran: int) -> None:  # a QuickBooks user, between the lookup and the create
         if ran == 1:
-            made.append(books.add("Customer", "Late Comer"))
+            made.append(books.add("Customer", "Late Comer", PrimaryEmailAddr={"Address": EMAIL}))
 
     run_all(store, books, between=user_adds_it)
     assert books.refused == ["Late Comer"]  # its create, refused: the name is taken now

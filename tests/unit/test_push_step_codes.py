@@ -19,6 +19,9 @@ FROZEN = {
     "MATCH_SUFFIXED": "sf",
     "CREATE": "new",
     "CREATE_SUFFIXED": "new2",
+    "CREATE_NUMBERED": "nm",
+    "DECIDED_LINK": "dlk",
+    "DECIDED_CREATE": "dnew",
     "VOID": "vd",
     "DELETE": "del",
     "PAYMENT_METHOD": "pm",
@@ -27,8 +30,6 @@ FROZEN = {
     "PAYMENT_DELETE": "pd",
     "PAYMENT_DELETE_AGAIN": "pd2",
     "ITEM_NUMBERED": "inn",
-    "DECIDED_LINK": "dlk",
-    "DECIDED_CREATE": "dnew",
 }
 
 
@@ -60,6 +61,13 @@ def test_every_step_code_keeps_its_value() -> None:
         (steps.clear(steps.MATCH_SUFFIXED, 1), "sfc1"),
         (steps.CREATE, "new"),
         (steps.CREATE_SUFFIXED, "new2"),
+        (steps.numbered(2), "nm2"),
+        (steps.numbered(3), "nm3"),
+        (steps.numbered(12), "nm12"),
+        (steps.sparse(steps.DECIDED_LINK, 1), "dlk1"),
+        (steps.sparse(steps.DECIDED_LINK, 2), "dlk2"),
+        (steps.clear(steps.DECIDED_LINK, 1), "dlkc1"),
+        (steps.DECIDED_CREATE, "dnew"),
         (steps.sparse(steps.VOID, 1), "vd1"),
         (steps.sparse(steps.VOID, 2), "vd2"),
         (steps.sparse(steps.DELETE, 1), "del1"),
@@ -67,10 +75,6 @@ def test_every_step_code_keeps_its_value() -> None:
         (steps.item_numbered(1), "inn1"),
         (steps.item_numbered(2), "inn2"),
         (steps.item_numbered(5), "inn5"),
-        (steps.sparse(steps.DECIDED_LINK, 1), "dlk1"),
-        (steps.sparse(steps.DECIDED_LINK, 2), "dlk2"),
-        (steps.clear(steps.DECIDED_LINK, 1), "dlkc1"),
-        (steps.DECIDED_CREATE, "dnew"),
     ],
 )
 def test_each_write_sends_the_requestid_it_always_sent(step: str, sent: str) -> None:

@@ -1,18 +1,25 @@
 """Customers: JobRoutr's customer as a QBO body, QBO's customer as our mirror row, and the push
 of ``customer.created`` / ``customer.updated``.
 
-A customer is looked up by DisplayName before it is created: a same-named one (inactive ones
-included) is linked, not duplicated. A name held by a vendor, an employee or another JobRoutr
-customer is written with the configured suffix, or held for the operator (``[push] name_clash``).
+A customer with no link is looked up by DisplayName before it is created (inactive ones
+included): a same-named one is linked only when its email, phone or billing address agrees too
+(``matching``), never revived from inactive on its own; otherwise the operator is asked
+(``Ask``). A name only other JobRoutr customers hold gets "<name> (n)"; one held by a vendor or an
+employee only, the configured suffix, or is held for the operator (``[push] name_clash``).
+docs/push.md, "Matching customers", tells the rules.
 """
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
+from appliance.core import review
 from appliance.core.kinds import CUSTOMER
+from appliance.core.review import Decision
 from appliance.qbo.errors import QboError, ValidationError
+from appliance.storage import push as jobs
 from appliance.storage.mirror import MirrorRow
 from appliance.sync.fields import (
     Mapped,
@@ -27,10 +34,11 @@ from appliance.sync.fields import (
     text,
     when,
 )
-from appliance.sync.push import exact, steps
+from appliance.sync.push import exact, matching, steps
 from appliance.sync.push.books import company_books
 from appliance.sync.push.job import KindPush, PushJob, Written, mirrored
-from appliance.sync.push.outcome import HINTS, Refused
+from appliance.sync.push.lookahead import fold
+from appliance.sync.push.outcome import HINTS, Ask, Refused
 
 #: The QBO fields a JobRoutr customer owns that may be absent from it. Each event carries the
 #: whole record, so one absent from an update is cleared in QBO (see ``PushJob.clear``).
@@ -44,6 +52,17 @@ OPTIONAL = (
     "Mobile",
     "BillAddr",
     "ShipAddr",
+)
+
+#: "<name> (n)" names one look at QuickBooks asks about, and how many looks at most.
+NUMBERED_WINDOW = 20
+NUMBERED_WINDOWS = 5
+#: Creates under the next "<name> (n)" after one was taken meanwhile (6240), at most.
+NUMBERED_TRIES = 5
+#: The operator's decision could not be carried out as it stood.
+ASK_AGAIN = (
+    "Retry the event (`appliance events retry ID`): it is looked at afresh, and you are asked "
+    "again if it still needs you."
 )
 
 
@@ -132,8 +151,10 @@ async def push(job: PushJob) -> Written:
     if link is not None:
         exact.same_link(job, CUSTOMER, link.qbo_id)
         known = await exact.known(job, CUSTOMER, link.qbo_id, customer_row)
+        # A customer created as "<name> (n)" keeps its number while JobRoutr's name is <name>.
+        kept = matching.kept_name(name, known.data.get("display_name")) if known else name
         try:
-            record = await _update(job, known, name, steps.LINKED) if known else None
+            record = await _update(job, known, kept, steps.LINKED) if known else None
         except ValidationError as exc:
             if exc.qbo_code != "610":
                 raise
@@ -228,31 +249,6 @@ async def _owes(job: PushJob, qbo_id: str, name: str) -> Refused:
     )
 
 
-async def _link_named(
-    job: PushJob, step: str, name: str, *, new: bool = False
-) -> dict[str, Any] | bool:
-    """The QBO customer of that name, updated to this record: the record, True when there
-    is none, False when another JobRoutr customer holds it (a clash, as with a vendor).
-    ``new``: the first lookup before a create, shared with the backlog (``Lookup.find_new``)."""
-    find = (
-        job.lookup.find_new(job, CUSTOMER, name, display_name)
-        if new
-        else job.lookup.find(job.realm, CUSTOMER, name)
-    )
-    for candidate in await find:
-        if not await job.claimable(CUSTOMER, candidate):
-            return False
-        return await job.sparse_update(
-            CUSTOMER,
-            step=step,
-            qbo_id=str(candidate["Id"]),
-            sync_token=str(candidate["SyncToken"]),
-            body=customer_body(job.data, name),
-            optional=OPTIONAL,
-        )
-    return True
-
-
 async def _currency(job: PushJob) -> dict[str, Any]:
     """A new customer's ``CurrencyRef``: JobRoutr's ``currency`` when it is not the company's
     home currency (a customer's currency is fixed once written, so only a create sends it);
@@ -274,27 +270,192 @@ async def _currency(job: PushJob) -> dict[str, Any]:
 
 
 async def _create(job: PushJob, step: str, name: str) -> dict[str, Any] | None:
-    """Create it; None when the name is taken (6240) by a record the lookup did not see."""
+    """Create it; None when the name is taken (6240) by a record the lookup did not see.
+    The other workers know it for this JobRoutr customer's before its link is written."""
     body = customer_body(job.data, name) | await _currency(job)
-    try:
-        return await job.qbo.write(job.realm, CUSTOMER.entity, body, requestid=job.rid(step))
-    except ValidationError as exc:
-        if exc.qbo_code != "6240":
-            raise
-    return None
+    async with job.lookup.created.creating(job.realm, fold(name)):
+        try:
+            record = await job.qbo.write(job.realm, CUSTOMER.entity, body, requestid=job.rid(step))
+        except ValidationError as exc:
+            if exc.qbo_code != "6240":
+                raise
+            return None
+        job.lookup.created.add(job.realm, str(record["Id"]), job.jobroutr_id)
+        return record
 
 
 async def _match_or_create(job: PushJob, name: str) -> dict[str, Any]:
-    found = await _link_named(job, steps.MATCH, name, new=True)
-    if found is True:
-        created = await _create(job, steps.CREATE, name)
-        if created is not None:
+    """A customer with no link yet: the operator's decision if they gave one, else the rules
+    of docs/push.md, "Matching customers"."""
+    if job.decision is not None:
+        return await _decided(job, name, job.decision)
+    # A resumed job may have created this very customer and stopped before linking it: its
+    # create goes first, with the same requestid, so QuickBooks answers with that customer
+    # rather than write again (a name that is free is simply created, as the rules would have).
+    found = await _create(job, steps.CREATE, name) if job.uncertain else None
+    if found is None:
+        candidates = await (
+            job.lookup.find(job.realm, CUSTOMER, name)
+            if job.uncertain
+            else job.lookup.find_new(job, CUSTOMER, name, display_name)
+        )
+        found = await _judge(job, name, candidates, steps.MATCH)
+    if found is None and not job.uncertain:
+        found = await _create(job, steps.CREATE, name)
+        if found is None:
+            # A customer created meanwhile (another record, the QBO user) may hold it now.
+            candidates = await job.lookup.find(job.realm, CUSTOMER, name)
+            found = await _judge(job, name, candidates, steps.MATCH_AGAIN)
+    # None: no customer has the name, a vendor or an employee does.
+    return found or await _create_suffixed(job, _clash_name(job, name))
+
+
+async def _holder(job: PushJob, record: dict[str, Any]) -> str | None:
+    """The JobRoutr customer a QBO customer is linked to (or was just created for), if any."""
+    qbo_id = str(record["Id"])
+    just = job.lookup.created.holder(job.realm, qbo_id)
+    return just or await asyncio.to_thread(
+        jobs.linked_to, job.store.engine, job.realm, CUSTOMER.name, qbo_id
+    )
+
+
+async def _judge(
+    job: PushJob, name: str, candidates: list[dict[str, Any]], step: str
+) -> dict[str, Any] | None:
+    """The same-named customers found, judged: the one that is JobRoutr's, written over; a new
+    "<name> (n)" when all are other JobRoutr customers'; None when there are none. Asks the
+    operator (``Ask``) about a bare name match, or a match QuickBooks has made inactive."""
+    if not candidates:
+        return None
+    await job.lookup.created.settled(job.realm, fold(name))  # a create of it may be in flight
+    free = []
+    for candidate in candidates:
+        holder = await _holder(job, candidate)
+        if holder == job.jobroutr_id:
+            return await _write_over(job, step, candidate, name)
+        if holder is None:
+            free.append(candidate)
+    if not free:
+        # Each is another JobRoutr customer's: JobRoutr says this one is someone else.
+        return await _create_numbered(job, name)
+    for candidate in free:
+        theirs = _contract(candidate)
+        agrees = matching.corroborated(job.data, theirs)
+        if agrees is None:
+            continue
+        if candidate.get("Active") is False and job.data.get("active", True) is not False:
+            create_as = matching.numbered(name, await _lowest_free(job, name))
+            qbo_id = str(candidate["Id"])
+            raise Ask(
+                matching.inactive_case(job.data, theirs, qbo_id, create_as, f"the same {agrees}")
+            )
+        return await _write_over(job, step, candidate, name)
+    create_as = matching.numbered(name, await _lowest_free(job, name))
+    raise Ask(matching.name_case(job.data, _contract(free[0]), str(free[0]["Id"]), create_as))
+
+
+def _contract(record: dict[str, Any]) -> dict[str, Any]:
+    row = customer_row(record)
+    return row.data if isinstance(row, MirrorRow) else {}
+
+
+async def _write_over(job: PushJob, step: str, record: dict[str, Any], name: str) -> dict[str, Any]:
+    """JobRoutr's record written over the QBO customer it is (Active as JobRoutr says)."""
+    return await job.sparse_update(
+        CUSTOMER,
+        step=step,
+        qbo_id=str(record["Id"]),
+        sync_token=str(record["SyncToken"]),
+        body=customer_body(job.data, name),
+        optional=OPTIONAL,
+    )
+
+
+async def _lowest_free(job: PushJob, name: str) -> int:
+    """The lowest n whose "<name> (n)" no customer (active or not), vendor or employee holds,
+    asking QuickBooks about ``NUMBERED_WINDOW`` names at a time."""
+    start = 2
+    for _ in range(NUMBERED_WINDOWS):
+        names = [matching.numbered(name, n) for n in range(start, start + NUMBERED_WINDOW)]
+        taken: list[str] = []
+        for statement in matching.taken_queries(names):
+            body = await job.qbo.query(job.realm, statement)
+            for rows in body.values():
+                if isinstance(rows, list):
+                    taken += [fold(str(r.get("DisplayName", ""))) for r in rows]
+        n = matching.lowest_free(name, taken, start)
+        if n < start + NUMBERED_WINDOW:
+            return n
+        start += NUMBERED_WINDOW
+    raise Refused(
+        "6240",
+        f"QuickBooks already uses {matching.numbered(name, 2)!r} to "
+        f"{matching.numbered(name, start - 1)!r} for other records, so this customer was held "
+        "for you.",
+        HINTS["6240"],
+    )
+
+
+async def _create_numbered(job: PushJob, name: str) -> dict[str, Any]:
+    """Created under the lowest free "<name> (n)"; one taken meanwhile (6240) tries the next,
+    ``NUMBERED_TRIES`` times. A resumed job tries from (2) up: each n has its own requestid, so
+    QuickBooks answers with the customer an earlier attempt created rather than add another."""
+    free = await _lowest_free(job, name)
+    n = 2 if job.uncertain else free
+    while n < free + NUMBERED_TRIES:
+        if (
+            created := await _create(job, steps.numbered(n), matching.numbered(name, n))
+        ) is not None:
             return created
-        # A customer created meanwhile (another record, the QBO user) may hold it now.
-        found = await _link_named(job, steps.MATCH_AGAIN, name)
-    if isinstance(found, dict):
-        return found
-    return await _create_suffixed(job, _clash_name(job, name))
+        n += 1
+    raise Refused(
+        "6240",
+        f"QuickBooks took {matching.numbered(name, n - 1)!r} and the names before it for other "
+        "records while this customer was being written, so it was held for you.",
+        HINTS["6240"],
+    )
+
+
+async def _decided(job: PushJob, name: str, decision: Decision) -> dict[str, Any]:
+    """The operator's word: link to the customer they chose, or create under the name shown."""
+    if decision.action == review.LINK and decision.qbo_id:
+        return await _link_decided(job, name, decision.qbo_id)
+    if decision.action == review.CREATE and decision.name:
+        created = await _create(job, steps.DECIDED_CREATE, decision.name)
+        if created is None:
+            raise Refused(
+                "6240",
+                f"QuickBooks gave the name {decision.name!r} to another record after you chose "
+                "to create it, so this customer was not written.",
+                ASK_AGAIN,
+            )
+        return created
+    raise Refused(
+        "decision",
+        f"The decision {decision.action!r} cannot be carried out for a customer.",
+        ASK_AGAIN,
+    )
+
+
+async def _link_decided(job: PushJob, name: str, qbo_id: str) -> dict[str, Any]:
+    try:
+        record = await job.qbo.read(job.realm, CUSTOMER.entity, qbo_id)
+    except ValidationError:
+        raise Refused(
+            "610",
+            f"QuickBooks has no customer {qbo_id} (deleted or merged since you chose it), so "
+            "nothing was written.",
+            ASK_AGAIN,
+        ) from None
+    holder = await _holder(job, record)
+    if holder not in (None, job.jobroutr_id):
+        raise Refused(
+            "linked",
+            f"QuickBooks' customer {qbo_id} is JobRoutr customer {holder}'s now, so it was not "
+            "linked to this one too.",
+            ASK_AGAIN,
+        )
+    return await _write_over(job, steps.DECIDED_LINK, record, name)
 
 
 def _clash_name(job: PushJob, name: str) -> str:
@@ -314,10 +475,10 @@ def _clash_name(job: PushJob, name: str) -> str:
 
 
 async def _create_suffixed(job: PushJob, name: str) -> dict[str, Any]:
-    found = await _link_named(job, steps.MATCH_SUFFIXED, name)
-    if isinstance(found, dict):
+    candidates = await job.lookup.find(job.realm, CUSTOMER, name)
+    if (found := await _judge(job, name, candidates, steps.MATCH_SUFFIXED)) is not None:
         return found
-    if found is True and (created := await _create(job, steps.CREATE_SUFFIXED, name)):
+    if created := await _create(job, steps.CREATE_SUFFIXED, name):
         return created
     raise Refused(
         "6240",

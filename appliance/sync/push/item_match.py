@@ -19,12 +19,12 @@ active again under it.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Final
 
 from appliance.core import review
 from appliance.core.kinds import PRODUCT
 from appliance.qbo.query import Select
+from appliance.sync.push import matching
 from appliance.sync.push.lookahead import DELETED, fold
 from appliance.sync.push.outcome import Refused
 
@@ -44,26 +44,17 @@ TYPE_WORDS: Final = {
     "NonInventory": "non-inventory",
     "Inventory": "inventory (QuickBooks tracks its stock)",
 }
-_NUMBER: Final = re.compile(r".* \(([0-9]{1,3})\)")
 
 
 def numbered(name: str, number: int) -> str:
-    """``name`` with its number, "<name> (n)", the name cut to keep within QuickBooks' 100
-    characters."""
-    suffix = f" ({number})"
-    return name.strip()[: MAX_NAME - len(suffix)].rstrip() + suffix
+    """``name`` with its number, "<name> (n)", cut to keep within QuickBooks' 100 characters."""
+    return matching.numbered(name, number, MAX_NAME)
 
 
 def kept_name(name: str, current: str | None) -> str:
     """The name a linked item keeps: its numbered name while JobRoutr's product still has the
-    name it was numbered from ("Hedge (2)" for "Hedge"), else JobRoutr's name. ``current``: the
-    item's name as last seen ("... (deleted)" for an inactive one)."""
-    found = _NUMBER.fullmatch(fold(current or ""))
-    if found is not None and int(found[1]) >= 2:
-        kept = numbered(name, int(found[1]))
-        if fold(kept) == fold(current or ""):
-            return kept
-    return name
+    name it was numbered from ("Hedge (2)" for "Hedge"), else JobRoutr's name."""
+    return matching.kept_name(name, current, MAX_NAME)
 
 
 def active(record: dict[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from appliance.qbo.client import QboClient
 from appliance.qbo.query import Select
 from appliance.storage import push as jobs
 from appliance.storage.store import Store
+from appliance.sync.push.created import Created
 
 if TYPE_CHECKING:
     from appliance.sync.push.job import PushJob
@@ -137,6 +138,8 @@ class Lookup:
         self.store = store
         self.qbo = qbo
         self.absent = Absent()
+        #: Customers being created or just created, for whom (``created``).
+        self.created = Created()
 
     async def find(self, realm: str, kind: RecordKind, name: str) -> list[dict[str, Any]]:
         """Records of ``kind`` whose name is ``name`` (trimmed, any case), inactive ones

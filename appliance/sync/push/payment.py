@@ -33,6 +33,7 @@ from appliance.storage import push as jobs
 from appliance.sync.fields import field
 from appliance.sync.push import steps
 from appliance.sync.push.books import company_books
+from appliance.sync.push.depends import waiting
 from appliance.sync.push.invoice.body import money
 from appliance.sync.push.job import KindPush, PushJob, Written
 from appliance.sync.push.outcome import Refused, Wait
@@ -183,12 +184,7 @@ async def _dependencies(job: PushJob) -> tuple[str, dict[str, str]]:
         words = [f"{t.replace(':', ' ', 1)} to reach QuickBooks" for t in missing] + [
             f"the change queued for {t.replace(':', ' ', 1)} to reach QuickBooks" for t in pending
         ]
-        raise Wait(
-            " and ".join(words),
-            DEPENDENCY_RECHECK,
-            waits_on=missing + pending,
-            give_up_after=job.config.dependency_wait,
-        )
+        raise await waiting(job, words, missing + pending, DEPENDENCY_RECHECK, missing)
     return customers[customer_id], invoices
 
 

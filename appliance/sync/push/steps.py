@@ -37,6 +37,12 @@ MATCH_SUFFIXED: Final = "sf"
 CREATE: Final = "new"
 #: The create under the suffixed name.
 CREATE_SUFFIXED: Final = "new2"
+#: The create of a customer under "<name> (n)" (the name is another customer's): ``numbered``.
+CREATE_NUMBERED: Final = "nm"
+#: The operator's decision carried out (any kind: a job writes one record): the update of the
+#: record they linked (``dlk1``, ``dlk2``, ``dlkc1``), the create under the name they were shown.
+DECIDED_LINK: Final = "dlk"
+DECIDED_CREATE: Final = "dnew"
 #: An invoice voided (``invoice.voided``).
 VOID: Final = "vd"
 #: An invoice deleted (``invoice.deleted``).
@@ -61,6 +67,11 @@ def clear(step: str, attempt: int) -> str:
     return f"{step}c{attempt}"
 
 
+def numbered(n: int) -> str:
+    """The create under "<name> (n)": each n its own write (``nm2``, ``nm3``, ...)."""
+    return f"{CREATE_NUMBERED}{n}"
+
+
 def step_id(base: str, step: str) -> str:
     return f"{base}-{step}"[:36]
 
@@ -78,10 +89,6 @@ def request_id(event_id: str, generation: int, step: str) -> str:
 #: being other JobRoutr products'; attempt k (a number taken meanwhile, 6240) sends
 #: ``item_numbered(k)``: ``inn1``, ``inn2``, ...
 ITEM_NUMBERED: Final = "inn"
-#: The operator's decision carried out (any kind: a job writes one record): the update of the
-#: record they linked (``dlk1``, ``dlk2``, ``dlkc1``), the create under the name they were shown.
-DECIDED_LINK: Final = "dlk"
-DECIDED_CREATE: Final = "dnew"
 
 
 def item_numbered(attempt: int) -> str:

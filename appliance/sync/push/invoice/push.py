@@ -33,11 +33,12 @@ from appliance.storage.books import get_books
 from appliance.storage.items import archived_products
 from appliance.sync.push import steps
 from appliance.sync.push.books import company_books
+from appliance.sync.push.depends import waiting
 from appliance.sync.push.invoice import ending, readback
 from appliance.sync.push.invoice.body import invoice_body, invoice_marker
 from appliance.sync.push.invoice.company import CompanyWay, apply
 from appliance.sync.push.job import KindPush, PushJob, Written
-from appliance.sync.push.outcome import HINTS, Refused, Wait
+from appliance.sync.push.outcome import HINTS, Refused
 
 DEPENDENCY_RECHECK = timedelta(seconds=30)
 EVENTS = ("invoice.created", "invoice.updated", *ending.EVENTS)
@@ -122,12 +123,10 @@ async def _dependencies(job: PushJob) -> tuple[str, dict[str, str]]:
         (PRODUCT.name, p) for p in product_ids if p not in items
     ]
     if missing:
-        raise Wait(
-            f"{' and '.join(f'{kind} {rid}' for kind, rid in missing)} to reach QuickBooks",
-            DEPENDENCY_RECHECK,
-            waits_on=[f"{kind}:{rid}" for kind, rid in missing],
-            give_up_after=job.config.dependency_wait,
-        )
+        keys = [f"{kind}:{rid}" for kind, rid in missing]
+        words = [f"{kind} {rid}" for kind, rid in missing]
+        words[-1] += " to reach QuickBooks"
+        raise await waiting(job, words, keys, DEPENDENCY_RECHECK, keys)
     return customers[customer_id], items
 
 
