@@ -22,6 +22,7 @@ from appliance.storage.mirror import MirrorRow
 from appliance.sync.fields import Mapped, Skip, clean, field, flag, ref, text, when
 from appliance.sync.push import exact, item_match, steps
 from appliance.sync.push.job import KindPush, PushJob, Written, mirrored
+from appliance.sync.push.lookahead import fold
 from appliance.sync.push.outcome import Ask, Refused, Wait
 
 #: JobRoutr's product types and QBO's item types, both ways.
@@ -234,13 +235,8 @@ async def _match_or_create(job: PushJob) -> dict[str, Any]:
         return matched
     if not found:
         body = item_body(job.data, *await _accounts(job))
-        try:
-            return await job.qbo.write(
-                job.realm, PRODUCT.entity, body, requestid=job.rid(steps.CREATE)
-            )
-        except ValidationError as exc:
-            if exc.qbo_code != "6240":
-                raise
+        if (created := await _create(job, body, steps.CREATE)) is not None:
+            return created
         # Named meanwhile (another product, a QuickBooks user) since the lookup: look again.
         found = await job.lookup.find(job.realm, PRODUCT, name)
         matched = await _matched(job, steps.MATCH_AGAIN, found)
@@ -249,10 +245,36 @@ async def _match_or_create(job: PushJob) -> dict[str, Any]:
     return await _create_numbered(job, name)
 
 
+async def _create(job: PushJob, body: dict[str, Any], step: str) -> dict[str, Any] | None:
+    """The item created; None when its name is taken (6240). The other workers know it for
+    this product's from the moment QuickBooks answers (``Created``), before its link is written,
+    and wait for a create of the same name in flight."""
+    created = job.lookup.created
+    async with created.creating(job.realm, fold(body["Name"]), PRODUCT.entity):
+        try:
+            record = await job.qbo.write(job.realm, PRODUCT.entity, body, requestid=job.rid(step))
+        except ValidationError as exc:
+            if exc.qbo_code != "6240":
+                raise
+            return None
+        created.add(job.realm, str(record["Id"]), job.jobroutr_id, PRODUCT.entity)
+        return record
+
+
+async def _held(job: PushJob, record: dict[str, Any]) -> bool:
+    """Another JobRoutr product's: linked to it, or created for it a moment ago."""
+    just = job.lookup.created.holder(job.realm, str(record["Id"]), PRODUCT.entity)
+    if just is not None:
+        return just != job.jobroutr_id
+    return not await job.claimable(PRODUCT, record)
+
+
 async def _matched(job: PushJob, step: str, found: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The same-named item this product is, updated to it; None when every one is someone
     else's. An item of another type, or made inactive in QuickBooks, asks the operator."""
-    held = {str(r["Id"]) for r in found if not await job.claimable(PRODUCT, r)}
+    if found:  # a create of the name may be in flight: its item is someone else's
+        await job.lookup.created.settled(job.realm, fold(product_name(job.data)), PRODUCT.entity)
+    held = {str(r["Id"]) for r in found if await _held(job, r)}
     archived = job.data.get("active", True) is False
     qbo_type = item_body(job.data, None, None)["Type"]
     judged = item_match.judge(found, held, qbo_type, archived)
@@ -301,13 +323,8 @@ async def _create_numbered(job: PushJob, name: str) -> dict[str, Any]:
     for attempt in range(1, item_match.MOST_NUMBERED_CREATES + 1):
         number, numbered = await item_match.free_number(job, name, start)
         body = item_body({**job.data, "name": numbered}, *accounts)
-        try:
-            return await job.qbo.write(
-                job.realm, PRODUCT.entity, body, requestid=job.rid(steps.item_numbered(attempt))
-            )
-        except ValidationError as exc:
-            if exc.qbo_code != "6240":
-                raise
+        if (created := await _create(job, body, steps.item_numbered(attempt))) is not None:
+            return created
         start = number + 1
     raise Refused(
         "6240",
@@ -378,13 +395,8 @@ async def _link_decided(job: PushJob, qbo_id: str) -> dict[str, Any]:
 async def _create_decided(job: PushJob, name: str) -> dict[str, Any]:
     """The operator chose a new item, under the name they were shown."""
     body = item_body({**job.data, "name": name}, *await _accounts(job))
-    try:
-        return await job.qbo.write(
-            job.realm, PRODUCT.entity, body, requestid=job.rid(steps.DECIDED_CREATE)
-        )
-    except ValidationError as exc:
-        if exc.qbo_code != "6240":
-            raise
+    if (created := await _create(job, body, steps.DECIDED_CREATE)) is not None:
+        return created
     raise Refused(
         "6240",
         f"QuickBooks has had an item named {name!r} since you were asked, so the product was "
