@@ -8,8 +8,8 @@ stranger). The same for a product numbered after another JobRoutr product of the
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
