@@ -11,7 +11,7 @@ are kept in the event's ``details`` (``"review"``, ``"decision"``); docs/push.md
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Self
 
 import msgspec
 
@@ -45,7 +45,28 @@ LABELS: Final = {
 }
 
 
-class ReviewCase(msgspec.Struct, kw_only=True):
+class _Kept(msgspec.Struct, kw_only=True):
+    """A part of an event's ``details``, kept there under ``KEY`` as plain JSON."""
+
+    KEY: ClassVar[str]
+
+    def to_builtins(self) -> dict[str, Any]:
+        built: dict[str, Any] = msgspec.to_builtins(self)
+        return built
+
+    @classmethod
+    def from_details(cls, details: dict[str, Any] | None) -> Self | None:
+        """The part kept in an event's details, or None (none, or not readable)."""
+        found = (details or {}).get(cls.KEY)
+        if not isinstance(found, dict):
+            return None
+        try:
+            return msgspec.convert(found, cls)
+        except msgspec.ValidationError:
+            return None
+
+
+class ReviewCase(_Kept, kw_only=True):
     """One question: the JobRoutr record and the QuickBooks candidate, each a summary of the
     same fields (``summary``), why it asks, and what each of ``choices`` (action: words) does."""
 
@@ -58,28 +79,14 @@ class ReviewCase(msgspec.Struct, kw_only=True):
     #: the operator before anything is written; None when creating is not a choice.
     create_as: str | None = None
     choices: dict[str, str] = msgspec.field(default_factory=dict)
+    KEY: ClassVar[str] = "review"
 
     @property
     def candidate_id(self) -> str | None:
         return self.candidate.get("qbo_id") if self.candidate else None
 
-    def to_builtins(self) -> dict[str, Any]:
-        built: dict[str, Any] = msgspec.to_builtins(self)
-        return built
 
-    @classmethod
-    def from_details(cls, details: dict[str, Any] | None) -> ReviewCase | None:
-        """The case kept in an event's details, or None (none, or not readable)."""
-        found = (details or {}).get("review")
-        if not isinstance(found, dict):
-            return None
-        try:
-            return msgspec.convert(found, cls)
-        except msgspec.ValidationError:
-            return None
-
-
-class Decision(msgspec.Struct, kw_only=True):
+class Decision(_Kept, kw_only=True):
     """The operator's answer to a case: ``link`` (to ``qbo_id``), ``create`` (under ``name``),
     or ``skip``; who and when."""
 
@@ -88,20 +95,7 @@ class Decision(msgspec.Struct, kw_only=True):
     at: datetime
     qbo_id: str | None = None
     name: str | None = None
-
-    def to_builtins(self) -> dict[str, Any]:
-        built: dict[str, Any] = msgspec.to_builtins(self)
-        return built
-
-    @classmethod
-    def from_details(cls, details: dict[str, Any] | None) -> Decision | None:
-        found = (details or {}).get("decision")
-        if not isinstance(found, dict):
-            return None
-        try:
-            return msgspec.convert(found, cls)
-        except msgspec.ValidationError:
-            return None
+    KEY: ClassVar[str] = "decision"
 
 
 # Summaries: the same fields for both sides ------------------------------------------------------

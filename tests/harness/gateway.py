@@ -70,6 +70,18 @@ class Gateway:
         )
         return [self.event(e) for e in event_ids]
 
+    def in_review(self, event_id: str, timeout: float = 20) -> dict[str, Any]:
+        """The event once the push has asked the operator about it (it must ask: an event
+        written or failed instead fails the test)."""
+        wait_until(
+            lambda: self.event(event_id)["status"] in ("review", *FINAL),
+            timeout=timeout,
+            what=f"event {event_id} to be written or asked about",
+        )
+        found = self.event(event_id)
+        assert found["status"] == "review", found
+        return found
+
     def link(self, kind: str, jobroutr_id: str) -> str | None:
         response = self.http.get(f"/api/v1/links/{kind}/{jobroutr_id}")
         return str(response.json()["qbo_id"]) if response.status_code == 200 else None

@@ -78,16 +78,6 @@ def tag() -> str:
     return uuid.uuid4().hex[:6]
 
 
-def in_review(gateway: Gateway, event_id: str) -> dict[str, Any]:
-    wait_until(
-        lambda: gateway.event(event_id)["status"] in ("review", "done", "failed"),
-        what=f"event {event_id} to be written or asked about",
-    )
-    found = gateway.event(event_id)
-    assert found["status"] == "review", found
-    return found
-
-
 def decide(gateway: Gateway, event_id: str, action: str, qbo_id: str | None = None) -> None:
     """The operator's answer, as `appliance events review` gives it."""
     store = Store.open(gateway.settings)
@@ -117,7 +107,7 @@ def test_a_stranger_with_the_same_name_is_asked_about_and_nothing_changes_until_
     before = qbo(books, stranger["Id"])
     event_id = gateway.send(customer(f"cus_{tag()}", display_name=name, email="pat@home.example"))
 
-    review = in_review(gateway, event_id)["review"]
+    review = gateway.in_review(event_id)["review"]
     assert review["reason"] == "name"
     assert review["candidate"]["qbo_id"] == stranger["Id"]
     assert review["candidate"]["email"] == "pat@lee-plumbing.example"
@@ -133,7 +123,7 @@ def test_the_operator_links_and_jobroutr_s_record_is_written_over_the_candidate(
     name = f"Sam Ortiz {tag()}"
     candidate = in_qbo(books, DisplayName=name)
     event_id = gateway.send(customer("cus_sam_" + tag(), display_name=name, email="sam@x.example"))
-    in_review(gateway, event_id)
+    gateway.in_review(event_id)
 
     decide(gateway, event_id, "link")
     [result] = gateway.settle(event_id)
@@ -157,7 +147,7 @@ def test_the_operator_creates_a_new_customer_under_the_name_shown(
     event_id = gateway.send(
         customer("cus_ana_" + tag(), display_name=name, email="ana@new.example")
     )
-    shown = in_review(gateway, event_id)["review"]["create_as"]
+    shown = gateway.in_review(event_id)["review"]["create_as"]
 
     decide(gateway, event_id, "create")
     [result] = gateway.settle(event_id)
@@ -179,7 +169,7 @@ def test_the_operator_skips_and_nothing_is_written(
     before = qbo(books, stranger["Id"])
     count = len(books.service.companies[books.realm].rows("Customer"))
     event_id = gateway.send(customer("cus_kim_" + tag(), display_name=name, phone="555-0100"))
-    in_review(gateway, event_id)
+    gateway.in_review(event_id)
 
     decide(gateway, event_id, "skip")
     [result] = gateway.settle(event_id)
@@ -249,7 +239,7 @@ def test_an_inactive_customer_with_the_same_name_and_email_is_not_made_active_ag
     before = qbo(books, gone["Id"])
     event_id = gateway.send(customer("cus_marina_" + tag(), company_name=name, email=email))
 
-    review = in_review(gateway, event_id)["review"]
+    review = gateway.in_review(event_id)["review"]
     assert review["reason"] == "inactive"
     assert review["candidate"]["qbo_id"] == gone["Id"]
     assert qbo(books, gone["Id"]) == before
@@ -320,7 +310,7 @@ def test_a_link_to_a_customer_another_jobroutr_customer_took_meanwhile_is_refuse
     name = f"Lee Chan {tag()}"
     candidate = in_qbo(books, DisplayName=name, PrimaryEmailAddr={"Address": "lee@chan.example"})
     first = gateway.send(customer("cus_lee_" + tag(), display_name=name, email="lee@other.example"))
-    in_review(gateway, first)
+    gateway.in_review(first)
     # Meanwhile the QuickBooks customer's own JobRoutr record arrives (the same email): linked.
     [theirs] = gateway.settle(
         gateway.send(customer("cus_leec_" + tag(), display_name=name, email="lee@chan.example"))
@@ -342,7 +332,7 @@ def test_a_create_whose_name_was_taken_meanwhile_is_refused_and_a_retry_asks_aga
     name = f"Ivy Moss {tag()}"
     in_qbo(books, DisplayName=name)
     event_id = gateway.send(customer("cus_ivy_" + tag(), display_name=name, email="ivy@x.example"))
-    assert in_review(gateway, event_id)["review"]["create_as"] == f"{name} (2)"
+    assert gateway.in_review(event_id)["review"]["create_as"] == f"{name} (2)"
     in_qbo(books, DisplayName=f"{name} (2)")  # the bookkeeper, between the question and the answer
 
     decide(gateway, event_id, "create")
@@ -357,7 +347,7 @@ def test_a_create_whose_name_was_taken_meanwhile_is_refused_and_a_retry_asks_aga
         events.retry(store, [event_id], actor="operator:test")
     finally:
         store.close()
-    assert in_review(gateway, event_id)["review"]["create_as"] == f"{name} (3)"
+    assert gateway.in_review(event_id)["review"]["create_as"] == f"{name} (3)"
 
 
 # What waits for a customer in review
@@ -381,7 +371,7 @@ def test_an_invoice_for_a_customer_in_review_says_it_waits_for_the_operator(
     name = f"Noor Haddad {tag()}"
     in_qbo(books, DisplayName=name)
     customer_id = "cus_noor_" + tag()
-    in_review(gateway, gateway.send(customer(customer_id, display_name=name)))
+    gateway.in_review(gateway.send(customer(customer_id, display_name=name)))
     invoice_event = gateway.send(invoice_for(customer_id))
     wait_until(lambda: gateway.event(invoice_event)["status"] == "waiting", what="the invoice")
     store = Store.open(gateway.settings)

@@ -21,7 +21,7 @@ from tests.harness.bills import figured
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, choose_default_accounts, running_gateway
 from tests.harness.jobroutr import created
-from tests.harness.processes import run_appliance, wait_until
+from tests.harness.processes import run_appliance
 from tests.harness.store import decide, stored
 
 
@@ -64,16 +64,6 @@ def deactivate(books: RunningEmulator, item: dict[str, Any]) -> None:
         api.post("/item", json=change).raise_for_status()
 
 
-def in_review(gateway: Gateway, event_id: str) -> dict[str, Any]:
-    wait_until(
-        lambda: gateway.event(event_id)["status"] in ("review", "done", "failed"),
-        what=f"event {event_id} to stop",
-    )
-    shown = gateway.event(event_id)
-    assert shown["status"] == "review", shown
-    return shown
-
-
 def decided(gateway: Gateway, event_id: str, action: str, qbo_id: str | None = None) -> dict:
     decide(gateway.settings, event_id, action, qbo_id=qbo_id)
     [result] = gateway.settle(event_id)
@@ -86,7 +76,7 @@ def test_a_non_inventory_product_named_like_an_inventory_item_asks_and_changes_n
     fountain = named(books, "Rock Fountain")
     before = len(items(books))
     event = gateway.send(product("prd_rock", "Rock Fountain", kind="non_inventory", price="299"))
-    shown = in_review(gateway, event)
+    shown = gateway.in_review(event)
 
     review = shown["review"]
     assert review["reason"] == "type"
@@ -118,7 +108,7 @@ def test_linking_to_an_inventory_item_keeps_its_type_and_stock_and_writes_name_a
         product("prd_pump", "pump", kind="non_inventory", price="19.00", sku="P-1",
                 description="Fountain pump, 1/4 hp")
     )  # fmt: skip
-    assert in_review(gateway, event)["review"]["reason"] == "type"
+    assert gateway.in_review(event)["review"]["reason"] == "type"
     result = decided(gateway, event, "link")
     assert result["status"] == "done", result
     assert result["qbo_id"] == pump["Id"]
@@ -137,7 +127,7 @@ def test_linking_to_an_inventory_item_keeps_its_type_and_stock_and_writes_name_a
 def test_skipping_the_question_writes_nothing(gateway: Gateway, books: RunningEmulator) -> None:
     pipes = named(books, "Sprinkler Pipes")
     event = gateway.send(product("prd_pipes", "Sprinkler Pipes", kind="non_inventory"))
-    in_review(gateway, event)
+    gateway.in_review(event)
     result = decided(gateway, event, "skip")
     assert result["status"] == "ignored"
     assert named(books, "Sprinkler Pipes") == pipes
@@ -200,7 +190,7 @@ def test_an_item_made_inactive_in_quickbooks_is_not_revived_without_the_operator
     deactivate(books, item)
     dormant = items(books)[item["Id"]]
     event = gateway.send(product("prd_leaf", "Leaf Blowing", price="40.00"))
-    review = in_review(gateway, event)["review"]
+    review = gateway.in_review(event)["review"]
     assert review["reason"] == "inactive"
     assert review["candidate"]["qbo_id"] == item["Id"]
     assert items(books)[item["Id"]] == dormant

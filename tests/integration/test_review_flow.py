@@ -18,7 +18,6 @@ import pytest
 from tests.harness.cli import invoke
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, choose_default_accounts, running_gateway
-from tests.harness.processes import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,16 +40,6 @@ def event(kind: str, data: dict[str, Any], at: str) -> dict[str, Any]:
     return {"type": kind, "timestamp": at, "data": data}
 
 
-def asked(gateway: Gateway, event_id: str) -> dict[str, Any]:
-    wait_until(
-        lambda: gateway.event(event_id)["status"] in ("review", "done", "failed"),
-        what=f"event {event_id} to be written or asked about",
-    )
-    found = gateway.event(event_id)
-    assert found["status"] == "review", found
-    return found
-
-
 def test_a_stranger_is_asked_about_then_created_anew_under_the_name_shown(
     gateway: Gateway, books: RunningEmulator
 ) -> None:
@@ -65,7 +54,7 @@ def test_a_stranger_is_asked_about_then_created_anew_under_the_name_shown(
     event_id = gateway.send(event("customer.created", ours, "2026-12-01T09:00:00Z"))
 
     # JobRoutr sees the question and the QuickBooks record it might be.
-    review = asked(gateway, event_id)["review"]
+    review = gateway.in_review(event_id)["review"]
     assert review["reason"] == "name"
     assert review["candidate"]["qbo_id"] == stranger["Id"]
     assert review["candidate"]["email"] == "morgan@lee-roofing.test"
