@@ -109,7 +109,7 @@ class Books:
         return dict(self.records[entity][qbo_id])
 
 
-def queue_customer(store: Store, n: int, name: str) -> str:
+def queue_customer(store: Store, n: int, name: str, **more: str) -> str:
     event_id = f"evt_c{n}"
     accept(
         store.engine,
@@ -117,7 +117,7 @@ def queue_customer(store: Store, n: int, name: str) -> str:
         event_type="customer.created",
         payload={
             "type": "customer.created",
-            "data": {"id": f"cus_{n}", "company_name": name, "email": EMAIL},
+            "data": {"id": f"cus_{n}", "company_name": name, "email": EMAIL, **more},
         },
         realm_id=REALM,
         occurred_at=None,
@@ -180,6 +180,19 @@ def test_a_backlog_of_new_customers_is_looked_up_a_score_at_a_time(store: Store)
     assert len(books.queries) == 3
     assert books.queries[0] == [f"Backlog Customer {n:02d}" for n in range(LOOKAHEAD)]
     assert {status for status, _ in outcomes(store).values()} == {"done"}
+
+
+def test_the_lookup_ahead_skips_records_that_name_their_quickbooks_record(store: Store) -> None:
+    books = Books()
+    queue_customer(store, 0, "First One")
+    queue_customer(store, 1, "Pulled One", qbo_id="58")  # linked by its id, never by its name
+    queue_customer(store, 2, "Third One")
+
+    async def first() -> None:
+        assert await Pusher(store, books).run_one("worker")  # type: ignore[arg-type]
+
+    asyncio.run(first())
+    assert books.queries == [["First One", "Third One"]]
 
 
 def test_a_name_found_by_the_shared_lookup_is_linked_by_its_own_job(store: Store) -> None:

@@ -221,6 +221,8 @@ class Lookup:
         )
         others: dict[str, str] = {}
         for data in upcoming:
+            if data.get("qbo_id"):
+                continue  # it names its QuickBooks record: it never looks a name up
             other = namer(data).strip()
             folded = fold(other)
             if (
