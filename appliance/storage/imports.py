@@ -51,6 +51,22 @@ def latest_run(engine: Engine, realm_id: str, kind: str) -> ImportRun | None:
         ).first()
 
 
+def completed_once(engine: Engine, realm_id: str, kind: str) -> bool:
+    """Whether an import of ``kind`` ever completed for the company: a later cancelled or failed
+    run leaves what the completed one brought in."""
+    with Session(engine) as session:
+        return (
+            session.exec(
+                select(ImportRun.id).where(
+                    col(ImportRun.realm_id) == realm_id,
+                    col(ImportRun.kind) == kind,
+                    col(ImportRun.state) == "done",
+                )
+            ).first()
+            is not None
+        )
+
+
 def orphaned_runs(engine: Engine) -> list[ImportRun]:
     """Runs marked running whose worker is gone (a crash or a restart): to be resumed."""
     with Session(engine, expire_on_commit=False) as session:

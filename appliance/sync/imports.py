@@ -142,7 +142,10 @@ class Importer:
         self.tasks: dict[int, asyncio.Task[None]] = {}
 
     def latest(self, kind: str) -> ImportRun:
-        run = runs.latest_run(self.store.engine, self.realm(), kind)
+        """The latest run of the company's, whatever the connection's state: the results of a
+        run stay readable after QuickBooks ends the connection, or the operator disconnects."""
+        info = self.store.connection_info()
+        run = runs.latest_run(self.store.engine, info.realm_id, kind) if info else None
         if run is None:
             raise NoImportYetError(
                 f"No import of {kind} has run yet.", hint=f"Run `appliance import {kind}`."

@@ -181,8 +181,9 @@ def onboarding(store: Store) -> OnboardingInfo:
 
 
 def _imported(store: Store, realm: str, kind: str) -> bool:
-    run = runs.latest_run(store.engine, realm, kind)
-    return run is not None and run.state == "done"
+    """Done once an import of the kind completed, whatever a later run did (a cancelled or
+    failed re-import keeps every record the completed one brought in)."""
+    return runs.completed_once(store.engine, realm, kind)
 
 
 def complete(store: Store, *, actor: str) -> OnboardingInfo:

@@ -11,6 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -33,6 +34,14 @@ UNDEPOSITED = AccountInfo(
     account_sub_type=None,
 )
 UNDEPOSITED_OPTION = "undeposited-funds"
+INTRO = (
+    "New products pushed to QuickBooks get these accounts when JobRoutr gives none; "
+    "payments from JobRoutr go to the deposit account."
+)
+NO_CHART = (
+    "[yellow]No accounts imported yet.[/] Press [b]r[/b] to import the chart of accounts from "
+    "QuickBooks."
+)
 
 
 def option_id(account: AccountInfo) -> str:
@@ -71,6 +80,10 @@ class AccountsScreen(ConsoleScreen):
         Binding("slash", "search", "Search"),
         Binding("escape", "lists", "Back to list", show=False),
         Binding("r", "refresh_chart", "Re-import chart"),
+        # Tab goes from list to list, never into a search field, where / would be typed: the
+        # search fields are reached with / only.
+        Binding("tab", "across(1)", "Next list", show=False),
+        Binding("shift+tab", "across(-1)", "Previous list", show=False),
     ]
 
     def __init__(self) -> None:
@@ -85,11 +98,7 @@ class AccountsScreen(ConsoleScreen):
 
     def body(self) -> ComposeResult:
         with Vertical():
-            yield Static(
-                "New products pushed to QuickBooks get these accounts when JobRoutr gives none; "
-                "payments from JobRoutr go to the deposit account.",
-                id="accounts-intro",
-            )
+            yield Static(INTRO, id="accounts-intro")
             with Horizontal(id="pickers"):
                 for kind, title in KINDS:
                     with Vertical(classes="picker"):
@@ -112,11 +121,9 @@ class AccountsScreen(ConsoleScreen):
         for kind, _ in KINDS:
             self.show_list(kind)
         self.show_choice()
-        if not income and not expense:
-            self.query_one("#accounts-intro", Static).update(
-                "[yellow]No accounts imported yet.[/] Press [b]r[/b] to import the chart of "
-                "accounts from QuickBooks."
-            )
+        self.query_one("#accounts-intro", Static).update(
+            NO_CHART if not income and not expense else INTRO
+        )
 
     def current(self, kind: str) -> AccountInfo | None:
         if self.saved is None:
@@ -145,6 +152,8 @@ class AccountsScreen(ConsoleScreen):
                 Option(f"{label(account, search)} [dim]· {account.account_type}[/]{mark}",
                        id=option_id(account))
             )  # fmt: skip
+        if search.strip() and not shown:
+            listing.add_option(Option(f"No account matches '{escape(search)}'.", disabled=True))
         ids = [option_id(a) for a in shown]
         if highlighted in ids:
             listing.highlighted = ids.index(highlighted)
@@ -193,6 +202,15 @@ class AccountsScreen(ConsoleScreen):
             self.pending[kind] = account
         self.show_list(kind)
         self.show_choice()
+
+    def action_across(self, step: int) -> None:
+        """The next (or previous) list, from a list or its search field."""
+        focused = self.app.focused
+        name = (focused.id or "") if focused is not None else ""
+        kind = name.removesuffix("-search").removesuffix("-list")
+        kinds = [k for k, _ in KINDS]
+        at = kinds.index(kind) if kind in kinds else -step
+        self.query_one(f"#{kinds[(at + step) % len(kinds)]}-list", OptionList).focus()
 
     def action_search(self) -> None:
         kind = self.focused_list() or "income"

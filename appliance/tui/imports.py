@@ -3,6 +3,8 @@ run's summary and the records it skipped, with why."""
 
 from __future__ import annotations
 
+import time
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,13 +12,18 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, ProgressBar, Static
 
-from appliance.core.admin import ImportReport
+from appliance.core.admin import ConnectionInfo, ImportReport
 from appliance.errors import AdminError
 from appliance.tui.common import ConsoleScreen, ago, duration
 
 #: The kinds this screen imports, each started by its number key (1, 2, 3) in this order.
 KINDS = (("customers", "Customers"), ("products", "Products"), ("tax_codes", "Tax codes"))
+#: How often the screen reads the runs: while one runs, when none does, and (doubling up to the
+#: last) while QuickBooks has ended the connection, when nothing new can happen until it is made
+#: again (Connect, c; coming back to this screen reads at once).
 POLL_SECONDS = 0.5
+IDLE_SECONDS = 2.0
+ENDED_SECONDS = (5.0, 60.0)
 
 
 def progress_line(report: ImportReport) -> str:
@@ -30,6 +37,25 @@ def progress_line(report: ImportReport) -> str:
     if report.skipped:
         parts.append(f"{report.skipped:,} skipped")
     return " · ".join(parts)
+
+
+def ended_line(connection: ConnectionInfo | None) -> str:
+    """Why nothing can be imported now and the key that mends it, or "" when connected."""
+    if connection is None:
+        return "Not connected to QuickBooks: press [b]c[/b], then [b]n[/b], to connect."
+    company = connection.company_name or f"realm {connection.realm_id}"
+    if connection.state == "needs_reconnect":
+        return (
+            f"QuickBooks has ended the connection to {company} (it was disconnected in "
+            "QuickBooks, or its authorization lapsed). Press [b]c[/b], then [b]n[/b], to "
+            "reconnect; the results below are kept."
+        )
+    if connection.state != "connected":
+        return (
+            f"Disconnected from {company}. Press [b]c[/b], then [b]n[/b], to connect again; "
+            "the results below are kept."
+        )
+    return ""
 
 
 def summary_line(report: ImportReport) -> str:
@@ -51,7 +77,7 @@ def summary_line(report: ImportReport) -> str:
 
 class ImportScreen(ConsoleScreen):
     mode = "import"
-    refresh_every = POLL_SECONDS
+    refresh_every = None  # its own pace: see tick()
     BINDINGS = [  # noqa: RUF012
         Binding("1", "start('customers')", "Import Customers"),
         # "Import" once: the footer reads "1 Import Customers  2 Products  3 Tax codes" and fits
@@ -66,9 +92,13 @@ class ImportScreen(ConsoleScreen):
         super().__init__()
         self.reports: dict[str, ImportReport | None] = {}
         self.skips_of = "customers"
+        self.ended = ""  # why the connection is ended, as last said; "" while connected
+        self.wait = IDLE_SECONDS
+        self.next_read = 0.0
 
     def body(self) -> ComposeResult:
         with Vertical():
+            yield Static(id="import-connection")
             for kind, title in KINDS:
                 with Horizontal(classes="import-row"):
                     yield Static(f"[b]{title}[/b]", classes="import-title")
@@ -79,8 +109,52 @@ class ImportScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.query_one("#skips", DataTable).add_columns("QuickBooks id", "Name", "Why skipped")
+        self.query_one("#import-connection", Static).display = False
+        self.set_interval(POLL_SECONDS, self.tick)
+
+    def tick(self) -> None:
+        if time.monotonic() >= self.next_read:
+            self.reload()
 
     async def fill(self) -> None:
+        self.next_read = time.monotonic() + self.wait  # a read that fails waits as long
+        ended = await self.fill_runs()
+        if ended is None:
+            return  # the screen went away
+        status = await self.api.status()
+        if not self.is_mounted:
+            return
+        self.show_connection(ended, status.connection)
+        running = any(r is not None and r.state == "running" for r in self.reports.values())
+        self.next_read = time.monotonic() + (POLL_SECONDS if running else self.wait)
+
+    def show_connection(
+        self, ended: list[tuple[str, ImportReport]], info: ConnectionInfo | None
+    ) -> None:
+        """The connection's state, said once as a notice when it ends (with the key that mends
+        it) and kept above the runs; or the runs that just ended, one notice each."""
+        line = ended_line(info)
+        shown = self.query_one("#import-connection", Static)
+        shown.update(f"[yellow]{line}[/]")
+        shown.display = bool(line)
+        if not line:
+            self.ended, self.wait = "", IDLE_SECONDS
+            for title, report in ended:
+                self.app.notify(
+                    f"{title}: {summary_line(report)}",
+                    severity="information" if report.state == "done" else "warning",
+                )
+            return
+        if line != self.ended and info is not None:
+            self.app.notify(line, severity="warning", timeout=15)
+        first, most = ENDED_SECONDS
+        self.wait = first if line != self.ended else min(self.wait * 2, most)
+        self.ended = line
+
+    async def fill_runs(self) -> list[tuple[str, ImportReport]] | None:
+        """Read and show each kind's latest run; the runs that ended since the last read, or
+        None when the screen went away meanwhile."""
+        ended = []
         for kind, title in KINDS:
             try:
                 report: ImportReport | None = await self.api.import_latest(kind)
@@ -89,13 +163,13 @@ class ImportScreen(ConsoleScreen):
                     raise
                 report = None
             if not self.is_mounted:
-                return  # the operator left the screen while the answer was on its way
+                return None  # the operator left the screen while the answer was on its way
             before = self.reports.get(kind)
             self.reports[kind] = report
             try:
                 self.show(kind, report)
             except NoMatches:
-                return  # the screen is being taken down: nothing left to show it on
+                return None  # the screen is being taken down: nothing left to show it on
             if (
                 before is not None
                 and report is not None
@@ -103,11 +177,9 @@ class ImportScreen(ConsoleScreen):
                 and before.state == "running"
                 and report.state != "running"
             ):
-                self.app.notify(
-                    f"{title}: {summary_line(report)}",
-                    severity="information" if report.state == "done" else "warning",
-                )
+                ended.append((title, report))
         self.show_skips()
+        return ended
 
     def show(self, kind: str, report: ImportReport | None) -> None:
         bar = self.query_one(f"#bar-{kind}", ProgressBar)

@@ -238,7 +238,7 @@ def test_accounts_are_searched_chosen_and_saved_and_unsaved_choices_are_asked_ab
         assert income.option_count == len(wanted)
         await pilot.press("enter", "enter")  # back to the list, choose the first match
         assert screen.pending["income"].qbo_id == wanted[0].qbo_id
-        await pilot.press("tab", *"cost of goods", "enter", "enter")  # Tab: the expense search
+        await pilot.press("tab", "slash", *"cost of goods", "enter", "enter")  # the expense list
         cogs = screen.pending["expense"]
         assert "cost of goods" in cogs.fully_qualified_name.casefold()
         assert "Not saved yet" in text(app, "#pending")
@@ -258,7 +258,7 @@ def test_accounts_are_searched_chosen_and_saved_and_unsaved_choices_are_asked_ab
         await until(lambda: cogs.fully_qualified_name in text(app, "#expense-current"), "shown")
 
         # Choose again, then leave without saving: nothing changes.
-        await pilot.press("shift+tab", "ctrl+u", *"advertising", "enter", "enter")
+        await pilot.press("slash", "ctrl+u", *"advertising", "enter", "enter")
         assert screen.pending["expense"].qbo_id != cogs.qbo_id
         await pilot.press("o")
         await until(lambda: isinstance(app.screen, Confirm), "the question")

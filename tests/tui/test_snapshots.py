@@ -87,7 +87,9 @@ def pressing(*keys: str) -> Steps:
         ("import", ("i",)),
         ("onboarding", ("o",)),
         # The expense search, then choose: a choice not saved yet.
-        ("accounts-unsaved", ("a", "tab", "j", "o", "b", "enter", "enter")),
+        ("accounts-unsaved", ("a", "tab", "slash", "j", "o", "b", "enter", "enter")),
+        # A search that finds nothing says so.
+        ("accounts-no-match", ("a", "slash", "z", "z", "q", "x")),
         # The second rate highlighted: its codes, the one of its percent first and suggested.
         ("taxes", ("t", "down")),
         ("taxes-discount", ("t", "d")),
