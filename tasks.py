@@ -45,9 +45,24 @@ def ensure_venv(extras: str) -> None:
     if stamp.exists() and stamp.read_text() == digest:
         return
     target = f".[{extras}]" if extras else "."
-    sh(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    sh(BIN / "python", "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", target)
+    print(f"+ installing into {VENV} (a minute the first time)", flush=True)
+    quietly(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    quietly(
+        BIN / "python", "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", target
+    )
     stamp.write_text(digest)
+
+
+def quietly(*args: str | Path) -> None:
+    """Run a step whose output matters only when it fails (pip, whose build backend warns about
+    every editable install even with --quiet): shown then, with the command, else not at all."""
+    result = subprocess.run(
+        [str(a) for a in args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        print("+", " ".join(str(a) for a in args), flush=True)
+        print(result.stdout + result.stderr, file=sys.stderr, flush=True)
+        sys.exit(result.returncode)
 
 
 def lint() -> None:
@@ -149,9 +164,8 @@ def main(argv: list[str]) -> None:
     command = argv[0] if argv else "help"
     if command == "run":
         ensure_venv("")
-        sh(BIN / "appliance", "init")
-        print("\nThe appliance is starting. In another terminal: .venv/bin/appliance status\n")
-        os.execv(BIN / "appliance", [str(BIN / "appliance"), "serve", *argv[1:]])
+        # One process: the ports are checked first, then `init`, then the service (serve --init).
+        os.execv(BIN / "appliance", [str(BIN / "appliance"), "serve", "--init", *argv[1:]])
     elif command == "test":
         ensure_venv("dev")
         lint()

@@ -173,7 +173,14 @@ def configure_logging(
     level: str = "INFO",
     fmt: Literal["auto", "json", "console"] = "auto",
     stream: Any = None,
-    quiet_libraries: Iterable[str] = ("httpx", "httpcore", "alembic.runtime.migration"),
+    quiet_libraries: Iterable[str] = (
+        "httpx",
+        "httpcore",
+        "alembic.runtime.migration",
+        # uvicorn's start and stop lines, once per listener (public, admin, emulator): three
+        # times each. ``service.started`` and ``service.stopped`` say it once; errors still show.
+        "uvicorn.error",
+    ),
 ) -> None:
     """Route structlog and the standard library through one redacting chain to ``stream``."""
     stream = stream or sys.stdout

@@ -31,6 +31,7 @@ from appliance.core.admin import (
     StatusReport,
 )
 from appliance.core.changes import feed_lines
+from appliance.core.left_out import left_out_sentence
 
 
 def print_json(answer: Any) -> None:
@@ -191,6 +192,8 @@ def print_import(report: ImportReport) -> None:
         f"  Imported {report.done}, skipped {report.skipped} of {report.total}; "
         f"{report.qbo_calls} QuickBooks calls."
     )
+    if left_out := left_out_sentence(report.left_out):
+        click.echo(f"  {left_out}")
     if report.error:
         click.secho(f"  Error: {report.error}", fg="red")
     for skip in report.skips[:50]:

@@ -157,6 +157,9 @@ class ImportReport(msgspec.Struct, kw_only=True):
     eta_seconds: float | None = None
     error: str | None = None
     skips: list[ImportSkipInfo] = msgspec.field(default_factory=list)
+    #: What it left out on purpose, counted in QuickBooks ({"inactive": 119, "categories": 113});
+    #: None for tax codes (all imported) and runs before these were counted.
+    left_out: dict[str, int] | None = None
 
 
 class AccountInfo(msgspec.Struct, kw_only=True):

@@ -1,4 +1,9 @@
-"""Per-request context: a request id bound to every log line, and one summary line per request."""
+"""Per-request context: a request id bound to every log line, and one summary line per request.
+
+The public listener's summary lines are logged at INFO; the admin socket's at DEBUG (``level``),
+as the console re-reads its screens every 0.5 to 2 s: at INFO that was ~35 lines a minute saying
+only that an operator was looking (issue 22). ``APPLIANCE_LOG_LEVEL=DEBUG`` shows them.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ log = get_logger("appliance.http")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def request_context(app: ASGIApp) -> ASGIApp:
+def request_context(app: ASGIApp, level: str = "info") -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await app(scope, receive, send)
@@ -49,7 +54,7 @@ def request_context(app: ASGIApp) -> ASGIApp:
             finally:
                 # The path only: query strings can carry OAuth codes and state.
                 peer = peer_of(scope)  # on the admin socket: who, as the kernel says
-                log.info(
+                getattr(log, level)(
                     "http.request_finished",
                     method=scope.get("method"),
                     path=scope.get("path"),

@@ -10,7 +10,7 @@ from litestar.exceptions import HTTPException, InternalServerException, Validati
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from appliance.errors import ApplianceError, StoreUnavailableError
+from appliance.errors import ApplianceError, NotFoundError, StoreUnavailableError
 from appliance.logging import get_logger
 from appliance.storage.health import trouble
 
@@ -105,7 +105,10 @@ def _appliance_error(request: Request[Any, Any, Any], exc: ApplianceError) -> Re
         # Logged by the store's health, about once a minute: not once per request.
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     else:
-        log.warning("http.request_refused", error=type(exc).__name__, detail=exc.message)
+        # "None yet" (no import has run, say) is an answer the console asks for every 0.5 s
+        # before a first import: DEBUG, not a warning twice a second.
+        level = log.debug if isinstance(exc, NotFoundError) else log.warning
+        level("http.request_refused", error=type(exc).__name__, detail=exc.message)
     return problem(
         exc.http_status,
         "The appliance cannot do that now"

@@ -213,6 +213,7 @@ async def serve(
         public_url=settings.public_url,
         qbo_environment=settings.qbo_environment,
         pid=os.getpid(),
+        **({"also_listening": [_address(sock) for _, sock in extra]} if extra else {}),
     )
     try:
         await _serve_until_one_ends(listeners, stop)
@@ -228,6 +229,11 @@ async def serve(
         guard.repeats.flush()
         loop.set_exception_handler(None)
         log.info("service.stopped")
+
+
+def _address(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
 
 
 def _gateway_servers(
@@ -248,7 +254,8 @@ def _gateway_servers(
             backlog=guard.backlog,
         )
     )
-    admin_app = request_context(create_admin_app(settings, store, runtime))
+    # The console polls the admin socket: its requests are logged at DEBUG, the public's at INFO.
+    admin_app = request_context(create_admin_app(settings, store, runtime), level="debug")
     # The admin listener reads who is on the socket (SO_PEERCRED): the audit log's actor.
     admin = _Server(server_config(admin_app, http=PeerCredentialsProtocol))
     return [(public, tcp), (admin, uds)]

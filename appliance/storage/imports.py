@@ -81,6 +81,7 @@ def progress(
     done: int | None = None,
     skipped: int | None = None,
     qbo_calls: int | None = None,
+    left_out: dict[str, int] | None = None,
 ) -> bool:
     """Record progress and the heartbeat; returns True if the operator asked to cancel."""
     with session_scope(engine) as session:
@@ -89,6 +90,8 @@ def progress(
             return True
         if total is not None:
             run.total = total
+        if left_out is not None:
+            run.left_out = left_out
         # Counts only grow: a late write from an earlier page never moves progress backwards.
         if done is not None:
             run.done = max(run.done, done)

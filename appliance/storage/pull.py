@@ -17,6 +17,8 @@ from sqlmodel import Session, col, select
 from appliance.core.accounts import ACCOUNT_KINDS
 from appliance.core.admin import ConnectionInfo, OnboardingInfo, QueueInfo, SettingsInfo
 from appliance.core.kinds import ACCOUNT, CUSTOMER, IMPORTED, INVOICE, PRODUCT
+from appliance.core.left_out import left_out_sentence
+from appliance.core.money import money_text
 from appliance.core.review import ReviewCase
 from appliance.core.states import EventStatus
 from appliance.storage import credentials
@@ -98,6 +100,10 @@ class PullImport(msgspec.Struct, kw_only=True):
     done: int
     skipped: int
     finished_at: datetime | None
+    #: Not imported on purpose, counted in QuickBooks: {"inactive": 119, "categories": 113}.
+    left_out: dict[str, int] | None = None
+    #: The run in one line: "19,433 imported, 0 skipped. Active only; 119 inactive not imported."
+    summary: str = ""
 
 
 class PullBooks(msgspec.Struct, kw_only=True):
@@ -255,7 +261,20 @@ def last_imports(store: Store, realm_id: str) -> dict[str, PullImport | None]:
             None
             if run is None
             else PullImport(
-                state=run.state, done=run.done, skipped=run.skipped, finished_at=run.finished_at
+                state=run.state,
+                done=run.done,
+                skipped=run.skipped,
+                finished_at=run.finished_at,
+                left_out=run.left_out,
+                summary=" ".join(
+                    filter(
+                        None,
+                        (
+                            f"{run.done:,} imported, {run.skipped:,} skipped.",
+                            left_out_sentence(run.left_out),
+                        ),
+                    )
+                ),
             )
         )
     return summaries
@@ -278,6 +297,7 @@ def changes(
     items = [
         {
             **row.data,
+            **_money(row.data),
             "qbo_id": row.qbo_id,
             "jobroutr_id": linked.get(row.qbo_id),
             "updated_at": row.updated_at,
@@ -285,6 +305,15 @@ def changes(
         for row in rows
     ]
     return Changes(items=items, last_seq=_last(rows, after))
+
+
+#: The mirror's money fields: rows imported before issue 22 keep QuickBooks' "75" or "0".
+MONEY_FIELDS = ("price", "balance")
+
+
+def _money(data: dict[str, Any]) -> dict[str, Any]:
+    """A row's money written one way ("75.00"), whenever it was imported."""
+    return {k: money_text(data[k]) for k in MONEY_FIELDS if data.get(k) is not None}
 
 
 def qbo_changes(

@@ -103,18 +103,37 @@ class Spec:
     kind: RecordKind
     select: Select
     mapper: Mapper | Lookup
+    #: What the import leaves out on purpose, each counted in QuickBooks (``core.left_out``).
+    left_out: tuple[tuple[str, Select], ...] = ()
 
     @property
     def entity(self) -> str:
         return self.kind.entity
 
 
+def _inactive(select: Select) -> tuple[str, Select]:
+    # QuickBooks lists active records unless asked: the import takes those; these it leaves.
+    return ("inactive", select.filter("Active", "=", False))
+
+
+_PRODUCTS = Select(PRODUCT.entity).filter("Type", "IN", list(FROM_QBO_TYPES))
 SPECS = {
     spec.kind.plural: spec
     for spec in (
-        Spec(CUSTOMER, Select(CUSTOMER.entity), customer_row),
-        Spec(PRODUCT, Select(PRODUCT.entity).filter("Type", "IN", list(FROM_QBO_TYPES)), item_row),
-        Spec(ACCOUNT, Select(ACCOUNT.entity), account_row),
+        Spec(
+            CUSTOMER, Select(CUSTOMER.entity), customer_row, (_inactive(Select(CUSTOMER.entity)),)
+        ),
+        Spec(
+            PRODUCT,
+            _PRODUCTS,
+            item_row,
+            (
+                _inactive(_PRODUCTS),
+                ("categories", Select(PRODUCT.entity).filter("Type", "=", "Category")),
+            ),
+        ),
+        Spec(ACCOUNT, Select(ACCOUNT.entity), account_row, (_inactive(Select(ACCOUNT.entity)),)),
+        # Tax codes come in whole, inactive ones too: nothing is left out.
         Spec(TAX_CODE, tax_codes.TAX_CODES, Lookup(tax_codes.TAX_RATES, tax_codes.with_rates)),
     )
 }
@@ -251,8 +270,14 @@ class Importer:
         count = await self.qbo.query(realm, spec.select.count())
         state["calls"] += 1
         total = int(count.get("totalCount", 0))
+        left_out = {name: await self._count(realm, select, state) for name, select in spec.left_out}
         await asyncio.to_thread(
-            runs.progress, self.store.engine, run_id, total=total, qbo_calls=state["calls"]
+            runs.progress,
+            self.store.engine,
+            run_id,
+            total=total,
+            qbo_calls=state["calls"],
+            left_out=left_out or None,
         )
         statements = list(spec.select.pages(total, self.page_size)) or [
             spec.select.page(1, self.page_size)
@@ -277,6 +302,11 @@ class Importer:
                 state=state,
             )
             start += self.page_size
+
+    async def _count(self, realm: str, select: Select, state: dict[str, Any]) -> int:
+        body = await self.qbo.query(realm, select.count())
+        state["calls"] += 1
+        return int(body.get("totalCount", 0))
 
     async def _lookup(
         self, realm: str, select: Select, state: dict[str, Any]
@@ -405,4 +435,5 @@ def report(store: Store, run: ImportRun, *, with_skips: bool = False) -> ImportR
         eta_seconds=round(eta, 1) if eta is not None else None,
         error=run.error,
         skips=skips,
+        left_out=run.left_out,
     )

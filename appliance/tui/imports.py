@@ -13,6 +13,7 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, ProgressBar, Static
 
 from appliance.core.admin import ConnectionInfo, ImportReport
+from appliance.core.left_out import left_out_sentence
 from appliance.errors import AdminError
 from appliance.tui.common import ConsoleScreen, ago, duration
 
@@ -66,9 +67,10 @@ def summary_line(report: ImportReport) -> str:
     )
     counts = f"{report.done:,} imported, {report.skipped:,} skipped"
     if report.state == "done":
+        left_out = left_out_sentence(report.left_out)
         return (
             f"[green]Done[/] {ago(report.finished_at)}: {counts} in {took} "
-            f"({report.qbo_calls} QuickBooks calls)."
+            f"({report.qbo_calls} QuickBooks calls).{' ' + left_out if left_out else ''}"
         )
     if report.state == "cancelled":
         return f"[yellow]Cancelled[/] {ago(report.finished_at)} after {counts}."

@@ -456,6 +456,7 @@ class FakeApi(Api):
             qbo_calls=2,
             started_at=self._at(minutes=-20, seconds=-40),
             finished_at=self._at(minutes=-20, seconds=-38),
+            left_out={"inactive": 12, "categories": 6},
             skips=[
                 ImportSkipInfo(qbo_id="31", name="Gift card", reason="no price"),
                 ImportSkipInfo(qbo_id="57", name=None, reason="no name"),

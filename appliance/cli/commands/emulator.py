@@ -107,12 +107,9 @@ def emulator(
     run_emulator(app, host, port)
 
 
-def embedded(settings: Settings) -> tuple[Any, Any]:
-    """The bundled QBO emulator, on its URL's port, in the service's process (local defaults)."""
+def embedded_address(settings: Settings) -> tuple[str, int]:
+    """Where the bundled emulator listens: its URL's host (on this machine) and port."""
     from urllib.parse import urlsplit
-
-    from appliance.emulator.app import DEFAULT_REDIRECT_URIS, EmulatorConfig, create_emulator_app
-    from appliance.gateway.server import bind_tcp
 
     url = urlsplit(settings.qbo_emulator_url)
     if url.hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -122,11 +119,20 @@ def embedded(settings: Settings) -> tuple[Any, Any]:
             setting="qbo_emulator_url",
             hint="Run `appliance emulator` there and set APPLIANCE_QBO_EMULATOR_EMBEDDED=false.",
         )
+    return url.hostname or "127.0.0.1", url.port or 80
+
+
+def embedded(settings: Settings) -> tuple[Any, Any]:
+    """The bundled QBO emulator, on its URL's port, in the service's process (local defaults)."""
+    from appliance.emulator.app import DEFAULT_REDIRECT_URIS, EmulatorConfig, create_emulator_app
+    from appliance.gateway.server import bind_tcp
+
+    host, port = embedded_address(settings)
     config = EmulatorConfig(
         client_id=settings.qbo_client_id,
         client_secret=settings.qbo_client_secret(),
         redirect_uris=list(dict.fromkeys([settings.oauth_redirect_uri, *DEFAULT_REDIRECT_URIS])),
         state_file=settings.state_dir / "emulator.json",
     )
-    sock = bind_tcp(url.hostname or "127.0.0.1", url.port or 80, "APPLIANCE_QBO_EMULATOR_URL")
+    sock = bind_tcp(host, port, "APPLIANCE_QBO_EMULATOR_URL")
     return create_emulator_app(config), sock

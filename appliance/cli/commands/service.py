@@ -36,10 +36,13 @@ def init(ctx: CliContext) -> None:
     Safe to run again: an existing key is never replaced, and the API key and webhook secret are
     only created (and shown, once) when there are none.
     """
+    start_logging(ctx.settings)
+    _initialise(ctx.settings)
+
+
+def _initialise(settings: Settings) -> None:
     from appliance.storage.store import initialize
 
-    settings = ctx.settings
-    start_logging(settings)
     result = initialize(settings, actor=actor())
     click.echo(f"State directory: {settings.state_dir}")
     click.echo(
@@ -59,9 +62,16 @@ def init(ctx: CliContext) -> None:
 
 
 @click.command()
+@click.option(
+    "--init",
+    "init_first",
+    is_flag=True,
+    help="Check that the ports are free, then initialise (as `appliance init`), then serve: "
+    "what `python3 tasks.py run` does. A busy port stops it before anything is initialised.",
+)
 @pass_ctx
 @handles_errors
-def serve(ctx: CliContext) -> None:
+def serve(ctx: CliContext, init_first: bool) -> None:
     """Run the gateway: the public listener and the admin socket, until SIGTERM."""
     from appliance.gateway.server import ensure_not_running
     from appliance.gateway.server import serve as run_server
@@ -73,6 +83,14 @@ def serve(ctx: CliContext) -> None:
     settings = ctx.settings
     # A bad secret file stops start-up here, with its sentence; a good one is never logged.
     register_secret(settings.qbo_client_secret())
+    if init_first:
+        _check_ports(settings)
+        start_logging(settings)
+        _initialise(settings)
+        click.echo(
+            "\nThe appliance is starting. In another terminal, with the same APPLIANCE_* "
+            "settings (or --config): .venv/bin/appliance status\n"
+        )
     start_logging(settings, to_stderr=False)
     if dumpable is not None:
         get_logger(__name__).warning("service.core_dumps_possible", reason=dumpable)
@@ -89,6 +107,20 @@ def serve(ctx: CliContext) -> None:
             asyncio.run(run_server(settings, store, extra))
         finally:
             store.close()
+
+
+def _check_ports(settings: Settings) -> None:
+    """Every port and socket ``serve`` will take, taken and let go: a busy one is one sentence
+    that names it and its setting, before ``--init`` sets anything up."""
+    from appliance.gateway.server import bind_tcp, ensure_not_running
+
+    ensure_not_running(settings.admin_socket_path)
+    bind_tcp(settings.http_host, settings.http_port).close()
+    if settings.qbo_environment == "emulator" and settings.qbo_emulator_embedded:
+        from appliance.cli.commands.emulator import embedded_address
+
+        host, port = embedded_address(settings)
+        bind_tcp(host, port, "APPLIANCE_QBO_EMULATOR_URL").close()
 
 
 @click.command()

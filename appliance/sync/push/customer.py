@@ -17,6 +17,7 @@ from typing import Any
 
 from appliance.core import review
 from appliance.core.kinds import CUSTOMER
+from appliance.core.money import money_text
 from appliance.core.review import Decision
 from appliance.qbo.errors import QboError, ValidationError
 from appliance.storage import push as jobs
@@ -124,7 +125,7 @@ def customer_row(record: dict[str, Any]) -> Mapped:
             "notes": text(record.get("Notes")),
             "taxable": flag(record, "Taxable"),
             "active": record.get("Active", True) is not False,
-            "balance": str(balance) if isinstance(balance, (int, Decimal)) else None,
+            "balance": money_text(balance) if isinstance(balance, (int, Decimal)) else None,
             "parent_qbo_id": ref(record, "ParentRef"),
             "job": bool(record.get("Job", False)),
         }

@@ -16,6 +16,7 @@ from typing import Any
 
 from appliance.core import review
 from appliance.core.kinds import PRODUCT
+from appliance.core.money import money_text
 from appliance.qbo.errors import ValidationError
 from appliance.storage import push as jobs
 from appliance.storage.mirror import MirrorRow
@@ -91,7 +92,7 @@ def item_row(record: dict[str, Any]) -> Mapped:
             "fully_qualified_name": text(record.get("FullyQualifiedName")),
             "description": text(record.get("Description")),
             "type": item_type,
-            "price": str(price),
+            "price": money_text(price),
             "sku": text(record.get("Sku")),
             "taxable": flag(record, "Taxable"),
             "income_account_id": ref(record, "IncomeAccountRef"),
@@ -103,7 +104,7 @@ def item_row(record: dict[str, Any]) -> Mapped:
         "name": name[:100],
         "item_type": item_type,
         "active": data["active"],
-        "price": str(price),
+        "price": money_text(price),
         "sync_token": text(record.get("SyncToken")),
         "qbo_updated_at": when(record),
     }
