@@ -198,7 +198,8 @@ class Connector:
             chosen = _company(realm, connections.company_name(session, realm))
             held = [_company(r, connections.company_name(session, r)) for r in others]
         raise ConnectError(
-            f"You chose {chosen}, but this appliance holds the data of {' and '.join(held)}. "
+            f"You chose {chosen}, but this appliance holds the data of another company, "
+            f"{' and '.join(held)}. "
             "Nothing was changed.",
             hint=f"Connect to {held[0]} again, or, to switch companies on purpose, "
             "run `appliance connect --allow-other-company`.",

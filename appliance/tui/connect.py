@@ -70,7 +70,7 @@ class ConnectScreen(ConsoleScreen):
         Binding("N", "connect(True)", "Link for another company", show=False),
         Binding("g", "qr", "QR code"),
         Binding("y", "copy", "Copy link"),
-        Binding("l", "one_line", "One line"),
+        Binding("l", "one_line", "One line", show=False),  # said beside the link
         Binding("p", "paste_field", "Paste address"),
         Binding("d", "disconnect", "Disconnect"),
         Binding("escape", "leave_field", "Leave field", show=False),
