@@ -32,6 +32,8 @@ from appliance.core.admin import (
 )
 from appliance.core.changes import feed_lines
 from appliance.core.left_out import left_out_sentence
+from appliance.core.onboarding import GO_ON, MARKED_COMPLETE
+from appliance.core.tokens import state_words
 
 
 def print_json(answer: Any) -> None:
@@ -73,7 +75,7 @@ def print_status(report: StatusReport) -> None:
         click.echo("  QuickBooks:       not connected (run `appliance connect`)")
     else:
         click.echo(
-            f"  QuickBooks:       {conn.state}: {conn.company_name or '?'} "
+            f"  QuickBooks:       {state_words(conn.state)}: {conn.company_name or '?'} "
             f"(realm {conn.realm_id}, {conn.environment})"
         )
         click.echo(f"  Access token:     expires {ago(conn.access_token_expires_at)}")
@@ -152,7 +154,8 @@ def print_connect_link(started: ConnectStartReport) -> None:
         "Open this address in a browser, sign in to QuickBooks as a company administrator "
         "and choose Connect:\n"
     )
-    click.secho(f"  {started.authorization_url}\n", bold=True)
+    # Alone on its line, not indented: the terminal wraps it, so a triple-click selects it whole.
+    click.secho(f"{started.authorization_url}\n", bold=True)
     click.echo(
         f"QuickBooks then sends the browser to {started.redirect_uri} (which must be listed "
         "as a Redirect URI of your app at Intuit). If that page does not open, copy the "
@@ -228,11 +231,16 @@ def print_settings(info: SettingsInfo, as_json: bool) -> None:
     click.echo(f"  Payments deposited to:   {shown}")
 
 
-def print_onboarding(info: OnboardingInfo) -> None:
+def print_onboarding(info: OnboardingInfo, just_completed: bool = False) -> None:
+    if not info.realm_id:
+        click.echo("No QuickBooks company is connected yet (run `appliance connect`).")
     for task in info.tasks:
         click.echo(f"  [{'x' if task.done else ' '}] {task.name}")
     if info.completed_at:
-        click.echo(f"Marked complete {ago(info.completed_at)}.")
+        if just_completed:
+            click.echo(MARKED_COMPLETE)
+        else:
+            click.echo(f"Marked complete {ago(info.completed_at)}; {GO_ON}.")
         if info.skipped:
             click.echo(f"  Left undone: {', '.join(info.skipped)}.")
 

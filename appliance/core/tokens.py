@@ -8,6 +8,16 @@ from datetime import datetime
 CONNECTED = "connected"
 NEEDS_RECONNECT = "needs_reconnect"
 DISCONNECTED = "disconnected"
+#: The states as the operator reads them (the CLI, the console, readiness): never the raw names.
+STATE_WORDS = {
+    CONNECTED: "connected",
+    NEEDS_RECONNECT: "needs reconnecting",
+    DISCONNECTED: "disconnected",
+}
+
+
+def state_words(state: str) -> str:
+    return STATE_WORDS.get(state, state.replace("_", " "))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ async def oauth_callback(
     try:
         info = await runtime.connector.finish(callback, actor="browser")
     except ApplianceError as exc:
-        return callback_page(ok=False, message=exc.message, hint=exc.hint)
+        # The page's reader signed in to QuickBooks; some errors say what to do there instead.
+        hint = getattr(exc, "page_hint", "") or exc.hint
+        return callback_page(ok=False, message=exc.message, hint=hint)
     await runtime.connected()
     return callback_page(
         ok=True,

@@ -186,8 +186,8 @@ HINTS = {
         "its authorization expired). Run `appliance connect` to reconnect the same company."
     ),
     "access_denied": (
-        "The connection was cancelled in QuickBooks. Run `appliance connect` again and choose "
-        "Connect; only a QuickBooks company administrator can connect apps."
+        "To connect after all, open a new connect link (`appliance connect` makes one) and "
+        "choose Connect; only a QuickBooks company administrator can connect apps."
     ),
     "unauthorized_client": (
         "This app may not connect to that company. Check the app's keys in Intuit's developer "

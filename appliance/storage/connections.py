@@ -104,6 +104,12 @@ def companies_with_data(session: Session) -> list[str]:
     return sorted(realms)
 
 
+def company_name(session: Session, realm_id: str) -> str | None:
+    """The name a company had when it was last connected here, if it ever was."""
+    company = session.get(Company, realm_id)
+    return company.company_name if company is not None else None
+
+
 def save_connection(
     engine: Engine,
     vault: Vault,

@@ -44,7 +44,21 @@ START_TTL = timedelta(minutes=15)
 
 
 class ConnectError(ApplianceError):
-    """Connecting or disconnecting did not happen: the message says why, the hint what next."""
+    """Connecting or disconnecting did not happen: the message says why, the hint what next.
+    ``page_hint``, where given, is what the browser page says instead of the hint: the page is
+    read by whoever signed in to QuickBooks (on a phone, perhaps), not by the appliance's admin."""
+
+    def __init__(self, message: str, hint: str = "", *, page_hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.page_hint = page_hint or hint
+
+
+#: The browser page's hint for a QuickBooks user who is not a company administrator.
+NOT_ADMIN_PAGE_HINT = (
+    "In QuickBooks, Settings > Manage users shows who the company's administrators are. Ask "
+    "one of them to open a new connect link and choose Connect, or ask whoever sent you this "
+    "link to give you the administrator role."
+)
 
 
 STATE_PROBLEMS = {
@@ -64,6 +78,11 @@ STATE_PROBLEMS = {
 }
 
 
+def _company(realm: str, name: str | None) -> str:
+    """A company as the operator knows it: its name, with the realm to tell it apart."""
+    return f"{name} (realm {realm})" if name else f"the QuickBooks company with realm {realm}"
+
+
 def _code_and_realm(callback: Callback) -> tuple[str, str]:
     """The authorization code and company of a redirect that carries them, or the reason
     Intuit gave for not connecting, as a ConnectError."""
@@ -72,6 +91,8 @@ def _code_and_realm(callback: Callback) -> tuple[str, str]:
             raise ConnectError(
                 "The connection was cancelled in QuickBooks. Nothing was changed.",
                 hint=HINTS["access_denied"],
+                page_hint="To connect after all, open a new connect link and choose Connect; "
+                "only a QuickBooks company administrator can connect apps.",
             )
         raise ConnectError(
             f"QuickBooks did not connect: {callback.error_description or callback.error}.",
@@ -172,13 +193,17 @@ class Connector:
         """Refuse a company other than the one whose data is here, unless the operator said so."""
         with self.store.session() as session:
             others = [r for r in connections.companies_with_data(session) if r != realm]
-        if others and not allow_other:
-            raise ConnectError(
-                f"You chose QuickBooks company {realm}, but this appliance holds the data of "
-                f"another company ({', '.join(others)}). Nothing was changed.",
-                hint="Connect to the same company again, or, to switch companies on purpose, "
-                "run `appliance connect --allow-other-company`.",
-            )
+            if not others or allow_other:
+                return
+            chosen = _company(realm, connections.company_name(session, realm))
+            held = [_company(r, connections.company_name(session, r)) for r in others]
+        raise ConnectError(
+            f"You chose {chosen}, but this appliance holds the data of another company, "
+            f"{' and '.join(held)}. "
+            "Nothing was changed.",
+            hint=f"Connect to {held[0]} again, or, to switch companies on purpose, "
+            "run `appliance connect --allow-other-company`.",
+        )
 
     async def _exchange(self, code: str) -> TokenSet:
         """The tokens for the authorization code (exchanged once: a code is single-use)."""
@@ -230,7 +255,9 @@ class Connector:
             return ConnectError(
                 "The QuickBooks user who connected is not allowed to use this company's data "
                 "(only company administrators can connect apps). Nothing was kept.",
-                hint="Ask a QuickBooks company administrator to run `appliance connect`.",
+                hint="Ask a company administrator of this QuickBooks company to open a new "
+                "connect link and approve it (`appliance connect` makes one).",
+                page_hint=NOT_ADMIN_PAGE_HINT,
             )
         if isinstance(exc, CompanyStatusError):
             return ConnectError(

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from appliance.core.admin import ConnectionInfo, ReadinessCheck
+from appliance.core.tokens import state_words
 from appliance.storage.health import RESTORE_HINT, StoreHealth, disk_sentence
 
 CLOCK_WARN_SECONDS = 30.0  # Intuit's and JobRoutr's tolerances are minutes; say so well before
@@ -114,7 +115,7 @@ def token_check(connection: ConnectionInfo | None, now: datetime) -> ReadinessCh
         return ReadinessCheck(
             name="quickbooks",
             state="fail",
-            detail=f"The connection {connection.state.replace('_', ' ')}.",
+            detail=f"The connection to QuickBooks: {state_words(connection.state)}.",
             hint="Run `appliance connect` to reconnect the same company.",
         )
     refresh = connection.refresh_token_expires_at

@@ -14,6 +14,7 @@ from __future__ import annotations
 from appliance.core.accounts import PICKER_KINDS as KIND_TYPES
 from appliance.core.admin import AccountInfo, OnboardingInfo, OnboardingTask, SettingsInfo
 from appliance.core.kinds import CUSTOMER, PRODUCT
+from appliance.core.words import either
 from appliance.errors import ApplianceError
 from appliance.storage import audit, choices
 from appliance.storage import imports as runs
@@ -88,7 +89,7 @@ def settings(store: Store) -> SettingsInfo:
 
 def _check_account(account: QboAccount | None, kind: str, qbo_id: str) -> None:
     """The account exists in the imported chart of accounts, is active and fits ``kind``."""
-    allowed = ", ".join(KIND_TYPES[kind])
+    allowed = either(KIND_TYPES[kind])
     used_by = "payments" if kind == "deposit" else "products"
     what = "deposit account for payments" if kind == "deposit" else f"default {kind} account"
     if account is None:
@@ -154,8 +155,15 @@ def set_default_accounts(
 
 
 def onboarding(store: Store) -> OnboardingInfo:
-    realm = _realm(store)
+    """The tasks and which are done. Before any company was connected, every task is to do
+    (and the realm is empty): the console and the CLI show what lies ahead all the same."""
     info = store.connection_info()
+    if info is None:
+        return OnboardingInfo(
+            realm_id="",
+            tasks=[OnboardingTask(task=t, name=TASK_NAMES[t], done=False) for t in TASKS],
+        )
+    realm = info.realm_id
     chosen = settings(store)
     done = {
         "connect": info is not None and info.state == "connected",
@@ -187,7 +195,9 @@ def _imported(store: Store, realm: str, kind: str) -> bool:
 
 
 def complete(store: Store, *, actor: str) -> OnboardingInfo:
-    """Mark Complete: allowed with tasks left undone, which are named and remembered."""
+    """Mark Complete: allowed with tasks left undone, which are named and remembered (not before
+    a company is connected: there is no company to mark)."""
+    _realm(store)
     current = onboarding(store)
     skipped = [t.name for t in current.tasks if not t.done]
     with session_scope(store.engine) as session:

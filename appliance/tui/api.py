@@ -99,8 +99,8 @@ class Api:
     async def decide(self, event_id: str, action: str, qbo_id: str | None = None) -> EventInfo:
         return await self._call(lambda c: c.decide_event(event_id, action, qbo_id))
 
-    async def connect_start(self) -> ConnectStartReport:
-        return await self._call(lambda c: c.connect_start(allow_other_company=False))
+    async def connect_start(self, allow_other_company: bool = False) -> ConnectStartReport:
+        return await self._call(lambda c: c.connect_start(allow_other_company=allow_other_company))
 
     async def connect_finish(self, redirect_url: str) -> ConnectionInfo:
         return await self._call(lambda c: c.connect_finish(redirect_url))

@@ -18,6 +18,7 @@ from textual.widgets import Button, Footer, Header, Static
 from appliance.core.admin import BooksInfo, ConnectionInfo
 from appliance.errors import ApplianceError
 from appliance.tui.api import Api
+from appliance.tui.words import console_words
 
 REFRESH_SECONDS = 2.0
 
@@ -75,7 +76,8 @@ def duration(seconds: float | None) -> str:
 
 
 def sentence(exc: ApplianceError) -> str:
-    return f"{exc.message}\n{exc.hint}" if exc.hint else exc.message
+    """The service's sentence and hint, with the console's keys for the commands they name."""
+    return console_words(f"{exc.message}\n{exc.hint}" if exc.hint else exc.message)
 
 
 def connection_lines(connection: ConnectionInfo | None) -> list[str]:
@@ -93,9 +95,9 @@ def connection_lines(connection: ConnectionInfo | None) -> list[str]:
         f"{until(connection.access_token_expires_at)}, refresh token "
         f"{until(connection.refresh_token_expires_at)}.",
     ]
-    lines += [f"[yellow]! {warning}[/]" for warning in connection.warnings]
+    lines += [f"[yellow]! {console_words(warning)}[/]" for warning in connection.warnings]
     if connection.last_error:
-        lines.append(f"[red]Last error: {connection.last_error}[/]")
+        lines.append(f"[red]Last error: {console_words(connection.last_error)}[/]")
     return lines
 
 

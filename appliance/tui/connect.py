@@ -3,9 +3,11 @@ phone), and a field for the address the browser ended on when it cannot reach th
 
 from __future__ import annotations
 
+import contextlib
+
 from rich.text import Text
 from textual import events, on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
@@ -13,6 +15,12 @@ from textual.widgets import Button, Footer, Input, Static
 
 from appliance.tui.common import Confirm, ConsoleScreen, connection_lines
 
+#: What N (a link that may connect another company than the one whose data is here) asks first.
+OTHER_COMPANY = (
+    "Make a link that may connect another QuickBooks company than the one whose data is "
+    "here? Pushing then goes to the company you choose; the records imported from the other "
+    "stay here."
+)
 QR_BORDER = 2  # modules of light margin; scanners need some
 
 
@@ -59,8 +67,10 @@ class ConnectScreen(ConsoleScreen):
     AUTO_FOCUS = "#connect"
     BINDINGS = [  # noqa: RUF012
         Binding("n", "connect", "New link"),
+        Binding("N", "connect(True)", "Link for another company", show=False),
         Binding("g", "qr", "QR code"),
         Binding("y", "copy", "Copy link"),
+        Binding("l", "one_line", "One line", show=False),  # said beside the link
         Binding("p", "paste_field", "Paste address"),
         Binding("d", "disconnect", "Disconnect"),
         Binding("escape", "leave_field", "Leave field", show=False),
@@ -89,14 +99,16 @@ class ConnectScreen(ConsoleScreen):
         self.action_connect()
 
     @work(group="act")
-    async def action_connect(self) -> None:
-        report = await self.act(self.api.connect_start(), "")
+    async def action_connect(self, other_company: bool = False) -> None:
+        if other_company and not await self.app.push_screen_wait(Confirm(OTHER_COMPANY)):
+            return
+        report = await self.act(self.api.connect_start(allow_other_company=other_company), "")
         if report is None:
             return
         self.authorization_url = report.authorization_url
         self.query_one("#link", Static).update(
-            "Open this address on any device and approve the connection "
-            "([b]g[/b] shows it as a QR code, [b]y[/b] copies it):\n\n"
+            "Open this address on any device and approve the connection ([b]g[/b] shows it "
+            "as a QR code, [b]y[/b] copies it, [b]l[/b] shows it on one line to select):\n\n"
             f"[b]{report.authorization_url}[/b]\n\n"
             "If the browser cannot reach this appliance afterwards, copy the address it ended "
             "on and paste it here (any time on this screen), then press Enter."
@@ -131,8 +143,25 @@ class ConnectScreen(ConsoleScreen):
         self.app.copy_to_clipboard(self.authorization_url)
         self.app.notify(
             "The link was sent to your terminal's clipboard. If nothing arrives there, your "
-            "terminal does not allow it: run `appliance connect` in a shell to print the link."
+            "terminal does not allow it: press l to see the link on one line, and select it."
         )
+
+    def action_one_line(self) -> None:
+        """The link alone on the plain terminal, on one line (wrapped by the terminal, not by
+        the console), so the mouse or tmux selects it whole; Enter comes back."""
+        if not self.authorization_url:
+            self.app.notify("Press n first to make the connect link.", severity="warning")
+            return
+        try:
+            with self.app.suspend():  # it comes back only if nothing raises inside
+                print(f"\nThe connect link, on one line:\n\n{self.authorization_url}\n")
+                with contextlib.suppress(EOFError):
+                    input("Select it, then press Enter to go back to the console. ")
+        except SuspendNotSupported:
+            self.app.notify(
+                "This terminal cannot show the link on its own: press y to copy it.",
+                severity="warning",
+            )
 
     @on(Input.Submitted, "#redirect")
     def submitted(self) -> None:

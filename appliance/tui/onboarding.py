@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button, Static
 
+from appliance.core.onboarding import GO_ON, MARKED_COMPLETE, NEXT_STEP
 from appliance.tui.common import Confirm, ConsoleScreen, ago
 
 #: Where each task is done in the console: (key, screen).
@@ -34,17 +35,22 @@ class OnboardingScreen(ConsoleScreen):
         info = await self.api.onboarding()
         self.undone = [task.name for task in info.tasks if not task.done]
         lines = ["Step 2 of JobRoutr's setup: connect QuickBooks and bring its records in.", ""]
+        if not info.realm_id:
+            lines[1:] = ["[yellow]No QuickBooks company is connected yet.[/]", ""]
         for number, task in enumerate(info.tasks, start=1):
             mark = "[green]✓ done[/] " if task.done else "[yellow]• to do[/]"
             key, screen = WHERE.get(task.task, ("", ""))
-            where = f"[dim]({key}: {screen})[/]" if key and not task.done else ""
+            where = f"[dim]({screen}: press {key})[/]" if key and not task.done else ""
             lines.append(f" {number}. {task.name:<26} {mark} {where}")
         if info.completed_at:
-            lines += ["", f"[green]Marked complete {ago(info.completed_at)}.[/]"]
+            lines += ["", f"[green]Marked complete {ago(info.completed_at)}[/]; {GO_ON}."]
             if info.skipped:
                 lines.append(f"Skipped then: {', '.join(info.skipped)}")
         else:
-            lines += ["", "When they are done, Mark Complete tells JobRoutr to go on to step 3."]
+            lines += [
+                "",
+                f"When they are done, Mark Complete tells JobRoutr to go on to {NEXT_STEP}.",
+            ]
         self.query_one("#steps", Static).update("\n".join(lines))
 
     @on(Button.Pressed, "#complete")
@@ -62,4 +68,4 @@ class OnboardingScreen(ConsoleScreen):
             )
         ):
             return
-        await self.act(self.api.complete_onboarding(), "Setup marked complete.")
+        await self.act(self.api.complete_onboarding(), MARKED_COMPLETE)

@@ -23,6 +23,7 @@ from appliance.tui.common import (
     books_line,
     connection_lines,
 )
+from appliance.tui.words import console_words
 
 NOT_RUNNING_HINT = "Start it with `appliance serve` (or `systemctl start jobroutr-gateway`)."
 
@@ -40,7 +41,7 @@ def mismatch_lines(found: EventMismatch) -> list[str]:
     if found.accepted_at is not None:
         lines.append(f"Accepted by {found.accepted_by or '?'}, {ago(found.accepted_at)}.")
     else:
-        lines.append(f"Hint: {found.hint}")
+        lines.append(f"Hint: {console_words(found.hint)}")
         lines.append("r: retry (after fixing the tax mapping) - m: accept QuickBooks' totals")
     return lines
 
@@ -167,7 +168,8 @@ class StatusScreen(ConsoleScreen):
         for check in status.checks:  # readiness: only what needs attention
             if check.state in ("warn", "fail"):
                 colour = "red" if check.state == "fail" else "yellow"
-                lines.append(f"[{colour}]! {check.name}: {check.detail}[/] {check.hint or ''}")
+                hint = console_words(check.hint or "")
+                lines.append(f"[{colour}]! {check.name}: {check.detail}[/] {hint}")
         self.query_one("#queue", Static).update("\n".join(lines))
 
     def selected(self) -> EventInfo | None:
@@ -187,11 +189,11 @@ class StatusScreen(ConsoleScreen):
         if event.error is not None:
             lines.append(f"[red]{event.error.code}: {event.error.message}[/]")
             if event.error.hint:
-                lines.append(f"Hint: {event.error.hint}")
+                lines.append(f"Hint: {console_words(event.error.hint)}")
         if event.mismatch is not None:
             lines.extend(mismatch_lines(event.mismatch))
         if event.waiting_for:
-            lines.append(f"Waiting for {event.waiting_for}")
+            lines.append(f"Waiting for {console_words(event.waiting_for)}")
         if event.last_error:
             lines.append(f"Last try: {event.last_error}")
         if event.qbo_id:

@@ -407,7 +407,7 @@ class FakeApi(Api):
         self.acted.append(("accept", event_ids))
         return EventActionReport(action="accept", event_ids=event_ids, count=len(event_ids))
 
-    async def connect_start(self) -> ConnectStartReport:
+    async def connect_start(self, allow_other_company: bool = False) -> ConnectStartReport:
         self._check()
         return ConnectStartReport(
             authorization_url=LINK,

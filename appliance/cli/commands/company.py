@@ -255,4 +255,4 @@ def onboarding(ctx: CliContext, complete: bool, as_json: bool) -> None:
     if as_json:
         print_json(info)
     else:
-        print_onboarding(info)
+        print_onboarding(info, just_completed=complete)

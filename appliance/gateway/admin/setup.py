@@ -9,6 +9,7 @@ from litestar.params import FromQuery, JSONBody
 
 from appliance.core.accounts import PICKER_KINDS
 from appliance.core.admin import AccountInfo, OnboardingInfo, SettingsChange, SettingsInfo
+from appliance.core.words import either
 from appliance.gateway.admin.operator import OPERATOR
 from appliance.gateway.problems import problems
 from appliance.gateway.runtime import Runtime
@@ -32,7 +33,7 @@ class SetupController(Controller):
         if kind not in PICKER_KINDS:  # a malformed request, as on the pull API: not a conflict
             raise HTTPException(
                 status_code=400,
-                detail=f"kind must be {', '.join(PICKER_KINDS)} (not {kind!r}).",
+                detail=f"kind must be {either(list(PICKER_KINDS))} (not {kind!r}).",
                 extra={"hint": "`appliance accounts --kind income`, `expense` or `deposit`."},
             )
         return setup.accounts(store, kind)

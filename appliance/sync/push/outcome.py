@@ -52,6 +52,15 @@ NOT_CONNECTED = "a QuickBooks connection: run `appliance connect`"
 #: is fine, the store is not).
 STORE_RETRY = timedelta(seconds=60)
 
+#: What QuickBooks' codes mean, in words an office manager understands.
+SAYS = {
+    "6240": "another customer, vendor or employee in QuickBooks already has this name",
+    "6140": "another invoice in QuickBooks already has this number",
+    "610": "a record it refers to was deleted or made inactive in QuickBooks",
+    "2500": "an account or record it names does not exist in QuickBooks",
+    "6000": "QuickBooks did not accept some of its values",
+    "6070": "a line's amount is not its quantity times its price",
+}
 #: Hints for QuickBooks' codes, in words an office manager can act on.
 HINTS = {
     "6240": "Rename the customer in JobRoutr (or the vendor/employee in QuickBooks), then retry "
@@ -169,8 +178,24 @@ def _reconnect(exc: QboError, realm: str, now: datetime) -> Waiting | None:
 def _refused(exc: QboError, realm: str, event_id: str | None) -> Failed:
     code = exc.qbo_code or (str(exc.status) if exc.status else "qbo")
     log.info("push.refused", event_id=event_id, code=code, error=str(exc))
-    failure = Failure(code, f"QuickBooks refused it: {exc}", exc.hint or HINTS.get(code, ""))
+    failure = Failure(code, refusal(exc, code), exc.hint or HINTS.get(code, ""))
     return Failed(failure, realm_id=realm)
+
+
+def refusal(exc: QboError, code: str) -> str:
+    """QuickBooks' refusal in one sentence: in plain words where its code is known, with what
+    QuickBooks named (its message and detail said once, not twice); the code is the failure's
+    own field, shown beside it, so it is not in the sentence again."""
+    message = exc.message.strip().rstrip(".")
+    detail = (exc.detail or "").strip().rstrip(".")
+    if detail.lower() in ("", "null", message.lower()):
+        detail = ""
+    elif detail.startswith(message):  # "Invalid Reference Id : IncomeAccountRef ... not found"
+        detail = detail[len(message) :].lstrip(" :")
+    plain = SAYS.get(code)
+    if plain:
+        return f"QuickBooks refused it: {plain}" + (f" ({detail})." if detail else ".")
+    return f"QuickBooks refused it: {message}" + (f": {detail}." if detail else ".")
 
 
 def _crashed(exc: Exception, realm: str, event_id: str | None) -> Failed:
