@@ -73,9 +73,16 @@ def print_status(report: StatusReport) -> None:
     conn = report.connection
     if conn is None:
         click.echo("  QuickBooks:       not connected (run `appliance connect`)")
+    elif conn.state == "disconnected":  # no tokens, none to expire; the data is kept
+        click.echo(
+            f"  QuickBooks:       disconnected from {conn.company_name or 'the company'} "
+            f"(realm {conn.realm_id}, {conn.environment}) since {ago(conn.disconnected_at)}; "
+            "its imported data is kept (run `appliance connect` to connect again)"
+        )
     else:
         click.echo(
-            f"  QuickBooks:       {state_words(conn.state)}: {conn.company_name or '?'} "
+            f"  QuickBooks:       {state_words(conn.state)}: "
+            f"{conn.company_name or 'name not read'} "
             f"(realm {conn.realm_id}, {conn.environment})"
         )
         click.echo(f"  Access token:     expires {ago(conn.access_token_expires_at)}")

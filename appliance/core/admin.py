@@ -22,6 +22,7 @@ class ConnectionInfo(msgspec.Struct, kw_only=True):
     refresh_token_hard_expires_at: datetime | None = None
     last_error: str | None = None
     warnings: list[str] = msgspec.field(default_factory=list)
+    disconnected_at: datetime | None = None
 
 
 class ConnectStartRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -33,6 +34,27 @@ class ConnectStartReport(msgspec.Struct, kw_only=True):
     redirect_uri: str
     environment: str
     expires_at: datetime
+    attempt: str = ""  # follow it: GET /v1/connect/attempts/{attempt} (ConnectAttempt)
+
+
+#: How an attempt to connect stands: the browser has not come back yet (``open``), the code is
+#: being exchanged (``finishing``), or it ended: ``connected``, ``failed`` or ``expired``.
+ATTEMPT_OPEN, ATTEMPT_FINISHING = "open", "finishing"
+ATTEMPT_CONNECTED, ATTEMPT_FAILED, ATTEMPT_EXPIRED = "connected", "failed", "expired"
+
+
+class ConnectAttempt(msgspec.Struct, kw_only=True):
+    """One started connection, as the browser's page would tell it: the sentence and the hint
+    once it ended (the company once connected)."""
+
+    attempt: str
+    state: str
+    started_at: datetime
+    expires_at: datetime
+    finished_at: datetime | None = None
+    message: str = ""
+    hint: str = ""
+    connection: ConnectionInfo | None = None
 
 
 class ConnectFinishRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -21,6 +21,7 @@ import msgspec
 
 from appliance.core.admin import (
     AccountInfo,
+    ConnectAttempt,
     ConnectionInfo,
     ConnectStartReport,
     DisconnectReport,
@@ -172,6 +173,10 @@ class AdminClient:
     def connect_start(self, *, allow_other_company: bool = False) -> ConnectStartReport:
         body = {"allow_other_company": allow_other_company}
         return self.post("/v1/connect/start", ConnectStartReport, json=body)
+
+    def connect_attempt(self, attempt: str) -> ConnectAttempt:
+        """How a started connection stands (``ConnectStartReport.attempt``)."""
+        return self.get(f"/v1/connect/attempts/{quote(attempt, safe='')}", ConnectAttempt)
 
     def connect_finish(self, redirect_url: str) -> ConnectionInfo:
         body = {"redirect_url": redirect_url}

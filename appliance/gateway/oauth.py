@@ -13,6 +13,7 @@ from appliance.errors import ApplianceError
 from appliance.gateway.pages import callback_page
 from appliance.gateway.runtime import Runtime
 from appliance.qbo.oauth import Callback
+from appliance.sync.connection import CONNECTED_SENTENCE
 
 
 @get(
@@ -43,7 +44,7 @@ async def oauth_callback(
     await runtime.connected()
     return callback_page(
         ok=True,
-        message="Your QuickBooks Online account is connected.",
+        message=CONNECTED_SENTENCE,
         hint=f"Company: {info.company_name or info.realm_id} ({info.environment}). "
         "You can close this window.",
     )

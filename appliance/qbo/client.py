@@ -133,14 +133,17 @@ class QboClient:
         text_body: str | None = None,
         requestid: str | None = None,
         batch: bool = False,
+        access_token: str | None = None,
     ) -> dict[str, Any]:
         """One call to the company's API under the policy above: the decoded JSON answer, or
-        the typed error once retrying does not help or the attempts are spent."""
+        the typed error once retrying does not help or the attempts are spent. With
+        ``access_token`` (tokens not stored yet, while connecting) that token is used, and a
+        401 is final: there is nothing stored to refresh it with."""
         query = {**(params or {}), "minorversion": MINOR_VERSION}
         if requestid is not None:
             query["requestid"] = requestid
         url = f"{self.api_base}/company/{realm_id}/{path.lstrip('/')}"
-        token = await self.tokens.access_token(realm_id)
+        token = access_token or await self.tokens.access_token(realm_id)
         body_headers, content = _body(json_body, text_body)
         refreshed = False
         attempt = 0
@@ -157,7 +160,7 @@ class QboClient:
             )
             if not isinstance(answer, QboError):
                 return answer
-            if isinstance(answer, AuthenticationError) and not refreshed:
+            if isinstance(answer, AuthenticationError) and not refreshed and not access_token:
                 refreshed = True
                 token = await self.tokens.access_token(realm_id, rejected=token)
                 continue
@@ -215,8 +218,12 @@ class QboClient:
         body = await self.request(realm_id, "GET", f"{entity.lower()}/{qbo_id}")
         return dict(body[entity])
 
-    async def company_info(self, realm_id: str) -> dict[str, Any]:
-        body = await self.request(realm_id, "GET", f"companyinfo/{realm_id}")
+    async def company_info(
+        self, realm_id: str, *, access_token: str | None = None
+    ) -> dict[str, Any]:
+        body = await self.request(
+            realm_id, "GET", f"companyinfo/{realm_id}", access_token=access_token
+        )
         return dict(body["CompanyInfo"])
 
     async def preferences(self, realm_id: str) -> dict[str, Any]:

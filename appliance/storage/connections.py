@@ -88,12 +88,23 @@ def consume_start(engine: Engine, state: str) -> OAuthStart:
         return start
 
 
-def finish_start(engine: Engine, state: str, result: str) -> None:
+#: ``OAuthStart.result`` of a started connection that connected; otherwise the failure's
+#: sentence, then its hint after a line break (both as the browser's page showed them).
+CONNECTED_RESULT = "ok"
+
+
+def finish_start(engine: Engine, state: str, result: str, hint: str = "") -> None:
     with session_scope(engine) as session:
         start = session.get(OAuthStart, state_hash(state))
         if start is not None:
-            start.result = result[:500]
+            message = " ".join(result.split())[:500]
+            start.result = f"{message}\n{hint}"[:500] if hint else message
             session.add(start)
+
+
+def started(session: Session, digest: str) -> OAuthStart | None:
+    """A started connection by its state's hash (``ConnectStartReport.attempt``)."""
+    return session.get(OAuthStart, digest)
 
 
 def companies_with_data(session: Session) -> list[str]:

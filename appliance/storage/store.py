@@ -148,6 +148,7 @@ class Store:
             refresh_token_expires_at=company.refresh_token_expires_at,
             refresh_token_hard_expires_at=company.refresh_token_hard_expires_at,
             last_error=company.last_error,
+            disconnected_at=company.disconnected_at,
         )
 
     def queue_info(self, now: datetime | None = None) -> QueueInfo:

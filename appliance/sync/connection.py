@@ -15,10 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from appliance.core.admin import ConnectionInfo, ConnectStartReport, DisconnectReport
+from appliance.core.admin import (
+    ATTEMPT_CONNECTED,
+    ATTEMPT_EXPIRED,
+    ATTEMPT_FAILED,
+    ATTEMPT_FINISHING,
+    ATTEMPT_OPEN,
+    ConnectAttempt,
+    ConnectionInfo,
+    ConnectStartReport,
+    DisconnectReport,
+)
 from appliance.core.tokens import TokenSet
 from appliance.errors import ApplianceError
 from appliance.logging import get_logger
@@ -35,12 +45,18 @@ from appliance.qbo.oauth import HINTS, Callback, OAuthClient
 from appliance.qbo.tokens import TokenManager
 from appliance.storage import audit, connections
 from appliance.storage.db import session_scope
+from appliance.storage.models import OAuthStart
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from appliance.sync.books import BooksReader
 
 log = get_logger(__name__)
 START_TTL = timedelta(minutes=15)
+#: A started connection whose code is still being exchanged this long after the browser came
+#: back did not finish (the service stopped meanwhile): it is told as failed.
+FINISH_TTL = timedelta(minutes=2)
+#: What the browser's page and the console say once connected.
+CONNECTED_SENTENCE = "Your QuickBooks Online account is connected."
 
 
 class ConnectError(ApplianceError):
@@ -106,6 +122,39 @@ def _code_and_realm(callback: Callback) -> tuple[str, str]:
     return callback.code, callback.realm_id
 
 
+def attempt_view(
+    start: OAuthStart, now: datetime, current: ConnectionInfo | None
+) -> ConnectAttempt:
+    """A started connection as the operator is told it; ``current``: the connection now."""
+    view = ConnectAttempt(
+        attempt=start.state_hash,
+        state=ATTEMPT_OPEN,
+        started_at=start.created_at,
+        expires_at=start.expires_at,
+        finished_at=start.used_at,
+    )
+    if start.result == connections.CONNECTED_RESULT:
+        view.state, view.connection = ATTEMPT_CONNECTED, current
+        name = current.company_name or current.realm_id if current else ""
+        view.message = CONNECTED_SENTENCE
+        view.hint = f"Company: {name} ({start.environment})." if name else ""
+    elif start.result is not None:
+        view.state = ATTEMPT_FAILED
+        view.message, _, view.hint = start.result.partition("\n")
+    elif start.used_at is not None:
+        if now - start.used_at > FINISH_TTL:
+            view.state = ATTEMPT_FAILED
+            view.message = "Connecting did not finish (the service stopped while it was)."
+            view.hint = "Make a new link and approve it again."
+        else:
+            view.state = ATTEMPT_FINISHING
+    elif start.expires_at < now:
+        view.state = ATTEMPT_EXPIRED
+        view.message = STATE_PROBLEMS["expired"][0].removesuffix(" Nothing was changed.")
+        view.hint = "Make a new link and approve it promptly."
+    return view
+
+
 class Connector:
     def __init__(
         self,
@@ -143,7 +192,16 @@ class Connector:
             redirect_uri=self.oauth.redirect_uri,
             environment=self.environment,
             expires_at=start.expires_at,
+            attempt=start.state_hash,
         )
+
+    def attempt(self, attempt: str) -> ConnectAttempt | None:
+        """How a started connection stands (None: no such attempt here)."""
+        with self.store.session() as session:
+            start = connections.started(session, attempt)
+        if start is None:
+            return None
+        return attempt_view(start, utcnow(), self.store.connection_info())
 
     async def finish(self, callback: Callback, *, actor: str) -> ConnectionInfo:
         if not callback.state:
@@ -163,24 +221,29 @@ class Connector:
             info = await self._finish(callback, start.allow_other_company, actor)
         except ApplianceError as exc:
             await asyncio.to_thread(
-                connections.finish_start, self.store.engine, callback.state, exc.message
+                connections.finish_start, self.store.engine, callback.state, exc.message, exc.hint
             )
             log.warning("qbo.connect_failed", reason=exc.message)
             raise
-        await asyncio.to_thread(connections.finish_start, self.store.engine, callback.state, "ok")
+        await asyncio.to_thread(
+            connections.finish_start,
+            self.store.engine,
+            callback.state,
+            connections.CONNECTED_RESULT,
+        )
         return info
 
     async def _finish(self, callback: Callback, allow_other: bool, actor: str) -> ConnectionInfo:
-        """Once the state is checked: refuse another company, exchange the code, store the
-        tokens, then read the company's name with them and store it too, and its books."""
+        """Once the state is checked: refuse another company, exchange the code, read the
+        company with the new tokens, and only then store them, its name and its books: a company
+        QuickBooks refuses (not an administrator, subscription ended) leaves nothing here."""
         code, realm = _code_and_realm(callback)
         self._refuse_other_company(realm, allow_other)
         tokens = await self._exchange(code)
-        await self._save(realm, None, tokens)
-        self.tokens.forget(realm)
-        company = await self._company(realm)
+        company = await self._company(realm, tokens.access_token)
         name = str(company.get("CompanyName") or company.get("LegalName") or "") or None
         await self._save(realm, name, tokens)
+        self.tokens.forget(realm)
         await self.books.read(realm, "connect", company)
         with session_scope(self.store.engine) as session:
             audit.record(session, actor=actor, action="qbo.connected", realm_id=realm)
@@ -236,18 +299,14 @@ class Connector:
             tokens=tokens,
         )
 
-    async def _company(self, realm: str) -> dict[str, Any]:
-        """The company's ``CompanyInfo``, read with the new tokens; if that fails, the company is
-        connected but unusable: the tokens are taken back out, so nothing is half-done."""
+    async def _company(self, realm: str, access_token: str) -> dict[str, Any]:
+        """The company's ``CompanyInfo``, read with the new access token before anything is
+        stored; if that fails, the company cannot be used: nothing is kept (the connection, if
+        any, stays as it was)."""
         try:
-            company = await self.qbo.company_info(realm)
+            return await self.qbo.company_info(realm, access_token=access_token)
         except QboError as exc:
-            await asyncio.to_thread(
-                connections.disconnect, self.store.engine, self.store.vault, realm
-            )
-            self.tokens.forget(realm)
             raise self._company_problem(exc) from None
-        return company
 
     @staticmethod
     def _company_problem(exc: QboError) -> ConnectError:

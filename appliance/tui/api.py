@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from appliance.core.admin import (
     AccountInfo,
+    ConnectAttempt,
     ConnectionInfo,
     ConnectStartReport,
     DisconnectReport,
@@ -101,6 +102,9 @@ class Api:
 
     async def connect_start(self, allow_other_company: bool = False) -> ConnectStartReport:
         return await self._call(lambda c: c.connect_start(allow_other_company=allow_other_company))
+
+    async def connect_attempt(self, attempt: str) -> ConnectAttempt:
+        return await self._call(lambda c: c.connect_attempt(attempt))
 
     async def connect_finish(self, redirect_url: str) -> ConnectionInfo:
         return await self._call(lambda c: c.connect_finish(redirect_url))

@@ -91,10 +91,18 @@ def connection_lines(connection: ConnectionInfo | None) -> list[str]:
     lines = [
         f"QuickBooks: {state} - {connection.company_name or connection.realm_id} "
         f"({connection.environment})",
-        f"Realm {connection.realm_id}; access token expires "
-        f"{until(connection.access_token_expires_at)}, refresh token "
-        f"{until(connection.refresh_token_expires_at)}.",
     ]
+    if connection.state == "disconnected":  # no tokens: none to expire
+        lines.append(
+            f"Realm {connection.realm_id}; disconnected {ago(connection.disconnected_at)}, "
+            "its imported data kept. Press [b]c[/b], then [b]n[/b] to connect again."
+        )
+    else:
+        lines.append(
+            f"Realm {connection.realm_id}; access token expires "
+            f"{until(connection.access_token_expires_at)}, refresh token "
+            f"{until(connection.refresh_token_expires_at)}."
+        )
     lines += [f"[yellow]! {console_words(warning)}[/]" for warning in connection.warnings]
     if connection.last_error:
         lines.append(f"[red]Last error: {console_words(connection.last_error)}[/]")

@@ -1,19 +1,30 @@
 """Connect: the link to open on any device (as text, on the clipboard, or as a QR code for a
-phone), and a field for the address the browser ended on when it cannot reach the appliance."""
+phone), and a field for the address the browser ended on when it cannot reach the appliance.
+
+Once the link is made, the screen follows the attempt (the admin API's
+``/v1/connect/attempts/{attempt}``, every ``FOLLOW_SECONDS`` until the link expires): when the
+browser finishes, it says what the browser's page said (connected, with the company; or why not,
+and what to do) in place of the used link.
+"""
 
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime, timedelta
 
+from rich.markup import escape
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Static
 
-from appliance.tui.common import Confirm, ConsoleScreen, connection_lines
+from appliance.core.admin import ATTEMPT_CONNECTED, ConnectAttempt, ConnectionInfo
+from appliance.errors import ApplianceError
+from appliance.tui.common import Confirm, ConsoleScreen, connection_lines, sentence
 
 #: What N (a link that may connect another company than the one whose data is here) asks first.
 OTHER_COMPANY = (
@@ -22,6 +33,10 @@ OTHER_COMPANY = (
     "stay here."
 )
 QR_BORDER = 2  # modules of light margin; scanners need some
+#: How often the screen asks how the attempt stands, while the browser has not come back.
+FOLLOW_SECONDS = 1.5
+#: After the link expires, the screen asks this much longer (the browser may be just finishing).
+FOLLOW_GRACE = timedelta(seconds=30)
 
 
 def qr_lines(data: str) -> list[str]:
@@ -37,6 +52,10 @@ def qr_lines(data: str) -> list[str]:
         "".join(glyphs[(bool(up), bool(down))] for up, down in zip(upper, lower, strict=True))
         for upper, lower in zip(matrix[::2], matrix[1::2], strict=True)
     ]
+
+
+def company(info: ConnectionInfo) -> str:
+    return info.company_name or f"realm {info.realm_id}"
 
 
 class QrScreen(ModalScreen[None]):
@@ -76,6 +95,9 @@ class ConnectScreen(ConsoleScreen):
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
     authorization_url = ""
+    attempt = ""  # the attempt the screen follows ("": none open)
+    follow_until = datetime.min.replace(tzinfo=UTC)
+    following: Timer | None = None
 
     def body(self) -> ComposeResult:
         with VerticalScroll():
@@ -106,13 +128,59 @@ class ConnectScreen(ConsoleScreen):
         if report is None:
             return
         self.authorization_url = report.authorization_url
+        self.attempt = report.attempt
+        waiting = "\n\nWaiting for the browser: this screen says when it is done."
         self.query_one("#link", Static).update(
             "Open this address on any device and approve the connection ([b]g[/b] shows it "
             "as a QR code, [b]y[/b] copies it, [b]l[/b] shows it on one line to select):\n\n"
             f"[b]{report.authorization_url}[/b]\n\n"
             "If the browser cannot reach this appliance afterwards, copy the address it ended "
             "on and paste it here (any time on this screen), then press Enter."
+            + (waiting if self.attempt else "")
         )
+        if self.attempt:
+            self.follow_until = report.expires_at + FOLLOW_GRACE
+            if self.following is None:
+                self.following = self.set_interval(FOLLOW_SECONDS, self.follow)
+
+    def follow(self) -> None:
+        """Ask how the attempt stands, until it ends or its link has expired."""
+        if not self.attempt or datetime.now(UTC) > self.follow_until:
+            self.attempt = ""
+            if self.following is not None:
+                self.following.stop()
+                self.following = None
+            return
+        self.ask(self.attempt)
+
+    @work(exclusive=True, group="follow")
+    async def ask(self, attempt: str) -> None:
+        """One question (quietly: one that fails is asked again at the next turn)."""
+        try:
+            found = await self.api.connect_attempt(attempt)
+        except ApplianceError:
+            return
+        if found.message:  # it ended: connected, refused, expired
+            self.ended(found)
+
+    def ended(self, attempt: ConnectAttempt) -> None:
+        """Say how the attempt followed ended, in place of its link (told once)."""
+        if attempt.attempt != self.attempt:
+            return
+        self.attempt = self.authorization_url = ""
+        ok = attempt.state == ATTEMPT_CONNECTED
+        colour = "green" if ok else "red"
+        told = f"[b {colour}]{escape(attempt.message)}[/]"
+        if attempt.hint:
+            told += f"\n{escape(attempt.hint)}"
+        if not ok:
+            told += "\n\nPress [b]n[/b] for a new link."
+        self.query_one("#link", Static).update(told)
+        if ok and attempt.connection is not None:
+            self.app.notify(f"Connected to {company(attempt.connection)}.")
+            self.reload()
+        else:  # nothing changed but the link's state
+            self.app.notify(f"{attempt.message}\n{attempt.hint}".strip(), severity="error")
 
     def on_paste(self, event: events.Paste) -> None:
         field = self.query_one("#redirect", Input)
@@ -176,12 +244,35 @@ class ConnectScreen(ConsoleScreen):
         if not url:
             self.app.notify("Paste the address the browser ended on first.", severity="warning")
             return
-        info = await self.act(self.api.connect_finish(url), "")
-        if info is not None:
-            self.query_one("#redirect", Input).value = ""
-            self.query_one("#link", Static).update("")
-            self.authorization_url = ""
-            self.app.notify(f"Connected to {info.company_name or info.realm_id}.")
+        self.action_leave_field()  # the field did its job: keys are the screen's again
+        try:
+            info = await self.api.connect_finish(url)
+        except ApplianceError as exc:
+            if not await self.ended_now():  # the attempt followed ended with it: said there
+                self.app.notify(sentence(exc), severity="error", timeout=10)
+            return
+        self.query_one("#redirect", Input).value = ""
+        if not await self.ended_now():  # an address of a link made elsewhere (the CLI)
+            self.connected(info)
+
+    async def ended_now(self) -> bool:
+        """Ask once how the attempt followed stands; True if it ended (and was said)."""
+        if not self.attempt:
+            return False
+        try:
+            found = await self.api.connect_attempt(self.attempt)
+        except ApplianceError:
+            return False
+        if not found.message:
+            return False
+        self.ended(found)
+        return True
+
+    def connected(self, info: ConnectionInfo) -> None:
+        self.query_one("#link", Static).update("")
+        self.attempt = self.authorization_url = ""
+        self.app.notify(f"Connected to {company(info)}.")
+        self.reload()
 
     @on(Button.Pressed, "#disconnect")
     def pressed_disconnect(self) -> None:

@@ -199,7 +199,9 @@ def test_a_company_that_cannot_be_used_is_explained_and_nothing_is_kept(
     async def body(runtime: Runtime) -> None:
         with pytest.raises(Exception, match=words):
             await connect(runtime, emulator.realm)
-        assert runtime.tokens.store.load(emulator.realm).tokens is None
+        # Nothing at all: no tokens, and no company row shown as "disconnected".
+        assert runtime.tokens.store.load(emulator.realm) is None
+        assert runtime.store.connection_info() is None
 
     run(app_settings, body)
 

@@ -16,6 +16,7 @@ from appliance.core.admin import (
     AccountInfo,
     ActivityInfo,
     BooksInfo,
+    ConnectAttempt,
     ConnectionInfo,
     ConnectStartReport,
     EventActionReport,
@@ -413,6 +414,17 @@ class FakeApi(Api):
             authorization_url=LINK,
             redirect_uri="https://gateway.evergreen.example/oauth/callback",
             environment="production",
+            expires_at=self._at(minutes=10),
+            attempt="a" * 64,
+        )
+
+    async def connect_attempt(self, attempt: str) -> ConnectAttempt:
+        """Still waiting for the browser (the screen says so, and keeps asking)."""
+        self._check()
+        return ConnectAttempt(
+            attempt=attempt,
+            state="open",
+            started_at=self._at(minutes=-5),
             expires_at=self._at(minutes=10),
         )
 

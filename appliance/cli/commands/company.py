@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import UTC, datetime
 
 import click
 
@@ -22,7 +21,7 @@ from appliance.cli.rendering import (
     print_onboarding,
     print_settings,
 )
-from appliance.core.admin import ImportReport
+from appliance.core.admin import ATTEMPT_CONNECTED, ImportReport
 from appliance.core.admin_client import AdminClient
 from appliance.core.kinds import IMPORTED
 from appliance.errors import ApplianceError
@@ -61,25 +60,23 @@ def connect(
         if redirect_url:
             print_connected(client.connect_finish(redirect_url))
             return
-        print_connect_link(client.connect_start(allow_other_company=allow_other_company))
+        started = client.connect_start(allow_other_company=allow_other_company)
+        print_connect_link(started)
         if wait_seconds:
-            _wait_for_connection(client, wait_seconds)
+            _wait_for_connection(client, started.attempt, wait_seconds)
 
 
-def _wait_for_connection(client: AdminClient, seconds: int) -> None:
-    started = datetime.now(UTC)
+def _wait_for_connection(client: AdminClient, attempt: str, seconds: int) -> None:
+    """Until the browser finishes: connected (printed), or what its page said (an error)."""
     click.echo("Waiting for the browser...", err=True)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        conn = client.status().connection
-        if (
-            conn
-            and conn.state == "connected"
-            and conn.connected_at
-            and conn.connected_at >= started
-        ):
-            print_connected(conn)
+        found = client.connect_attempt(attempt)
+        if found.state == ATTEMPT_CONNECTED and found.connection is not None:
+            print_connected(found.connection)
             return
+        if found.message:
+            raise ApplianceError(found.message, hint=found.hint)
         time.sleep(1)
     raise ApplianceError(
         "The connection did not finish while waiting.",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Controller, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody
 
 from appliance.core.admin import (
+    ConnectAttempt,
     ConnectFinishRequest,
     ConnectionInfo,
     ConnectStartReport,
@@ -37,6 +39,23 @@ class ConnectController(Controller):
         data: JSONBody[ConnectStartRequest],
     ) -> ConnectStartReport:
         return runtime.connector.start(actor=operator, allow_other_company=data.allow_other_company)
+
+    @get(
+        "/connect/attempts/{attempt:str}",
+        summary="How a started connection stands: waiting for the browser, connected, or why not",
+        sync_to_thread=True,
+        responses=problems(404),
+    )
+    def admin_connect_attempt(
+        self, runtime: NamedDependency[Runtime], attempt: FromPath[str]
+    ) -> ConnectAttempt:
+        found = runtime.connector.attempt(attempt)
+        if found is None:
+            raise NotFoundException(
+                detail="No such connection was started here (or its data was reset).",
+                extra={"hint": "Make a new link: the answer to POST /v1/connect/start names it."},
+            )
+        return found
 
     @post(
         "/connect/finish",
