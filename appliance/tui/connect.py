@@ -25,6 +25,7 @@ from textual.widgets import Button, Footer, Input, Static
 from appliance.core.admin import ATTEMPT_CONNECTED, ConnectAttempt, ConnectionInfo
 from appliance.errors import ApplianceError
 from appliance.tui.common import Confirm, ConsoleScreen, connection_lines, sentence
+from appliance.tui.words import console_words
 
 #: What N (a link that may connect another company than the one whose data is here) asks first.
 OTHER_COMPANY = (
@@ -170,9 +171,11 @@ class ConnectScreen(ConsoleScreen):
         self.attempt = self.authorization_url = ""
         ok = attempt.state == ATTEMPT_CONNECTED
         colour = "green" if ok else "red"
-        told = f"[b {colour}]{escape(attempt.message)}[/]"
-        if attempt.hint:
-            told += f"\n{escape(attempt.hint)}"
+        # The service says it as for a shell (`appliance connect`); here, the keys that do it.
+        message, hint = console_words(attempt.message), console_words(attempt.hint or "")
+        told = f"[b {colour}]{escape(message)}[/]"
+        if hint:
+            told += f"\n{escape(hint)}"
         if not ok:
             told += "\n\nPress [b]n[/b] for a new link."
         self.query_one("#link", Static).update(told)
@@ -180,7 +183,7 @@ class ConnectScreen(ConsoleScreen):
             self.app.notify(f"Connected to {company(attempt.connection)}.")
             self.reload()
         else:  # nothing changed but the link's state
-            self.app.notify(f"{attempt.message}\n{attempt.hint}".strip(), severity="error")
+            self.app.notify(f"{message}\n{hint}".strip(), severity="error")
 
     def on_paste(self, event: events.Paste) -> None:
         field = self.query_one("#redirect", Input)
