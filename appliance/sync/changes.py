@@ -69,6 +69,17 @@ def baseline(figures: dict[str, Any]) -> dict[str, Any]:
     return dict(seen) if isinstance(seen, dict) else figures
 
 
+def older(token: Any, than: Any) -> bool:
+    """Whether SyncToken ``token`` names an earlier version than ``than`` (both known)."""
+    return (
+        isinstance(token, str)
+        and isinstance(than, str)
+        and token.isdigit()
+        and than.isdigit()
+        and int(token) < int(than)
+    )
+
+
 def changed_at(record: dict[str, Any], default: datetime) -> datetime:
     """The record's ``MetaData.LastUpdatedTime`` in UTC (``default`` when it has none)."""
     meta = record.get("MetaData")
@@ -115,7 +126,11 @@ def invoice(record: dict[str, Any], known: Held, now: datetime, outcome: Outcome
     if is_deleted(record):
         after = {"state": "deleted", "read_at": now.isoformat()}
     else:
-        after = {**invoice_figures(record, now), "sync_token": str(record.get("SyncToken", ""))}
+        after = invoice_figures(record, now)
+    if older(after.get("sync_token"), before.get("sync_token")):
+        # QuickBooks' answer predates what the store holds: the appliance wrote the invoice
+        # again (an update, a void) after the version in it. Nothing new, nothing to keep.
+        return
     outcome.figures[jobroutr_id] = (qbo_id, {**after, SEEN: snapshot(after)})
     if before.get("sync_token") and before.get("sync_token") == after.get("sync_token"):
         return  # what the appliance last read: nothing new

@@ -66,6 +66,9 @@ def invoice_figures(record: dict[str, Any], read_at: datetime) -> dict[str, Any]
         "balance": money(record.get("Balance")),
         "state": invoice_state(record),
         "read_at": read_at.isoformat(),
+        # Which version of the invoice these are (QBO bumps it on every change): an answer
+        # older than what the store holds is known as such (``changes.invoice``).
+        "sync_token": str(record.get("SyncToken", "")) or None,
     }
 
 

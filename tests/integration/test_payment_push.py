@@ -168,7 +168,7 @@ def test_the_operator_picks_the_deposit_account_with_the_cli_and_payments_go_the
     income = json.loads(run_appliance("accounts", "--kind", "income", "--json", env=env).stdout)
     wrong = run_appliance("settings", "set", "--deposit-account", income[0]["qbo_id"], env=env)
     assert wrong.returncode == 1
-    assert "a deposit account for payments must be Bank, Other Current Asset" in wrong.stderr
+    assert "a deposit account for payments must be Bank or Other Current Asset" in wrong.stderr
     bank = next(a for a in fit if a["account_type"] == "Bank")
     chosen = run_appliance("settings", "set", "--deposit-account", bank["qbo_id"], "--json",
                            env=env)  # fmt: skip

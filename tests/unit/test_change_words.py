@@ -44,3 +44,17 @@ def test_a_record_a_worker_is_writing_now_is_put_off_to_the_next_poll() -> None:
     outcome = classify({"Invoice": [record]}, held, NOW)
     assert outcome.changes == []
     assert outcome.deferred == datetime(2026, 12, 7, 8, 30, tzinfo=UTC)
+
+
+def test_an_answer_older_than_the_appliances_own_later_write_is_no_change() -> None:
+    """The feed's Change Data Capture answer held the invoice as the appliance's update left it;
+    the appliance voided it before the feed judged the answer (its figures: SyncToken 3)."""
+    voided = {"doc_number": "1", "total": "0.00", "tax": "0.00", "state": "voided",
+              "sync_token": "3"}  # fmt: skip
+    held = _held(invoices={"5": ("inv_5", voided)})
+    updated = {"Id": "5", "SyncToken": "2", "DocNumber": "1", "TotalAmt": 20, "Balance": 20}
+    outcome = classify({"Invoice": [updated]}, held, NOW)
+    assert outcome.changes == []
+    assert outcome.figures == {}  # the store's newer figures stay
+    edited = {**updated, "SyncToken": "4", "TotalAmt": 25}  # the bookkeeper's edit after it
+    assert [f.change for f in classify({"Invoice": [edited]}, held, NOW).changes] == ["changed"]

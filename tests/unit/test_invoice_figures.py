@@ -16,6 +16,7 @@ AT = datetime(2026, 12, 7, 8, 30, tzinfo=UTC)
 def test_an_open_invoice_has_its_number_total_tax_and_balance_in_cents() -> None:
     record = {
         "Id": "171",
+        "SyncToken": "2",
         "DocNumber": "JR-10042",
         "TotalAmt": Decimal("236.86"),
         "Balance": Decimal("236.86"),
@@ -29,6 +30,7 @@ def test_an_open_invoice_has_its_number_total_tax_and_balance_in_cents() -> None
         "balance": "236.86",
         "state": "open",
         "read_at": "2026-12-07T08:30:00+00:00",
+        "sync_token": "2",
     }
 
 
