@@ -18,5 +18,7 @@ def left_out_sentence(left_out: dict[str, int] | None) -> str:
     whole, inactive ones too)."""
     if not left_out:
         return ""
-    parts = [f"{left_out[key]:,} {word}" for key, word in WORDS if key in left_out]
+    parts = [f"{left_out[key]:,} {word}" for key, word in WORDS if left_out.get(key)]
+    if not parts:  # "0 inactive not imported" says nothing was left out, the long way
+        return "Active only; QuickBooks has no others."
     return f"Active only; {', '.join(parts)} not imported."

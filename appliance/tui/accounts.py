@@ -271,6 +271,7 @@ class AccountsScreen(ConsoleScreen):
         except ApplianceError as exc:
             self.failed(exc)
             return
+        self.app.clear_notifications()  # "Importing…" is over: one notice, not two on the lists
         if report.state == "done":
             self.app.notify(f"Chart of accounts imported: {report.done} accounts.")
         else:

@@ -225,7 +225,8 @@ class ConnectScreen(ConsoleScreen):
             return
         try:
             with self.app.suspend():  # it comes back only if nothing raises inside
-                print(f"\nThe connect link, on one line:\n\n{self.authorization_url}\n")
+                # On a cleared screen: a link shown before (now used) is not there to take.
+                print(f"\033[H\033[2JThe connect link, on one line:\n\n{self.authorization_url}\n")
                 with contextlib.suppress(EOFError):
                     input("Select it, then press Enter to go back to the console. ")
         except SuspendNotSupported:
@@ -283,7 +284,11 @@ class ConnectScreen(ConsoleScreen):
 
     @work(group="act")
     async def action_disconnect(self) -> None:
-        if await self.app.push_screen_wait(
+        if not await self.app.push_screen_wait(
             Confirm("Disconnect from QuickBooks? Pushing stops until you connect again.")
         ):
-            await self.act(self.api.disconnect(), "Disconnected from QuickBooks.")
+            return
+        if await self.act(self.api.disconnect(), "Disconnected from QuickBooks.") is not None:
+            # What the last attempt said ("… is connected.") no longer holds.
+            self.query_one("#link", Static).update("")
+            self.attempt = self.authorization_url = ""

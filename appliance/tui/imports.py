@@ -141,11 +141,10 @@ class ImportScreen(ConsoleScreen):
         shown.display = bool(line)
         if not line:
             self.ended, self.wait = "", IDLE_SECONDS
+            # A run that ended well is told by its line; one that did not, as a notice too.
             for title, report in ended:
-                self.app.notify(
-                    f"{title}: {summary_line(report)}",
-                    severity="information" if report.state == "done" else "warning",
-                )
+                if report.state != "done":
+                    self.app.notify(f"{title}: {summary_line(report)}", severity="warning")
             return
         if line != self.ended and info is not None:
             self.app.notify(line, severity="warning", timeout=15)
@@ -219,11 +218,9 @@ class ImportScreen(ConsoleScreen):
 
     @work(group="act")
     async def action_start(self, kind: str) -> None:
-        title = dict(KINDS)[kind]
         report = await self.act(self.api.import_start(kind), "")
-        if report is not None:
+        if report is not None:  # its line shows it running: no notice to cover the screen
             self.skips_of = kind
-            self.app.notify(f"Importing {title.lower()} from QuickBooks…")
 
     @work(group="act")
     async def action_cancel(self) -> None:

@@ -50,6 +50,35 @@ def short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+#: Readiness checks by name, as the operator reads them.
+CHECK_NAMES = {
+    "quickbooks": "QuickBooks",
+    "store": "Database",
+    "disk": "Disk",
+    "clock": "Clock",
+    "certificate": "Certificate",
+}
+
+
+def check_lines(status: StatusReport) -> list[str]:
+    """The readiness checks that need attention. QuickBooks' is left out when there is no
+    connection or it was disconnected: the connection's own lines above say that already, with
+    the keys that mend it."""
+    lines = []
+    for check in status.checks:
+        if check.state not in ("warn", "fail"):
+            continue
+        if check.name == "quickbooks" and (
+            status.connection is None or status.connection.state == "disconnected"
+        ):
+            continue
+        colour = "red" if check.state == "fail" else "yellow"
+        hint = console_words(check.hint or "")
+        name = CHECK_NAMES.get(check.name, check.name.capitalize())
+        lines.append(f"[{colour}]! {name}: {check.detail}[/] {hint}".rstrip())
+    return lines
+
+
 class StatusScreen(ConsoleScreen):
     """Connection, queue, recent activity; the failed and mismatched events (or, when none,
     the latest ones) with their reason and hint, to retry, skip or accept."""
@@ -165,11 +194,7 @@ class StatusScreen(ConsoleScreen):
             if status.activity.qbo_throttled:
                 activity = activity.replace("throttled", "[yellow]throttled[/]")
             lines.append(activity)
-        for check in status.checks:  # readiness: only what needs attention
-            if check.state in ("warn", "fail"):
-                colour = "red" if check.state == "fail" else "yellow"
-                hint = console_words(check.hint or "")
-                lines.append(f"[{colour}]! {check.name}: {check.detail}[/] {hint}")
+        lines += check_lines(status)
         self.query_one("#queue", Static).update("\n".join(lines))
 
     def selected(self) -> EventInfo | None:

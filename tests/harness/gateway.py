@@ -89,11 +89,20 @@ class Gateway:
 
 @contextlib.contextmanager
 def running_gateway(
-    books: RunningEmulator, base: Path, *, connect: bool = True, **extra: str
+    books: RunningEmulator,
+    base: Path,
+    *,
+    connect: bool = True,
+    port: int | None = None,
+    **extra: str,
 ) -> Iterator[Gateway]:
     """A fresh appliance (its own store) on the emulator: connected and its accounts imported
-    unless ``connect`` is False; ``extra`` are more APPLIANCE_* settings."""
-    settings = appliance_settings(base / "state")
+    unless ``connect`` is False; ``extra`` are more APPLIANCE_* settings. With ``port`` it
+    serves there and is its own public address, so a browser sent to its OAuth callback reaches
+    it (the emulator must know that redirect URI); else a free port, and the public address
+    is the emulator's default redirect's."""
+    settings = appliance_settings(base / "state", port)
+    public = f"http://127.0.0.1:{port}" if port is not None else "http://127.0.0.1:8780"
     fast = {  # the tests' timing: ``extra`` may set it otherwise (bench/push.py does)
         "APPLIANCE_PUSH_RETRY_SECONDS": "0.2",
         "APPLIANCE_PUSH_DEPENDENCY_WAIT_SECONDS": "30",
@@ -102,7 +111,7 @@ def running_gateway(
         settings,
         APPLIANCE_QBO_EMULATOR_URL=books.url,
         APPLIANCE_QBO_EMULATOR_EMBEDDED="false",
-        APPLIANCE_PUBLIC_URL="http://127.0.0.1:8780",
+        APPLIANCE_PUBLIC_URL=public,
         **{**fast, **extra},
     )
     init = run_appliance("init", env=env)

@@ -299,7 +299,10 @@ def test_an_unmapped_rate_or_a_missing_setting_waits_on_what_wakes_it(
     finally:
         books.invoice_settings(discount_account=DISCOUNTS_GIVEN, untaxed_code=RATES[kind][1])
     assert isinstance(waiting.error, Wait)
-    assert waiting.error.reason == "a tax mapping of 'Vancouver WA 8.9%'"
+    assert waiting.error.reason == (
+        "a tax code for JobRoutr's tax rate 'Vancouver WA 8.9%'. "
+        "Run `appliance taxes map` to map them."
+    )
     assert waiting.error.waits_on == [f"taxrate:{kind}-new"]
     assert isinstance(no_account.error, Wait)
     assert no_account.error.waits_on == ["settings:invoices"]

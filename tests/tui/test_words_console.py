@@ -188,7 +188,7 @@ def test_a_connection_that_needs_reconnecting_is_said_in_words(tmp_path: Path) -
         app = ConsoleApp(gateway.settings.admin_socket_path)
 
         async def steps(pilot) -> None:  # type: ignore[no-untyped-def]
-            await until(lambda: "quickbooks" in text(app, "#queue"), "the readiness line")
+            await until(lambda: "! QuickBooks:" in text(app, "#queue"), "the readiness line")
             on_status = " ".join(text(app, "#queue").split())
             assert "needs reconnecting" in on_status
             assert "needs_reconnect" not in on_status

@@ -12,18 +12,11 @@ import pytest
 
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import running_gateway
-from tests.tui.test_terminal import Terminal, terminal, tmux_path
+from tests.harness.terminal import Terminal, terminal, tmux_path
 
 __all__ = ["terminal"]  # the fixture, used by name
 
 pytestmark = pytest.mark.slow
-
-
-def joined(console: Terminal) -> str:
-    """The screen as tmux copies it: a line the terminal wrapped comes back as one line."""
-    shown = console.run("capture-pane", "-p", "-J", "-t", console.target).stdout
-    console.screens.append(shown)
-    return shown
 
 
 @pytest.mark.timeout(120)
@@ -40,7 +33,7 @@ def test_l_shows_the_connect_link_on_one_line_to_select_whole(
         console.wait_for(lambda s: "Open this address" in s, "the link")
         console.press("l")
         console.wait_for(lambda s: "press Enter to go back" in s, "the link on one line")
-        lines = joined(console).splitlines()
+        lines = console.joined().splitlines()
         links = [line for line in lines if "/connect/oauth2?" in line]
         assert len(links) == 1, lines
         link = links[0].strip()

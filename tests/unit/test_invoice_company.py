@@ -10,7 +10,7 @@ import pytest
 
 from appliance.core.books import Books, TaxModel
 from appliance.sync.push.invoice import invoice_body, readback
-from appliance.sync.push.invoice.company import CompanyWay, apply
+from appliance.sync.push.invoice.company import RATE_NEED, CompanyWay, apply, waiting_words
 from appliance.sync.push.outcome import Refused, Wait
 
 
@@ -93,7 +93,7 @@ def test_an_unmapped_rate_and_missing_settings_wait_on_what_wakes_them() -> None
                                                      "tax": "7.16", "total": "101.67"})  # fmt: skip
     with pytest.raises(Wait) as waiting:
         write(data, way)
-    assert "a tax mapping of 'State 8%'" in waiting.value.reason
+    assert "a tax code for JobRoutr's tax rate 'State 8%'" in waiting.value.reason
     assert waiting.value.waits_on == ["settings:invoices", "taxrate:r8"]
 
 
@@ -182,3 +182,19 @@ def test_tax_on_a_bill_for_a_us_company_without_sales_tax_is_refused() -> None:
     with pytest.raises(Refused) as refused:
         write(inclusive, CompanyWay(books(TaxModel.US_MANUAL), {"r8": "2"}, None, None))
     assert refused.value.failure.code == "tax-inclusive"
+
+
+def test_what_an_invoice_waits_for_is_one_sentence_with_where_to_give_it() -> None:
+    rates = [(f"{RATE_NEED}'VAT 20%'", "taxrate:vat20"), (f"{RATE_NEED}'Zero-rated'", "taxrate:0")]
+    assert waiting_words(rates) == (
+        "tax codes for JobRoutr's tax rates 'VAT 20%' and 'Zero-rated'. "
+        "Run `appliance taxes map` to map them."
+    )
+    settings = [("the tax code for untaxed lines", "s"), ("the discount account", "s")]
+    assert waiting_words(settings[:1]) == (
+        "the tax code for untaxed lines. Run `appliance taxes` to set it."
+    )
+    assert waiting_words(settings) == (
+        "the tax code for untaxed lines and the discount account. "
+        "Run `appliance taxes` to set them."
+    )

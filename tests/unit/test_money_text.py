@@ -38,3 +38,8 @@ def test_the_left_out_sentence() -> None:
     )
     assert left_out_sentence({"inactive": 1_200}) == "Active only; 1,200 inactive not imported."
     assert left_out_sentence(None) == ""
+    # Zero is not said as "0 inactive not imported": the counts that are zero are left out.
+    assert left_out_sentence({"inactive": 0, "categories": 3}) == (
+        "Active only; 3 categories not imported."
+    )
+    assert left_out_sentence({"inactive": 0}) == "Active only; QuickBooks has no others."

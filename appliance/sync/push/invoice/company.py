@@ -180,8 +180,32 @@ TAX_MODELS = {
 }
 
 
+#: How a rate waiting for its tax code is said (``waiting_words`` gathers them in one phrase).
+RATE_NEED = "a tax code for JobRoutr's tax rate "
+
+
 def _mapping_need(data: dict[str, Any], rate_id: str) -> Need:
-    return (f"a tax mapping of {_rate_name(data, rate_id)!r}", waits_on(rate_id))
+    return (f"{RATE_NEED}{_rate_name(data, rate_id)!r}", waits_on(rate_id))
+
+
+def waiting_words(needs: list[Need]) -> str:
+    """What the invoice waits for, and where to give it, as an office manager acts on it: "tax
+    codes for JobRoutr's tax rates 'VAT 20%' and 'Zero-rated'. Run `appliance taxes map` to map
+    them." (the console says its key instead of the command)."""
+    rates = [reason.removeprefix(RATE_NEED) for reason, _ in needs if reason.startswith(RATE_NEED)]
+    words = [reason for reason, _ in needs if not reason.startswith(RATE_NEED)]
+    if len(rates) == 1:
+        words.insert(0, RATE_NEED + rates[0])
+    elif rates:
+        named = f"{', '.join(rates[:-1])} and {rates[-1]}"
+        words.insert(0, f"tax codes for JobRoutr's tax rates {named}")
+    them = "them" if len(words) > 1 else "it"
+    where = (
+        "Run `appliance taxes map` to map them."
+        if rates
+        else f"Run `appliance taxes` to set {them}."
+    )
+    return f"{' and '.join(words)}. {where}"
 
 
 # Discount and currency ---------------------------------------------------------------------------
@@ -259,7 +283,7 @@ def apply(data: dict[str, Any], body: dict[str, Any], way: CompanyWay) -> dict[s
     codes, header = TAX_MODELS[way.books.tax_model](data, way, needs)
     if needs:
         raise Wait(
-            " and ".join(reason for reason, _ in needs),
+            waiting_words(needs),
             MAPPING_WAIT,
             waits_on=sorted({token for _, token in needs}),
         )
