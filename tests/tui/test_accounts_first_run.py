@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList
 from textual.widgets._footer import FooterKey
 
 from appliance.tui.accounts import AccountsScreen
@@ -17,7 +17,7 @@ from tests.harness.cli import connect_link
 from tests.harness.emulator import RunningEmulator, approve
 from tests.harness.gateway import running_gateway
 from tests.harness.processes import run_appliance
-from tests.tui.test_import_setbacks import drive, until
+from tests.tui.pilot import drive, text, until
 
 
 def test_the_chart_is_imported_with_r_and_tab_and_slash_and_an_empty_search_say_what_they_do(
@@ -30,7 +30,7 @@ def test_the_chart_is_imported_with_r_and_tab_and_slash_and_an_empty_search_say_
         app = ConsoleApp(gateway.settings.admin_socket_path)
 
         def intro() -> str:
-            return str(app.screen.query_one("#accounts-intro", Static).render())
+            return text(app, "#accounts-intro")
 
         def r_says() -> list[str]:
             return [k.description for k in app.screen.query(FooterKey) if k.key == "r"]
