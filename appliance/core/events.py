@@ -33,6 +33,7 @@ from typing import Any
 
 from appliance.core import bill, payment_events
 from appliance.core.accounts import EXPENSE_TYPES, INCOME_TYPES
+from appliance.core.words import a_or_an
 
 TOLERANCE_SECONDS = 5 * 60
 KNOWN_TYPES = (
@@ -406,7 +407,7 @@ def _product_accounts(
             problems.append(
                 Invalid(
                     name,
-                    f"names account {value}, a {found} account: a product's {what} account "
+                    f"names account {value}, {a_or_an(found)} account: a product's {what} account "
                     f"must be one of type {kinds}",
                 )
             )

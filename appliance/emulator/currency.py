@@ -114,7 +114,7 @@ def settle_currency(
     code = _known(record["CurrencyRef"])
     if before is not None and code != before:
         raise _refused(
-            f"The currency of a {entity.lower()} is set when it is created: this one is in "
+            f"{entity}s keep the currency they were created in: this one is in "
             f"{before}, it cannot change to {code}"
         )
     if before is None:

@@ -166,8 +166,13 @@ class Importer:
         info = self.store.connection_info()
         run = runs.latest_run(self.store.engine, info.realm_id, kind) if info else None
         if run is None:
+            # Importing needs a connection: without one, the hint's command alone would fail.
+            connected = info is not None and info.state == "connected"
             raise NoImportYetError(
-                f"No import of {kind} has run yet.", hint=f"Run `appliance import {kind}`."
+                f"No import of {kind} has run yet.",
+                hint=f"Run `appliance import {kind}`."
+                if connected
+                else f"Run `appliance connect` first, then `appliance import {kind}`.",
             )
         return run
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from appliance.core.accounts import PICKER_KINDS as KIND_TYPES
 from appliance.core.admin import AccountInfo, OnboardingInfo, OnboardingTask, SettingsInfo
 from appliance.core.kinds import CUSTOMER, PRODUCT
-from appliance.core.words import either
+from appliance.core.words import a_or_an, either
 from appliance.errors import ApplianceError
 from appliance.storage import audit, choices
 from appliance.storage import imports as runs
@@ -106,8 +106,8 @@ def _check_account(account: QboAccount | None, kind: str, qbo_id: str) -> None:
         )
     if account.account_type not in KIND_TYPES[kind]:
         raise SetupError(
-            f"Account {qbo_id} ({account.fully_qualified_name}) is a "
-            f"{account.account_type} account; a {what} must be {allowed}.",
+            f"Account {qbo_id} ({account.fully_qualified_name}) is "
+            f"{a_or_an(account.account_type)} account; a {what} must be {allowed}.",
             hint=f"Pick one from `appliance accounts --kind {kind}`.",
         )
 

@@ -19,6 +19,7 @@ from appliance.core.taxes import (
     suggest_discount_account,
     suggest_untaxed,
 )
+from appliance.core.words import a_or_an, either
 from appliance.errors import ApplianceError, NotFoundError
 from appliance.storage import choices
 from appliance.storage import push as jobs
@@ -344,6 +345,11 @@ def set_invoice_settings(
 def _check_discount_account(store: Store, realm: str, qbo_id: str) -> None:
     with store.session() as session:
         account = choices.account(session, realm, qbo_id)
+    _check_discount(account, qbo_id)
+
+
+def _check_discount(account: QboAccount | None, qbo_id: str) -> None:
+    """The account exists in the imported chart of accounts, is active and is an income one."""
     if account is None:
         raise TaxSetupError(
             f"There is no account {qbo_id} in the imported chart of accounts.",
@@ -358,7 +364,8 @@ def _check_discount_account(store: Store, realm: str, qbo_id: str) -> None:
         )
     if account.account_type not in INCOME_TYPES:
         raise TaxSetupError(
-            f"Account {qbo_id} ({account.fully_qualified_name}) is a {account.account_type} "
-            f"account; discounts are booked to an {' or '.join(INCOME_TYPES)} account.",
+            f"Account {qbo_id} ({account.fully_qualified_name}) is "
+            f"{a_or_an(account.account_type)} account; discounts are booked to "
+            f"{a_or_an(either(INCOME_TYPES))} account.",
             hint="Pick one from `appliance accounts --kind discount`.",
         )

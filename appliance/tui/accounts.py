@@ -79,6 +79,8 @@ class AccountsScreen(ConsoleScreen):
         Binding("ctrl+s,w", "save", "Save Settings"),
         Binding("slash", "search", "Search"),
         Binding("escape", "lists", "Back to list", show=False),
+        # One key, named for what it does: the first import, or again (check_action shows one).
+        Binding("r", "import_chart", "Import chart"),
         Binding("r", "refresh_chart", "Re-import chart"),
         # Tab goes from list to list, never into a search field, where / would be typed: the
         # search fields are reached with / only.
@@ -91,6 +93,7 @@ class AccountsScreen(ConsoleScreen):
         self.accounts: dict[str, list[AccountInfo]] = {kind: [] for kind, _ in KINDS}
         self.saved: SettingsInfo | None = None
         self.pending: dict[str, AccountInfo] = {}
+        self.chart_imported = False
 
     @property
     def unsaved(self) -> bool:
@@ -121,9 +124,16 @@ class AccountsScreen(ConsoleScreen):
         for kind, _ in KINDS:
             self.show_list(kind)
         self.show_choice()
-        self.query_one("#accounts-intro", Static).update(
-            NO_CHART if not income and not expense else INTRO
-        )
+        self.chart_imported = bool(income or expense or deposit)
+        self.query_one("#accounts-intro", Static).update(INTRO if self.chart_imported else NO_CHART)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "import_chart":
+            return not self.chart_imported
+        if action == "refresh_chart":
+            return self.chart_imported
+        return super().check_action(action, parameters)
 
     def current(self, kind: str) -> AccountInfo | None:
         if self.saved is None:
@@ -255,6 +265,9 @@ class AccountsScreen(ConsoleScreen):
     def discard(self) -> None:
         self.pending.clear()
         self.reload()
+
+    def action_import_chart(self) -> None:
+        self.action_refresh_chart()
 
     @work(group="act")
     async def action_refresh_chart(self) -> None:

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 from appliance.core.activity import summary
 from appliance.core.admin import EventInfo, EventList, EventMismatch, StatusReport
 from appliance.core.changes import feed_lines
+from appliance.core.words import a_or_an
 from appliance.errors import ServiceNotRunningError
 from appliance.tui.common import (
     REFRESH_SECONDS,
@@ -229,7 +230,7 @@ class StatusScreen(ConsoleScreen):
         event = self.selected()
         if event is None or event.status not in (statuses or ("failed",)):
             what = " or ".join(statuses or ("failed",))
-            self.app.notify(f"Choose a {what} event first.", severity="warning")
+            self.app.notify(f"Choose {a_or_an(what)} event first.", severity="warning")
             return None
         return event
 

@@ -42,3 +42,27 @@ def test_the_last_import_is_shown_after_quickbooks_ended_the_connection_and_afte
         after = invoke("import", "customers", "--last", "--json", env=gateway.env)
         assert after.exit_code == 0, after.stderr
         assert json.loads(after.stdout)["run_id"] == customers["run_id"]
+
+
+def test_with_no_import_yet_the_hint_says_to_connect_first_when_not_connected(
+    books: RunningEmulator, tmp_path: Path
+) -> None:
+    with running_gateway(books, tmp_path, connect=False) as gateway:
+        for kind in ("customers", "products", "tax_codes"):
+            last = invoke("import", kind, "--last", env=gateway.env)
+            assert last.exit_code != 0
+            said = " ".join(last.stderr.split())
+            assert f"No import of {kind} has run yet." in said
+            assert f"Run `appliance connect` first, then `appliance import {kind}`." in said
+
+
+def test_with_no_import_yet_the_hint_says_to_run_the_import_when_connected(
+    books: RunningEmulator, tmp_path: Path
+) -> None:
+    with running_gateway(books, tmp_path) as gateway:
+        last = invoke("import", "products", "--last", env=gateway.env)
+        assert last.exit_code != 0
+        said = " ".join(last.stderr.split())
+        assert "No import of products has run yet." in said
+        assert "Run `appliance import products`." in said
+        assert "connect" not in said

@@ -181,12 +181,16 @@ INACTIVE_CASE = cases.ReviewCase(
 
 
 class FakeApi(Api):
-    def __init__(self, *, running: bool = True, connected: bool = True) -> None:
+    def __init__(
+        self, *, running: bool = True, connected: bool = True, charted: bool = True
+    ) -> None:
         super().__init__(SOCKET)
+        self.charted = charted  # False: no chart of accounts imported yet
         self.now = datetime.now(UTC)
         self.running = running
         self.connected = connected
-        self.saved = SettingsInfo(realm_id=REALM, income_account=INCOME[4], expense_account=None)
+        income = INCOME[4] if charted else None
+        self.saved = SettingsInfo(realm_id=REALM, income_account=income, expense_account=None)
         self.acted: list[tuple[str, list[str] | None]] = []  # (action, event ids) asked for
 
     def _at(self, **delta: float) -> datetime:
@@ -478,7 +482,8 @@ class FakeApi(Api):
 
     async def accounts(self, kind: str) -> list[AccountInfo]:
         self._check()
-        return {"income": INCOME, "expense": EXPENSE, "deposit": DEPOSIT}[kind]
+        chart = {"income": INCOME, "expense": EXPENSE, "deposit": DEPOSIT}
+        return chart[kind] if self.charted else []
 
     async def settings(self) -> SettingsInfo:
         self._check()

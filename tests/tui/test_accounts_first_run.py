@@ -1,13 +1,15 @@
 """The Accounts screen as a newcomer meets it: no chart imported yet, r imports it, Tab goes from
 list to list, / searches the list it is on, and a search that finds nothing says so. Keys only
-(Textual's pilot, 80x24) against the real service as a process and the emulator."""
+(Textual's pilot, 80x24) against the real service as a process and the emulator. The footer
+calls r "Import chart" until a chart is imported, "Re-import chart" after."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList
+from textual.widgets._footer import FooterKey
 
 from appliance.tui.accounts import AccountsScreen
 from appliance.tui.app import ConsoleApp
@@ -15,7 +17,7 @@ from tests.harness.cli import connect_link
 from tests.harness.emulator import RunningEmulator, approve
 from tests.harness.gateway import running_gateway
 from tests.harness.processes import run_appliance
-from tests.tui.test_import_setbacks import drive, until
+from tests.tui.pilot import drive, text, until
 
 
 def test_the_chart_is_imported_with_r_and_tab_and_slash_and_an_empty_search_say_what_they_do(
@@ -28,7 +30,10 @@ def test_the_chart_is_imported_with_r_and_tab_and_slash_and_an_empty_search_say_
         app = ConsoleApp(gateway.settings.admin_socket_path)
 
         def intro() -> str:
-            return str(app.screen.query_one("#accounts-intro", Static).render())
+            return text(app, "#accounts-intro")
+
+        def r_says() -> list[str]:
+            return [k.description for k in app.screen.query(FooterKey) if k.key == "r"]
 
         async def steps(pilot) -> None:  # type: ignore[no-untyped-def]
             await pilot.press("a")
@@ -36,10 +41,12 @@ def test_the_chart_is_imported_with_r_and_tab_and_slash_and_an_empty_search_say_
             assert isinstance(screen, AccountsScreen)
             await until(lambda: "No accounts imported yet" in intro(), "the empty chart")
             assert "press r" in intro().casefold()
+            await until(lambda: r_says() == ["Import chart"], "r in the footer before a chart")
             income = screen.query_one("#income-list", OptionList)
             await pilot.press("r")
             await until(lambda: income.option_count > 0, "the imported chart", seconds=60)
             await until(lambda: "No accounts imported yet" not in intro(), "the top line")
+            await until(lambda: r_says() == ["Re-import chart"], "r in the footer after it")
             assert "New products pushed to QuickBooks" in intro()
 
             # Tab goes across the lists, never into a search field: / always means search.

@@ -26,7 +26,7 @@ from appliance.tui.connect import ConnectScreen
 from tests.harness.emulator import RunningEmulator, approve
 from tests.harness.gateway import Gateway, running_gateway
 from tests.harness.processes import APPLIANCE, appliance_env, run_appliance
-from tests.tui.test_console import drive, text, until
+from tests.tui.pilot import drive, text, until
 
 
 def browser(

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from textual import events
-from textual.widgets import DataTable, Input, OptionList, ProgressBar, Static
+from textual.widgets import DataTable, Input, OptionList, ProgressBar
 
 from appliance.emulator.app import EmulatorConfig
 from appliance.tui.accounts import AccountsScreen
@@ -23,8 +23,7 @@ from tests.harness.gateway import Gateway, running_gateway
 from tests.harness.jobroutr import created
 from tests.harness.processes import run_appliance
 from tests.harness.qr import decode
-
-SIZE = (80, 24)
+from tests.tui.pilot import drive, notices, text, until
 
 
 @pytest.fixture(scope="module")
@@ -40,27 +39,6 @@ def gateway(books: RunningEmulator, tmp_path: Path) -> Iterator[Gateway]:
         yield running
 
 
-def text(app: ConsoleApp, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
-
-
-async def until(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while not check():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-def drive(app: ConsoleApp, steps: Callable[..., Awaitable[None]]) -> None:
-    async def main() -> None:
-        async with app.run_test(size=SIZE) as pilot:
-            await steps(pilot)
-
-    asyncio.run(main())
-
-
 def test_without_the_service_the_console_says_how_to_start_it(short_dir: Path) -> None:
     app = ConsoleApp(short_dir / "nobody.sock")
 
@@ -70,7 +48,7 @@ def test_without_the_service_the_console_says_how_to_start_it(short_dir: Path) -
         await pilot.press("o")  # another screen: a notice, not a traceback
         await pilot.pause(0.5)
         assert app.is_running
-        assert any("not running" in str(n.message) for n in app._notifications)
+        assert any("not running" in n for n in notices(app))
 
     drive(app, steps)
 
@@ -105,7 +83,7 @@ def test_connect_by_pasting_the_redirect_url(books: RunningEmulator, tmp_path: P
             except AssertionError:
                 raise AssertionError(told) from None
             assert "connected" in text(app, "#connection")
-            assert any("Connected to" in str(n.message) for n in app._notifications)
+            assert any("Connected to" in n for n in notices(app))
 
         drive(app, steps)
 

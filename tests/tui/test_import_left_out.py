@@ -14,7 +14,7 @@ from appliance.tui.app import ConsoleApp
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, running_gateway
 from tests.harness.processes import run_appliance
-from tests.tui.test_console import drive, text, until
+from tests.tui.pilot import drive, text, until
 
 pytestmark = pytest.mark.slow
 

@@ -6,41 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from rich.text import Text
-from textual.widgets import Static
 
 from appliance.tui.app import ConsoleApp
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, running_gateway
 from tests.harness.processes import run_appliance
-
-SIZE = (80, 24)
-
-
-def text(app: ConsoleApp, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
-
-
-async def until(check: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while not check():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-def drive(app: ConsoleApp, steps: Callable[..., Awaitable[None]]) -> None:
-    async def main() -> None:
-        async with app.run_test(size=SIZE) as pilot:
-            await steps(pilot)
-
-    asyncio.run(main())
+from tests.tui.pilot import drive, text, until
 
 
 def imported(gateway: Gateway, kind: str) -> dict:  # type: ignore[type-arg]

@@ -8,9 +8,8 @@ The events are put in review by ``plant_review``, as a push that asked leaves th
 
 from __future__ import annotations
 
-import asyncio
 import io
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,7 @@ from appliance.tui.review import ReviewScreen
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, running_gateway
 from tests.harness.store import plant_review, stored
-
-SIZE = (80, 24)
+from tests.tui.pilot import SIZE, drive, notices, text, until
 
 
 @pytest.fixture
@@ -67,27 +65,6 @@ def plain(app: ConsoleApp, selector: str) -> str:
     return console.export_text()
 
 
-def told(app: ConsoleApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
-
-
-async def until(check: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while not check():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-def drive(app: ConsoleApp, steps: Callable[[Any], Awaitable[None]]) -> None:
-    async def main() -> None:
-        async with app.run_test(size=SIZE) as pilot:
-            await steps(pilot)
-
-    asyncio.run(main())
-
-
 async def answer(app: ConsoleApp, pilot: Any, key: str, reply: str) -> str:
     """Press a decision's key; the confirmation's question, answered with ``reply`` (y/n)."""
     await pilot.press(key)
@@ -109,8 +86,10 @@ def test_link_and_skip_from_the_review_screen(gateway: Gateway, books: RunningEm
     app = ConsoleApp(gateway.settings.admin_socket_path)
 
     async def steps(pilot: Any) -> None:
-        await until(lambda: "2 event(s) wait for your decision" in str(
-            app.screen.query_one("#queue", Static).render()), "the count on Status")  # fmt: skip
+        await until(
+            lambda: "2 event(s) wait for your decision" in text(app, "#queue"),
+            "the count on Status",
+        )
         await pilot.press("v")
         await until(lambda: isinstance(app.screen, ReviewScreen), "the Review screen")
         table = app.screen.query_one("#review-list", DataTable)
@@ -131,12 +110,12 @@ def test_link_and_skip_from_the_review_screen(gateway: Gateway, books: RunningEm
 
         await answer(app, pilot, "l", "y")
         await until(lambda: table.row_count == 1, "the list without it")
-        assert any(f"linked to QuickBooks customer {qbo_id}" in m for m in told(app))
+        assert any(f"linked to QuickBooks customer {qbo_id}" in m for m in notices(app))
 
         question = await answer(app, pilot, "s", "y")
         assert "nothing is written to QuickBooks" in question
         await until(lambda: table.row_count == 0, "an empty list")
-        assert any("evt_tui_r2 skipped" in m for m in told(app))
+        assert any("evt_tui_r2 skipped" in m for m in notices(app))
         assert "Nothing waits for you" in plain(app, "#review-case")
         await pilot.press("escape")
         await until(lambda: app.current_mode == "status", "back to Status")
@@ -164,7 +143,7 @@ def test_a_choice_the_question_does_not_offer_is_not_asked(gateway: Gateway) -> 
         await until(lambda: "evt_tui_r3" in plain(app, "#review-case"), "the case")
         assert "New record would be named" not in plain(app, "#review-case")
         await pilot.press("n")
-        await until(lambda: any("does not offer create" in m for m in told(app)), "the notice")
+        await until(lambda: any("does not offer create" in m for m in notices(app)), "the notice")
         assert isinstance(app.screen, ReviewScreen)  # no confirmation: nothing to confirm
 
     drive(app, steps)

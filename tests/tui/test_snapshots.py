@@ -107,6 +107,14 @@ def test_not_running(matches_snapshot: Callable[[str, str], None]) -> None:
     matches_snapshot("not-running", screenshot(fake_console(running=False), pressing()))
 
 
+def test_accounts_before_a_chart_is_imported(
+    matches_snapshot: Callable[[str, str], None],
+) -> None:
+    """The top line says to press r, and the footer calls r "Import chart" (not "Re-import")."""
+    shot = screenshot(fake_console(charted=False), pressing("a"))
+    matches_snapshot("accounts-first-run", shot)
+
+
 def test_status_uses_a_larger_terminal(matches_snapshot: Callable[[str, str], None]) -> None:
     matches_snapshot("status-120x36", screenshot(fake_console(), pressing(), size=(120, 36)))
 

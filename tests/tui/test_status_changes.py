@@ -3,16 +3,15 @@ QuickBooks was last read, and why the last read failed."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from textual.widgets import Static
 
 from appliance.core.admin import StatusReport
 from appliance.core.changes import FeedInfo
 from tests.tui.fake import FakeApi, fake_console
+from tests.tui.pilot import drive, text
 
 
 class ChangedApi(FakeApi):
@@ -34,14 +33,13 @@ def test_the_status_screen_says_how_many_invoices_changed_in_quickbooks() -> Non
     app.api = ChangedApi()
     shown: list[str] = []
 
-    async def main() -> None:
-        async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
-            shown.append(str(app.screen.query_one("#health", Static).render()))
+    async def steps(pilot: Any) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        shown.append(text(app, "#health"))
 
-    asyncio.run(main())
-    text: Any = " ".join(shown[0].split())
-    assert "2 invoices changed in QuickBooks since yesterday" in text
-    assert "QuickBooks' changes last read" in text
-    assert "The last read of QuickBooks' changes failed: QuickBooks answered 503" in text
+    drive(app, steps, size=(100, 30))
+    said = " ".join(shown[0].split())
+    assert "2 invoices changed in QuickBooks since yesterday" in said
+    assert "QuickBooks' changes last read" in said
+    assert "The last read of QuickBooks' changes failed: QuickBooks answered 503" in said

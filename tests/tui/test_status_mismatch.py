@@ -4,18 +4,14 @@ confirmation; it can be retried, never skipped (it is in QuickBooks already)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from tests.tui.fake import FakeApi, fake_console
+from tests.tui.pilot import drive, notices, text
 
 MISMATCH = "evt_2Yb7kQ2mT8"
-
-
-def detail(app: Any) -> str:
-    return str(app.screen.query_one("#detail", Static).render())
 
 
 def run(steps: Any) -> FakeApi:
@@ -23,13 +19,12 @@ def run(steps: Any) -> FakeApi:
     api = app.api
     assert isinstance(api, FakeApi)
 
-    async def main() -> None:
-        async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
-            await steps(app, pilot)
+    async def settled(pilot: Any) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await steps(app, pilot)
 
-    asyncio.run(main())
+    drive(app, settled, size=(100, 30))
     return api
 
 
@@ -44,13 +39,13 @@ async def choose_mismatch(app: Any, pilot: Any) -> None:
 
 def test_a_mismatch_is_listed_with_both_figures_and_a_hint_and_accepted_on_its_key() -> None:
     async def steps(app: Any, pilot: Any) -> None:
-        title = str(app.screen.query_one("#events-title", Static).render())
+        title = text(app, "#events-title")
         assert "Failed and mismatched events" in title
-        assert "1 mismatched" in str(app.screen.query_one("#queue", Static).render())
+        assert "1 mismatched" in text(app, "#queue")
         await choose_mismatch(app, pilot)
         table = app.screen.query_one("#events", DataTable)
         assert "mismatch" in str(table.get_row(MISMATCH)[3])
-        shown = detail(app)
+        shown = text(app, "#detail")
         assert "QuickBooks: total 236.86, tax 19.36" in shown
         assert "JobRoutr: total 236.85, tax 19.35" in shown
         assert "Hint:" in shown
@@ -73,7 +68,7 @@ def test_a_mismatch_is_retried_but_never_skipped_and_a_failed_event_is_not_accep
         await pilot.press("k")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        assert any("Choose a failed event" in str(n.message) for n in app._notifications)
+        assert any("Choose a failed event" in n for n in notices(app))
         await pilot.press("r")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()

@@ -4,9 +4,8 @@ suggested discount account chosen; each saved at once (the CLI sees it)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ from tests.harness.cli import invoke
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway, running_gateway
 from tests.harness.taxes import british, seed_taxes
+from tests.tui.pilot import drive, until
 
-SIZE = (80, 24)
 RATES = [
     {"id": "r-red", "name": "Reduced 8.25%", "percent": "8.25"},
     {"id": "r-std", "name": "VAT 17.5%", "percent": "17.5"},
@@ -44,15 +43,6 @@ def shown(gateway: Gateway) -> dict[str, Any]:
 def mapped(gateway: Gateway, rate_id: str) -> str | None:
     rate = next(r for r in shown(gateway)["rates"] if r["jobroutr_rate_id"] == rate_id)
     return rate["mapped"]["qbo_id"] if rate["mapped"] else None
-
-
-async def until(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while not check():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def test_rates_are_mapped_and_the_invoice_settings_chosen_by_keys(gateway: Gateway) -> None:
@@ -83,11 +73,7 @@ def test_rates_are_mapped_and_the_invoice_settings_chosen_by_keys(gateway: Gatew
         await pilot.press("d", "enter")  # the suggested discount account is the first
         await until(lambda: shown(gateway)["discount_account"] is not None, "the account")
 
-    async def main() -> None:
-        async with app.run_test(size=SIZE) as pilot:
-            await steps(pilot)
-
-    asyncio.run(main())
+    drive(app, steps)
     info = shown(gateway)
     assert info["untaxed_tax_code"]["qbo_id"] == "904"
     assert info["discount_account"]["qbo_id"] == info["suggested_discount_account"]["qbo_id"]

@@ -8,48 +8,23 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from textual import events
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from appliance.tui.app import ConsoleApp
 from appliance.tui.common import Confirm
 from tests.harness.emulator import RunningEmulator, approve
 from tests.harness.gateway import Gateway, choose_default_accounts, running_gateway
 from tests.harness.processes import run_appliance
+from tests.tui.pilot import drive, notices, text, until
 
-SIZE = (80, 24)
 SHELL_COMMAND = re.compile(r"`appliance (connect|import|events|accounts|settings|taxes|status)")
-
-
-def text(app: ConsoleApp, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
-
-
-async def until(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while not check():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-def drive(app: ConsoleApp, steps: Callable[..., Awaitable[None]]) -> None:
-    async def main() -> None:
-        async with app.run_test(size=SIZE) as pilot:
-            await steps(pilot)
-
-    asyncio.run(main())
-
-
-def notices(app: ConsoleApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
 
 
 @pytest.fixture

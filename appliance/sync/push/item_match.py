@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from appliance.core import review
 from appliance.core.kinds import PRODUCT
+from appliance.core.words import a_or_an
 from appliance.qbo.query import Select
 from appliance.sync.push import matching
 from appliance.sync.push.lookahead import DELETED, fold
@@ -122,7 +123,7 @@ def case(
     asleep = "" if active(record) else ", made inactive in QuickBooks,"
     if reason == review.TYPE:
         message = (
-            f"QuickBooks has a {TYPE_WORDS.get(item_type, item_type)} item named {name!r}"
+            f"QuickBooks has {a_or_an(TYPE_WORDS.get(item_type, item_type))} item named {name!r}"
             f"{asleep} that no JobRoutr product is linked to; this product is "
             f"{jobroutr.get('type', 'service').replace('_', '-')}, and QuickBooks never changes "
             "an item's type."

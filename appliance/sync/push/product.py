@@ -17,6 +17,7 @@ from typing import Any
 from appliance.core import review
 from appliance.core.kinds import PRODUCT
 from appliance.core.money import money_text
+from appliance.core.words import a_or_an
 from appliance.qbo.errors import ValidationError
 from appliance.storage import push as jobs
 from appliance.storage.mirror import MirrorRow
@@ -357,11 +358,12 @@ async def _link_decided(job: PushJob, qbo_id: str) -> dict[str, Any]:
             f"QuickBooks has no item {qbo_id} any more, so the product was not linked to it.",
             ASK_AGAIN,
         ) from None
-    if record.get("Type") not in item_match.TYPE_WORDS:
+    item_type = str(record.get("Type"))
+    if item_type not in item_match.TYPE_WORDS:
         raise Refused(
             "not-an-item",
-            f"QuickBooks' item {qbo_id} is a {record.get('Type')}, not a product or service, "
-            "so the product was not linked to it.",
+            f"QuickBooks' item {qbo_id} is {WORDS.get(item_type, a_or_an(item_type))}, not a "
+            "product or service, so the product was not linked to it.",
             ASK_AGAIN,
         )
     if not await job.claimable(PRODUCT, record):
