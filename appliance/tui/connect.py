@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime, timedelta
 
-from rich.markup import escape
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult, SuspendNotSupported
@@ -173,9 +172,9 @@ class ConnectScreen(ConsoleScreen):
         colour = "green" if ok else "red"
         # The service says it as for a shell (`appliance connect`); here, the keys that do it.
         message, hint = console_words(attempt.message), console_words(attempt.hint or "")
-        told = f"[b {colour}]{escape(message)}[/]"
+        told = f"[b {colour}]{message}[/]"  # both escaped by console_words
         if hint:
-            told += f"\n{escape(hint)}"
+            told += f"\n{hint}"
         if not ok:
             told += "\n\nPress [b]n[/b] for a new link."
         self.query_one("#link", Static).update(told)

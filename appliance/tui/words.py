@@ -1,12 +1,17 @@
 """The service's sentences as the console says them: where a hint names a command
 (`appliance connect`), the console names the key that does the same on its screens instead, so
 the operator is never sent to a shell for what a key here does. Commands with no key (`appliance
-serve`, `init`, `restore`...) are left as they are: they are for a shell."""
+serve`, `init`, `restore`...) are left as they are: they are for a shell.
+
+What it returns is for the console's markup (a Static, a notice): the service's own brackets
+(``[push] name_clash``) are escaped, so they are shown, not taken for a style."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+
+from textual.markup import escape
 
 #: (a command as hints write it, the keys to press, the same as a noun). Most specific first; a
 #: command is `appliance WORDS` up to the closing backtick, with its arguments (ID, KIND, --flags).
@@ -50,4 +55,4 @@ def console_words(text: str) -> str:
     """``text`` with each command the console has keys for replaced by those keys."""
     for pattern, press, noun in _PATTERNS:
         text = pattern.sub(_keys(press, noun), text)
-    return text
+    return escape(text)

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import sync_playwright
@@ -63,9 +62,6 @@ class Browser:
 
     def text(self) -> str:
         return str(self.page.inner_text("body"))
-
-    def picture(self, path: Path) -> None:
-        self.page.screenshot(path=str(path), full_page=True)
 
     def consent(self, link: str) -> str:
         """Open the connect link: Intuit's consent page (here the emulator's); its text."""

@@ -122,7 +122,7 @@ def shoot(target: Path) -> None:
                     await pilot.pause(1.0)
                     await pilot.press("slash", *"services", "enter", "enter")
                     await pilot.press("slash", "ctrl+u", "enter")  # the whole chart again
-                    await pilot.press("tab", *"job", "enter", "enter")
+                    await pilot.press("tab", "slash", *"job", "enter", "enter")
                     await pilot.pause(0.3)
                     save("accounts")
                     await pilot.press("ctrl+s")

@@ -129,10 +129,8 @@ def connect_by_browser(walk: Walk) -> None:
     link = walk.link()
     page = walk.browser.consent(link)
     assert walk.company in page, page
-    walk.browser.picture(walk.target / "browser-consent.png")
     page = walk.browser.choose("Connect")
     assert CONNECTED in page, page
-    walk.browser.picture(walk.target / "browser-connected.png")
     walk.see(f"Connected to {walk.company}")
     walk.picture("04-connect-browser", "Connect: the browser finished")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.content import Content
 
 from appliance.tui.words import console_words
 
@@ -42,3 +43,11 @@ from appliance.tui.words import console_words
 )
 def test_a_command_with_a_key_is_said_as_the_key(said: str, shown: str) -> None:
     assert console_words(said) == shown
+
+
+def test_the_services_brackets_are_shown_not_taken_for_markup() -> None:
+    """A hint naming a settings section ("[push] name_clash") lost it on the Status screen: the
+    console's markup took "[push]" for a style and dropped it."""
+    said = console_words('Or set [push] name_clash = "suffix". Run `appliance connect`.')
+    shown = Content.from_markup(f"Hint: {said}").plain
+    assert shown == 'Hint: Or set [push] name_clash = "suffix". Press c, then n (Connect).'
