@@ -259,31 +259,23 @@ class TaxesScreen(ConsoleScreen):
         ):
             self.choose(option.id, force=True)
 
-    def chosen(self) -> str | None:
-        """The untaxed code or discount account chosen (its QuickBooks id), on their lists."""
-        if self.info is None or self.target == RATE:
+    def setting(self, *, suggested: bool) -> str | None:
+        """The untaxed code or discount account chosen, or the one suggested (its QuickBooks
+        id), when the right list picks one of those."""
+        info = self.info
+        if info is None or self.target == RATE:
             return None
+        found: Any
         if self.target == UNTAXED:
-            found: Any = self.info.untaxed_tax_code
+            found = info.suggested_untaxed_tax_code if suggested else info.untaxed_tax_code
         else:
-            found = self.info.discount_account
-        return str(found.qbo_id) if found is not None else None
-
-    def suggestion(self) -> str | None:
-        """The untaxed code's or the discount account's suggestion (its QuickBooks id), when the
-        right list picks one of those."""
-        if self.info is None or self.target == RATE:
-            return None
-        if self.target == UNTAXED:
-            found: Any = self.info.suggested_untaxed_tax_code
-        else:
-            found = self.info.suggested_discount_account
+            found = info.suggested_discount_account if suggested else info.discount_account
         return str(found.qbo_id) if found is not None else None
 
     @work(group="act")
     async def action_accept(self) -> None:
         if self.target != RATE:  # y on the untaxed code's or discount account's list
-            if (suggested := self.suggestion()) is None:
+            if (suggested := self.setting(suggested=True)) is None:
                 self.app.notify("Nothing is suggested here: pick one (Enter).")
             else:
                 self.choose(suggested, force=False)
@@ -314,7 +306,7 @@ class TaxesScreen(ConsoleScreen):
         listing = self.query_one("#rates-list" if target == RATE else "#codes-list", OptionList)
         listing.focus()
         # What is chosen, else what is suggested, is highlighted: Enter (or y) takes it.
-        preferred = self.chosen() or self.suggestion()
+        preferred = self.setting(suggested=False) or self.setting(suggested=True)
         ids = [listing.get_option_at_index(i).id for i in range(listing.option_count)]
         if preferred in ids:
             listing.highlighted = ids.index(preferred)
