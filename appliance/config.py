@@ -53,6 +53,9 @@ class Settings(BaseSettings):
 
     state_dir: Path = Field(default_factory=default_state_dir)
     database_url: str = ""
+    # The store server's password (PostgreSQL), read from this file (0600; under systemd a
+    # credential name): never written in database_url, a setting that is shown and logged.
+    database_password_file: Path | None = None
     key_file: Path | None = None
     # SQLite's quick integrity check of the store, this often in the running service (it also
     # runs at start and for `appliance status`); 0: only then. See storage/health.py.
@@ -186,6 +189,12 @@ class Settings(BaseSettings):
     @property
     def oauth_redirect_uri(self) -> str:
         return f"{self.public_url}/oauth/callback"
+
+    def database_password(self) -> str | None:
+        """The store server's password from ``database_password_file``; None when not set."""
+        if self.database_password_file is None:
+            return None
+        return read_secret_file(self.database_password_file, setting="database_password_file")
 
     def qbo_client_secret(self) -> str:
         """Read the Intuit client secret from its file; the emulator has a documented default."""

@@ -17,7 +17,9 @@ import pytest
 
 from appliance.config import Settings
 from appliance.storage.store import Store, initialize
+from tests.harness.postgres import Unavailable
 from tests.harness.processes import free_port
+from tests.harness.stores import CHOICES, STORES
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,6 +28,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="Write the console's SVG snapshots anew (tests/tui/snapshots/); look at them first.",
     )
+    parser.addoption(
+        "--store",
+        choices=CHOICES,
+        default=None,
+        help="The store the appliances of this run use: sqlite (default) or postgres (a server "
+        "the session starts; JRA_TEST_STORE does the same).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen = config.getoption("--store")
+    if chosen:
+        STORES.kind = chosen
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    STORES.close()
+
+
+@pytest.fixture(scope="session")
+def store_kind() -> str:
+    """sqlite or postgres: what this run's appliances are on."""
+    return STORES.kind
 
 
 HOST_VARIABLES = ("STATE_DIRECTORY", "RUNTIME_DIRECTORY", "CREDENTIALS_DIRECTORY", "XDG_STATE_HOME")
@@ -54,11 +79,16 @@ def short_dir() -> Iterator[Path]:
 @pytest.fixture
 def settings(tmp_path: Path, short_dir: Path) -> Settings:
     """Settings for one appliance on the emulator, its state under tmp_path, on a free port."""
+    try:
+        store = STORES.store_settings()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
     return Settings(
         state_dir=tmp_path / "state",
         http_port=free_port(),
         admin_socket=short_dir / "admin.sock",
         log_format="json",
+        **store,
     )
 
 

@@ -62,8 +62,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_store_engine(database_url: str) -> Engine:
-    """An engine for the store. SQLite files are created owner-only (0600), WAL and SHM included."""
+def create_store_engine(database_url: str, password: str | None = None) -> Engine:
+    """An engine for the store. SQLite files are created owner-only (0600), WAL and SHM included.
+    ``password`` (from its file) is given to the server; it is never part of the URL setting."""
     path = sqlite_path(database_url)
     connect_args: dict[str, Any] = {}
     # A server database's connections can drop while pooled: test each before use. A SQLite
@@ -77,7 +78,10 @@ def create_store_engine(database_url: str) -> Engine:
             os.close(fd)
         connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
     try:
-        engine = create_engine(database_url, connect_args=connect_args, pool_pre_ping=pre_ping)
+        url = make_url(database_url)
+        if password is not None:
+            url = url.set(password=password)
+        engine = create_engine(url, connect_args=connect_args, pool_pre_ping=pre_ping)
     except Exception as exc:
         raise StoreError(
             f"The database URL in APPLIANCE_DATABASE_URL cannot be used ({type(exc).__name__})."

@@ -59,7 +59,7 @@ class Store:
         secure_state_dir(settings.state_dir)
         vault = Vault(settings.key_path)
         health.refuse_emptied(sqlite_path(settings.database_url))
-        engine = create_store_engine(settings.database_url)
+        engine = create_store_engine(settings.database_url, settings.database_password())
         tighten_sqlite_files(settings.database_url)
         # A file SQLite cannot read at all: a sentence and exit 78, not a traceback.
         try:
@@ -211,7 +211,7 @@ def initialize(settings: Settings, *, actor: str) -> InitResult:
     are created only if there are none, and are returned so they can be shown once.
     """
     secure_state_dir(settings.state_dir)
-    engine = create_store_engine(settings.database_url)
+    engine = create_store_engine(settings.database_url, settings.database_password())
     try:
         key_created = False
         if not settings.key_path.exists():

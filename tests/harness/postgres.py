@@ -1,0 +1,156 @@
+"""A real PostgreSQL server for the tests: Debian's `postgresql` binaries (installed with apt-get
+when missing and this process may), a cluster of its own (initdb into a temporary directory,
+started with pg_ctl on a free loopback port), a database per test, stopped afterwards.
+
+The cluster asks for a password over TCP (scram-sha-256), as a real server would: the appliance
+is given it from a file (``APPLIANCE_DATABASE_PASSWORD_FILE``), never in the URL. initdb and the
+server refuse to run as root, so as root they run as the `postgres` user Debian's package
+creates. Where no server can be had, ``Unavailable`` says why, and the tests skip with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from tests.harness.processes import free_port
+
+USER = "appliance"
+INSTALL_SECONDS = 600
+START_SECONDS = 60
+
+
+class Unavailable(Exception):
+    """No PostgreSQL server can be run here; the message says why and how to get one."""
+
+
+def binaries() -> Path:
+    """The directory of initdb and pg_ctl, installing Debian's postgresql first when missing."""
+    for _ in range(2):
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if found:
+            return found[-1].parent
+        if shutil.which("initdb"):
+            return Path(str(shutil.which("initdb"))).resolve().parent
+        _install()
+    raise Unavailable(
+        "PostgreSQL is not installed and `apt-get install postgresql` did not install it"
+    )
+
+
+def _install() -> None:
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise Unavailable(
+            "PostgreSQL is not installed, and only root can install it: apt-get install postgresql"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for step in (["apt-get", "install", "-y", "-q", "postgresql"],
+                 ["apt-get", "update", "-q"],
+                 ["apt-get", "install", "-y", "-q", "postgresql"]):  # fmt: skip
+        done = subprocess.run(
+            step, env=env, capture_output=True, timeout=INSTALL_SECONDS, check=False
+        )
+        if done.returncode == 0 and step[1] == "install":
+            return
+
+
+class PostgresServer:
+    """One cluster on 127.0.0.1:``port``; ``database()`` makes a fresh database in it."""
+
+    def __init__(self) -> None:
+        self.bin = binaries()
+        self.port = free_port()
+        self.password = secrets.token_urlsafe(18)
+        self.root = Path(tempfile.mkdtemp(prefix="jra-pg-", dir="/tmp"))
+        self.data = self.root / "data"
+        self.sockets = self.root / "run"
+        self.password_file = self.root / "password"
+        self.as_postgres = os.geteuid() == 0
+
+    def _run(self, *args: str, timeout: float = START_SECONDS) -> subprocess.CompletedProcess[str]:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if self.as_postgres:  # initdb and postgres refuse root
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def start(self) -> None:
+        self.sockets.mkdir()
+        pwfile = self.root / "initdb-password"
+        pwfile.write_text(self.password + "\n")
+        self.password_file.write_text(self.password + "\n")
+        self.password_file.chmod(0o600)
+        if self.as_postgres:
+            shutil.chown(self.root, "postgres")
+            shutil.chown(self.sockets, "postgres")
+            shutil.chown(pwfile, "postgres")
+        made = self._run(
+            "initdb", "-D", str(self.data), "-U", USER, "--pwfile", str(pwfile),
+            "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
+        )  # fmt: skip
+        pwfile.unlink()
+        if made.returncode != 0:
+            raise Unavailable(f"initdb failed: {made.stderr.strip() or made.stdout.strip()}")
+        options = (
+            f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 "
+            "-c max_connections=200 -c fsync=on"
+        )
+        started = self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
+            "-w", "-t", str(START_SECONDS), "start",
+        )  # fmt: skip
+        if started.returncode != 0:
+            log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
+            raise Unavailable(f"PostgreSQL did not start: {started.stderr.strip()} {log[-500:]}")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def restart(self) -> None:
+        """Start the cluster again after ``stop`` (same port, same data)."""
+        options = (
+            f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 "
+            "-c max_connections=200 -c fsync=on"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
+                  "-w", "-t", str(START_SECONDS), "start")  # fmt: skip
+
+    def remove(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def admin(self) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user=USER, password=self.password,
+            dbname="postgres", autocommit=True,
+        )  # fmt: skip
+
+    def database(self) -> str:
+        """A new empty database; its URL, without the password (the appliance reads it from
+        ``password_file``)."""
+        name = f"jra_{secrets.token_hex(6)}"
+        with self.admin() as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.url(name)
+
+    def url(self, name: str) -> str:
+        return f"postgresql+psycopg://{USER}@127.0.0.1:{self.port}/{name}"
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
