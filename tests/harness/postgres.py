@@ -53,13 +53,14 @@ def _install() -> None:
             "PostgreSQL is not installed, and only root can install it: apt-get install postgresql"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for step in (["apt-get", "install", "-y", "-q", "postgresql"],
-                 ["apt-get", "update", "-q"],
-                 ["apt-get", "install", "-y", "-q", "postgresql"]):  # fmt: skip
+    apt = ["apt-get", "-o", "DPkg::Lock::Timeout=120", "-q"]  # waits for another install
+    for step in ([*apt, "install", "-y", "postgresql"],
+                 [*apt, "update"],
+                 [*apt, "install", "-y", "postgresql"]):  # fmt: skip
         done = subprocess.run(
             step, env=env, capture_output=True, timeout=INSTALL_SECONDS, check=False
         )
-        if done.returncode == 0 and step[1] == "install":
+        if done.returncode == 0 and "install" in step:
             return
 
 
