@@ -81,6 +81,7 @@ def test_a_full_disk_is_logged_about_once_a_minute_and_readiness_follows_it(
     assert state.problem() is None
 
 
+@pytest.mark.sqlite_only
 def test_the_quick_check_finds_a_damaged_page_and_skips_postgresql(
     store: Store, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -144,6 +145,7 @@ class FullDisk:
             self.free()
 
 
+@pytest.mark.sqlite_only
 def test_intake_answers_503_while_the_disk_is_full_and_stores_again_after(
     store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -186,6 +188,7 @@ class FullDiskQbo:
         raise disk_full()
 
 
+@pytest.mark.sqlite_only
 def test_a_push_that_meets_a_full_disk_is_queued_again_not_failed(store: Store) -> None:
     accept(
         store.engine,
