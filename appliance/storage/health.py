@@ -319,7 +319,16 @@ class StoreHealth:
             due = self._logged_at is None or now - self._logged_at >= LOG_EVERY_SECONDS
             if due:
                 refused, self._refused, self._logged_at = self._refused, 0, now
-        if due:
+        if due and kind == "unreachable":
+            log.error(
+                "store.unreachable",
+                database=self.location,
+                error=_reason(exc),
+                refused=refused,
+                failing_seconds=round(now - self._failing_since),
+                hint="Start the database server again: the service goes on by itself.",
+            )
+        elif due:
             log.error(
                 "store.disk_full" if kind == "full" else "store.disk_failing",
                 directory=str(self.directory),
@@ -364,7 +373,12 @@ class StoreHealth:
         """One sentence and what to do, for /readyz; None when healthy (as far as known)."""
         if (damage := self.damage_sentence()) is not None:
             return f"{damage} {RESTORE_HINT}"
-        if (kind := self.writes_failing()) is not None:
+        if (kind := self.writes_failing()) == "unreachable":
+            return (
+                f"The database {self.location} cannot be reached: events are refused (503) "
+                "until it answers again; the service goes on by itself."
+            )
+        if kind is not None:
             return (
                 "The store takes no writes: "
                 + disk_sentence(kind, self.directory)
@@ -378,6 +392,12 @@ class StoreHealth:
             return StoreUnavailableError(
                 "The appliance's store is damaged: it takes nothing until it is restored.",
                 hint="The operator restores it from a backup; send it again later (Retry-After).",
+            )
+        if self._writes == "unreachable":
+            return StoreUnreachableError(
+                "The appliance's database cannot be reached: nothing was stored.",
+                hint="The database server is down or restarting; send it again later "
+                "(Retry-After).",
             )
         failing = "full" if (self._writes or "full") == "full" else "failing (disk I/O error)"
         return StoreUnavailableError(
