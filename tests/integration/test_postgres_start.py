@@ -13,6 +13,7 @@ import pytest
 from appliance.storage.keyring import Keyring, save_keyring
 from tests.harness.processes import free_port, run_appliance
 
+EX_USAGE = 2
 EX_TEMPFAIL = 75
 EX_CONFIG = 78
 
@@ -63,4 +64,28 @@ def test_a_password_inside_the_database_url_is_refused_and_never_repeated(
         assert result.returncode == EX_CONFIG, result.stderr
         assert "APPLIANCE_DATABASE_PASSWORD_FILE" in result.stderr
         assert "Sup3r-S3cret" not in result.stderr + result.stdout
+        assert "Traceback" not in result.stderr
+
+
+def test_backup_and_restore_on_postgresql_give_the_exact_pg_dump_and_pg_restore_commands(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    env, where = down_database_env(tmp_path, short_dir)
+    secret = Path(env["APPLIANCE_DATABASE_PASSWORD_FILE"]).read_text().strip()
+    host, port = where.split(":")
+    dump = tmp_path / "store.dump"
+    made = run_appliance("backup", str(dump), env=env)
+    assert made.returncode == EX_USAGE, made.stderr
+    assert "pg_dump" in made.stderr
+    assert (
+        f'PGPASSWORD="$(cat {env["APPLIANCE_DATABASE_PASSWORD_FILE"]})" pg_dump --format=custom '
+        f"--host={host} --port={port} --username=appliance --dbname=appliance --file={dump}"
+    ) in made.stderr
+    assert "keyring.json" in made.stderr  # the data key is kept apart, as for SQLite
+    dump.write_bytes(b"PGDMP")
+    put_back = run_appliance("restore", str(dump), "--yes", env=env)
+    assert put_back.returncode == EX_USAGE, put_back.stderr
+    assert f"pg_restore --clean --if-exists --no-owner --host={host}" in put_back.stderr
+    for result in (made, put_back):
+        assert secret not in result.stderr + result.stdout
         assert "Traceback" not in result.stderr
