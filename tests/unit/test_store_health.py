@@ -58,6 +58,26 @@ def test_trouble_tells_a_full_disk_a_failing_one_and_damage_from_everything_else
     assert health.trouble(OperationalError("x", {}, locked)) is None
 
 
+def test_trouble_tells_a_postgresql_server_that_is_down_from_its_other_errors() -> None:
+    import psycopg  # noqa: PLC0415 - the postgres extra, in dev
+
+    down = [
+        psycopg.OperationalError("connection failed: Connection refused"),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.errors.CannotConnectNow("the database system is starting up"),
+    ]
+    for exc in down:
+        assert health.trouble(exc) == "unreachable", exc
+    other = [
+        psycopg.errors.LockNotAvailable("could not obtain lock"),
+        psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+        psycopg.errors.UniqueViolation("duplicate key value"),
+        psycopg.OperationalError('password authentication failed for user "appliance"'),
+    ]
+    for exc in other:
+        assert health.trouble(exc) is None, exc
+
+
 def test_a_full_disk_is_logged_about_once_a_minute_and_readiness_follows_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
