@@ -47,6 +47,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     STORES.close()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Unit tests on an initialised store are store tests too (`tasks.py test` runs them again on
+    PostgreSQL): they are quick, and they reach every query the store makes."""
+    for item in items:
+        if "store" in getattr(item, "fixturenames", ()) and item.path.parent.name == "unit":
+            item.add_marker(pytest.mark.stores)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if STORES.kind != SQLITE and item.get_closest_marker("sqlite_only") is not None:
         pytest.skip(
