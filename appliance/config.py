@@ -146,6 +146,7 @@ class Settings(BaseSettings):
         object.__setattr__(self, "state_dir", state_dir)
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{state_dir / 'appliance.db'}")
+        _no_password_inside(self.database_url)
         if self.key_file is None:
             object.__setattr__(self, "key_file", state_dir / "keyring.json")
         if self.admin_socket is None:
@@ -277,6 +278,21 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(
             f"Config file {path} cannot be read ({exc.strerror}).", setting="config"
         ) from None
+
+
+def _no_password_inside(database_url: str) -> None:
+    """A password written into the URL would be shown and logged with it: refused, without
+    repeating it (the error names no value)."""
+    try:
+        password = urlsplit(database_url).password
+    except ValueError:  # a malformed URL is the engine's to name
+        return
+    if password:
+        raise ValueError(
+            "APPLIANCE_DATABASE_URL holds a password: put the password alone in a file (mode "
+            "0600, or a systemd credential) named by APPLIANCE_DATABASE_PASSWORD_FILE, and "
+            "leave it out of the URL (postgresql+psycopg://user@host:5432/database)"
+        )
 
 
 def _sentence(error: ValidationError, source: Path | None) -> SettingsError:

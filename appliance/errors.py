@@ -10,6 +10,7 @@ ApplianceError                       message (what happened), hint (what to do n
  │    ├── NewerStoreError            written by a newer release (exit 78)
  │    ├── UnreadableStoreError       the database file is not one, or is cut short (exit 78)
  │    └── StoreUnavailableError      the store takes no writes now: full disk, damage (HTTP 503)
+ │         └── StoreUnreachableError  its database server does not answer (exit 75, HTTP 503)
  ├── StoreBusyError                  another process holds the store lock (the service, a restore)
  ├── ServiceNotRunningError          an operator command could not reach the running service
  ├── ServiceNotAnsweringError        the admin socket accepted, but no answer came in time
@@ -109,6 +110,12 @@ class StoreUnavailableError(StoreError):
 
     http_status = 503
     retry_after_seconds = 30
+
+
+class StoreUnreachableError(StoreUnavailableError):
+    """The store's database server (PostgreSQL) does not answer: down, restarting, or not
+    where APPLIANCE_DATABASE_URL says. At start, exit 75 (EX_TEMPFAIL: systemd starts it again);
+    while serving, 503 with Retry-After until it answers again."""
 
 
 class ServiceNotRunningError(ApplianceError):

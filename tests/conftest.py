@@ -19,7 +19,7 @@ from appliance.config import Settings
 from appliance.storage.store import Store, initialize
 from tests.harness.postgres import Unavailable
 from tests.harness.processes import free_port
-from tests.harness.stores import CHOICES, STORES
+from tests.harness.stores import CHOICES, SQLITE, STORES
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,6 +45,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     STORES.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Unit tests on an initialised store are store tests too (`tasks.py test` runs them again on
+    PostgreSQL): they are quick, and they reach every query the store makes."""
+    for item in items:
+        if "store" in getattr(item, "fixturenames", ()) and item.path.parent.name == "unit":
+            item.add_marker(pytest.mark.stores)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if STORES.kind != SQLITE and item.get_closest_marker("sqlite_only") is not None:
+        pytest.skip(
+            "about SQLite's own files (their bytes, modes, WAL or quick check), which a "
+            "PostgreSQL store does not have: runs with --store=sqlite"
+        )
 
 
 @pytest.fixture(scope="session")

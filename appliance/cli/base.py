@@ -24,6 +24,7 @@ from appliance.errors import (
     ServiceNotRunningError,
     SettingsError,
     StateDirError,
+    StoreUnreachableError,
     UnreadableStoreError,
 )
 from appliance.logging import configure_logging
@@ -33,6 +34,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR = 1
 EXIT_USAGE = 2  # as click's own usage errors
 EXIT_NOT_RUNNING = 3
+EXIT_TEMPFAIL = 75  # EX_TEMPFAIL: the database server does not answer yet; try again later
 EXIT_CONFIG = 78  # EX_CONFIG: systemd units list it in RestartPreventExitStatus
 
 
@@ -64,6 +66,8 @@ def fail(exc: ApplianceError) -> NoReturn:
         sys.exit(EXIT_CONFIG)  # restarting cannot fix these
     if isinstance(exc, ServiceNotRunningError):
         sys.exit(EXIT_NOT_RUNNING)
+    if isinstance(exc, StoreUnreachableError):
+        sys.exit(EXIT_TEMPFAIL)  # systemd's Restart= starts it again; it works once the server does
     sys.exit(EXIT_ERROR)
 
 

@@ -113,7 +113,7 @@ class Runtime:
         return [
             readiness.clock_check(self.qbo.clock_skew, self.qbo.clock_measured_at),
             readiness.disk_check(self.settings.state_dir),
-            *([store] if store is not None else []),
+            store,
             self._certificate.get(self.settings.public_url, now),
             readiness.token_check(self.store.connection_info(), now),
         ]

@@ -14,8 +14,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from appliance.errors import StateDirError, StoreError
+from appliance.storage import health
 
 BUSY_TIMEOUT_MS = 10_000
+#: How long a connection to a database server may take before it counts as unreachable.
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def secure_state_dir(path: Path) -> Path:
@@ -67,6 +70,8 @@ def create_store_engine(database_url: str, password: str | None = None) -> Engin
     ``password`` (from its file) is given to the server; it is never part of the URL setting."""
     path = sqlite_path(database_url)
     connect_args: dict[str, Any] = {}
+    if make_url(database_url).get_backend_name() == "postgresql":
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     # A server database's connections can drop while pooled: test each before use. A SQLite
     # file's cannot, and the test would cost a statement on every checkout.
     pre_ping = make_url(database_url).get_backend_name() != "sqlite"
@@ -88,6 +93,7 @@ def create_store_engine(database_url: str, password: str | None = None) -> Engin
         ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    health.ensure_server(engine)  # a server that does not answer: one sentence, exit 75
     return engine
 
 

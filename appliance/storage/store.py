@@ -108,6 +108,8 @@ class Store:
     def ready(self) -> tuple[bool, str]:
         """Is the store reachable, at this release's schema, intact as last checked, and taking
         writes? (for /readyz)"""
+        if self.health.writes_failing() == "unreachable" and self._answers():
+            self.health.worked()  # the server is back: say so now, not at the next write
         if (problem := self.health.problem()) is not None:
             return False, problem
         try:
@@ -116,8 +118,19 @@ class Store:
             if not migrate.is_current(self.engine):
                 return False, "the database schema is not current: run `appliance migrate`"
         except Exception as exc:
-            return False, f"the database is not reachable ({type(exc).__name__})"
+            return (
+                False,
+                f"the database {self.health.location} is not reachable ({type(exc).__name__})",
+            )
         return True, "ok"
+
+    def _answers(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     # Reports ---------------------------------------------------------------------------------
 

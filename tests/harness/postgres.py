@@ -74,7 +74,10 @@ class PostgresServer:
         self.root = Path(tempfile.mkdtemp(prefix="jra-pg-", dir="/tmp"))
         self.data = self.root / "data"
         self.sockets = self.root / "run"
-        self.password_file = self.root / "password"
+        # Beside the cluster, not in it: the cluster's directory is the postgres user's (0700),
+        # and a root service without CAP_DAC_OVERRIDE could not reach a file inside it.
+        self.secrets = Path(tempfile.mkdtemp(prefix="jra-pgpw-", dir="/tmp"))
+        self.password_file = self.secrets / "password"
         self.as_postgres = os.geteuid() == 0
 
     def _run(self, *args: str, timeout: float = START_SECONDS) -> subprocess.CompletedProcess[str]:
@@ -128,6 +131,7 @@ class PostgresServer:
         with contextlib.suppress(Exception):
             self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.secrets, ignore_errors=True)
 
     def admin(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(

@@ -18,6 +18,7 @@ from appliance.cli.base import (
     admin,
     handles_errors,
     pass_ctx,
+    refuse,
     start_logging,
 )
 from appliance.cli.rendering import print_json, print_status
@@ -204,6 +205,7 @@ def backup(ctx: CliContext, file: Path, force: bool) -> None:
     """
     from appliance.storage.backup import describe
 
+    _refuse_on_server(ctx.settings, file, "backup")
     if file.exists() and not force:
         raise ApplianceError(f"{file} exists already.", hint="Choose another name, or --force.")
     with admin(ctx.settings) as client:
@@ -231,9 +233,34 @@ def restore(ctx: CliContext, file: Path, yes: bool) -> None:
     from appliance.storage.lock import store_lock
 
     settings = ctx.settings
+    _refuse_on_server(settings, file, "restore")
     start_logging(settings)
     with store_lock(settings, "restore"):  # from the checks to the swap: no start in between
         _restore(settings, file, yes)
+
+
+def _refuse_on_server(settings: Settings, file: Path, doing: str) -> None:
+    """On PostgreSQL the server's own tools back up and restore, consistently while the service
+    runs: refuse with the exact command for the configured database (exit 2)."""
+    from appliance.storage.backup import server_commands
+
+    commands = server_commands(settings.database_url, settings.database_password_file, file)
+    if commands is None:
+        return
+    dump, restore = commands
+    if doing == "backup":
+        refuse(
+            "The store is on PostgreSQL: back it up with pg_dump, which takes a consistent "
+            "copy while the service runs.",
+            f"Run: {dump}   Keep a copy of the data key {settings.key_path} apart from it "
+            "(the secrets in the dump are sealed with it).",
+        )
+    refuse(
+        "The store is on PostgreSQL: restore a pg_dump copy with pg_restore, the service "
+        "stopped (on every instance).",
+        f"Run: {restore}   Then start the service: it brings the schema up to date. The data "
+        "key in use when the copy was taken must be in place.",
+    )
 
 
 def _restore(settings: Settings, file: Path, yes: bool) -> None:
