@@ -5,7 +5,8 @@
     python3 tasks.py test    install into .venv with the dev tools, then lint, type-check and test
 
 `test` passes any further arguments to pytest (e.g. `python3 tasks.py test -k vault`); `test --fast`
-leaves out the long fault runs of tests/chaos/ (what CI runs is `test`, everything).
+leaves out the long fault runs of tests/chaos/ and the real container and unit of tests/deploy/
+(what CI runs is `test`, everything).
 `lint` runs only the checks, `shape` among them: it lists modules over 500 lines, functions over
 60 lines and functions of cyclomatic complexity grade D or worse (radon) in appliance/ (or the
 paths given), and fails the lint when appliance/ has any.
@@ -171,7 +172,7 @@ def main(argv: list[str]) -> None:
         lint()
         args = argv[1:]
         if "--fast" in args:
-            args = ["-m", "not chaos", *(a for a in args if a != "--fast")]
+            args = ["-m", "not chaos and not deploy", *(a for a in args if a != "--fast")]
         sh(BIN / "pytest", *args)
     elif command == "lint":
         ensure_venv("dev")
