@@ -5,9 +5,10 @@
     python3 tasks.py test    install into .venv with the dev tools, then lint, type-check and test
 
 `test` passes any further arguments to pytest (e.g. `python3 tasks.py test -k vault`); `test --fast`
-leaves out the long fault runs of tests/chaos/ (what CI runs is `test`, everything). After the
-SQLite run, `test` runs the tests marked `stores` again on PostgreSQL (`--store=postgres`: a server
-of the session's own, Debian's postgresql installed when missing).
+leaves out the long fault runs of tests/chaos/ and the real container and unit of tests/deploy/
+(what CI runs is `test`, everything). After the SQLite run, `test` runs the tests marked `stores`
+again on PostgreSQL (`--store=postgres`: a server of the session's own, Debian's postgresql
+installed when missing).
 `lint` runs only the checks, `shape` among them: it lists modules over 500 lines, functions over
 60 lines and functions of cyclomatic complexity grade D or worse (radon) in appliance/ (or the
 paths given), and fails the lint when appliance/ has any.
@@ -166,11 +167,11 @@ def test_passes(args: list[str]) -> list[list[str]]:
     """pytest's runs: the whole suite on SQLite, then the tests marked `stores` (the store,
     intake, queue, push, import and token tests) on a real PostgreSQL server the session starts
     (Debian's postgresql, installed when missing; they skip with the reason where it cannot be
-    had). `--fast` leaves out the chaos runs in both."""
+    had). `--fast` leaves out the chaos runs and the deploy tests in both."""
     fast = "--fast" in args
     rest = [a for a in args if a != "--fast"]
-    sqlite = ["-m", "not chaos", *rest] if fast else rest
-    marks = "stores and not chaos" if fast else "stores"
+    sqlite = ["-m", "not chaos and not deploy", *rest] if fast else rest
+    marks = "stores and not chaos and not deploy" if fast else "stores"
     return [sqlite, ["-m", marks, "--store=postgres", *rest]]
 
 

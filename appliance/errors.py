@@ -13,6 +13,7 @@ ApplianceError                       message (what happened), hint (what to do n
  │         └── StoreUnreachableError  its database server does not answer (exit 75, HTTP 503)
  ├── StoreBusyError                  another process holds the store lock (the service, a restore)
  ├── ServiceNotRunningError          an operator command could not reach the running service
+ ├── AdminSocketDeniedError          this user may not open the admin socket (not an operator)
  ├── ServiceNotAnsweringError        the admin socket accepted, but no answer came in time
  ├── UntrustedSocketError            the admin socket's owner is not trusted: nothing is sent
  └── AdminError                      the service refused or failed an admin request (status)
@@ -124,6 +125,18 @@ class ServiceNotRunningError(ApplianceError):
     hint = (
         "Start it with `appliance serve` (or `systemctl start jobroutr-gateway`), "
         "then run this command again."
+    )
+
+
+class AdminSocketDeniedError(ApplianceError):
+    """The admin socket, or the directory it is in, is closed to this user: the service may well
+    run, but only root, its user and the operators' group may talk to it. Not a
+    ServiceNotRunningError, so nothing falls back to working without the service."""
+
+    hint = (
+        "Ask an administrator to add you to the operators' group (under systemd: "
+        "`sudo usermod -aG jobroutr-ops $USER`; otherwise the group named by the admin.group "
+        "setting), then log in again."
     )
 
 

@@ -1,7 +1,7 @@
 """The container image (Dockerfile, docker/entrypoint.sh, .dockerignore), checked without Docker.
 
-Neither the build machine nor CI has a Docker engine, so the image is never built or run here.
-What these tests check instead:
+These need no Docker engine; tests/deploy/test_container.py builds and runs the image with a real
+one (marked `deploy`). What these tests check:
 
 - The Dockerfile, read line by line: the final stage runs as a fixed numeric non-root user, keeps
   APPLIANCE_STATE_DIR in a VOLUME, sets only real settings (and valid ones: they are loaded as the
@@ -19,8 +19,8 @@ What these tests check instead:
   command finds the admin socket through the same ENV, as `docker exec` would; the logs are JSON
   lines without the secrets that `init` showed.
 
-Not checked here: that the image builds, that its user can write the state volume and the socket
-directory (this interpreter lives where that user could not run it), and Docker's own behaviour.
+Not checked here (test_container.py does): that the image builds, that its user can write the
+state volume and the socket directory, and Docker's own behaviour.
 """
 
 from __future__ import annotations
