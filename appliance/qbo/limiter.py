@@ -11,11 +11,17 @@ start only, a call slowed on its way could let the next minute's first call arri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol
+
+from appliance.logging import get_logger
+
+log = get_logger(__name__)
 
 WINDOW = 60.0
 
@@ -87,15 +93,182 @@ class CompanyLimiter:
                     self._batch.finish()
 
 
+class GrantShare(Protocol):
+    """A share of the company's limits granted to this instance (storage/limits.py: Grant)."""
+
+    @property
+    def calls(self) -> int: ...
+    @property
+    def batch(self) -> int: ...
+    @property
+    def slots(self) -> int: ...
+
+
+class GrantSource(Protocol):
+    """Where shares come from: the store, shared by every instance (storage/limits.py)."""
+
+    def request(self, realm_id: str, calls: int, batch: int, slots: int) -> GrantShare | float: ...
+
+    def close(self, grant: Any, calls: int, batch: int) -> None: ...
+
+
+#: How long this instance uses a grant before it closes it and asks again: short, so the others
+#: get their turn at the slots, and the calls not made go back soon.
+GRANT_SECONDS = 2.0
+
+
+class _Held:
+    """A grant in use here: what is left of it and the calls in flight under it."""
+
+    def __init__(self, share: GrantShare, until: float) -> None:
+        self.share = share
+        self.until = until
+        self.calls = 0
+        self.batch = 0
+        self.in_flight = 0
+        self.retired = False
+        self.closed = False
+
+    def serves(self, now: float, batch: bool) -> bool:
+        return (
+            not self.retired
+            and now < self.until
+            and self.calls < self.share.calls
+            and (not batch or self.batch < self.share.batch)
+        )
+
+
+class SharedCompanyLimiter:
+    """The company's limits shared with the other instances through grants (storage/limits.py):
+    a call takes a slot and a call of the grant held here; when the grant is used up or old, it
+    is closed (once its calls are answered) and a new one asked for. One round trip to the
+    store per grant, none per call."""
+
+    def __init__(
+        self,
+        realm_id: str,
+        grants: GrantSource,
+        limits: RateLimits,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.realm_id = realm_id
+        self.grants = grants
+        self.clock = clock
+        self.chunk = max(1, limits.per_minute // 20)
+        self.batch_chunk = max(1, limits.batch_per_minute // 20)
+        self.concurrent = limits.concurrent
+        self._held: _Held | None = None
+        self._changed = asyncio.Condition()
+        self._closing: set[asyncio.Task[None]] = set()
+        self.in_flight = 0
+
+    @asynccontextmanager
+    async def slot(self, *, batch: bool = False) -> AsyncIterator[None]:
+        held = await self._take(batch)
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            held.in_flight -= 1
+            if held.retired and held.in_flight == 0:
+                self._close(held)
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _take(self, batch: bool) -> _Held:
+        while True:
+            async with self._changed:
+                held = self._held
+                if held is not None and not held.serves(self.clock(), batch):
+                    self._retire(held)
+                    held = None
+                if held is not None:
+                    if held.in_flight < held.share.slots:
+                        held.calls += 1
+                        held.batch += int(batch)
+                        held.in_flight += 1
+                        return held
+                    with contextlib.suppress(TimeoutError):  # a call of ours ends, or time
+                        await asyncio.wait_for(self._changed.wait(), IN_FLIGHT_POLL)
+                    continue
+                wait = await self._ask()
+                if wait is None:
+                    continue
+            await asyncio.sleep(min(wait, 5.0))
+
+    async def _ask(self) -> float | None:
+        """Ask the store for a grant: None once one is held, else how long to wait."""
+        try:
+            answer = await asyncio.to_thread(
+                self.grants.request, self.realm_id, self.chunk, self.batch_chunk, self.concurrent
+            )
+        except Exception as exc:  # the store is down: no call may go without a share
+            log.warning("qbo.limits_unavailable", error=type(exc).__name__)
+            return 1.0
+        if isinstance(answer, float):
+            return answer
+        held = self._held = _Held(answer, self.clock() + GRANT_SECONDS)
+        asyncio.get_running_loop().call_later(GRANT_SECONDS, self._retire, held)
+        return None
+
+    def _retire(self, held: _Held) -> None:
+        """No new call under ``held``; closed once its calls are answered."""
+        held.retired = True
+        if self._held is held:
+            self._held = None
+        if held.in_flight == 0:
+            self._close(held)
+
+    def _close(self, held: _Held) -> None:
+        if held.closed:
+            return
+        held.closed = True
+        task = asyncio.get_running_loop().create_task(self._write_close(held))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _write_close(self, held: _Held) -> None:
+        try:
+            await asyncio.to_thread(self.grants.close, held.share, held.calls, held.batch)
+        except Exception as exc:  # it expires by itself in the store
+            log.warning("qbo.limits_close_failed", error=type(exc).__name__)
+
+    async def aclose(self) -> None:
+        if self._held is not None:
+            self._retire(self._held)
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class Slots(Protocol):
+    """What the client asks of a company's limiter: a slot for one call."""
+
+    in_flight: int
+
+    def slot(self, *, batch: bool = False) -> AbstractAsyncContextManager[None]: ...
+
+
 class Limiters:
-    """One limiter per company, created on first use."""
+    """One limiter per company, created on first use: in this process only, or, with ``grants``
+    (several instances on one PostgreSQL store), shared with the others (storage/limits.py)."""
 
-    def __init__(self, limits: RateLimits | None = None) -> None:
+    def __init__(self, limits: RateLimits | None = None, grants: GrantSource | None = None) -> None:
         self.limits = limits or RateLimits()
-        self._by_realm: dict[str, CompanyLimiter] = {}
+        self.grants = grants
+        self._by_realm: dict[str, Slots] = {}
 
-    def for_realm(self, realm_id: str) -> CompanyLimiter:
+    def for_realm(self, realm_id: str) -> Slots:
         limiter = self._by_realm.get(realm_id)
         if limiter is None:
-            limiter = self._by_realm[realm_id] = CompanyLimiter(self.limits)
+            if self.grants is None:
+                limiter = CompanyLimiter(self.limits)
+            else:
+                limiter = SharedCompanyLimiter(realm_id, self.grants, self.limits)
+            self._by_realm[realm_id] = limiter
         return limiter
+
+    async def aclose(self) -> None:
+        """Close the open grants (shared limits), so their unused calls go back now."""
+        for limiter in self._by_realm.values():
+            if isinstance(limiter, SharedCompanyLimiter):
+                await limiter.aclose()
