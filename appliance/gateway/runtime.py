@@ -85,7 +85,15 @@ class Runtime:
             books=self.books,
         )
         self.feed = ChangeFeed(store, self.qbo, interval=settings.feed_interval_seconds)
-        self.importer = Importer(store, self.qbo, books=self.books, finished=self.feed.nudge)
+        shared = store.engine.dialect.name == "postgresql"  # several instances may serve it
+        self.importer = Importer(
+            store,
+            self.qbo,
+            books=self.books,
+            finished=self.feed.nudge,
+            owner=self.instance if shared else None,
+            lease_seconds=settings.push_lease_seconds,
+        )
         self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings), self.activity)
         self.intake = Intake(store)
         self.figures = LiveFigures(store, self.qbo)  # the pull API's live read of an invoice
@@ -140,6 +148,7 @@ class Runtime:
         ready, _ = self.store.ready()
         if ready:
             self.importer.resume_orphans()
+            self.importer.watch()
             self.pusher.start()
             self.feed.start()
             if self.settings.metrics_log_seconds > 0:

@@ -160,6 +160,7 @@ class SharedCompanyLimiter:
         self._held: _Held | None = None
         self._changed = asyncio.Condition()
         self._closing: set[asyncio.Task[None]] = set()
+        self._waiting = 0  # callers waiting for a slot: the slots a new grant asks for
         self.in_flight = 0
 
     @asynccontextmanager
@@ -177,6 +178,13 @@ class SharedCompanyLimiter:
                 self._changed.notify_all()
 
     async def _take(self, batch: bool) -> _Held:
+        self._waiting += 1
+        try:
+            return await self._wait_for_share(batch)
+        finally:
+            self._waiting -= 1
+
+    async def _wait_for_share(self, batch: bool) -> _Held:
         while True:
             async with self._changed:
                 held = self._held
@@ -201,7 +209,13 @@ class SharedCompanyLimiter:
         """Ask the store for a grant: None once one is held, else how long to wait."""
         try:
             answer = await asyncio.to_thread(
-                self.grants.request, self.realm_id, self.chunk, self.batch_chunk, self.concurrent
+                self.grants.request,
+                self.realm_id,
+                self.chunk,
+                self.batch_chunk,
+                # No more slots than calls waiting: an idle instance's grant (held until it
+                # expires if the instance is killed) must not keep the others waiting.
+                max(1, min(self.concurrent, self._waiting)),
             )
         except Exception as exc:  # the store is down: no call may go without a share
             log.warning("qbo.limits_unavailable", error=type(exc).__name__)

@@ -27,7 +27,13 @@ from appliance.storage.db import (
 from appliance.storage.keyring import Keyring, save_keyring
 from appliance.storage.models import Company, Job, Secret
 from appliance.storage.types import utcnow
-from appliance.storage.vault import RotationResult, Vault, rotate_key, sealed_versions
+from appliance.storage.vault import (
+    RotationResult,
+    Vault,
+    key_problem,
+    rotate_key,
+    sealed_versions,
+)
 
 log = get_logger(__name__)
 
@@ -131,6 +137,10 @@ class Store:
             key_version=self.vault.keyring.active,
             key_rotation_pending=self.vault.keyring.rotating,
         )
+
+    def key_problem(self) -> str | None:
+        """Why the data key file cannot open the store's secrets, or None (for /readyz)."""
+        return key_problem(self.engine, self.vault)
 
     def connection_info(self) -> ConnectionInfo | None:
         with self.session() as session:

@@ -34,6 +34,16 @@ def instance_settings(
     )
 
 
+def copy_key_file(source: Path, target: Path) -> None:
+    """What an operator does to hand the key file to another instance: a copy, 0600, replaced
+    whole."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".new")
+    shutil.copyfile(source, temporary)
+    temporary.chmod(0o600)
+    temporary.replace(target)
+
+
 class Pair:
     """The two instances (``a`` and ``b``) and how to start ``b`` again."""
 
@@ -50,24 +60,37 @@ class Pair:
 
 @contextlib.contextmanager
 def two_instances(
-    books: RunningEmulator, base: Path, server: PostgresServer, **extra: str
+    books: RunningEmulator,
+    base: Path,
+    server: PostgresServer,
+    *,
+    own_key_copy: bool = False,
+    **extra: str,
 ) -> Iterator[Pair]:
+    """The pair on a new database; with ``own_key_copy`` the second reads a copy of the first's
+    key file (made after init) instead of the same file."""
     database = server.database()
     key_file = base / "a" / "keyring.json"
+    copy = base / "b-key" / "keyring.json" if own_key_copy else key_file
     first = instance_settings(base / "a", server, database, key_file)
-    second = instance_settings(base / "b", server, database, key_file)
+    second = instance_settings(base / "b", server, database, copy)
     common = {
         "APPLIANCE_QBO_EMULATOR_URL": books.url,
         "APPLIANCE_QBO_EMULATOR_EMBEDDED": "false",
         "APPLIANCE_PUBLIC_URL": "http://127.0.0.1:8780",
-        "APPLIANCE_KEY_FILE": str(key_file),  # the same key file for both
         "APPLIANCE_PUSH_RETRY_SECONDS": "0.2",
         **extra,
     }
-    env_a = env_for(first, APPLIANCE_INSTANCE_NAME="gateway-a", **common)
-    env_b = env_for(second, APPLIANCE_INSTANCE_NAME="gateway-b", **common)
+    env_a = env_for(
+        first, APPLIANCE_INSTANCE_NAME="gateway-a", APPLIANCE_KEY_FILE=str(key_file), **common
+    )
+    env_b = env_for(
+        second, APPLIANCE_INSTANCE_NAME="gateway-b", APPLIANCE_KEY_FILE=str(copy), **common
+    )
     init = run_appliance("init", env=env_a)
     assert init.returncode == 0, init.stderr
+    if own_key_copy:
+        copy_key_file(key_file, copy)
     api_key = next(w for w in init.stdout.split() if w.startswith("jra_"))
     services: list[Service] = []
     pair: Pair | None = None

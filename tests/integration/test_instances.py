@@ -3,6 +3,7 @@ emulator company keep Intuit's limits together, share the data key, and own thei
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,9 +15,10 @@ import pytest
 from appliance.emulator.app import EmulatorConfig
 from appliance.emulator.limits import Limits
 from tests.harness.emulator import RunningEmulator
-from tests.harness.instances import Pair, two_instances
+from tests.harness.instances import Pair, copy_key_file, two_instances
 from tests.harness.postgres import PostgresServer, Unavailable
-from tests.harness.processes import wait_until
+from tests.harness.processes import run_appliance, wait_until
+from tests.harness.service import read_output
 
 PER_MINUTE, AT_ONCE = 24, 3
 
@@ -77,3 +79,78 @@ def _calls_by(pair: Pair, instance: str) -> int:
     assert f'instance="{instance}"' in text, text[:500]
     calls = [line for line in text.splitlines() if line.startswith("appliance_qbo_calls_total{")]
     return sum(int(float(line.split()[-1])) for line in calls)
+
+
+def test_a_rotation_on_one_instance_is_picked_up_by_the_other(
+    tmp_path: Path, server: PostgresServer
+) -> None:
+    """The same key file: after rotate-key on a, b still takes events and is ready, and the
+    secrets b seals afterwards open on a."""
+    with RunningEmulator() as books, two_instances(books, tmp_path, server) as pair:
+        pair.b.send(customer(1))
+        rotated = run_appliance("rotate-key", env=pair.a.env)
+        assert rotated.returncode == 0, rotated.stderr
+        assert pair.b.http.get("/readyz").status_code == 200
+        pair.b.send(customer(2))
+        assert pair.a.http.get("/readyz").status_code == 200
+
+
+def test_an_instance_whose_key_file_is_stale_is_not_ready_until_it_gets_the_new_one(
+    tmp_path: Path, server: PostgresServer
+) -> None:
+    with (
+        RunningEmulator() as books,
+        two_instances(books, tmp_path, server, own_key_copy=True) as pair,
+    ):
+        assert pair.b.http.get("/readyz").status_code == 200
+        rotated = run_appliance("rotate-key", env=pair.a.env)
+        assert rotated.returncode == 0, rotated.stderr
+        stale = pair.b.http.get("/readyz")
+        assert stale.status_code == 503, stale.text
+        assert "which is not in the data key file" in stale.json()["detail"]
+        copy_key_file(pair.a.settings.key_path, pair.b.settings.key_path)
+        wait_until(
+            lambda: pair.b.http.get("/readyz").status_code == 200,
+            timeout=10,
+            what="b ready with the new key file",
+        )
+        pair.b.send(customer(3))
+
+
+def _last_import(env: dict[str, str]) -> dict[str, object]:
+    shown = run_appliance("import", "customers", "--last", "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    return dict(json.loads(shown.stdout))
+
+
+def test_an_instance_starting_leaves_the_others_live_import_alone_and_takes_over_a_dead_ones(
+    tmp_path: Path, server: PostgresServer
+) -> None:
+    with (
+        RunningEmulator(EmulatorConfig(customers=3000)) as books,
+        two_instances(
+            books,
+            tmp_path,
+            server,
+            APPLIANCE_PUSH_LEASE_SECONDS="3",
+            APPLIANCE_QBO_TIMEOUT_SECONDS="5",  # a killed instance's share of the limits ends soon
+        ) as pair,
+    ):
+        books.service.governor.limits.latency_ms = 3000  # every QuickBooks call takes 3 s
+        started = run_appliance("import", "customers", env=pair.a.env)
+        assert started.returncode == 0, started.stderr
+        pair.restart(pair.b)  # b starts while a's import runs, its heartbeat fresh
+        time.sleep(2)
+        assert "import.resumed" not in read_output(pair.b.service.out)
+        assert _last_import(pair.b.env)["state"] == "running"
+        pair.a.service.kill()  # a is gone: its lease runs out, b takes the run over
+        books.service.governor.limits.latency_ms = 0
+        wait_until(
+            lambda: _last_import(pair.b.env)["state"] != "running",
+            timeout=60,
+            what="b to take over and finish the import",
+        )
+        assert "import.resumed" in read_output(pair.b.service.out)
+        finished = _last_import(pair.b.env)
+        assert finished["state"] == "done", finished
+        assert finished["done"] == finished["total"]
