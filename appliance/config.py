@@ -110,7 +110,7 @@ class Settings(BaseSettings):
 
     # This instance's name in `appliance status`, /metrics and the store (import runs, shares
     # of Intuit's limits) when several serve one database; empty: hostname:pid.
-    instance_name: str = Field(default="", max_length=100)
+    instance_name: str = Field(default="", max_length=40)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -170,6 +171,11 @@ class Store:
             oldest = session.exec(
                 select(func.min(Job.created_at)).where(col(Job.state) == JobState.QUEUED)
             ).first()
+            holders = session.exec(
+                select(Job.lease_owner, func.count())
+                .where(col(Job.state) == JobState.RUNNING)
+                .group_by(col(Job.lease_owner))
+            ).all()
         age = None
         if oldest is not None:
             # SQLite's MIN() bypasses the column type; read it back through the same rules.
@@ -186,6 +192,7 @@ class Store:
             mismatch=counts.get(JobState.MISMATCH, 0),
             review=counts.get(JobState.REVIEW, 0),
             oldest_queued_age_seconds=age,
+            running_by_instance=by_instance(holders),
         )
 
     def credential_info(self) -> tuple[int, bool]:
@@ -284,3 +291,12 @@ def connection_warnings(company: Company, now: datetime | None = None) -> list[s
             "reconnect before then with `appliance connect`."
         )
     return warnings
+
+
+def by_instance(holders: Sequence[tuple[str | None, int]]) -> dict[str, int]:
+    """Running jobs by instance, from their lease owners ("<instance>@<pusher>/<worker>")."""
+    counted: dict[str, int] = {}
+    for owner, count in holders:
+        name = (owner or "?").split("/", 1)[0].rsplit("@", 1)[0]
+        counted[name] = counted.get(name, 0) + int(count)
+    return counted

@@ -70,6 +70,15 @@ def test_two_instances_keep_the_companys_limits_together(
         assert stats.peak_concurrency <= AT_ONCE
         assert _calls_by(pair, "gateway-a") > 0
         assert _calls_by(pair, "gateway-b") > 0
+        for gateway, name in ((pair.a, "gateway-a"), (pair.b, "gateway-b")):
+            shown = run_appliance("status", "--json", env=gateway.env)
+            assert shown.returncode == 0, shown.stderr
+            status = json.loads(shown.stdout)
+            assert status["instance"] == name  # which instance answered
+            # The queue is the cluster's: the same jobs, held by either instance.
+            assert set(status["queue"]["running_by_instance"]) <= {"gateway-a", "gateway-b"}
+            text = run_appliance("status", env=gateway.env).stdout
+            assert f"Instance:         {name}" in text
 
 
 def _calls_by(pair: Pair, instance: str) -> int:
