@@ -19,7 +19,7 @@ Why grants (leases with expiry) rather than the alternatives:
 - advisory locks hold a database session per call in flight and cannot count a minute after a
   call; one of them (a transaction lock) only serialises the grants of one company here;
 - grants cost one short transaction per chunk, survive a killed instance (they expire), and
-  share fairly: an instance gets at most its part of the slots while others are active.
+  share fairly: an instance gets at most its part of the slots while others hold grants open.
 
 SQLite serves one instance (the store lock of the hardening issue), which keeps the limits in
 its own process (``qbo/limiter.py``): this module is only used on PostgreSQL.
@@ -35,16 +35,12 @@ from sqlalchemy.engine import Engine
 
 #: A minute after a grant's close its calls stop counting (Intuit's window).
 WINDOW_SECONDS = 60
-#: An instance counts as sharing the company if it held a grant this recently.
-ACTIVE_SECONDS = 60
 
 _TOTALS = text(
     """
     SELECT coalesce(sum(calls), 0), coalesce(sum(batch_calls), 0),
            coalesce(sum(slots) FILTER (WHERE open_until > now()), 0),
-           count(DISTINCT instance) FILTER (
-               WHERE instance <> :instance AND granted_at > now() - make_interval(secs => :active)
-           ),
+           count(DISTINCT instance) FILTER (WHERE instance <> :instance AND open_until > now()),
            extract(epoch FROM min(counts_until) - now())
     FROM qbo_grant WHERE realm_id = :realm AND counts_until > now()
     """
@@ -115,9 +111,7 @@ class StoreGrants:
                 text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
                 {"key": f"jobroutr-qbo-limits:{realm_id}"},
             )
-            row = connection.execute(
-                _TOTALS, {"realm": realm_id, "instance": self.instance, "active": ACTIVE_SECONDS}
-            ).one()
+            row = connection.execute(_TOTALS, {"realm": realm_id, "instance": self.instance}).one()
             used = _Totals(int(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4])
             share = math.ceil(limits.concurrent / (used.others + 1))
             given_slots = min(slots, limits.concurrent - used.slots, share)
