@@ -129,13 +129,12 @@ class _Held:
         self.retired = False
         self.closed = False
 
-    def serves(self, now: float, batch: bool) -> bool:
-        return (
-            not self.retired
-            and now < self.until
-            and self.calls < self.share.calls
-            and (not batch or self.batch < self.share.batch)
-        )
+    def usable(self, now: float) -> bool:
+        return not self.retired and now < self.until and self.calls < self.share.calls
+
+    def free(self, batch: bool) -> bool:
+        """A slot free now (and a batch call left, for a batch call)."""
+        return self.in_flight < self.share.slots and (not batch or self.batch < self.share.batch)
 
 
 class SharedCompanyLimiter:
@@ -188,11 +187,13 @@ class SharedCompanyLimiter:
         while True:
             async with self._changed:
                 held = self._held
-                if held is not None and not held.serves(self.clock(), batch):
+                if held is not None and not held.usable(self.clock()):
                     self._retire(held)
                     held = None
                 if held is not None:
-                    if held.in_flight < held.share.slots:
+                    # A batch call with no batch call left in the grant waits for the next one
+                    # (asking now would get none either: the minute's batch calls are spent).
+                    if held.free(batch):
                         held.calls += 1
                         held.batch += int(batch)
                         held.in_flight += 1
