@@ -139,9 +139,9 @@ class _Held:
 
 class SharedCompanyLimiter:
     """The company's limits shared with the other instances through grants (storage/limits.py):
-    a call takes a slot and a call of the grant held here; when the grant is used up or old, it
-    is closed (once its calls are answered) and a new one asked for. One round trip to the
-    store per grant, none per call."""
+    a call takes a slot and a call of a grant held here; more grants are asked for while calls
+    wait and this instance holds fewer slots than the limit; a grant used up or old is closed
+    (once its calls are answered). One round trip to the store per grant, none per call."""
 
     def __init__(
         self,
@@ -156,7 +156,7 @@ class SharedCompanyLimiter:
         self.chunk = max(1, limits.per_minute // 20)
         self.batch_chunk = max(1, limits.batch_per_minute // 20)
         self.concurrent = limits.concurrent
-        self._held: _Held | None = None
+        self._grants: list[_Held] = []  # held here, each with its own slots and calls
         self._changed = asyncio.Condition()
         self._closing: set[asyncio.Task[None]] = set()
         self._waiting = 0  # callers waiting for a slot: the slots a new grant asks for
@@ -186,52 +186,49 @@ class SharedCompanyLimiter:
     async def _wait_for_share(self, batch: bool) -> _Held:
         while True:
             async with self._changed:
-                held = self._held
-                if held is not None and not held.usable(self.clock()):
+                now = self.clock()
+                for held in [h for h in self._grants if not h.usable(now)]:
                     self._retire(held)
-                    held = None
-                if held is not None:
-                    # A batch call with no batch call left in the grant waits for the next one
-                    # (asking now would get none either: the minute's batch calls are spent).
+                for held in self._grants:
                     if held.free(batch):
                         held.calls += 1
                         held.batch += int(batch)
                         held.in_flight += 1
                         return held
-                    with contextlib.suppress(TimeoutError):  # a call of ours ends, or time
+                slots = sum(held.share.slots for held in self._grants)
+                if slots >= self.concurrent:  # every slot of ours busy: one comes free soon
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), IN_FLIGHT_POLL)
                     continue
-                wait = await self._ask()
+                # Fewer slots than the limit: ask for more, as many as calls wait (an idle
+                # instance's grant, held until it expires if the instance is killed, must not
+                # keep the others waiting).
+                wait = await self._ask(max(1, min(self.concurrent - slots, self._waiting)))
                 if wait is None:
                     continue
             await asyncio.sleep(min(wait, 5.0))
 
-    async def _ask(self) -> float | None:
+    async def _ask(self, slots: int) -> float | None:
         """Ask the store for a grant: None once one is held, else how long to wait."""
         try:
             answer = await asyncio.to_thread(
-                self.grants.request,
-                self.realm_id,
-                self.chunk,
-                self.batch_chunk,
-                # No more slots than calls waiting: an idle instance's grant (held until it
-                # expires if the instance is killed) must not keep the others waiting.
-                max(1, min(self.concurrent, self._waiting)),
+                self.grants.request, self.realm_id, self.chunk, self.batch_chunk, slots
             )
         except Exception as exc:  # the store is down: no call may go without a share
             log.warning("qbo.limits_unavailable", error=type(exc).__name__)
             return 1.0
         if isinstance(answer, float):
             return answer
-        held = self._held = _Held(answer, self.clock() + GRANT_SECONDS)
+        held = _Held(answer, self.clock() + GRANT_SECONDS)
+        self._grants.append(held)
         asyncio.get_running_loop().call_later(GRANT_SECONDS, self._retire, held)
         return None
 
     def _retire(self, held: _Held) -> None:
         """No new call under ``held``; closed once its calls are answered."""
         held.retired = True
-        if self._held is held:
-            self._held = None
+        if held in self._grants:
+            self._grants.remove(held)
         if held.in_flight == 0:
             self._close(held)
 
@@ -250,8 +247,8 @@ class SharedCompanyLimiter:
             log.warning("qbo.limits_close_failed", error=type(exc).__name__)
 
     async def aclose(self) -> None:
-        if self._held is not None:
-            self._retire(self._held)
+        for held in list(self._grants):
+            self._retire(held)
         await asyncio.gather(*self._closing, return_exceptions=True)
 
 

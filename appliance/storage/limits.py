@@ -120,7 +120,7 @@ class StoreGrants:
             if given_slots <= 0 or given_calls <= 0:
                 if given_calls <= 0 and used.next_free is not None:
                     return max(0.05, float(used.next_free))
-                return 0.05  # a slot comes free when another grant closes, within seconds
+                return 0.25  # a slot comes free when another grant closes, within seconds
             connection.execute(_FORGET, {"realm": realm_id})
             grant_id = connection.execute(
                 _GRANT,
