@@ -157,6 +157,7 @@ class SharedCompanyLimiter:
         self.batch_chunk = max(1, limits.batch_per_minute // 20)
         self.concurrent = limits.concurrent
         self._grants: list[_Held] = []  # held here, each with its own slots and calls
+        self._retiring: list[_Held] = []  # retired, their slots held until the store has the close
         self._changed = asyncio.Condition()
         self._closing: set[asyncio.Task[None]] = set()
         self._waiting = 0  # callers waiting for a slot: the slots a new grant asks for
@@ -195,7 +196,8 @@ class SharedCompanyLimiter:
                         held.batch += int(batch)
                         held.in_flight += 1
                         return held
-                slots = sum(held.share.slots for held in self._grants)
+                # Our slots as the store counts them: those of grants not closed there yet too.
+                slots = sum(held.share.slots for held in (*self._grants, *self._retiring))
                 if slots >= self.concurrent:  # every slot of ours busy: one comes free soon
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), IN_FLIGHT_POLL)
@@ -226,9 +228,11 @@ class SharedCompanyLimiter:
 
     def _retire(self, held: _Held) -> None:
         """No new call under ``held``; closed once its calls are answered."""
+        if held.retired:
+            return
         held.retired = True
-        if held in self._grants:
-            self._grants.remove(held)
+        self._grants.remove(held)
+        self._retiring.append(held)
         if held.in_flight == 0:
             self._close(held)
 
@@ -245,6 +249,9 @@ class SharedCompanyLimiter:
             await asyncio.to_thread(self.grants.close, held.share, held.calls, held.batch)
         except Exception as exc:  # it expires by itself in the store
             log.warning("qbo.limits_close_failed", error=type(exc).__name__)
+        async with self._changed:  # its slots are free in the store now: ask for them
+            self._retiring.remove(held)
+            self._changed.notify_all()
 
     async def aclose(self) -> None:
         for held in list(self._grants):
