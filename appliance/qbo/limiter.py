@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -161,6 +162,9 @@ class SharedCompanyLimiter:
         self._changed = asyncio.Condition()
         self._closing: set[asyncio.Task[None]] = set()
         self._waiting = 0  # callers waiting for a slot: the slots a new grant asks for
+        # A thread of its own for the store: in the default pool, a grant would wait behind the
+        # push workers' store calls while every call of the instance waits for it.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qbo-limits")
         self.in_flight = 0
 
     @asynccontextmanager
@@ -213,8 +217,13 @@ class SharedCompanyLimiter:
     async def _ask(self, slots: int) -> float | None:
         """Ask the store for a grant: None once one is held, else how long to wait."""
         try:
-            answer = await asyncio.to_thread(
-                self.grants.request, self.realm_id, self.chunk, self.batch_chunk, slots
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self._thread,
+                self.grants.request,
+                self.realm_id,
+                self.chunk,
+                self.batch_chunk,
+                slots,
             )
         except Exception as exc:  # the store is down: no call may go without a share
             log.warning("qbo.limits_unavailable", error=type(exc).__name__)
@@ -246,7 +255,9 @@ class SharedCompanyLimiter:
 
     async def _write_close(self, held: _Held) -> None:
         try:
-            await asyncio.to_thread(self.grants.close, held.share, held.calls, held.batch)
+            await asyncio.get_running_loop().run_in_executor(
+                self._thread, self.grants.close, held.share, held.calls, held.batch
+            )
         except Exception as exc:  # it expires by itself in the store
             log.warning("qbo.limits_close_failed", error=type(exc).__name__)
         async with self._changed:  # its slots are free in the store now: ask for them
@@ -257,6 +268,7 @@ class SharedCompanyLimiter:
         for held in list(self._grants):
             self._retire(held)
         await asyncio.gather(*self._closing, return_exceptions=True)
+        self._thread.shutdown(wait=False)
 
 
 class Slots(Protocol):
