@@ -13,6 +13,7 @@ for instance), and relative secret paths are looked up in ``$CREDENTIALS_DIRECTO
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -107,6 +108,10 @@ class Settings(BaseSettings):
     # Every so often the same numbers as one `metrics` log line (0: never).
     metrics_log_seconds: float = Field(default=300.0, ge=0)
 
+    # This instance's name in `appliance status`, /metrics and the store (import runs, shares
+    # of Intuit's limits) when several serve one database; empty: hostname:pid.
+    instance_name: str = Field(default="", max_length=40)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
@@ -190,6 +195,10 @@ class Settings(BaseSettings):
     @property
     def oauth_redirect_uri(self) -> str:
         return f"{self.public_url}/oauth/callback"
+
+    def instance(self) -> str:
+        """This instance's name: ``instance_name``, else hostname:pid."""
+        return self.instance_name or f"{socket.gethostname()}:{os.getpid()}"
 
     def database_password(self) -> str | None:
         """The store server's password from ``database_password_file``; None when not set."""

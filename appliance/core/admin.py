@@ -76,6 +76,8 @@ class QueueInfo(msgspec.Struct, kw_only=True):
     mismatch: int = 0  # written, but QuickBooks' totals differ from the bill: see the events
     review: int = 0  # questions for the operator (`appliance events review`): nothing written
     oldest_queued_age_seconds: float | None = None
+    #: Running jobs by the instance that holds them (several instances on one database).
+    running_by_instance: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class StoreInfo(msgspec.Struct, kw_only=True):
@@ -149,6 +151,7 @@ class StatusReport(msgspec.Struct, kw_only=True):
     checks: list[ReadinessCheck] = msgspec.field(default_factory=list)
     books: BooksInfo | None = None  # None until read (at connect, or an accounts import)
     feed: FeedInfo | None = None  # the change feed, once connected (core.changes)
+    instance: str | None = None  # which instance answered (Settings.instance())
 
 
 class KeyRotationReport(msgspec.Struct, kw_only=True):

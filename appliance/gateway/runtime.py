@@ -16,10 +16,11 @@ from appliance.core.admin import ReadinessCheck
 from appliance.gateway.metrics import metric_values
 from appliance.logging import get_logger, register_secret
 from appliance.qbo.client import QboClient, RetryPolicy
-from appliance.qbo.limiter import Limiters, RateLimits
+from appliance.qbo.limiter import GRANT_SECONDS, Limiters, RateLimits
 from appliance.qbo.oauth import OAuthClient, endpoints
 from appliance.qbo.tokens import TokenManager
 from appliance.storage.connections import StoreTokens
+from appliance.storage.limits import Limits, StoreGrants
 from appliance.storage.store import Store
 from appliance.sync import readiness
 from appliance.sync.books import BooksReader
@@ -33,10 +34,26 @@ from appliance.sync.push import PushConfig, Pusher
 log = get_logger(__name__)
 
 
+def limiters(settings: Settings, store: Store, instance: str) -> Limiters:
+    """Intuit's limits kept in this process on SQLite (one instance), shared with the other
+    instances through the store on PostgreSQL (storage/limits.py says why grants)."""
+    rates = RateLimits(
+        concurrent=settings.qbo_concurrent,
+        per_minute=settings.qbo_requests_per_minute,
+        batch_per_minute=settings.qbo_batch_per_minute,
+    )
+    if store.engine.dialect.name != "postgresql":
+        return Limiters(rates)
+    shares = Limits(rates.concurrent, rates.per_minute, rates.batch_per_minute)
+    hold = GRANT_SECONDS + settings.qbo_timeout_seconds + 5
+    return Limiters(rates, StoreGrants(store.engine, instance, shares, hold))
+
+
 class Runtime:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.instance = settings.instance()  # the same name for this process's whole life
         self.activity = Activity()
         self._tasks: list[asyncio.Task[None]] = []
         self._certificate = readiness.CertificateCache()
@@ -50,13 +67,7 @@ class Runtime:
         self.qbo = QboClient(
             self.endpoints.api_base,
             self.tokens,
-            limiters=Limiters(
-                RateLimits(
-                    concurrent=settings.qbo_concurrent,
-                    per_minute=settings.qbo_requests_per_minute,
-                    batch_per_minute=settings.qbo_batch_per_minute,
-                )
-            ),
+            limiters=limiters(settings, store, self.instance),
             policy=RetryPolicy(
                 server_initial=settings.qbo_retry_initial_seconds,
                 throttle_initial=settings.qbo_throttle_initial_seconds,
@@ -74,7 +85,15 @@ class Runtime:
             books=self.books,
         )
         self.feed = ChangeFeed(store, self.qbo, interval=settings.feed_interval_seconds)
-        self.importer = Importer(store, self.qbo, books=self.books, finished=self.feed.nudge)
+        shared = store.engine.dialect.name == "postgresql"  # several instances may serve it
+        self.importer = Importer(
+            store,
+            self.qbo,
+            books=self.books,
+            finished=self.feed.nudge,
+            owner=self.instance if shared else None,
+            lease_seconds=settings.push_lease_seconds,
+        )
         self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings), self.activity)
         self.intake = Intake(store)
         self.figures = LiveFigures(store, self.qbo)  # the pull API's live read of an invoice
@@ -129,6 +148,7 @@ class Runtime:
         ready, _ = self.store.ready()
         if ready:
             self.importer.resume_orphans()
+            self.importer.watch()
             self.pusher.start()
             self.feed.start()
             if self.settings.metrics_log_seconds > 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,13 @@ from appliance.storage.db import (
 from appliance.storage.keyring import Keyring, save_keyring
 from appliance.storage.models import Company, Job, Secret
 from appliance.storage.types import utcnow
-from appliance.storage.vault import RotationResult, Vault, rotate_key, sealed_versions
+from appliance.storage.vault import (
+    RotationResult,
+    Vault,
+    key_problem,
+    rotate_key,
+    sealed_versions,
+)
 
 log = get_logger(__name__)
 
@@ -145,6 +152,10 @@ class Store:
             key_rotation_pending=self.vault.keyring.rotating,
         )
 
+    def key_problem(self) -> str | None:
+        """Why the data key file cannot open the store's secrets, or None (for /readyz)."""
+        return key_problem(self.engine, self.vault)
+
     def connection_info(self) -> ConnectionInfo | None:
         with self.session() as session:
             company = connections.current_company(session)
@@ -173,6 +184,11 @@ class Store:
             oldest = session.exec(
                 select(func.min(Job.created_at)).where(col(Job.state) == JobState.QUEUED)
             ).first()
+            holders = session.exec(
+                select(Job.lease_owner, func.count())
+                .where(col(Job.state) == JobState.RUNNING)
+                .group_by(col(Job.lease_owner))
+            ).all()
         age = None
         if oldest is not None:
             # SQLite's MIN() bypasses the column type; read it back through the same rules.
@@ -189,6 +205,7 @@ class Store:
             mismatch=counts.get(JobState.MISMATCH, 0),
             review=counts.get(JobState.REVIEW, 0),
             oldest_queued_age_seconds=age,
+            running_by_instance=by_instance(holders),
         )
 
     def credential_info(self) -> tuple[int, bool]:
@@ -287,3 +304,12 @@ def connection_warnings(company: Company, now: datetime | None = None) -> list[s
             "reconnect before then with `appliance connect`."
         )
     return warnings
+
+
+def by_instance(holders: Sequence[tuple[str | None, int]]) -> dict[str, int]:
+    """Running jobs by instance, from their lease owners ("<instance>@<pusher>/<worker>")."""
+    counted: dict[str, int] = {}
+    for owner, count in holders:
+        name = (owner or "?").split("/", 1)[0].rsplit("@", 1)[0]
+        counted[name] = counted.get(name, 0) + int(count)
+    return counted

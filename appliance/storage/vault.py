@@ -6,6 +6,12 @@ row, or with one bit flipped, fails to open; so does one sealed under a key that
 
 ``rotate_key`` re-seals every secret under a new key and then retires the old one. It is
 restartable: killed at any point, running it again finishes the same rotation.
+
+Several instances on one database read the same key file (docs/install.md, "Several
+instances"). Each vault looks at the file before it seals or opens (a ``stat``, no read) and
+loads it again when it changed, so a rotation by another instance is picked up before anything
+is sealed under a retired key; ``key_problem`` tells /readyz when this instance's key file cannot
+open the store's secrets (a copy not updated after a rotation elsewhere).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class Vault:
 
     def __init__(self, key_path: Path, keyring: Keyring | None = None) -> None:
         self.key_path = key_path
+        self._stamp = _stamp(key_path)
         self._keyring = keyring if keyring is not None else load_keyring(key_path)
         self.lock = threading.RLock()
 
@@ -56,10 +63,26 @@ class Vault:
 
     def reload(self) -> None:
         with self.lock:
+            stamp = _stamp(self.key_path)
             self._keyring = load_keyring(self.key_path)
+            self._stamp = stamp
+
+    def adopt(self, keyring: Keyring) -> None:
+        """This process wrote ``keyring`` to the key file itself."""
+        with self.lock:
+            self._keyring, self._stamp = keyring, _stamp(self.key_path)
+
+    def _fresh(self) -> None:
+        """Load the key file again if it changed since (another instance rotated the key)."""
+        stamp = _stamp(self.key_path)
+        if stamp is not None and stamp != self._stamp:
+            with self.lock:
+                if stamp != self._stamp:
+                    self.reload()
 
     def seal(self, scope: str, name: str, plaintext: str) -> tuple[int, bytes]:
         register_secret(plaintext)
+        self._fresh()
         with self.lock:
             version = self._keyring.active
             key = self._keyring.keys[version]
@@ -73,6 +96,7 @@ class Vault:
         magic, version, nonce = _HEADER.unpack_from(blob)
         if magic != MAGIC:
             raise VaultError(f"The stored secret {scope}/{name} is damaged.")
+        self._fresh()
         key = self._keyring.key(version)
         if key is None:
             # Another process may have rotated the key since we loaded it.
@@ -115,6 +139,31 @@ class Vault:
             session.delete(row)
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells a changed key file (it is replaced whole: a new inode); None if unreadable."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
+def key_problem(engine: Engine, vault: Vault) -> str | None:
+    """Why this key file cannot open the store's secrets (one of each key version is opened), or
+    None when it can: for /readyz, so an instance with a stale key file takes no traffic."""
+    with Session(engine) as session:
+        versions = session.exec(select(Secret.key_version).distinct()).all()
+        for version in versions:
+            row = session.exec(select(Secret).where(col(Secret.key_version) == version)).first()
+            if row is None:
+                continue
+            try:
+                vault.open(row.scope, row.name, row.ciphertext)
+            except VaultError as exc:
+                return f"{exc.message} {exc.hint}" if exc.hint else exc.message
+    return None
+
+
 @dataclass(frozen=True)
 class RotationResult:
     old_versions: tuple[int, ...]
@@ -143,7 +192,7 @@ def rotate_key(
             current = current.with_new_active_key()
             # The new key is on disk before anything is sealed with it.
             save_keyring(vault.key_path, current)
-        vault._keyring = current
+        vault.adopt(current)
         old = tuple(sorted(v for v in current.keys if v != current.active))
         log.info(
             "key.rotation_started",
@@ -173,6 +222,6 @@ def rotate_key(
             raise VaultError(f"Secrets still sealed under old keys: {remaining}; run it again.")
         retired = current.only_active()
         save_keyring(vault.key_path, retired)
-        vault._keyring = retired
+        vault.adopt(retired)
         log.info("key.rotation_finished", new_key_version=current.active, resealed=resealed)
         return RotationResult(old, current.active, resealed, resumed)

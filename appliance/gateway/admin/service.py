@@ -54,6 +54,7 @@ class ServiceController(Controller):
             checks=runtime.readiness(),
             books=books,
             feed=feed,
+            instance=runtime.instance,
         )
 
     @post(
