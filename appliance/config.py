@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     metrics_log_seconds: float = Field(default=300.0, ge=0)
 
     # This instance's name in `appliance status`, /metrics and the store (import runs, shares
-    # of Intuit's limits) when several serve one database; empty: hostname:pid.
+    # of Intuit's limits) when several serve one database; empty: hostname:port (the same after
+    # a restart, so a restarted instance takes its own unfinished imports back at once).
     instance_name: str = Field(default="", max_length=40)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -197,8 +198,10 @@ class Settings(BaseSettings):
         return f"{self.public_url}/oauth/callback"
 
     def instance(self) -> str:
-        """This instance's name: ``instance_name``, else hostname:pid."""
-        return self.instance_name or f"{socket.gethostname()}:{os.getpid()}"
+        """This instance's name: ``instance_name``, else hostname:port. Not the pid: a restarted
+        instance is the same one, and takes back at once what its killed process held; two live
+        instances on one host cannot share a port."""
+        return self.instance_name or f"{socket.gethostname()}:{self.http_port}"
 
     def database_password(self) -> str | None:
         """The store server's password from ``database_password_file``; None when not set."""
