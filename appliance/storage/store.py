@@ -17,7 +17,7 @@ from appliance.core.admin import ConnectionInfo, QueueInfo, StoreInfo
 from appliance.core.states import JobState
 from appliance.errors import KeyringError, StoreError, VaultError
 from appliance.logging import get_logger
-from appliance.storage import audit, connections, credentials, health, migrate
+from appliance.storage import audit, connections, credentials, health, instances, migrate
 from appliance.storage.db import (
     create_store_engine,
     secure_state_dir,
@@ -29,6 +29,7 @@ from appliance.storage.keyring import Keyring, save_keyring
 from appliance.storage.models import Company, Job, Secret
 from appliance.storage.types import utcnow
 from appliance.storage.vault import (
+    Cluster,
     RotationResult,
     Vault,
     key_problem,
@@ -143,12 +144,14 @@ class Store:
 
     def store_info(self) -> StoreInfo:
         path = sqlite_path(self.settings.database_url)
+        with self.session() as session:
+            stored = instances.current_key(session)  # what every instance seals with
         return StoreInfo(
             backend=self.engine.dialect.name,
             location=str(path) if path else self.engine.url.render_as_string(hide_password=True),
             schema_revision=migrate.current_revision(self.engine),
             schema_current=migrate.is_current(self.engine),
-            key_version=self.vault.keyring.active,
+            key_version=stored[0] if stored is not None else self.vault.keyring.active,
             key_rotation_pending=self.vault.keyring.rotating,
         )
 
@@ -220,7 +223,9 @@ class Store:
     # Keys ------------------------------------------------------------------------------------
 
     def rotate_key(self, actor: str) -> RotationResult:
-        result = rotate_key(self.engine, self.vault)
+        """Coordinated with the other live instances on this store (storage/vault.py)."""
+        cluster = Cluster(self.settings.instance(), self.settings.push_lease_seconds)
+        result = rotate_key(self.engine, self.vault, cluster)
         with session_scope(self.engine) as session:
             audit.record(
                 session,
