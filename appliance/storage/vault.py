@@ -287,6 +287,11 @@ def _staged(path: Path, engine: Engine) -> tuple[Keyring, bool]:
             save_keyring(path, current)
     if current.rotating:
         return current, True
+    if stored is None:  # the first rotation: from now on sealing waits for its switch of key
+        with session_scope(engine) as session:
+            instances.set_current_key(
+                session, current.active, fingerprint(current.keys[current.active])
+            )
     current = current.with_staged_key()
     save_keyring(path, current)  # on disk before any instance is asked about it
     return current, False
