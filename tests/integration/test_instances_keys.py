@@ -61,6 +61,8 @@ def test_rotate_key_refuses_while_an_instance_lacks_the_new_key_then_completes_o
     ):
         shown = _status(pair.a)["instances"]
         assert {i["name"] for i in shown} == {"gateway-a", "gateway-b"}  # type: ignore[index,union-attr]
+        text = run_appliance("status", env=pair.b.env).stdout
+        assert "Live instances:   gateway-a (keys 1), gateway-b (keys 1)" in text
 
         refused = run_appliance("rotate-key", env=pair.a.env)
         assert refused.returncode == 75, refused.stdout + refused.stderr
