@@ -6,6 +6,7 @@ ApplianceError                       message (what happened), hint (what to do n
  ├── StateDirError                   the state directory or a file in it cannot be used safely
  ├── KeyringError                    the data key file is missing, unreadable or malformed
  ├── VaultError                      a sealed secret cannot be opened (tampered, moved, key retired)
+ ├── KeyNotHeldError                 a rotation's new key is not on every live instance (exit 75)
  ├── StoreError                      the database cannot be opened or is at an unknown version
  │    ├── NewerStoreError            written by a newer release (exit 78)
  │    ├── UnreadableStoreError       the database file is not one, or is cut short (exit 78)
@@ -84,6 +85,13 @@ class KeyringError(ApplianceError):
 
 class VaultError(ApplianceError):
     """A sealed secret cannot be opened."""
+
+
+class KeyNotHeldError(ApplianceError):
+    """A rotation's new data key is not on every live instance yet: nothing was re-sealed. Exit
+    75: run it again once the key file is copied (423 on the admin API)."""
+
+    http_status = 423
 
 
 class StoreError(ApplianceError):

@@ -137,6 +137,15 @@ class BooksInfo(msgspec.Struct, kw_only=True):
         )
 
 
+class InstanceInfo(msgspec.Struct, kw_only=True):
+    """A live instance of the cluster on this store (storage/instances.py)."""
+
+    name: str
+    started_at: datetime
+    last_seen: datetime
+    key_versions: list[int]  # the versions in its key file (fingerprints stay in the store)
+
+
 class StatusReport(msgspec.Struct, kw_only=True):
     version: str
     started_at: datetime
@@ -152,6 +161,7 @@ class StatusReport(msgspec.Struct, kw_only=True):
     books: BooksInfo | None = None  # None until read (at connect, or an accounts import)
     feed: FeedInfo | None = None  # the change feed, once connected (core.changes)
     instance: str | None = None  # which instance answered (Settings.instance())
+    instances: list[InstanceInfo] = msgspec.field(default_factory=list)  # live, on PostgreSQL
 
 
 class KeyRotationReport(msgspec.Struct, kw_only=True):

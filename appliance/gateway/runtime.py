@@ -29,6 +29,7 @@ from appliance.sync.feed import ChangeFeed
 from appliance.sync.figures import LiveFigures
 from appliance.sync.imports import Importer
 from appliance.sync.intake import Intake
+from appliance.sync.presence import Presence
 from appliance.sync.push import PushConfig, Pusher
 
 log = get_logger(__name__)
@@ -97,6 +98,10 @@ class Runtime:
         self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings), self.activity)
         self.intake = Intake(store)
         self.figures = LiveFigures(store, self.qbo)  # the pull API's live read of an invoice
+        # In the store's instance registry (a rotation elsewhere asks it which keys we hold).
+        self.presence = (
+            Presence(store, self.instance, settings.push_lease_seconds) if shared else None
+        )
 
     async def connected(self) -> None:
         """A company was connected: events from now on belong to it, and the events waiting for a
@@ -146,6 +151,9 @@ class Runtime:
         if self.settings.integrity_check_seconds > 0 and self.store.engine.dialect.name == "sqlite":
             self._tasks.append(asyncio.create_task(self._check_store(), name="store-check"))
         ready, _ = self.store.ready()
+        if ready and self.presence is not None:
+            await asyncio.to_thread(self.presence.safe_beat, force=True)
+            self._tasks.append(asyncio.create_task(self.presence.run(), name="presence"))
         if ready:
             self.importer.resume_orphans()
             self.importer.watch()
@@ -181,6 +189,8 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.presence is not None:
+            await asyncio.to_thread(self.presence.forget)
         await self.intake.aclose()
         await self.feed.aclose()
         await self.pusher.aclose()

@@ -422,3 +422,29 @@ class QboGrant(SQLModel, table=True):
     granted_at: datetime = _ts()
     open_until: datetime = _ts()
     counts_until: datetime = _ts()
+
+
+class ApplianceInstance(SQLModel, table=True):
+    """An instance serving this store, as it last said (storage/instances.py): gone when its
+    ``last_seen`` is older than the lease. ``key_fingerprints`` are hashes, never keys."""
+
+    __tablename__ = "appliance_instance"
+
+    name: str = Field(primary_key=True, max_length=128)
+    started_at: datetime = _ts()
+    last_seen: datetime = _ts()
+    key_fingerprints: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class DataKey(SQLModel, table=True):
+    """The store's current data key (one row): the version every instance seals with, and its
+    fingerprint so an instance can tell it holds that very key."""
+
+    __tablename__ = "data_key"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int
+    fingerprint: str = Field(max_length=64)
+    changed_at: datetime = _ts()

@@ -15,7 +15,7 @@ import pytest
 from appliance.emulator.app import EmulatorConfig
 from appliance.emulator.limits import Limits
 from tests.harness.emulator import RunningEmulator
-from tests.harness.instances import Pair, copy_key_file, two_instances
+from tests.harness.instances import Pair, two_instances
 from tests.harness.postgres import PostgresServer, Unavailable
 from tests.harness.processes import run_appliance, wait_until
 from tests.harness.service import read_output
@@ -102,28 +102,6 @@ def test_a_rotation_on_one_instance_is_picked_up_by_the_other(
         assert pair.b.http.get("/readyz").status_code == 200
         pair.b.send(customer(2))
         assert pair.a.http.get("/readyz").status_code == 200
-
-
-def test_an_instance_whose_key_file_is_stale_is_not_ready_until_it_gets_the_new_one(
-    tmp_path: Path, server: PostgresServer
-) -> None:
-    with (
-        RunningEmulator() as books,
-        two_instances(books, tmp_path, server, own_key_copy=True) as pair,
-    ):
-        assert pair.b.http.get("/readyz").status_code == 200
-        rotated = run_appliance("rotate-key", env=pair.a.env)
-        assert rotated.returncode == 0, rotated.stderr
-        stale = pair.b.http.get("/readyz")
-        assert stale.status_code == 503, stale.text
-        assert "which is not in the data key file" in stale.json()["detail"]
-        copy_key_file(pair.a.settings.key_path, pair.b.settings.key_path)
-        wait_until(
-            lambda: pair.b.http.get("/readyz").status_code == 200,
-            timeout=10,
-            what="b ready with the new key file",
-        )
-        pair.b.send(customer(3))
 
 
 def _last_import(env: dict[str, str]) -> dict[str, object]:

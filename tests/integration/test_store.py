@@ -20,7 +20,7 @@ from appliance.storage import credentials
 from appliance.storage.db import create_store_engine, session_scope
 from appliance.storage.keyring import load_keyring, save_keyring
 from appliance.storage.store import Store, initialize
-from appliance.storage.vault import rotate_key, sealed_versions
+from appliance.storage.vault import Cluster, rotate_key, sealed_versions
 from tests.harness.processes import APPLIANCE, appliance_env, run_appliance
 from tests.harness.stores import store_env
 
@@ -175,8 +175,13 @@ class Interrupted(Exception):
 
 @pytest.mark.parametrize(
     "stop_after_batches",
-    [0, 1, 3],
-    ids=["after-new-key-saved", "after-first-batch", "after-last-batch-before-retiring"],
+    [-1, 0, 1, 3],
+    ids=[
+        "after-new-key-staged",
+        "after-new-key-saved",
+        "after-first-batch",
+        "after-last-batch-before-retiring",
+    ],
 )
 def test_rotate_key_interrupted_at_any_point_finishes_when_run_again(
     settings: Settings, stop_after_batches: int
@@ -193,12 +198,15 @@ def test_rotate_key_interrupted_at_any_point_finishes_when_run_again(
         if len(batches) == stop_after_batches:
             raise Interrupted
 
-    if stop_after_batches == 0:
+    if stop_after_batches == -1:
+        # Killed right after the new key was staged: it opens, nothing is sealed with it yet.
+        save_keyring(settings.key_path, load_keyring(settings.key_path).with_staged_key())
+    elif stop_after_batches == 0:
         # Killed right after the new key reached the disk: the keyring holds both keys.
         save_keyring(settings.key_path, load_keyring(settings.key_path).with_new_active_key())
     else:
         with pytest.raises(Interrupted):
-            rotate_key(store.engine, store.vault, on_batch=interrupt)
+            rotate_key(store.engine, store.vault, Cluster("test", 60), on_batch=interrupt)
     assert load_keyring(settings.key_path).rotating
     store.close()
 

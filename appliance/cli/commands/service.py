@@ -24,7 +24,12 @@ from appliance.cli.base import (
 from appliance.cli.rendering import print_json, print_status
 from appliance.config import Settings
 from appliance.core.admin import KeyRotationReport
-from appliance.errors import ApplianceError, ServiceNotRunningError
+from appliance.errors import (
+    AdminError,
+    ApplianceError,
+    KeyNotHeldError,
+    ServiceNotRunningError,
+)
 from appliance.logging import get_logger, register_secret
 
 
@@ -152,8 +157,12 @@ def migrate(ctx: CliContext) -> None:
 def rotate_key(ctx: CliContext) -> None:
     """Re-seal every stored secret under a new data key, then retire the old key.
 
-    Safe to interrupt: run it again and it finishes the same rotation. While the service runs, the
-    service does the rotation so it never seals with a retired key.
+    The new key is first written to the key file beside the old one. With several instances on
+    one database, nothing is re-sealed until every live instance holds it: with a copy of the key
+    file on each, the command names those without it and exits 75; copy the file to them (each
+    loads it by itself) and run it again. With one instance, or one file they all read, it
+    finishes at once. Safe to interrupt: run it again and it finishes the same rotation. While
+    the service runs, the service does the rotation so it never seals with a retired key.
     """
     settings = ctx.settings
     try:
@@ -161,6 +170,10 @@ def rotate_key(ctx: CliContext) -> None:
             report = client.rotate_key()
     except ServiceNotRunningError:
         report = _rotate_here(settings)
+    except AdminError as exc:
+        if exc.status == KeyNotHeldError.http_status:  # exit 75, as when run here
+            raise KeyNotHeldError(exc.message, hint=exc.hint) from None
+        raise
     if report.resumed:
         click.echo("Finished an interrupted rotation.")
     old = ", ".join(str(v) for v in report.old_key_versions) or "none"
