@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ from bench.push import (
     Throughput,
     books_check,
     burst,
+    cpu_seconds,
     drained_by,
     event_counts,
     send_alternately,
@@ -91,7 +93,31 @@ def pair_settings(lease: float | None = None) -> dict[str, str]:
 # (a) and (b): the same burst through one instance on SQLite and two on PostgreSQL ---------------
 
 
-def one_on_sqlite(plan: Burst, timeout: float) -> Throughput:
+@dataclass
+class Measured:
+    """bench/push.py's measurement, and what else the machine did meanwhile."""
+
+    push: Throughput
+    database_cores: float  # cores the PostgreSQL server used over the send and the drain
+    load: float  # the machine's 1-minute load average at the end
+
+
+def cpu_of_tree(root: int) -> float:
+    """CPU seconds of a process and its children now (a PostgreSQL server's backends)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(stat.parent.name) == root or int(fields[1]) == root:
+                total += cpu_seconds(int(stat.parent.name))
+    return total
+
+
+def postmaster(server: PostgresServer) -> int:
+    return int((server.data / "postmaster.pid").read_text().split()[0])
+
+
+def one_on_sqlite(plan: Burst, timeout: float) -> Measured:
     with (
         tempfile.TemporaryDirectory(prefix="bench-instances-") as base,
         RunningEmulator(EmulatorConfig(limits=limits())) as books,
@@ -100,17 +126,22 @@ def one_on_sqlite(plan: Burst, timeout: float) -> Throughput:
         if not gateway.settings.database_url.startswith("sqlite"):
             raise RuntimeError("JRA_TEST_STORE chose PostgreSQL: unset it for this benchmark")
         choose_default_accounts(gateway)
-        return throughput(books, gateway, plan, timeout)
+        measured = throughput(books, gateway, plan, timeout)
+        return Measured(measured, 0.0, os.getloadavg()[0])
 
 
-def two_on_postgres(server: PostgresServer, plan: Burst, timeout: float) -> Throughput:
+def two_on_postgres(server: PostgresServer, plan: Burst, timeout: float) -> Measured:
     with (
         tempfile.TemporaryDirectory(prefix="bench-instances-") as base,
         RunningEmulator(EmulatorConfig(limits=limits())) as books,
         two_instances(books, Path(base), server, **pair_settings()) as pair,  # type: ignore[arg-type]
     ):
         choose_default_accounts(pair.a)
-        return throughput(books, pair.a, plan, timeout, others=[pair.b])
+        before = cpu_of_tree(postmaster(server))
+        measured = throughput(books, pair.a, plan, timeout, others=[pair.b])
+        used = cpu_of_tree(postmaster(server)) - before
+        seconds = measured.send_seconds + measured.drain_seconds
+        return Measured(measured, used / seconds, os.getloadavg()[0])
 
 
 # The takeover ------------------------------------------------------------------------------------
@@ -122,6 +153,7 @@ class Takeover:
     held: int  # jobs the killed instance held at the kill
     seconds: float  # from the kill until the last of them was finished by the other
     each: list[float]  # seconds until each was finished
+    ended: dict[str, int]  # how many of them ended in each state
     accepted: int
     expected_writes: int
     requests: int
@@ -156,21 +188,26 @@ def held_by(db: psycopg.Connection[tuple[Any, ...]], instance: str) -> list[int]
 
 def finished_after(
     db: psycopg.Connection[tuple[Any, ...]], jobs: list[int], killed: float
-) -> list[float]:
-    """Seconds from ``killed`` until each job left the states still to be worked."""
+) -> tuple[list[float], dict[str, int]]:
+    """Seconds from ``killed`` until each job left the states still to be worked, and how many
+    ended in each state (``done``, else a question or a failure: said in the notes)."""
     at: dict[int, float] = {}
+    ended: dict[str, int] = {}
     deadline = time.monotonic() + 600
     while len(at) < len(jobs):
         if time.monotonic() > deadline:
             raise RuntimeError(f"{len(jobs) - len(at)} of the killed instance's jobs not finished")
         rows = db.execute(
-            "SELECT id FROM job WHERE id = ANY(%s) AND state <> ALL(%s)", (jobs, list(UNFINISHED))
+            "SELECT id, state FROM job WHERE id = ANY(%s) AND state <> ALL(%s)",
+            (jobs, list(UNFINISHED)),
         ).fetchall()
         now = time.perf_counter()
-        for (job,) in rows:
-            at.setdefault(int(job), now - killed)
+        for job, state in rows:
+            if int(job) not in at:
+                at[int(job)] = now - killed
+                ended[str(state)] = ended.get(str(state), 0) + 1
         time.sleep(0.1)
-    return sorted(at.values())
+    return sorted(at.values()), ended
 
 
 def takeover(server: PostgresServer, plan: Burst, lease: float, timeout: float) -> Takeover:
@@ -190,7 +227,7 @@ def takeover(server: PostgresServer, plan: Burst, lease: float, timeout: float) 
         pair.b.service.process.wait()
         jobs = held_by(db, "gateway-b")  # b can change nothing now: exactly what it held
         log(f"killed b holding {len(jobs)} jobs (lease {lease:.0f} s); a finishes them")
-        each = finished_after(db, jobs, killed)
+        each, ended = finished_after(db, jobs, killed)
         log(f"a finished them {each[-1] if each else 0:.1f} s after the kill; draining")
         drained_by(pair.a, timeout)
         after = books.service.governor.stats
@@ -201,6 +238,7 @@ def takeover(server: PostgresServer, plan: Burst, lease: float, timeout: float) 
         held=len(jobs),
         seconds=each[-1] if each else 0.0,
         each=each,
+        ended=ended,
         accepted=accepted,
         expected_writes=plan.writes,
         requests=after.requests - zero[0],
@@ -235,17 +273,17 @@ def run(quick: bool = False) -> list[Result]:
         f"{CONCURRENT} at once, {LATENCY_MS} ms per request; {machine()}"
     )
     started = time.perf_counter()
-    one: list[Throughput] = []
-    two: list[Throughput] = []
+    one: list[Measured] = []
+    two: list[Measured] = []
     taken: list[Takeover] = []
     server = PostgresServer()
     server.start()
     try:
         for i in range(runs):
             one.append(one_on_sqlite(burst(f"s{i}", customers, products, invoices), 900))
-            log(f"SQLite run {i + 1}: writes/min {one[-1].writes_per_minute}")
+            log(f"SQLite run {i + 1}: writes/min {one[-1].push.writes_per_minute}")
             two.append(two_on_postgres(server, burst(f"p{i}", customers, products, invoices), 900))
-            log(f"PostgreSQL run {i + 1}: writes/min {two[-1].writes_per_minute}")
+            log(f"PostgreSQL run {i + 1}: writes/min {two[-1].push.writes_per_minute}")
         for i in range(takeovers):
             plan = burst(f"k{i}", small, 20, 20)
             taken.append(takeover(server, plan, lease, 900))
@@ -253,8 +291,10 @@ def run(quick: bool = False) -> list[Result]:
         server.remove()
     log(f"done in {time.perf_counter() - started:.1f} s")
     return [
-        *throughput_results("one instance on SQLite", one, WORKERS),
-        *throughput_results("two instances on one PostgreSQL database", two, HALF),
+        *throughput_results("one instance on SQLite", one, f"push_workers={WORKERS}"),
+        *throughput_results(
+            "two instances on one PostgreSQL database", two, f"push_workers={HALF} each"
+        ),
         *takeover_results(taken, quick),
     ]
 
@@ -273,7 +313,41 @@ def _row(
     )
 
 
-def throughput_results(setup: str, measured: list[Throughput], workers: int) -> list[Result]:
+def _how(setup: str, runs: list[Measured], workers: str, calls: float) -> str:
+    pushes = [r.push for r in runs]
+    database = (
+        ", the PostgreSQL server " + ", ".join(f"{r.database_cores:.2f}" for r in runs)
+        if any(r.database_cores for r in runs)
+        else ""
+    )
+    return (
+        f"{setup}, {workers}, qbo_requests_per_minute={LIMIT}, qbo_concurrent={CONCURRENT}; "
+        f"emulator {LIMIT}/min and {CONCURRENT} at once (429 beyond), {LATENCY_MS} ms a "
+        f"request. {len(runs)} burst(s) of {pushes[0].expected_writes} records (bench/push.py's "
+        "burst), each drained "
+        + ", ".join(f"{p.drain_seconds:.0f} s" for p in pushes)
+        + f" after sending. {calls:.0f} QBO calls a minute (median): on average "
+        f"{calls * LATENCY_MS / 1000 / WINDOW:.1f} of the {CONCURRENT} slots busy. Cores used "
+        "while pushing: the appliance " + ", ".join(f"{p.appliance_cpu:.2f}" for p in pushes)
+        + database + " (of the machine's " + str(os.cpu_count()) + "; load average at the end "
+        + ", ".join(f"{r.load:.1f}" for r in runs) + "). " + machine() + "."
+    )  # fmt: skip
+
+
+def _gap(calls: float, throttled: int) -> str:
+    if calls >= 0.9 * LIMIT:
+        return "The calls used the budget; writes a minute are below it by the name lookups."
+    return (
+        f"Only {calls:.0f} calls a minute were made, with {throttled} answered 429, and on "
+        f"average {calls * LATENCY_MS / 1000 / WINDOW:.1f} of the {CONCURRENT} slots were busy: "
+        "the limits did not hold the push back, the workers did not keep the slots busy. The "
+        "cores each process used are in the notes above; bench/stores.py compares one "
+        "instance on each store."
+    )
+
+
+def throughput_results(setup: str, runs: list[Measured], workers: str) -> list[Result]:
+    measured = [r.push for r in runs]
     writes = [w for m in measured for w in m.writes_per_minute]
     calls = [c for m in measured for c in m.calls_per_minute]
     whole = all(m.steady_seconds >= WINDOW for m in measured)
@@ -283,17 +357,7 @@ def throughput_results(setup: str, measured: list[Throughput], workers: int) -> 
     lost = sum(m.missing + sum(m.not_done.values()) for m in measured)
     accepted = sum(m.accepted for m in measured)
     written = statistics.median(writes)
-    how = (
-        f"{setup}, push_workers={workers} each, qbo_requests_per_minute={LIMIT}, "
-        f"qbo_concurrent={CONCURRENT}; emulator {LIMIT}/min and {CONCURRENT} at once (429 "
-        f"beyond), {LATENCY_MS} ms a request. {len(measured)} burst(s) of "
-        f"{measured[0].expected_writes} records (bench/push.py's burst), each drained in "
-        + ", ".join(f"{m.drain_seconds:.0f} s" for m in measured)
-        + f" after sending; calls a minute {statistics.median(calls):.0f} (median); cores used by "
-        "the appliance while pushing: "
-        + ", ".join(f"{m.appliance_cpu:.2f}" for m in measured)
-        + f". {machine()}."
-    )
+    how = _how(setup, runs, workers, statistics.median(calls))
     windowing = (
         f"{len(writes)} whole 60 s window(s) while a backlog remained, median."
         if whole
@@ -311,10 +375,7 @@ def throughput_results(setup: str, measured: list[Throughput], workers: int) -> 
             runs=len(writes),
             notes=f"{windowing} {how}",
             samples={"writes_per_minute": writes, "calls_per_minute": calls},
-            gap=""
-            if written >= 0.9 * LIMIT
-            else f"{statistics.median(calls):.0f} calls a minute were made: see the cores "
-            "used above.",
+            gap=_gap(statistics.median(calls), throttled),
         ),
         _row(
             f"{setup}: requests answered 429 over the burst",
@@ -368,7 +429,9 @@ def takeover_results(taken: list[Takeover], quick: bool) -> list[Result]:
         f"{taken[0].expected_writes} records sent to both in turn; once the second held running "
         "jobs, SIGKILL; its jobs are the store's running jobs under its leases right after the "
         f"kill ({', '.join(str(t.held) for t in taken)} job(s)); each is finished when it leaves "
-        "queued/running/waiting (the store read every 0.1 s). push_lease_seconds="
+        "queued/running/waiting (the store read every 0.1 s), and ended "
+        + "; ".join(", ".join(f"{n} {state}" for state, n in t.ended.items()) for t in taken)
+        + ". push_lease_seconds="
         f"{lease:.0f}" + (" (--quick: the default 60 makes the run long)" if quick else "")
         + f". Worst of {len(taken)}: {worst:.1f} s. Writes replayed by requestid (a write the "
         f"killed instance had sent, sent again by the other): "
