@@ -73,12 +73,17 @@ def render(
         "# Performance",
         "",
         f"Written by `python -m bench.run` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, in "
-        f"{seconds / 60:.1f} minutes. This run measured: {', '.join(ran)}. Rows of the other "
-        "benchmarks are kept from earlier runs: the Measured column says when each was (UTC), "
-        "and `--quick` marks the smaller runs.",
+        f"{seconds / 60:.1f} minutes. This run measured: {', '.join(ran)}."
+        + (
+            " Rows of the other benchmarks are kept from earlier runs."
+            if {r.module for r in results} - set(ran)
+            else ""
+        )
+        + " The Measured column says when each row was (UTC); `--quick` marks the smaller runs.",
         "",
-        f"Machine: {machine()}. Shared and noisy: every figure below is compared with a baseline",
-        "measured in the same run, interleaved with it, as the median of several runs.",
+        f"Machine of this run: {machine()}. Shared and noisy: every figure below is compared",
+        "with a baseline measured in the same run, interleaved with it, as the median of several "
+        "runs.",
         "",
         "| Benchmark | Measure | Appliance | Baseline | Ratio | Target | Met | Measured |",
         "|---|---|---|---|---|---|---|---|",

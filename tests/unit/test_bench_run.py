@@ -60,4 +60,6 @@ def test_the_page_says_when_each_row_was_measured() -> None:
     page = render([row("push", "writes", "2026-12-06 21:57"), quick], [], ["instances"], 60)
     assert "| 2026-12-06 21:57 |" in page
     assert "| 2026-12-07 18:30 (--quick) |" in page
-    assert "This run measured: instances." in page
+    assert "This run measured: instances. Rows of the other benchmarks are kept" in page
+    alone = render([quick], [], ["instances"], 60)
+    assert "kept from earlier runs" not in alone
