@@ -20,6 +20,7 @@ from appliance.core.admin_client import AdminClient
 from appliance.errors import (
     ApplianceError,
     KeyringError,
+    MissingDriverError,
     NewerStoreError,
     ServiceNotRunningError,
     SettingsError,
@@ -61,7 +62,15 @@ def fail(exc: ApplianceError) -> NoReturn:
     if exc.hint:
         click.echo(f"Hint: {exc.hint}", err=True)
     if isinstance(
-        exc, (SettingsError, NewerStoreError, StateDirError, KeyringError, UnreadableStoreError)
+        exc,
+        (
+            SettingsError,
+            NewerStoreError,
+            StateDirError,
+            KeyringError,
+            UnreadableStoreError,
+            MissingDriverError,
+        ),
     ):
         sys.exit(EXIT_CONFIG)  # restarting cannot fix these
     if isinstance(exc, ServiceNotRunningError):
