@@ -10,6 +10,7 @@ ApplianceError                       message (what happened), hint (what to do n
  ├── StoreError                      the database cannot be opened or is at an unknown version
  │    ├── NewerStoreError            written by a newer release (exit 78)
  │    ├── UnreadableStoreError       the database file is not one, or is cut short (exit 78)
+ │    ├── MissingDriverError         the database server's driver is not installed (exit 78)
  │    └── StoreUnavailableError      the store takes no writes now: full disk, damage (HTTP 503)
  │         └── StoreUnreachableError  its database server does not answer (exit 75, HTTP 503)
  ├── StoreBusyError                  another process holds the store lock (the service, a restore)
@@ -111,6 +112,11 @@ class StoreBusyError(ApplianceError):
 class UnreadableStoreError(StoreError):
     """The database file cannot be read at all (not a database, cut short, damaged where every
     command looks). Restarting will not help (exit 78): only a restore or a new store will."""
+
+
+class MissingDriverError(StoreError):
+    """The URL names a database server whose driver is not installed (the postgres extra).
+    Restarting will not help (exit 78): installing the extra will."""
 
 
 class StoreUnavailableError(StoreError):

@@ -21,6 +21,7 @@ from appliance.errors import (
     ApplianceError,
     KeyNotHeldError,
     KeyringError,
+    MissingDriverError,
     NewerStoreError,
     ServiceNotRunningError,
     SettingsError,
@@ -63,7 +64,15 @@ def fail(exc: ApplianceError) -> NoReturn:
     if exc.hint:
         click.echo(f"Hint: {exc.hint}", err=True)
     if isinstance(
-        exc, (SettingsError, NewerStoreError, StateDirError, KeyringError, UnreadableStoreError)
+        exc,
+        (
+            SettingsError,
+            NewerStoreError,
+            StateDirError,
+            KeyringError,
+            UnreadableStoreError,
+            MissingDriverError,
+        ),
     ):
         sys.exit(EXIT_CONFIG)  # restarting cannot fix these
     if isinstance(exc, ServiceNotRunningError):

@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
-from appliance.errors import StateDirError, StoreError
+from appliance.errors import MissingDriverError, StateDirError, StoreError
 from appliance.storage import health
 
 BUSY_TIMEOUT_MS = 10_000
@@ -87,6 +87,13 @@ def create_store_engine(database_url: str, password: str | None = None) -> Engin
         if password is not None:
             url = url.set(password=password)
         engine = create_engine(url, connect_args=connect_args, pool_pre_ping=pre_ping)
+    except ImportError:
+        raise MissingDriverError(
+            f"The {url.get_backend_name()} database driver is not installed in this appliance.",
+            hint="Install the appliance with its postgres extra "
+            "(pip install '/opt/jobroutr-gateway/src[postgres]', docs/install.md), or build the "
+            "image with --build-arg JOBROUTR_EXTRAS=postgres (docs/docker.md).",
+        ) from None
     except Exception as exc:
         raise StoreError(
             f"The database URL in APPLIANCE_DATABASE_URL cannot be used ({type(exc).__name__})."

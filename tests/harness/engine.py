@@ -168,11 +168,13 @@ def base_image(docker: Engine) -> str:
     return BASE_IMAGE
 
 
-def build_image(docker: Engine, workdir: Path) -> str:
-    """The repository's Dockerfile, from the repository (and its .dockerignore), on BASE_IMAGE.
+def build_image(docker: Engine, workdir: Path, extras: str = "") -> str:
+    """The repository's Dockerfile, from the repository (and its .dockerignore), on BASE_IMAGE,
+    with the pyproject extras ``extras`` names (JOBROUTR_EXTRAS, comma-separated).
 
     Docker's layer cache (in the engine's data root) makes a rebuild of unchanged code quick.
     """
+    tag = f"{IMAGE.rpartition(':')[0]}:{extras.replace(',', '-')}" if extras else IMAGE
     base = base_image(docker)
     dockerfile = workdir / "Dockerfile"
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
@@ -181,6 +183,7 @@ def build_image(docker: Engine, workdir: Path) -> str:
     )
     docker.run(
         "build", "--network=host", "--build-arg", f"PYTHON_IMAGE={base}",
-        "-f", str(dockerfile), "-t", IMAGE, str(ROOT), timeout=1800,
+        "--build-arg", f"JOBROUTR_EXTRAS={extras}",
+        "-f", str(dockerfile), "-t", tag, str(ROOT), timeout=1800,
     )  # fmt: skip
-    return IMAGE
+    return tag

@@ -89,3 +89,28 @@ def test_backup_and_restore_on_postgresql_give_the_exact_pg_dump_and_pg_restore_
     for result in (made, put_back):
         assert secret not in result.stderr + result.stdout
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["init", "serve"])
+def test_without_the_postgres_extra_it_says_which_extra_to_install_and_exits_78(
+    command: str, tmp_path: Path, short_dir: Path
+) -> None:
+    """An appliance installed without `[postgres]` (or an image built without
+    JOBROUTR_EXTRAS=postgres) pointed at a PostgreSQL server: the driver cannot be imported."""
+    env, _ = down_database_env(tmp_path, short_dir)
+    hidden = tmp_path / "no-driver" / "psycopg"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('psycopg is not installed here')\n")
+    env["PYTHONPATH"] = str(hidden.parent)
+    if command == "serve":  # set up once, as in the test above
+        (tmp_path / "state").mkdir(mode=0o700)
+        save_keyring(tmp_path / "state" / "keyring.json", Keyring.generate(), create_only=True)
+    result = run_appliance(command, env=env)
+    assert result.returncode == EX_CONFIG, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        "Error: The postgresql database driver is not installed in this appliance."
+    ], result.stderr
+    assert "postgres extra" in result.stderr
+    assert "JOBROUTR_EXTRAS=postgres" in result.stderr
