@@ -73,13 +73,20 @@ HOST_VARIABLES = ("STATE_DIRECTORY", "RUNTIME_DIRECTORY", "CREDENTIALS_DIRECTORY
 
 
 @pytest.fixture(autouse=True)
-def isolated_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("APPLIANCE_") or name in HOST_VARIABLES:
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    # A command run in this process sets its umask to 077 (cli/root.py), as it should for the
+    # appliance; it must not carry into later tests, whose files a machine or a container's
+    # other users then could not read (tests/deploy/test_unit.py failed so in a full run).
+    umask = os.umask(0o022)
+    os.umask(umask)
+    yield
+    os.umask(umask)
 
 
 @pytest.fixture

@@ -62,6 +62,7 @@ client_secret_file = "qbo-client-secret"
 # docs/install.md, steps 2 to 6, as one script (the machine's CA bundle for pip first: the way
 # out of these machines passes a proxy with its own certificate).
 INSTALL = f"""
+umask 022
 printf '[global]\\ncert = /etc/ssl/certs/ca-certificates.crt\\n' > /etc/pip.conf
 groupadd --system jobroutr-ops
 useradd --create-home --shell /bin/sh alice
