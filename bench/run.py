@@ -23,7 +23,7 @@ from bench.common import Result, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Benchmark modules in the order the table shows them, each with run(quick) -> list[Result].
-BENCHMARKS = ("imports", "push", "intake", "console")
+BENCHMARKS = ("imports", "push", "intake", "console", "stores")
 
 
 def _fmt(value: float) -> str:
