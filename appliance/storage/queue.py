@@ -224,7 +224,9 @@ def finish(
 # another worker is taking is passed over, not waited for), taken (fence and attempts bumped, the
 # requestid base stored: ``request_base`` in SQL), and its event shown running, together. Run
 # outside an explicit transaction (one statement is one), so no BEGIN and COMMIT round trips.
-# The lock's recheck (the row as committed when it is locked) keeps the fence exact.
+# The lock's recheck (the row as committed when it is locked) keeps the fence exact. The
+# candidates are an ARRAY(...), computed once: as ``IN (...)`` the planner (a young table's
+# statistics) ran them again for every queued job, 15 ms a claim behind a backlog of 500.
 _WHERE_STATE = {
     "queued": "j.state = :queued AND j.run_after <= :now",
     "waiting": "j.state = :waiting AND j.run_after <= :now",
@@ -242,7 +244,7 @@ _CLAIM_PG = text(
     f"""
     WITH picked AS (
         SELECT j.id, j.request_id AS kept_request_id FROM job j
-        WHERE j.id IN ({_CANDIDATES})
+        WHERE j.id = ANY(ARRAY({_CANDIDATES}))
           AND (({_WHERE_STATE["queued"]}) OR ({_WHERE_STATE["waiting"]})
                OR ({_WHERE_STATE["running"]}))
         ORDER BY j.id LIMIT 1 FOR UPDATE SKIP LOCKED
