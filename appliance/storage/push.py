@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -192,11 +193,6 @@ def default_accounts(engine: Engine, realm_id: str) -> tuple[str | None, str | N
         return chosen.default_income_account_id, chosen.default_expense_account_id
 
 
-def _plural(kind: str) -> str | None:
-    record_kind = BY_NAME.get(kind)
-    return record_kind.plural if record_kind is not None else None
-
-
 def _touch_mirror(session: Session, realm_id: str, kind: str, qbo_id: str) -> None:
     """A link changed: the mirror row gets a new change number (the pull shows its JobRoutr id)."""
     record_kind = BY_NAME.get(kind)
@@ -304,7 +300,7 @@ def complete(engine: Engine, claim: Claim, outcome: JobOutcome) -> bool:
     if not isinstance(outcome, (Done, Mismatch, Review, Waiting, RetryLater, Failed)):
         raise TypeError(f"not a job outcome: {outcome!r}")
     now = utcnow()
-    with WRITES, session_scope(engine) as session:
+    with _writes(engine), session_scope(engine) as session:
         result = session.exec(
             update(Job)
             .where(
@@ -317,12 +313,22 @@ def complete(engine: Engine, claim: Claim, outcome: JobOutcome) -> bool:
         if result.rowcount != 1:
             session.rollback()
             return False
+        _show(session, claim, outcome, now)  # first: the rows the others share come last
         if isinstance(outcome, (Done, Mismatch)):
             _written(session, claim, outcome, now)
         elif isinstance(outcome, Waiting) and _linked_meanwhile(session, claim, outcome):
             session.exec(update(Job).where(col(Job.id) == claim.job_id).values(run_after=now))
-        _show(session, claim, outcome, now)
     return True
+
+
+def _plural_of(kind: str) -> str | None:
+    return BY_NAME[kind].plural if kind in BY_NAME else None
+
+
+def _writes(engine: Engine) -> AbstractContextManager[object]:
+    """SQLite (one writer): this process's outcomes one at a time. A server takes them together,
+    each waiting only for the rows it shares (its kind's change counter, written last)."""
+    return WRITES if engine.dialect.name == "sqlite" else nullcontext()
 
 
 def _written(session: Session, claim: Claim, outcome: Done | Mismatch, now: datetime) -> None:
@@ -337,7 +343,7 @@ def _written(session: Session, claim: Claim, outcome: Done | Mismatch, now: date
         if upsert_rows(session, realm_id, plural, [mirrored], None):
             renumbered = mirrored.qbo_id  # new or changed: it has a new change number already
     if outcome.link is not None:
-        if outcome.mirror is None or _plural(outcome.link.kind) != outcome.mirror[0]:
+        if outcome.mirror is None or _plural_of(outcome.link.kind) != outcome.mirror[0]:
             renumbered = None
         _write_link(session, realm_id, outcome.link, outcome.figures, renumbered=renumbered)
         _wake(session, f"{outcome.link.kind}:{outcome.link.jobroutr_id}", now)

@@ -5,7 +5,9 @@ still be fenced: a worker that lost its lease writes nothing."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,8 +19,10 @@ from sqlalchemy.engine import Engine
 
 from appliance.storage import push as jobs
 from appliance.storage import queue
+from appliance.storage.db import session_scope
 from appliance.storage.events import accept
-from appliance.storage.models import ChangeCounter, Company, Event, Job, Link
+from appliance.storage.mirror import WRITES, upsert_rows
+from appliance.storage.models import ChangeCounter, Company, Event, Job, Link, QboCustomer
 from appliance.storage.outcomes import LinkWrite
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
@@ -154,3 +158,47 @@ def test_a_claim_taken_over_writes_nothing(store: Store) -> None:
         assert job is not None
         assert job.attempts == 2
         assert job.fence == new.fence
+
+
+def _on_a_server(store: Store) -> None:
+    if store.engine.dialect.name == "sqlite":
+        pytest.skip("about a database server: SQLite takes one writer (runs with --store=postgres)")
+
+
+def test_on_a_server_outcomes_are_not_written_one_at_a_time(store: Store) -> None:
+    """This process's lock on mirror writes (SQLite's one writer) would queue every worker's
+    outcome behind the others', each a transaction of several round trips."""
+    _on_a_server(store)
+    receive(store, "evt_c", "cus_c")
+    claim = queue.claim(store.engine, "worker", LEASE)
+    assert claim is not None
+    with ThreadPoolExecutor(1) as pool:
+        with WRITES:  # this thread holds the process's lock meanwhile
+            recorded = pool.submit(jobs.complete, store.engine, claim, written(claim, "c", "62"))
+            finished = wait([recorded], timeout=10).done
+        assert finished, "the outcome waited for the process's lock"
+        assert recorded.result()
+
+
+def test_on_a_server_two_writers_of_one_new_mirror_row_both_succeed(store: Store) -> None:
+    """Read, then insert: a second transaction inserting the same new record meanwhile (another
+    worker or instance) updates it instead of failing on the key."""
+    _on_a_server(store)
+    row = customer_row({"Id": "63", "DisplayName": "Both", "SyncToken": "0"})
+
+    def second() -> int:
+        with session_scope(store.engine) as session:
+            return upsert_rows(session, REALM, "customers", [row], None)  # type: ignore[list-item]
+
+    with ThreadPoolExecutor(1) as pool:
+        with session_scope(store.engine) as first:
+            assert upsert_rows(first, REALM, "customers", [row], None) == 1  # type: ignore[list-item]
+            first.flush()
+            racing = pool.submit(second)  # waits for the first's new row, then conflicts
+            time.sleep(0.5)
+            assert not racing.done()
+        assert racing.result(timeout=30) == 1
+    with store.session() as session:
+        kept = session.get(QboCustomer, (REALM, "63"))
+        assert kept is not None
+        assert kept.display_name == "Both"
