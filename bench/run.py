@@ -27,7 +27,7 @@ from bench.common import Result, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Benchmark modules in the order the table shows them, each with run(quick) -> list[Result].
-BENCHMARKS = ("imports", "push", "intake", "console", "instances")
+BENCHMARKS = ("imports", "push", "intake", "console", "stores", "instances")
 
 
 def _fmt(value: float) -> str:

@@ -19,6 +19,8 @@ from appliance.storage import health
 BUSY_TIMEOUT_MS = 10_000
 #: How long a connection to a database server may take before it counts as unreachable.
 CONNECT_TIMEOUT_SECONDS = 10
+#: A server database's pooled connections are opened anew after this long.
+POOL_RECYCLE_SECONDS = 1800
 
 
 def secure_state_dir(path: Path) -> Path:
@@ -72,9 +74,15 @@ def create_store_engine(database_url: str, password: str | None = None) -> Engin
     connect_args: dict[str, Any] = {}
     if make_url(database_url).get_backend_name() == "postgresql":
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-    # A server database's connections can drop while pooled: test each before use. A SQLite
-    # file's cannot, and the test would cost a statement on every checkout.
-    pre_ping = make_url(database_url).get_backend_name() != "sqlite"
+    # No test of a pooled connection before each use (pool_pre_ping): on a server it is a round
+    # trip per checkout, several per pushed job. A connection the server dropped fails its first
+    # statement instead: a disconnect, which invalidates the pool (every other pooled connection
+    # is opened anew) and is the outage every caller already answers (503 + Retry-After, the
+    # worker waits and tries again: health.trouble). Connections are renewed every half hour,
+    # before a firewall or server idle timeout can cut them unseen.
+    pool: dict[str, Any] = {}
+    if make_url(database_url).get_backend_name() != "sqlite":
+        pool = {"pool_recycle": POOL_RECYCLE_SECONDS}
     if path is not None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # SQLite creates -wal and -shm with the main file's mode; create that one 0600 first.
@@ -86,7 +94,7 @@ def create_store_engine(database_url: str, password: str | None = None) -> Engin
         url = make_url(database_url)
         if password is not None:
             url = url.set(password=password)
-        engine = create_engine(url, connect_args=connect_args, pool_pre_ping=pre_ping)
+        engine = create_engine(url, connect_args=connect_args, **pool)
     except ImportError:
         raise MissingDriverError(
             f"The {url.get_backend_name()} database driver is not installed in this appliance.",
@@ -113,6 +121,17 @@ def tighten_sqlite_files(database_url: str) -> None:
         candidate = path.with_name(path.name + suffix)
         if candidate.exists() and candidate.stat().st_mode & 0o077:
             candidate.chmod(0o600)
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for reads that need no transaction of their own (a statement or two, each seeing
+    what was committed when it ran). On a server its statements then go alone: no BEGIN and
+    ROLLBACK round trips around them. SQLite's reads open no transaction anyway."""
+    with Session(engine) as session:
+        if engine.dialect.name != "sqlite":
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
 
 
 @contextmanager

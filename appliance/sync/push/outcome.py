@@ -301,9 +301,13 @@ class Settler:
                 "never-arrived", f"Gave up waiting for {exc.reason}.", NEVER_ARRIVED_HINT
             )
             return Failed(failure, realm_id=realm)
+        recheck = exc.recheck
+        if exc.give_up_after is not None:  # look again by the time it would give up
+            left = exc.give_up_after - timedelta(seconds=waited)
+            recheck = min(recheck, max(left, timedelta(0)))
         return Waiting(
             exc.reason,
-            now + exc.recheck,
+            now + recheck,
             tuple(exc.waits_on),
             realm_id=realm,
             waited_seconds=waited,
