@@ -21,16 +21,21 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
+# Optional parts of the appliance, comma-separated extras of pyproject.toml: `postgres` adds the
+# PostgreSQL driver (psycopg 3, pinned), for a store on a PostgreSQL server:
+#   docker build --build-arg JOBROUTR_EXTRAS=postgres -t jobroutr-gateway .
+ARG JOBROUTR_EXTRAS=
+
 # Dependencies first, in a layer of their own, so that a change to the code alone reuses it.
 COPY pyproject.toml constraints.txt ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+RUN python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; x = [e.strip() for e in os.environ.get('JOBROUTR_EXTRAS', '').split(',') if e.strip()]; print('\n'.join(p['dependencies'] + [d for e in x for d in p['optional-dependencies'][e]]))" > /tmp/requirements.txt \
     && pip install -c constraints.txt -r /tmp/requirements.txt
 
 # Then the appliance itself: not editable and without the dev extras, as an operator installs it.
 # pip and setuptools are not needed to run it (about 25 MB of the virtualenv): they go.
 COPY README.md ./
 COPY appliance ./appliance
-RUN pip install -c constraints.txt . \
+RUN pip install -c constraints.txt ".${JOBROUTR_EXTRAS:+[${JOBROUTR_EXTRAS}]}" \
     && appliance --version \
     && python -m pip uninstall --yes pip setuptools
 

@@ -13,6 +13,7 @@ for instance), and relative secret paths are looked up in ``$CREDENTIALS_DIRECTO
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -53,6 +54,9 @@ class Settings(BaseSettings):
 
     state_dir: Path = Field(default_factory=default_state_dir)
     database_url: str = ""
+    # The store server's password (PostgreSQL), read from this file (0600; under systemd a
+    # credential name): never written in database_url, a setting that is shown and logged.
+    database_password_file: Path | None = None
     key_file: Path | None = None
     # SQLite's quick integrity check of the store, this often in the running service (it also
     # runs at start and for `appliance status`); 0: only then. See storage/health.py.
@@ -104,6 +108,11 @@ class Settings(BaseSettings):
     # Every so often the same numbers as one `metrics` log line (0: never).
     metrics_log_seconds: float = Field(default=300.0, ge=0)
 
+    # This instance's name in `appliance status`, /metrics and the store (import runs, shares
+    # of Intuit's limits) when several serve one database; empty: hostname:port (the same after
+    # a restart, so a restarted instance takes its own unfinished imports back at once).
+    instance_name: str = Field(default="", max_length=40)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
@@ -143,6 +152,7 @@ class Settings(BaseSettings):
         object.__setattr__(self, "state_dir", state_dir)
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{state_dir / 'appliance.db'}")
+        _no_password_inside(self.database_url)
         if self.key_file is None:
             object.__setattr__(self, "key_file", state_dir / "keyring.json")
         if self.admin_socket is None:
@@ -186,6 +196,18 @@ class Settings(BaseSettings):
     @property
     def oauth_redirect_uri(self) -> str:
         return f"{self.public_url}/oauth/callback"
+
+    def instance(self) -> str:
+        """This instance's name: ``instance_name``, else hostname:port. Not the pid: a restarted
+        instance is the same one, and takes back at once what its killed process held; two live
+        instances on one host cannot share a port."""
+        return self.instance_name or f"{socket.gethostname()}:{self.http_port}"
+
+    def database_password(self) -> str | None:
+        """The store server's password from ``database_password_file``; None when not set."""
+        if self.database_password_file is None:
+            return None
+        return read_secret_file(self.database_password_file, setting="database_password_file")
 
     def qbo_client_secret(self) -> str:
         """Read the Intuit client secret from its file; the emulator has a documented default."""
@@ -268,6 +290,21 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(
             f"Config file {path} cannot be read ({exc.strerror}).", setting="config"
         ) from None
+
+
+def _no_password_inside(database_url: str) -> None:
+    """A password written into the URL would be shown and logged with it: refused, without
+    repeating it (the error names no value)."""
+    try:
+        password = urlsplit(database_url).password
+    except ValueError:  # a malformed URL is the engine's to name
+        return
+    if password:
+        raise ValueError(
+            "APPLIANCE_DATABASE_URL holds a password: put the password alone in a file (mode "
+            "0600, or a systemd credential) named by APPLIANCE_DATABASE_PASSWORD_FILE, and "
+            "leave it out of the URL (postgresql+psycopg://user@host:5432/database)"
+        )
 
 
 def _sentence(error: ValidationError, source: Path | None) -> SettingsError:

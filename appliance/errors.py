@@ -6,12 +6,16 @@ ApplianceError                       message (what happened), hint (what to do n
  ├── StateDirError                   the state directory or a file in it cannot be used safely
  ├── KeyringError                    the data key file is missing, unreadable or malformed
  ├── VaultError                      a sealed secret cannot be opened (tampered, moved, key retired)
+ ├── KeyNotHeldError                 a rotation's new key is not on every live instance (exit 75)
  ├── StoreError                      the database cannot be opened or is at an unknown version
  │    ├── NewerStoreError            written by a newer release (exit 78)
  │    ├── UnreadableStoreError       the database file is not one, or is cut short (exit 78)
+ │    ├── MissingDriverError         the database server's driver is not installed (exit 78)
  │    └── StoreUnavailableError      the store takes no writes now: full disk, damage (HTTP 503)
+ │         └── StoreUnreachableError  its database server does not answer (exit 75, HTTP 503)
  ├── StoreBusyError                  another process holds the store lock (the service, a restore)
  ├── ServiceNotRunningError          an operator command could not reach the running service
+ ├── AdminSocketDeniedError          this user may not open the admin socket (not an operator)
  ├── ServiceNotAnsweringError        the admin socket accepted, but no answer came in time
  ├── UntrustedSocketError            the admin socket's owner is not trusted: nothing is sent
  └── AdminError                      the service refused or failed an admin request (status)
@@ -84,6 +88,13 @@ class VaultError(ApplianceError):
     """A sealed secret cannot be opened."""
 
 
+class KeyNotHeldError(ApplianceError):
+    """A rotation's new data key is not on every live instance yet: nothing was re-sealed. Exit
+    75: run it again once the key file is copied (423 on the admin API)."""
+
+    http_status = 423
+
+
 class StoreError(ApplianceError):
     """The database cannot be opened or is at a schema version this release does not know."""
 
@@ -103,6 +114,11 @@ class UnreadableStoreError(StoreError):
     command looks). Restarting will not help (exit 78): only a restore or a new store will."""
 
 
+class MissingDriverError(StoreError):
+    """The URL names a database server whose driver is not installed (the postgres extra).
+    Restarting will not help (exit 78): installing the extra will."""
+
+
 class StoreUnavailableError(StoreError):
     """The store cannot take writes now: its disk is full or failing, or its file is damaged.
     Answered 503 with Retry-After, so JobRoutr sends the event again later."""
@@ -111,12 +127,30 @@ class StoreUnavailableError(StoreError):
     retry_after_seconds = 30
 
 
+class StoreUnreachableError(StoreUnavailableError):
+    """The store's database server (PostgreSQL) does not answer: down, restarting, or not
+    where APPLIANCE_DATABASE_URL says. At start, exit 75 (EX_TEMPFAIL: systemd starts it again);
+    while serving, 503 with Retry-After until it answers again."""
+
+
 class ServiceNotRunningError(ApplianceError):
     """An operator command could not reach the running service over its admin socket."""
 
     hint = (
         "Start it with `appliance serve` (or `systemctl start jobroutr-gateway`), "
         "then run this command again."
+    )
+
+
+class AdminSocketDeniedError(ApplianceError):
+    """The admin socket, or the directory it is in, is closed to this user: the service may well
+    run, but only root, its user and the operators' group may talk to it. Not a
+    ServiceNotRunningError, so nothing falls back to working without the service."""
+
+    hint = (
+        "Ask an administrator to add you to the operators' group (under systemd: "
+        "`sudo usermod -aG jobroutr-ops $USER`; otherwise the group named by the admin.group "
+        "setting), then log in again."
     )
 
 

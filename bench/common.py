@@ -9,7 +9,7 @@ import os
 import platform
 import statistics
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -30,6 +30,11 @@ class Result:
     #: When the target is missed: where the time or memory goes, as measured (profiles, counts).
     gap: str = ""
     samples: dict[str, list[float]] = field(default_factory=dict)
+    #: Filled by bench/run.py: the benchmark module that measured it, when (UTC), and whether
+    #: with --quick. A run of some benchmarks keeps the others' rows, so each row says its date.
+    module: str = ""
+    measured_at: str = ""
+    quick: bool = False
 
     @property
     def ratio(self) -> float:
@@ -39,6 +44,11 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ratio": self.ratio}
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Result:
+        """A row of docs/performance.json back (``ratio`` is derived, so dropped)."""
+        return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in row})
 
 
 def median_of(runs: int, measure: Callable[[], float]) -> tuple[float, list[float]]:

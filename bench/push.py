@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -156,7 +156,9 @@ def signed(gateway: Gateway, event_id: str, doc: dict[str, Any]) -> tuple[bytes,
     }
 
 
-async def _send_all(gateway: Gateway, sends: list[tuple[str, dict[str, Any]]]) -> list[str]:
+async def _send_all(
+    gateway: Gateway, sends: list[tuple[str, dict[str, Any]]], senders: int = SENDERS
+) -> list[str]:
     accepted: list[str] = []
     pending = iter(sends)
 
@@ -168,10 +170,22 @@ async def _send_all(gateway: Gateway, sends: list[tuple[str, dict[str, Any]]]) -
                 raise RuntimeError(f"{event_id} answered {response.status_code}: {response.text}")
             accepted.append(event_id)
 
-    limits = httpx.Limits(max_connections=SENDERS, max_keepalive_connections=SENDERS)
+    limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
     async with httpx.AsyncClient(base_url=gateway.base, limits=limits, timeout=60) as http:
-        await asyncio.gather(*(sender(http) for _ in range(SENDERS)))
+        await asyncio.gather(*(sender(http) for _ in range(senders)))
     return accepted
+
+
+async def send_alternately(
+    gateways: Sequence[Gateway], sends: list[tuple[str, dict[str, Any]]]
+) -> list[str]:
+    """JobRoutr's events to several instances in turn (the i-th to gateways[i % n]), all at
+    once, SENDERS connections in all."""
+    n = len(gateways)
+    parts = await asyncio.gather(
+        *(_send_all(g, sends[i::n], max(1, SENDERS // n)) for i, g in enumerate(gateways))
+    )
+    return [event_id for part in parts for event_id in part]
 
 
 # The emulator as the judge ------------------------------------------------------------------------
@@ -276,7 +290,7 @@ class Throughput:
     send_seconds: float
     steady_seconds: float
     drain_seconds: float
-    appliance_cpu: float  # cores used by the appliance process while pushing after the send
+    appliance_cpu: float  # cores used by the appliance's processes while pushing after the send
     emulator_cpu: float  # cores used by this process (the emulator's thread, mostly) meanwhile
 
 
@@ -308,20 +322,27 @@ def drained_by(gateway: Gateway, timeout: float) -> None:
         time.sleep(1.0)
 
 
-def throughput(books: RunningEmulator, gateway: Gateway, plan: Burst, timeout: float) -> Throughput:
+def throughput(
+    books: RunningEmulator,
+    gateway: Gateway,
+    plan: Burst,
+    timeout: float,
+    others: Sequence[Gateway] = (),
+) -> Throughput:
+    """The burst sent to ``gateway`` (and in turn to ``others``, instances on the same store)."""
     sampler = Sampler(books.url)
     sampler.start()
     wait_until(lambda: bool(sampler.samples), what="the first stats sample")
     zero = sampler.samples[-1]
     began = time.perf_counter()
-    accepted = asyncio.run(_send_all(gateway, plan.sends))
+    accepted = asyncio.run(send_alternately([gateway, *others], plan.sends))
     sent = time.perf_counter()
     log(f"accepted {len(accepted)} events in {sent - began:.1f} s; pushing")
-    pid = gateway.service.process.pid
-    cpu_before = (cpu_seconds(pid), time.process_time())
+    pids = [g.service.process.pid for g in (gateway, *others)]
+    cpu_before = (sum(map(cpu_seconds, pids)), time.process_time())
     drained_by(gateway, timeout)
     drained = time.perf_counter()
-    cpu_after = (cpu_seconds(pid), time.process_time())
+    cpu_after = (sum(map(cpu_seconds, pids)), time.process_time())
     sampler.stop()
     last = sampler.samples[-1]
 

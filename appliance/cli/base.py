@@ -19,11 +19,14 @@ from appliance.config import Settings, load_settings
 from appliance.core.admin_client import AdminClient
 from appliance.errors import (
     ApplianceError,
+    KeyNotHeldError,
     KeyringError,
+    MissingDriverError,
     NewerStoreError,
     ServiceNotRunningError,
     SettingsError,
     StateDirError,
+    StoreUnreachableError,
     UnreadableStoreError,
 )
 from appliance.logging import configure_logging
@@ -33,6 +36,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR = 1
 EXIT_USAGE = 2  # as click's own usage errors
 EXIT_NOT_RUNNING = 3
+EXIT_TEMPFAIL = 75  # EX_TEMPFAIL: the database server does not answer yet, or another instance
+# lacks the new data key: try again later
 EXIT_CONFIG = 78  # EX_CONFIG: systemd units list it in RestartPreventExitStatus
 
 
@@ -59,11 +64,21 @@ def fail(exc: ApplianceError) -> NoReturn:
     if exc.hint:
         click.echo(f"Hint: {exc.hint}", err=True)
     if isinstance(
-        exc, (SettingsError, NewerStoreError, StateDirError, KeyringError, UnreadableStoreError)
+        exc,
+        (
+            SettingsError,
+            NewerStoreError,
+            StateDirError,
+            KeyringError,
+            UnreadableStoreError,
+            MissingDriverError,
+        ),
     ):
         sys.exit(EXIT_CONFIG)  # restarting cannot fix these
     if isinstance(exc, ServiceNotRunningError):
         sys.exit(EXIT_NOT_RUNNING)
+    if isinstance(exc, (StoreUnreachableError, KeyNotHeldError)):
+        sys.exit(EXIT_TEMPFAIL)  # systemd's Restart= starts it again; it works once the server does
     sys.exit(EXIT_ERROR)
 
 

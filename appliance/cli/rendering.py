@@ -65,8 +65,20 @@ STATUS_COLOURS = {
 }
 
 
+def _print_instances(report: StatusReport) -> None:
+    """The cluster's live instances and the data key versions each holds (PostgreSQL)."""
+    if len(report.instances) > 1:
+        live = ", ".join(
+            f"{i.name} (keys {', '.join(str(v) for v in i.key_versions)})" for i in report.instances
+        )
+        click.echo(f"  Live instances:   {live}")
+
+
 def print_status(report: StatusReport) -> None:
     click.secho(f"JobRoutr QuickBooks Gateway {report.version}", bold=True)
+    if report.instance:
+        click.echo(f"  Instance:         {report.instance} (answering; the queue is every one's)")
+    _print_instances(report)
     click.echo(f"  Running since:    {ago(report.started_at)}")
     click.echo(f"  Public URL:       {report.public_url}")
     click.echo(f"  QBO environment:  {report.qbo_environment}")
@@ -134,6 +146,9 @@ def print_queue(q: QueueInfo) -> None:
         f"  Queue:            {q.queued} queued, {q.running} running, {q.waiting} waiting, "
         f"{q.failed} failed{age}{mismatched}"
     )
+    if len(q.running_by_instance) > 1:
+        held = ", ".join(f"{name} {n}" for name, n in sorted(q.running_by_instance.items()))
+        click.echo(f"  Running by:       {held}")
     if q.review:
         click.secho(
             f"  Review:           {counted(q.review, 'event')} "

@@ -76,6 +76,8 @@ class QueueInfo(msgspec.Struct, kw_only=True):
     mismatch: int = 0  # written, but QuickBooks' totals differ from the bill: see the events
     review: int = 0  # questions for the operator (`appliance events review`): nothing written
     oldest_queued_age_seconds: float | None = None
+    #: Running jobs by the instance that holds them (several instances on one database).
+    running_by_instance: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class StoreInfo(msgspec.Struct, kw_only=True):
@@ -135,6 +137,15 @@ class BooksInfo(msgspec.Struct, kw_only=True):
         )
 
 
+class InstanceInfo(msgspec.Struct, kw_only=True):
+    """A live instance of the cluster on this store (storage/instances.py)."""
+
+    name: str
+    started_at: datetime
+    last_seen: datetime
+    key_versions: list[int]  # the versions in its key file (fingerprints stay in the store)
+
+
 class StatusReport(msgspec.Struct, kw_only=True):
     version: str
     started_at: datetime
@@ -149,6 +160,8 @@ class StatusReport(msgspec.Struct, kw_only=True):
     checks: list[ReadinessCheck] = msgspec.field(default_factory=list)
     books: BooksInfo | None = None  # None until read (at connect, or an accounts import)
     feed: FeedInfo | None = None  # the change feed, once connected (core.changes)
+    instance: str | None = None  # which instance answered (Settings.instance())
+    instances: list[InstanceInfo] = msgspec.field(default_factory=list)  # live, on PostgreSQL
 
 
 class KeyRotationReport(msgspec.Struct, kw_only=True):

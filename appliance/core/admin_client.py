@@ -39,6 +39,7 @@ from appliance.core.admin import (
 )
 from appliance.errors import (
     AdminError,
+    AdminSocketDeniedError,
     ApplianceError,
     ServiceNotAnsweringError,
     ServiceNotRunningError,
@@ -79,9 +80,7 @@ class AdminClient:
         try:
             response = self._client.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.RemoteProtocolError, FileNotFoundError):
-            raise ServiceNotRunningError(
-                f"The appliance service is not running (nothing answers on {self.socket_path})."
-            ) from None
+            raise self._unreachable() from None
         except httpx.TimeoutException:
             raise self._silent() from None
         if response.is_error:
@@ -102,9 +101,7 @@ class AdminClient:
                 headers = dict(response.headers)
         except (httpx.ConnectError, httpx.RemoteProtocolError):
             partial.unlink(missing_ok=True)
-            raise ServiceNotRunningError(
-                f"The appliance service is not running (nothing answers on {self.socket_path})."
-            ) from None
+            raise self._unreachable() from None
         except httpx.TimeoutException:
             partial.unlink(missing_ok=True)
             raise self._silent() from None
@@ -113,6 +110,22 @@ class AdminClient:
             raise
         os.replace(partial, target)
         return headers
+
+    def _unreachable(self) -> ApplianceError:
+        """Why connecting failed: the socket is closed to this user, or nothing answers there."""
+        path = self.socket_path
+        try:
+            os.stat(path)
+        except PermissionError:
+            return _denied(path, f"its directory {path.parent}")
+        except OSError:
+            pass
+        else:
+            if not os.access(path, os.R_OK | os.W_OK):
+                return _denied(path, "it")
+        return ServiceNotRunningError(
+            f"The appliance service is not running (nothing answers on {path})."
+        )
 
     def _silent(self) -> ServiceNotAnsweringError:
         seconds = self._client.timeout.read
@@ -245,6 +258,13 @@ class AdminClient:
             "untaxed_tax_code_id": untaxed_tax_code_id,
         }
         return self.request("PUT", "/v1/taxes/invoice-settings", TaxesInfo, json=body)
+
+
+def _denied(path: Path, closed: str) -> AdminSocketDeniedError:
+    return AdminSocketDeniedError(
+        f"Permission denied: you ({_operator()}) may not use the admin socket {path}; {closed} "
+        "is open only to root, the service and the operators' group."
+    )
 
 
 def _which(event_ids: list[str] | None) -> dict[str, Any]:

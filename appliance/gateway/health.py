@@ -32,6 +32,10 @@ def readyz(store: NamedDependency[Store]) -> Response[dict[str, Any]]:
     ok, reason = store.ready()
     if not ok:
         return problem(503, "Not ready", reason)
+    if (
+        key := store.key_problem()
+    ) is not None:  # another instance rotated the key: docs/install.md
+        return problem(503, "Not ready", key)
     return Response({"status": "ready"})
 
 

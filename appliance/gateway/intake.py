@@ -44,6 +44,53 @@ class Accepted(msgspec.Struct, omit_defaults=True):
     duplicate: bool | None = None
 
 
+def parse_document(body: bytes) -> Any:
+    """The body as JSON, strictly: NaN and Infinity are not JSON numbers (RFC 8259), and
+    PostgreSQL's json refuses them; a 422 that says so, on every store alike."""
+    try:
+        document = json.loads(body.decode("utf-8"), parse_constant=_not_a_number)
+    except NotJsonNumberError as exc:
+        raise HTTPException(
+            status_code=422, detail=f"The body is not JSON: {exc} is not a JSON number."
+        ) from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise HTTPException(status_code=422, detail="The body is not UTF-8 JSON.") from None
+    return document
+
+
+def refuse_nul(document: Any) -> None:
+    """A NUL character where no field rule looked (an unknown field or event type): 422."""
+    if _holds_nul(document):
+        raise HTTPException(
+            status_code=422,
+            detail="The body holds a NUL character (\\u0000), which the appliance does not "
+            "store: leave it out.",
+        )
+
+
+class NotJsonNumberError(ValueError):
+    """NaN, Infinity or -Infinity in a body (Python's json reads them; JSON has no such thing)."""
+
+
+def _not_a_number(word: str) -> Any:
+    raise NotJsonNumberError(word)
+
+
+def _holds_nul(document: Any) -> bool:
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 @post(
     "/webhooks/jobroutr",
     tags=["events"],
@@ -73,10 +120,7 @@ async def jobroutr_webhook(
         event_id = verify_signature(context.secrets, headers, body, time.time())
     except SignatureError as exc:
         raise NotAuthorizedException(detail=str(exc)) from None
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise HTTPException(status_code=422, detail="The body is not UTF-8 JSON.") from None
+    document = parse_document(body)
     event_type, _, invalid = validate(
         document, home_currency=context.home_currency, accounts=context.accounts
     )
@@ -87,6 +131,7 @@ async def jobroutr_webhook(
             + "; ".join(f"{p.name} {p.reason}" for p in invalid),
             extra=[{"key": p.name, "message": p.reason} for p in invalid],
         )
+    refuse_nul(document)
     # Committed (synchronous=FULL) before the answer, grouped with the requests that arrive
     # meanwhile (one sync for all): an acknowledged event survives a power cut.
     accepted = await runtime.intake.accept(

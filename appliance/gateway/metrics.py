@@ -48,6 +48,9 @@ class Counters(Protocol):
     @property
     def tokens(self) -> TokenManager: ...
 
+    @property
+    def instance(self) -> str: ...
+
 
 @dataclass
 class Sample:
@@ -68,6 +71,13 @@ def samples(store: Store, counters: Counters, now: datetime | None = None) -> li
         *_counted(counters),
         *_connection(store, now),
         _sample("appliance_info", "gauge", "The appliance's version.", 1.0, version=__version__),
+        _sample(
+            "appliance_instance",
+            "gauge",
+            "Which instance answered: its counters are its own, the queue is every instance's.",
+            1.0,
+            instance=counters.instance,
+        ),
     ]
 
 

@@ -147,6 +147,7 @@ _TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    423: "Waiting for the other instances",
     429: "Too many requests",
     500: "Internal error",
     503: "Service unavailable",

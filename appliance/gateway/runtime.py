@@ -16,10 +16,11 @@ from appliance.core.admin import ReadinessCheck
 from appliance.gateway.metrics import metric_values
 from appliance.logging import get_logger, register_secret
 from appliance.qbo.client import QboClient, RetryPolicy
-from appliance.qbo.limiter import Limiters, RateLimits
+from appliance.qbo.limiter import GRANT_SECONDS, Limiters, RateLimits
 from appliance.qbo.oauth import OAuthClient, endpoints
 from appliance.qbo.tokens import TokenManager
 from appliance.storage.connections import StoreTokens
+from appliance.storage.limits import Limits, StoreGrants
 from appliance.storage.store import Store
 from appliance.sync import readiness
 from appliance.sync.books import BooksReader
@@ -28,15 +29,32 @@ from appliance.sync.feed import ChangeFeed
 from appliance.sync.figures import LiveFigures
 from appliance.sync.imports import Importer
 from appliance.sync.intake import Intake
+from appliance.sync.presence import Presence
 from appliance.sync.push import PushConfig, Pusher
 
 log = get_logger(__name__)
+
+
+def limiters(settings: Settings, store: Store, instance: str) -> Limiters:
+    """Intuit's limits kept in this process on SQLite (one instance), shared with the other
+    instances through the store on PostgreSQL (storage/limits.py says why grants)."""
+    rates = RateLimits(
+        concurrent=settings.qbo_concurrent,
+        per_minute=settings.qbo_requests_per_minute,
+        batch_per_minute=settings.qbo_batch_per_minute,
+    )
+    if store.engine.dialect.name != "postgresql":
+        return Limiters(rates)
+    shares = Limits(rates.concurrent, rates.per_minute, rates.batch_per_minute)
+    hold = GRANT_SECONDS + settings.qbo_timeout_seconds + 5
+    return Limiters(rates, StoreGrants(store.engine, instance, shares, hold))
 
 
 class Runtime:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.instance = settings.instance()  # the same name for this process's whole life
         self.activity = Activity()
         self._tasks: list[asyncio.Task[None]] = []
         self._certificate = readiness.CertificateCache()
@@ -50,13 +68,7 @@ class Runtime:
         self.qbo = QboClient(
             self.endpoints.api_base,
             self.tokens,
-            limiters=Limiters(
-                RateLimits(
-                    concurrent=settings.qbo_concurrent,
-                    per_minute=settings.qbo_requests_per_minute,
-                    batch_per_minute=settings.qbo_batch_per_minute,
-                )
-            ),
+            limiters=limiters(settings, store, self.instance),
             policy=RetryPolicy(
                 server_initial=settings.qbo_retry_initial_seconds,
                 throttle_initial=settings.qbo_throttle_initial_seconds,
@@ -74,10 +86,22 @@ class Runtime:
             books=self.books,
         )
         self.feed = ChangeFeed(store, self.qbo, interval=settings.feed_interval_seconds)
-        self.importer = Importer(store, self.qbo, books=self.books, finished=self.feed.nudge)
+        shared = store.engine.dialect.name == "postgresql"  # several instances may serve it
+        self.importer = Importer(
+            store,
+            self.qbo,
+            books=self.books,
+            finished=self.feed.nudge,
+            owner=self.instance if shared else None,
+            lease_seconds=settings.push_lease_seconds,
+        )
         self.pusher = Pusher(store, self.qbo, PushConfig.from_settings(settings), self.activity)
         self.intake = Intake(store)
         self.figures = LiveFigures(store, self.qbo)  # the pull API's live read of an invoice
+        # In the store's instance registry (a rotation elsewhere asks it which keys we hold).
+        self.presence = (
+            Presence(store, self.instance, settings.push_lease_seconds) if shared else None
+        )
 
     async def connected(self) -> None:
         """A company was connected: events from now on belong to it, and the events waiting for a
@@ -113,7 +137,7 @@ class Runtime:
         return [
             readiness.clock_check(self.qbo.clock_skew, self.qbo.clock_measured_at),
             readiness.disk_check(self.settings.state_dir),
-            *([store] if store is not None else []),
+            store,
             self._certificate.get(self.settings.public_url, now),
             readiness.token_check(self.store.connection_info(), now),
         ]
@@ -127,8 +151,12 @@ class Runtime:
         if self.settings.integrity_check_seconds > 0 and self.store.engine.dialect.name == "sqlite":
             self._tasks.append(asyncio.create_task(self._check_store(), name="store-check"))
         ready, _ = self.store.ready()
+        if ready and self.presence is not None:
+            await asyncio.to_thread(self.presence.safe_beat, force=True)
+            self._tasks.append(asyncio.create_task(self.presence.run(), name="presence"))
         if ready:
             self.importer.resume_orphans()
+            self.importer.watch()
             self.pusher.start()
             self.feed.start()
             if self.settings.metrics_log_seconds > 0:
@@ -161,6 +189,8 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.presence is not None:
+            await asyncio.to_thread(self.presence.forget)
         await self.intake.aclose()
         await self.feed.aclose()
         await self.pusher.aclose()

@@ -37,7 +37,7 @@ from appliance.qbo.errors import (
     is_transient,
 )
 from appliance.qbo.faults import parse_error
-from appliance.qbo.limiter import CompanyLimiter, Limiters
+from appliance.qbo.limiter import Limiters, Slots
 from appliance.qbo.tokens import TokenManager
 
 MINOR_VERSION = "75"
@@ -106,6 +106,7 @@ class QboClient:
         self.clock_measured_at: datetime | None = None
 
     async def aclose(self) -> None:
+        await self.limiters.aclose()
         await self._http.aclose()
 
     def _note_clock(self, response: httpx.Response) -> None:
@@ -171,7 +172,7 @@ class QboClient:
 
     async def _send(
         self,
-        limiter: CompanyLimiter,
+        limiter: Slots,
         method: str,
         url: str,
         *,

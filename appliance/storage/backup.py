@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from appliance.errors import StoreError
 from appliance.logging import get_logger
 from appliance.storage import killpoints
@@ -37,6 +39,28 @@ class BackupInfo:
     size: int
     schema_revision: str | None
     events: int
+
+
+def server_commands(
+    database_url: str, password_file: Path | None, file: Path
+) -> tuple[str, str] | None:
+    """For a store on a database server (PostgreSQL): the pg_dump that backs it up to ``file``
+    and the pg_restore that puts that back, for the configured database (the password read
+    from its file, never written out). None for the embedded SQLite store."""
+    if sqlite_path(database_url) is not None:
+        return None
+    url = make_url(database_url)
+    where = (
+        f"--host={url.host or 'localhost'} --port={url.port or 5432} "
+        f"--username={url.username or 'postgres'}"
+    )
+    password = f'PGPASSWORD="$(cat {password_file})" ' if password_file else ""
+    dump = f"{password}pg_dump --format=custom {where} --dbname={url.database} --file={file}"
+    restore = (
+        f"{password}pg_restore --clean --if-exists --no-owner {where} "
+        f"--dbname={url.database} {file}"
+    )
+    return dump, restore
 
 
 def _database(database_url: str) -> Path:

@@ -13,9 +13,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
-from appliance.errors import StateDirError, StoreError
+from appliance.errors import MissingDriverError, StateDirError, StoreError
+from appliance.storage import health
 
 BUSY_TIMEOUT_MS = 10_000
+#: How long a connection to a database server may take before it counts as unreachable.
+CONNECT_TIMEOUT_SECONDS = 10
+#: A server database's pooled connections are opened anew after this long.
+POOL_RECYCLE_SECONDS = 1800
 
 
 def secure_state_dir(path: Path) -> Path:
@@ -62,13 +67,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_store_engine(database_url: str) -> Engine:
-    """An engine for the store. SQLite files are created owner-only (0600), WAL and SHM included."""
+def create_store_engine(database_url: str, password: str | None = None) -> Engine:
+    """An engine for the store. SQLite files are created owner-only (0600), WAL and SHM included.
+    ``password`` (from its file) is given to the server; it is never part of the URL setting."""
     path = sqlite_path(database_url)
     connect_args: dict[str, Any] = {}
-    # A server database's connections can drop while pooled: test each before use. A SQLite
-    # file's cannot, and the test would cost a statement on every checkout.
-    pre_ping = make_url(database_url).get_backend_name() != "sqlite"
+    if make_url(database_url).get_backend_name() == "postgresql":
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    # No test of a pooled connection before each use (pool_pre_ping): on a server it is a round
+    # trip per checkout, several per pushed job. A connection the server dropped fails its first
+    # statement instead: a disconnect, which invalidates the pool (every other pooled connection
+    # is opened anew) and is the outage every caller already answers (503 + Retry-After, the
+    # worker waits and tries again: health.trouble). Connections are renewed every half hour,
+    # before a firewall or server idle timeout can cut them unseen.
+    pool: dict[str, Any] = {}
+    if make_url(database_url).get_backend_name() != "sqlite":
+        pool = {"pool_recycle": POOL_RECYCLE_SECONDS}
     if path is not None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # SQLite creates -wal and -shm with the main file's mode; create that one 0600 first.
@@ -77,13 +91,24 @@ def create_store_engine(database_url: str) -> Engine:
             os.close(fd)
         connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
     try:
-        engine = create_engine(database_url, connect_args=connect_args, pool_pre_ping=pre_ping)
+        url = make_url(database_url)
+        if password is not None:
+            url = url.set(password=password)
+        engine = create_engine(url, connect_args=connect_args, **pool)
+    except ImportError:
+        raise MissingDriverError(
+            f"The {url.get_backend_name()} database driver is not installed in this appliance.",
+            hint="Install the appliance with its postgres extra "
+            "(pip install '/opt/jobroutr-gateway/src[postgres]', docs/install.md), or build the "
+            "image with --build-arg JOBROUTR_EXTRAS=postgres (docs/docker.md).",
+        ) from None
     except Exception as exc:
         raise StoreError(
             f"The database URL in APPLIANCE_DATABASE_URL cannot be used ({type(exc).__name__})."
         ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    health.ensure_server(engine)  # a server that does not answer: one sentence, exit 75
     return engine
 
 
@@ -96,6 +121,17 @@ def tighten_sqlite_files(database_url: str) -> None:
         candidate = path.with_name(path.name + suffix)
         if candidate.exists() and candidate.stat().st_mode & 0o077:
             candidate.chmod(0o600)
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for reads that need no transaction of their own (a statement or two, each seeing
+    what was committed when it ran). On a server its statements then go alone: no BEGIN and
+    ROLLBACK round trips around them. SQLite's reads open no transaction anyway."""
+    with Session(engine) as session:
+        if engine.dialect.name != "sqlite":
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
 
 
 @contextmanager

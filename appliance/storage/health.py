@@ -33,13 +33,18 @@ from typing import Literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from appliance.errors import StoreError, StoreUnavailableError, UnreadableStoreError
+from appliance.errors import (
+    StoreError,
+    StoreUnavailableError,
+    StoreUnreachableError,
+    UnreadableStoreError,
+)
 from appliance.logging import get_logger
 from appliance.storage.types import utcnow
 
 log = get_logger(__name__)
 
-Trouble = Literal["full", "io", "damaged"]
+Trouble = Literal["full", "io", "damaged", "unreachable"]
 
 # SQLite's primary result codes (the low byte of an extended code).
 SQLITE_IOERR = 10
@@ -62,28 +67,57 @@ RESTORE_HINT = (
 
 def trouble(exc: BaseException) -> Trouble | None:
     """What store trouble an exception means: ``full`` disk, failing disk (``io``), ``damaged``
-    file; None for anything else (a bug, a lock, a constraint: not this module's business)."""
+    file, a database server that does not answer (``unreachable``); None for anything else (a
+    bug, a lock, a constraint: not this module's business)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, sqlite3.Error):
-            code = getattr(current, "sqlite_errorcode", None)
-            primary = code & 0xFF if isinstance(code, int) else None
-            if primary == SQLITE_FULL:
-                return "full"
-            if primary == SQLITE_IOERR:
-                return "io"
-            if primary in (SQLITE_CORRUPT, SQLITE_NOTADB):
-                return "damaged"
-        elif isinstance(current, OSError):
-            if current.errno in (errno.ENOSPC, errno.EDQUOT):
-                return "full"
-            if current.errno == errno.EIO:
-                return "io"
+        if (kind := _one(current)) is not None:
+            return kind
         orig = current.orig if isinstance(current, DBAPIError) else None
         current = orig or current.__cause__ or current.__context__
     return None
+
+
+_SQLITE_TROUBLE: dict[int, Trouble] = {
+    SQLITE_FULL: "full",
+    SQLITE_IOERR: "io",
+    SQLITE_CORRUPT: "damaged",
+    SQLITE_NOTADB: "damaged",
+}
+_OS_TROUBLE: dict[int, Trouble] = {errno.ENOSPC: "full", errno.EDQUOT: "full", errno.EIO: "io"}
+
+
+def _one(exc: BaseException) -> Trouble | None:
+    """The trouble this one exception (not its causes) means."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return _SQLITE_TROUBLE.get(code & 0xFF) if isinstance(code, int) else None
+    if isinstance(exc, OSError):
+        return _OS_TROUBLE.get(exc.errno) if exc.errno is not None else None
+    return "unreachable" if _unreachable(exc) else None
+
+
+#: PostgreSQL's codes for "no server to talk to": class 08 (connection exception), and the
+#: server shutting down, crashed, or starting (57P01-57P03).
+_GONE_STATES = ("57P01", "57P02", "57P03")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A PostgreSQL server that is down, restarting or not there (psycopg's OperationalError
+    with no code, or a connection-exception code). Not a lock timeout or a cancelled query."""
+    if not type(exc).__module__.startswith("psycopg") or type(exc).__name__ == "Warning":
+        return False
+    import psycopg  # noqa: PLC0415 - only when psycopg raised it (the postgres extra)
+
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = getattr(exc, "sqlstate", None)
+    if state is None:
+        words = str(exc)
+        return "authentication failed" not in words and "does not exist" not in words
+    return state.startswith("08") or state in _GONE_STATES
 
 
 def _reason(exc: BaseException) -> str:
@@ -126,6 +160,36 @@ def ensure_readable(engine: Engine, path: Path | None) -> None:
     except DBAPIError as exc:
         raise_for(exc, path)
         raise
+
+
+SERVER_HINT = (
+    "Check that PostgreSQL runs there and that APPLIANCE_DATABASE_URL names it. The appliance "
+    "exits 75 so that systemd starts it again; it starts once the server answers."
+)
+
+
+def ensure_server(engine: Engine) -> None:
+    """A database server (PostgreSQL) that answers and lets the appliance in, or a sentence:
+    StoreUnreachableError (exit 75) when it does not answer, StoreError when it refuses."""
+    if engine.dialect.name == "sqlite":
+        return
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        engine.dispose()
+        url = engine.url
+        where = f"{url.host}:{url.port or 5432}/{url.database}"
+        if trouble(exc) == "unreachable":
+            raise StoreUnreachableError(
+                f"The database server {where} cannot be reached ({_reason(exc)}).",
+                hint=SERVER_HINT,
+            ) from None
+        raise StoreError(
+            f"The database server {where} refused the appliance ({_reason(exc)}).",
+            hint="Check the user and database in APPLIANCE_DATABASE_URL (create the database "
+            "first) and the password in the file APPLIANCE_DATABASE_PASSWORD_FILE names.",
+        ) from None
 
 
 def refuse_emptied(path: Path | None) -> None:
@@ -255,7 +319,16 @@ class StoreHealth:
             due = self._logged_at is None or now - self._logged_at >= LOG_EVERY_SECONDS
             if due:
                 refused, self._refused, self._logged_at = self._refused, 0, now
-        if due:
+        if due and kind == "unreachable":
+            log.error(
+                "store.unreachable",
+                database=self.location,
+                error=_reason(exc),
+                refused=refused,
+                failing_seconds=round(now - self._failing_since),
+                hint="Start the database server again: the service goes on by itself.",
+            )
+        elif due:
             log.error(
                 "store.disk_full" if kind == "full" else "store.disk_failing",
                 directory=str(self.directory),
@@ -300,7 +373,12 @@ class StoreHealth:
         """One sentence and what to do, for /readyz; None when healthy (as far as known)."""
         if (damage := self.damage_sentence()) is not None:
             return f"{damage} {RESTORE_HINT}"
-        if (kind := self.writes_failing()) is not None:
+        if (kind := self.writes_failing()) == "unreachable":
+            return (
+                f"The database {self.location} cannot be reached: events are refused (503) "
+                "until it answers again; the service goes on by itself."
+            )
+        if kind is not None:
             return (
                 "The store takes no writes: "
                 + disk_sentence(kind, self.directory)
@@ -314,6 +392,12 @@ class StoreHealth:
             return StoreUnavailableError(
                 "The appliance's store is damaged: it takes nothing until it is restored.",
                 hint="The operator restores it from a backup; send it again later (Retry-After).",
+            )
+        if self._writes == "unreachable":
+            return StoreUnreachableError(
+                "The appliance's database cannot be reached: nothing was stored.",
+                hint="The database server is down or restarting; send it again later "
+                "(Retry-After).",
             )
         failing = "full" if (self._writes or "full") == "full" else "failing (disk I/O error)"
         return StoreUnavailableError(

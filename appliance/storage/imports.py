@@ -1,12 +1,19 @@
 """Import runs in the store: one row per run with its progress, its skips, and the rules that
-keep two runs of the same kind from running at once."""
+keep two runs of the same kind from running at once.
+
+A run belongs to the instance that runs it (``owner``, its name) and its heartbeat is its lease,
+as a push job's: another instance on the same database takes a run over only once its heartbeat
+is older than the lease (its instance is gone), and the instance that lost a run is fenced off:
+its progress is not written and it stops (``progress`` answers True), its finish is ignored."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select, update
 
 from appliance.storage.db import session_scope
 from appliance.storage.models import ImportRun, ImportSkip
@@ -21,7 +28,7 @@ class ImportBusyError(Exception):
         self.total = total
 
 
-def start_run(engine: Engine, realm_id: str, kind: str) -> ImportRun:
+def start_run(engine: Engine, realm_id: str, kind: str, owner: str | None = None) -> ImportRun:
     """A new run, unless one of this kind is running for the company (then ImportBusyError)."""
     with session_scope(engine) as session:
         running = session.exec(
@@ -34,7 +41,7 @@ def start_run(engine: Engine, realm_id: str, kind: str) -> ImportRun:
         if running is not None:
             # Plain values: the session rolls back as this leaves it, detaching the row.
             raise ImportBusyError(running.id, running.done, running.total)
-        run = ImportRun(realm_id=realm_id, kind=kind)
+        run = ImportRun(realm_id=realm_id, kind=kind, owner=owner)
         session.add(run)
         session.flush()
         session.refresh(run)
@@ -67,10 +74,62 @@ def completed_once(engine: Engine, realm_id: str, kind: str) -> bool:
         )
 
 
-def orphaned_runs(engine: Engine) -> list[ImportRun]:
-    """Runs marked running whose worker is gone (a crash or a restart): to be resumed."""
+def _orphaned(owner: str | None, lease_seconds: float) -> Any:
+    """Running, and its worker gone: this instance's own (a restart under the same name), an
+    older release's (no owner), or its heartbeat older than the lease."""
+    if owner is None:
+        return col(ImportRun.state) == "running"
+    return (col(ImportRun.state) == "running") & or_(
+        col(ImportRun.owner).is_(None),
+        col(ImportRun.owner) == owner,
+        col(ImportRun.heartbeat_at) < utcnow() - timedelta(seconds=lease_seconds),
+    )
+
+
+def orphaned_runs(
+    engine: Engine, owner: str | None = None, lease_seconds: float = 60.0
+) -> list[ImportRun]:
+    """Runs marked running whose worker is gone (a crash or a restart): to be resumed. Without
+    ``owner``, every running run (one instance: none of them can still have a worker)."""
     with Session(engine, expire_on_commit=False) as session:
-        return list(session.exec(select(ImportRun).where(col(ImportRun.state) == "running")).all())
+        return list(session.exec(select(ImportRun).where(_orphaned(owner, lease_seconds))).all())
+
+
+def take_over(engine: Engine, run_id: int, owner: str, lease_seconds: float) -> bool:
+    """Make an orphaned run ``owner``'s, its pages to be read again; False if it is not orphaned
+    any more (another instance took it first, or its worker came back)."""
+    with session_scope(engine) as session:
+        taken = session.exec(
+            update(ImportRun)
+            .where(col(ImportRun.id) == run_id, _orphaned(owner, lease_seconds))
+            .values(owner=owner, done=0, skipped=0, heartbeat_at=utcnow())
+        )
+        return bool(taken.rowcount == 1)
+
+
+def beat(engine: Engine, owner: str, run_ids: Sequence[int]) -> None:
+    """The heartbeat of ``owner``'s runs in progress: they are still being worked on."""
+    if not run_ids:
+        return
+    with session_scope(engine) as session:
+        session.exec(
+            update(ImportRun)
+            .where(
+                col(ImportRun.id).in_(run_ids),
+                col(ImportRun.owner) == owner,
+                col(ImportRun.state) == "running",
+            )
+            .values(heartbeat_at=utcnow())
+        )
+
+
+def owns(engine: Engine, run_id: int, owner: str | None) -> bool:
+    """Is the run still ``owner``'s (always, without an owner)?"""
+    if owner is None:
+        return True
+    with Session(engine) as session:
+        run = session.get(ImportRun, run_id)
+        return run is not None and run.owner in (None, owner)
 
 
 def progress(
@@ -82,11 +141,13 @@ def progress(
     skipped: int | None = None,
     qbo_calls: int | None = None,
     left_out: dict[str, int] | None = None,
+    owner: str | None = None,
 ) -> bool:
-    """Record progress and the heartbeat; returns True if the operator asked to cancel."""
+    """Record progress and the heartbeat; returns True if the operator asked to cancel, or the
+    run is not ``owner``'s any more (another instance took it over: stop)."""
     with session_scope(engine) as session:
         run = session.get(ImportRun, run_id)
-        if run is None:
+        if run is None or (owner is not None and run.owner not in (None, owner)):
             return True
         if total is not None:
             run.total = total
@@ -136,10 +197,13 @@ def restart(engine: Engine, run_id: int) -> None:
             session.add(run)
 
 
-def finish(engine: Engine, run_id: int, state: str, error: str | None = None) -> ImportRun | None:
+def finish(
+    engine: Engine, run_id: int, state: str, error: str | None = None, owner: str | None = None
+) -> ImportRun | None:
+    """The run's end, unless it is not ``owner``'s any more (then nothing changes)."""
     with session_scope(engine) as session:
         run = session.get(ImportRun, run_id)
-        if run is None:
+        if run is None or (owner is not None and run.owner not in (None, owner)):
             return None
         run.state = state
         run.error = error

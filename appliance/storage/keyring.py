@@ -2,16 +2,22 @@
 
 File format (JSON, mode 0600)::
 
-    {"format": "jobroutr-appliance-keyring/1", "active": 2, "keys": {"1": "<b64>", "2": "<b64>"}}
+    {"format": "jobroutr-appliance-keyring/1", "active": 1, "staged": 2,
+     "keys": {"1": "<b64>", "2": "<b64>"}}
 
 More than one key in the file means a rotation is under way (or was interrupted): the active key
-seals, every listed key opens, and ``appliance rotate-key`` finishes the job.
+seals, every listed key opens, and ``appliance rotate-key`` finishes the job. ``staged`` (absent
+in files written before it, and when no rotation waits) is a key written ahead of its use: it
+opens, but nothing is sealed with it until every live instance holds it (storage/vault.py).
+Instances compare keys by ``fingerprint``, a hash that tells whether two files hold the same key
+and cannot be turned back into it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import secrets
@@ -26,10 +32,16 @@ FORMAT = "jobroutr-appliance-keyring/1"
 KEY_BYTES = 32
 
 
+def fingerprint(key: bytes) -> str:
+    """What instances tell each other about a key: equal for the same key, useless without it."""
+    return hashlib.sha256(b"jobroutr-appliance-key-fingerprint\0" + key).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class Keyring:
     active: int
     keys: dict[int, bytes] = field(repr=False)
+    staged: int | None = None  # written ahead, opens, seals nothing yet
 
     @property
     def rotating(self) -> bool:
@@ -38,25 +50,35 @@ class Keyring:
     def key(self, version: int) -> bytes | None:
         return self.keys.get(version)
 
+    def fingerprints(self) -> dict[int, str]:
+        return {version: fingerprint(key) for version, key in sorted(self.keys.items())}
+
     def with_new_active_key(self) -> Keyring:
         version = max(self.keys) + 1
         return Keyring(active=version, keys={**self.keys, version: secrets.token_bytes(KEY_BYTES)})
+
+    def with_staged_key(self) -> Keyring:
+        """A new key beside the active one, not used for sealing yet."""
+        version = max(self.keys) + 1
+        keys = {**self.keys, version: secrets.token_bytes(KEY_BYTES)}
+        return Keyring(active=self.active, keys=keys, staged=version)
+
+    def promoted(self) -> Keyring:
+        """The staged key made the one that seals (the old ones still open)."""
+        assert self.staged is not None
+        return Keyring(active=self.staged, keys=self.keys)
 
     def only_active(self) -> Keyring:
         return Keyring(active=self.active, keys={self.active: self.keys[self.active]})
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": FORMAT,
-                "active": self.active,
-                "keys": {
-                    str(v): base64.b64encode(k).decode("ascii")
-                    for v, k in sorted(self.keys.items())
-                },
-            },
-            indent=2,
-        )
+        doc: dict[str, object] = {"format": FORMAT, "active": self.active}
+        if self.staged is not None:
+            doc["staged"] = self.staged
+        doc["keys"] = {
+            str(v): base64.b64encode(k).decode("ascii") for v, k in sorted(self.keys.items())
+        }
+        return json.dumps(doc, indent=2)
 
     @classmethod
     def generate(cls) -> Keyring:
@@ -86,7 +108,10 @@ def load_keyring(path: Path) -> Keyring:
             raise ValueError("unknown format")
         keys = {int(v): base64.b64decode(k, validate=True) for v, k in doc["keys"].items()}
         active = int(doc["active"])
+        staged = None if doc.get("staged") is None else int(doc["staged"])
         if active not in keys or any(len(k) != KEY_BYTES for k in keys.values()):
+            raise ValueError("inconsistent")
+        if staged is not None and (staged not in keys or staged == active):
             raise ValueError("inconsistent")
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
         raise KeyringError(
@@ -100,7 +125,7 @@ def load_keyring(path: Path) -> Keyring:
             f"(mode {mode:04o}{link}).",
             hint=f"Run `chmod 600 {path}`: only the appliance's user may have it.",
         )
-    return Keyring(active=active, keys=keys)
+    return Keyring(active=active, keys=keys, staged=staged)
 
 
 def save_keyring(path: Path, keyring: Keyring, *, create_only: bool = False) -> None:

@@ -98,7 +98,7 @@ def upsert_rows(
     now = utcnow()
     if new:
         session.execute(
-            sa.insert(table),
+            _insert(session, table, list(rows[0].columns)),
             [
                 {**_values(row, seq + n, now), "realm_id": realm_id, "import_run_id": run_id}
                 for n, row in enumerate(new)
@@ -120,6 +120,22 @@ def upsert_rows(
             .values(seen)
         )
     return len(new) + len(changed)
+
+
+def _insert(session: Session, table: Any, names: list[str]) -> Any:
+    """The new rows' insert. On a server, another transaction may insert the same record
+    between this one's read and its insert (the push's outcomes are not taken one at a time
+    there, and other instances write too): the later one then updates it, keeping the import
+    run that saw it, instead of failing on the key."""
+    if session.get_bind().dialect.name != "postgresql":
+        return sa.insert(table)
+    statement = postgresql_insert(table)
+    fresh = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["realm_id", "qbo_id"],
+        set_={n: fresh[n] for n in [*names, "data", "change_seq", "updated_at"]}
+        | {"import_run_id": sa.func.coalesce(fresh.import_run_id, table.c.import_run_id)},
+    )
 
 
 def _existing(

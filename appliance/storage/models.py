@@ -377,6 +377,8 @@ class ImportRun(SQLModel, table=True):
     finished_at: datetime | None = _ts(nullable=True)
     #: Counted in QuickBooks, not imported on purpose: {"inactive": 119, "categories": 113}.
     left_out: dict[str, int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    #: The instance running it (``Settings.instance()``); its heartbeat is its lease.
+    owner: str | None = Field(default=None, max_length=128)
 
 
 class ImportSkip(SQLModel, table=True):
@@ -402,3 +404,47 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=64)
     realm_id: str | None = Field(default=None, max_length=32)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class QboGrant(SQLModel, table=True):
+    """A share of Intuit's per-company limits held by one instance (storage/limits.py): calls and
+    slots it may use, counted against the company until ``counts_until``."""
+
+    __tablename__ = "qbo_grant"
+    __table_args__ = (Index("ix_qbo_grant_realm_counts", "realm_id", "counts_until"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    realm_id: str = Field(max_length=32)
+    instance: str = Field(max_length=128)
+    calls: int
+    batch_calls: int
+    slots: int
+    granted_at: datetime = _ts()
+    open_until: datetime = _ts()
+    counts_until: datetime = _ts()
+
+
+class ApplianceInstance(SQLModel, table=True):
+    """An instance serving this store, as it last said (storage/instances.py): gone when its
+    ``last_seen`` is older than the lease. ``key_fingerprints`` are hashes, never keys."""
+
+    __tablename__ = "appliance_instance"
+
+    name: str = Field(primary_key=True, max_length=128)
+    started_at: datetime = _ts()
+    last_seen: datetime = _ts()
+    key_fingerprints: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class DataKey(SQLModel, table=True):
+    """The store's current data key (one row): the version every instance seals with, and its
+    fingerprint so an instance can tell it holds that very key."""
+
+    __tablename__ = "data_key"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int
+    fingerprint: str = Field(max_length=64)
+    changed_at: datetime = _ts()

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from sqlmodel import Session, col, func, select
 
 from appliance.core.kinds import BY_NAME
 from appliance.core.states import UNFINISHED, EventStatus, JobState
-from appliance.storage.db import session_scope
+from appliance.storage.db import read_session, session_scope
 from appliance.storage.mirror import MODELS, WRITES, next_seqs, upsert_rows
 from appliance.storage.models import Company, CompanySettings, Event, Job, Link
 from appliance.storage.outcomes import (
@@ -68,12 +69,11 @@ class LinkInfo:
 def load(engine: Engine, claim: Claim) -> Work | None:
     """The event behind a claimed job (the claim already marked it running). None: the job has
     no event."""
-    with Session(engine) as session:
+    with read_session(engine) as session:
         event = session.get(Event, claim.event_id) if claim.event_id else None
         if event is None:
             return None
         data = event.payload.get("data")
-        job = session.get(Job, claim.job_id)
         return Work(
             claim=claim,
             event_type=event.type,
@@ -82,7 +82,7 @@ def load(engine: Engine, claim: Claim) -> Work | None:
             received_at=event.received_at,
             realm_id=event.realm_id,
             generation=claim.generation,
-            waited=job.waited_seconds if job is not None else 0.0,
+            waited=claim.waited,
             decision=_decision(event.details),
         )
 
@@ -98,7 +98,7 @@ def upcoming(
     """The data of the next jobs of ``kind`` (an event type) for the realm, queued or just taken
     by a worker, oldest first, after ``after_job``: what the workers will push soon. Jobs with no
     realm yet count (they go to the company connected now)."""
-    with Session(engine) as session:
+    with read_session(engine) as session:
         rows = session.exec(
             select(Event.payload)
             .join(Job, col(Job.event_id) == col(Event.id))
@@ -117,7 +117,7 @@ def upcoming(
 
 
 def link_of(engine: Engine, realm_id: str, kind: str, jobroutr_id: str) -> LinkInfo | None:
-    with Session(engine) as session:
+    with read_session(engine) as session:
         found = session.get(Link, (realm_id, kind, jobroutr_id))
         if found is None:
             return None
@@ -137,7 +137,7 @@ def ended_after(
     """The type of the newest event of ``types`` (a void, a delete) done for the record and
     newer than ``after``: what keeps an older version of a record that never reached QuickBooks
     from being written after JobRoutr ended it."""
-    with Session(engine) as session:
+    with read_session(engine) as session:
         return session.exec(
             select(Event.type)
             .where(
@@ -153,7 +153,7 @@ def ended_after(
 
 
 def links_of(engine: Engine, realm_id: str, kind: str, jobroutr_ids: list[str]) -> dict[str, str]:
-    with Session(engine) as session:
+    with read_session(engine) as session:
         rows = session.exec(
             select(Link.jobroutr_id, Link.qbo_id).where(
                 col(Link.realm_id) == realm_id,
@@ -168,7 +168,7 @@ def archived_last(engine: Engine, realm_id: str, kind: str, jobroutr_id: str) ->
     """Whether the version of the record the appliance last wrote was archived in JobRoutr
     (``active`` false): its inactivity in QuickBooks is then JobRoutr's own, not the bookkeeper's.
     False when that event is no longer kept."""
-    with Session(engine) as session:
+    with read_session(engine) as session:
         link = session.get(Link, (realm_id, kind, jobroutr_id))
         event = session.get(Event, link.source_event_id) if link and link.source_event_id else None
         data = (event.payload or {}).get("data") if event is not None else None
@@ -177,7 +177,7 @@ def archived_last(engine: Engine, realm_id: str, kind: str, jobroutr_id: str) ->
 
 def linked_to(engine: Engine, realm_id: str, kind: str, qbo_id: str) -> str | None:
     """The JobRoutr id already linked to this QBO record, if any."""
-    with Session(engine) as session:
+    with read_session(engine) as session:
         return session.exec(
             select(Link.jobroutr_id).where(
                 col(Link.realm_id) == realm_id, col(Link.kind) == kind, col(Link.qbo_id) == qbo_id
@@ -186,7 +186,7 @@ def linked_to(engine: Engine, realm_id: str, kind: str, qbo_id: str) -> str | No
 
 
 def default_accounts(engine: Engine, realm_id: str) -> tuple[str | None, str | None]:
-    with Session(engine) as session:
+    with read_session(engine) as session:
         chosen = session.get(CompanySettings, realm_id)
         if chosen is None:
             return None, None
@@ -207,8 +207,15 @@ def _touch_mirror(session: Session, realm_id: str, kind: str, qbo_id: str) -> No
 
 
 def _write_link(
-    session: Session, realm_id: str, link: LinkWrite, figures: dict[str, Any] | None = None
+    session: Session,
+    realm_id: str,
+    link: LinkWrite,
+    figures: dict[str, Any] | None = None,
+    *,
+    renumbered: str | None = None,
 ) -> None:
+    """Write the link; a new or moved one renumbers the QBO record's mirror row, unless this
+    transaction already did (``renumbered``: the QBO id of the row it upserted with a change)."""
     now = utcnow()
     row = session.get(Link, (realm_id, link.kind, link.jobroutr_id))
     moved = row is None or row.qbo_id != link.qbo_id
@@ -226,7 +233,8 @@ def _write_link(
     session.add(row)
     if moved:
         session.flush()
-        _touch_mirror(session, realm_id, link.kind, link.qbo_id)
+        if renumbered != link.qbo_id:
+            _touch_mirror(session, realm_id, link.kind, link.qbo_id)
 
 
 def _job_values(outcome: JobOutcome, now: datetime) -> dict[str, Any]:
@@ -292,7 +300,7 @@ def complete(engine: Engine, claim: Claim, outcome: JobOutcome) -> bool:
     if not isinstance(outcome, (Done, Mismatch, Review, Waiting, RetryLater, Failed)):
         raise TypeError(f"not a job outcome: {outcome!r}")
     now = utcnow()
-    with WRITES, session_scope(engine) as session:
+    with _writes(engine), session_scope(engine) as session:
         result = session.exec(
             update(Job)
             .where(
@@ -305,12 +313,22 @@ def complete(engine: Engine, claim: Claim, outcome: JobOutcome) -> bool:
         if result.rowcount != 1:
             session.rollback()
             return False
+        _show(session, claim, outcome, now)  # first: the rows the others share come last
         if isinstance(outcome, (Done, Mismatch)):
             _written(session, claim, outcome, now)
         elif isinstance(outcome, Waiting) and _linked_meanwhile(session, claim, outcome):
             session.exec(update(Job).where(col(Job.id) == claim.job_id).values(run_after=now))
-        _show(session, claim, outcome, now)
     return True
+
+
+def _plural_of(kind: str) -> str | None:
+    return BY_NAME[kind].plural if kind in BY_NAME else None
+
+
+def _writes(engine: Engine) -> AbstractContextManager[object]:
+    """SQLite (one writer): this process's outcomes one at a time. A server takes them together,
+    each waiting only for the rows it shares (its kind's change counter, written last)."""
+    return WRITES if engine.dialect.name == "sqlite" else nullcontext()
 
 
 def _written(session: Session, claim: Claim, outcome: Done | Mismatch, now: datetime) -> None:
@@ -319,10 +337,15 @@ def _written(session: Session, claim: Claim, outcome: Done | Mismatch, now: date
     realm_id = outcome.realm_id
     if realm_id is None:
         return
+    renumbered = None
     if outcome.mirror is not None:
-        upsert_rows(session, realm_id, outcome.mirror[0], [outcome.mirror[1]], None)
+        plural, mirrored = outcome.mirror
+        if upsert_rows(session, realm_id, plural, [mirrored], None):
+            renumbered = mirrored.qbo_id  # new or changed: it has a new change number already
     if outcome.link is not None:
-        _write_link(session, realm_id, outcome.link, outcome.figures)
+        if outcome.mirror is None or _plural_of(outcome.link.kind) != outcome.mirror[0]:
+            renumbered = None
+        _write_link(session, realm_id, outcome.link, outcome.figures, renumbered=renumbered)
         _wake(session, f"{outcome.link.kind}:{outcome.link.jobroutr_id}", now)
     elif outcome.figures is not None and claim.event_id is not None:
         event = session.get(Event, claim.event_id)
@@ -448,7 +471,7 @@ def get_event(engine: Engine, event_id: str) -> EventRow | None:
 
 
 def counts(engine: Engine) -> dict[str, int]:
-    with Session(engine) as session:
+    with read_session(engine) as session:
         return dict(
             session.exec(select(Event.status, func.count()).group_by(col(Event.status))).all()
         )
@@ -457,7 +480,7 @@ def counts(engine: Engine) -> dict[str, int]:
 def unfinished(engine: Engine, record_keys: list[str], *, before_job: int) -> list[str]:
     """The record keys (``invoice:<id>``) among ``record_keys`` with a job older than
     ``before_job`` still to finish (queued, running or waiting): what a payment waits for."""
-    with Session(engine) as session:
+    with read_session(engine) as session:
         rows = session.exec(
             select(Job.record_key)
             .where(
@@ -472,6 +495,6 @@ def unfinished(engine: Engine, record_keys: list[str], *, before_job: int) -> li
 
 def deposit_account(engine: Engine, realm_id: str) -> str | None:
     """The account payments are deposited to (None: QuickBooks' Undeposited Funds)."""
-    with Session(engine) as session:
+    with read_session(engine) as session:
         chosen = session.get(CompanySettings, realm_id)
         return chosen.deposit_account_id if chosen is not None else None

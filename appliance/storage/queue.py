@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlmodel import col
@@ -46,6 +46,8 @@ class Claim:
     #: When this claim was taken: a link written since wakes the job if it then parks waiting
     #: for it (``storage.push.complete``).
     claimed_at: datetime | None = None
+    #: Seconds the job has waited while the service ran (Job.waited_seconds), read with the claim.
+    waited: float = 0.0
 
 
 def request_base(event_id: str, generation: int) -> str:
@@ -81,6 +83,7 @@ _PICK = [
         _JOB.c.attempts,
         _JOB.c.request_id,
         _JOB.c.generation,
+        _JOB.c.waited_seconds,
     )
     .where(ready, ~_BLOCKED)
     .order_by(_JOB.c.id)
@@ -116,6 +119,8 @@ def claim(
     engine: Engine, owner: str, lease: timedelta, now: datetime | None = None
 ) -> Claim | None:
     now = now or utcnow()
+    if engine.dialect.name == "postgresql":
+        return _claim_one_statement(engine, owner, lease, now)
     # One claim at a time in this process: the workers would otherwise all reach for the same
     # oldest job, and the losers wait in SQLite's busy handler, which sleeps in steps of up to
     # 100 ms. Another process (a second service by mistake, a test) is still fenced out.
@@ -137,6 +142,7 @@ def claim(
                 job.generation,
                 job.request_id is not None,
                 now,
+                job.waited_seconds or 0.0,
             )
             taken = connection.execute(
                 _TAKE,
@@ -209,3 +215,79 @@ def finish(
     with session_scope(engine) as session:
         result = session.exec(update(Job).where(_fenced(job_id, fence)).values(**values))
         return bool(result.rowcount == 1)
+
+
+# PostgreSQL: the claim in one statement --------------------------------------------------------
+#
+# Each statement is a round trip to the server, so there the claim is one: the oldest runnable,
+# unblocked job of a few candidates per state (as ``_PICK``), locked with SKIP LOCKED (a job
+# another worker is taking is passed over, not waited for), taken (fence and attempts bumped, the
+# requestid base stored: ``request_base`` in SQL), and its event shown running, together. Run
+# outside an explicit transaction (one statement is one), so no BEGIN and COMMIT round trips.
+# The lock's recheck (the row as committed when it is locked) keeps the fence exact. The
+# candidates are an ARRAY(...), computed once: as ``IN (...)`` the planner (a young table's
+# statistics) ran them again for every queued job, 15 ms a claim behind a backlog of 500.
+_WHERE_STATE = {
+    "queued": "j.state = :queued AND j.run_after <= :now",
+    "waiting": "j.state = :waiting AND j.run_after <= :now",
+    "running": "j.state = :running AND j.lease_expires_at < :now",
+}
+_NOT_BLOCKED = (
+    "NOT EXISTS (SELECT 1 FROM job o WHERE o.record_key = j.record_key AND o.id < j.id"
+    " AND o.state = ANY(:unfinished))"
+)
+_CANDIDATES = " UNION ALL ".join(
+    f"(SELECT j.id FROM job j WHERE {where} AND {_NOT_BLOCKED} ORDER BY j.id LIMIT :candidates)"  # noqa: S608 - this module's constants
+    for where in _WHERE_STATE.values()
+)
+_CLAIM_PG = text(
+    f"""
+    WITH picked AS (
+        SELECT j.id, j.request_id AS kept_request_id FROM job j
+        WHERE j.id = ANY(ARRAY({_CANDIDATES}))
+          AND (({_WHERE_STATE["queued"]}) OR ({_WHERE_STATE["waiting"]})
+               OR ({_WHERE_STATE["running"]}))
+        ORDER BY j.id LIMIT 1 FOR UPDATE SKIP LOCKED
+    ), taken AS (
+        UPDATE job SET state = :running, lease_owner = :owner, lease_expires_at = :until,
+               fence = job.fence + 1, attempts = job.attempts + 1, updated_at = :now,
+               request_id = coalesce(job.request_id, left('jr' || left(encode(sha256(convert_to(
+                   coalesce(job.event_id, 'job-' || job.id), 'UTF8')), 'hex'), 24)
+                   || 'g' || job.generation, 30))
+        FROM picked WHERE job.id = picked.id
+        RETURNING job.id, job.fence, job.kind, job.record_key, job.event_id, job.attempts,
+                  job.request_id, job.generation, job.waited_seconds,
+                  picked.kept_request_id IS NOT NULL AS resumed
+    ), shown AS (
+        UPDATE event SET status = :shown, attempts = taken.attempts, updated_at = :now
+        FROM taken WHERE event.id = taken.event_id
+    )
+    SELECT * FROM taken
+    """  # noqa: S608 - this module's constants; every value is bound
+)
+
+
+def _claim_one_statement(
+    engine: Engine, owner: str, lease: timedelta, now: datetime
+) -> Claim | None:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        row = connection.execute(
+            _CLAIM_PG,
+            {
+                "now": now,
+                "until": now + lease,
+                "owner": owner[:64],
+                "queued": JobState.QUEUED.value,
+                "waiting": JobState.WAITING.value,
+                "running": JobState.RUNNING.value,
+                "unfinished": [state.value for state in UNFINISHED],
+                "candidates": CANDIDATES,
+                "shown": EventStatus.RUNNING.value,
+            },
+        ).first()
+    if row is None:
+        return None
+    return Claim(
+        row.id, row.fence, row.kind, row.record_key, row.event_id, row.attempts,
+        row.request_id, row.generation, bool(row.resumed), now, float(row.waited_seconds or 0),
+    )  # fmt: skip

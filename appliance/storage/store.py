@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +18,7 @@ from appliance.core.admin import ConnectionInfo, QueueInfo, StoreInfo
 from appliance.core.states import JobState
 from appliance.errors import KeyringError, StoreError, VaultError
 from appliance.logging import get_logger
-from appliance.storage import audit, connections, credentials, health, migrate
+from appliance.storage import audit, connections, credentials, health, instances, migrate
 from appliance.storage.db import (
     create_store_engine,
     secure_state_dir,
@@ -27,7 +29,14 @@ from appliance.storage.db import (
 from appliance.storage.keyring import Keyring, save_keyring
 from appliance.storage.models import Company, Job, Secret
 from appliance.storage.types import utcnow
-from appliance.storage.vault import RotationResult, Vault, rotate_key, sealed_versions
+from appliance.storage.vault import (
+    Cluster,
+    RotationResult,
+    Vault,
+    key_problem,
+    rotate_key,
+    sealed_versions,
+)
 
 log = get_logger(__name__)
 
@@ -59,7 +68,7 @@ class Store:
         secure_state_dir(settings.state_dir)
         vault = Vault(settings.key_path)
         health.refuse_emptied(sqlite_path(settings.database_url))
-        engine = create_store_engine(settings.database_url)
+        engine = create_store_engine(settings.database_url, settings.database_password())
         tighten_sqlite_files(settings.database_url)
         # A file SQLite cannot read at all: a sentence and exit 78, not a traceback.
         try:
@@ -108,6 +117,8 @@ class Store:
     def ready(self) -> tuple[bool, str]:
         """Is the store reachable, at this release's schema, intact as last checked, and taking
         writes? (for /readyz)"""
+        if self.health.writes_failing() == "unreachable" and self._answers():
+            self.health.worked()  # the server is back: say so now, not at the next write
         if (problem := self.health.problem()) is not None:
             return False, problem
         try:
@@ -116,21 +127,38 @@ class Store:
             if not migrate.is_current(self.engine):
                 return False, "the database schema is not current: run `appliance migrate`"
         except Exception as exc:
-            return False, f"the database is not reachable ({type(exc).__name__})"
+            return (
+                False,
+                f"the database {self.health.location} is not reachable ({type(exc).__name__})",
+            )
         return True, "ok"
+
+    def _answers(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     # Reports ---------------------------------------------------------------------------------
 
     def store_info(self) -> StoreInfo:
         path = sqlite_path(self.settings.database_url)
+        with self.session() as session:
+            stored = instances.current_key(session)  # what every instance seals with
         return StoreInfo(
             backend=self.engine.dialect.name,
             location=str(path) if path else self.engine.url.render_as_string(hide_password=True),
             schema_revision=migrate.current_revision(self.engine),
             schema_current=migrate.is_current(self.engine),
-            key_version=self.vault.keyring.active,
+            key_version=stored[0] if stored is not None else self.vault.keyring.active,
             key_rotation_pending=self.vault.keyring.rotating,
         )
+
+    def key_problem(self) -> str | None:
+        """Why the data key file cannot open the store's secrets, or None (for /readyz)."""
+        return key_problem(self.engine, self.vault)
 
     def connection_info(self) -> ConnectionInfo | None:
         with self.session() as session:
@@ -160,6 +188,11 @@ class Store:
             oldest = session.exec(
                 select(func.min(Job.created_at)).where(col(Job.state) == JobState.QUEUED)
             ).first()
+            holders = session.exec(
+                select(Job.lease_owner, func.count())
+                .where(col(Job.state) == JobState.RUNNING)
+                .group_by(col(Job.lease_owner))
+            ).all()
         age = None
         if oldest is not None:
             # SQLite's MIN() bypasses the column type; read it back through the same rules.
@@ -176,6 +209,7 @@ class Store:
             mismatch=counts.get(JobState.MISMATCH, 0),
             review=counts.get(JobState.REVIEW, 0),
             oldest_queued_age_seconds=age,
+            running_by_instance=by_instance(holders),
         )
 
     def credential_info(self) -> tuple[int, bool]:
@@ -190,7 +224,9 @@ class Store:
     # Keys ------------------------------------------------------------------------------------
 
     def rotate_key(self, actor: str) -> RotationResult:
-        result = rotate_key(self.engine, self.vault)
+        """Coordinated with the other live instances on this store (storage/vault.py)."""
+        cluster = Cluster(self.settings.instance(), self.settings.push_lease_seconds)
+        result = rotate_key(self.engine, self.vault, cluster)
         with session_scope(self.engine) as session:
             audit.record(
                 session,
@@ -203,48 +239,77 @@ class Store:
         return result
 
 
+#: The advisory lock (a number of the appliance's own) `appliance init` holds on PostgreSQL.
+INIT_LOCK = 0x4A52_494E
+
+
 def initialize(settings: Settings, *, actor: str) -> InitResult:
     """Create what a new appliance needs; never replace what an existing one has.
 
     Idempotent: the key file is created only if absent (and refused if the database already holds
     secrets, because a fresh key could never open them); the JobRoutr API key and webhook secret
-    are created only if there are none, and are returned so they can be shown once.
+    are created only if there are none, and are returned so they can be shown once. On
+    PostgreSQL, two instances initialised at once take turns (an advisory lock): the second finds
+    the store initialised, and without the first one's key file says so.
     """
     secure_state_dir(settings.state_dir)
-    engine = create_store_engine(settings.database_url)
+    engine = create_store_engine(settings.database_url, settings.database_password())
     try:
-        key_created = False
-        if not settings.key_path.exists():
-            if migrate.current_revision(engine) is not None and sealed_versions(engine):
-                raise KeyringError(
-                    f"The data key file {settings.key_path} is missing, but the database holds "
-                    "secrets sealed with it.",
-                    hint="Restore keyring.json from your backup; a new key cannot open them.",
-                )
-            save_keyring(settings.key_path, Keyring.generate(), create_only=True)
-            key_created = True
-        store = Store(settings, engine, Vault(settings.key_path))
-        before, after = store.migrate()
-        api_key = webhook = None
-        with session_scope(engine) as session:
-            if not credentials.active_api_keys(session):
-                _, api_key = credentials.create_api_key(session)
-            if credentials.webhook_secret(session, store.vault) is None:
-                webhook = credentials.new_webhook_secret()
-                credentials.store_webhook_secret(session, store.vault, webhook)
-            if key_created or api_key or webhook:
-                audit.record(
-                    session,
-                    actor=actor,
-                    action="appliance.initialised",
-                    key_created=key_created,
-                    api_key_created=api_key is not None,
-                    webhook_secret_created=webhook is not None,
-                )
-        tighten_sqlite_files(settings.database_url)
-        return InitResult(key_created, api_key, webhook, before, after)
+        with _one_init_at_a_time(engine):
+            return _initialize(settings, engine, actor)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _one_init_at_a_time(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name != "postgresql":  # SQLite: one instance, under the store lock
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": INIT_LOCK})
+        connection.commit()
+        try:
+            yield
+        finally:  # a session lock: the pooled connection would keep it
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": INIT_LOCK})
+            connection.commit()
+
+
+def _initialize(settings: Settings, engine: Engine, actor: str) -> InitResult:
+    key_created = False
+    if not settings.key_path.exists():
+        if migrate.current_revision(engine) is not None and sealed_versions(engine):
+            raise KeyringError(
+                f"The data key file {settings.key_path} is missing, but the database holds "
+                "secrets sealed with it: the store was initialised by another instance, or "
+                "this key file was lost.",
+                hint="Copy the key file from the instance that initialised the store (or "
+                "restore it from your backup), then run `appliance init` again; a new key "
+                "cannot open them.",
+            )
+        save_keyring(settings.key_path, Keyring.generate(), create_only=True)
+        key_created = True
+    store = Store(settings, engine, Vault(settings.key_path))
+    before, after = store.migrate()
+    api_key = webhook = None
+    with session_scope(engine) as session:
+        if not credentials.active_api_keys(session):
+            _, api_key = credentials.create_api_key(session)
+        if credentials.webhook_secret(session, store.vault) is None:
+            webhook = credentials.new_webhook_secret()
+            credentials.store_webhook_secret(session, store.vault, webhook)
+        if key_created or api_key or webhook:
+            audit.record(
+                session,
+                actor=actor,
+                action="appliance.initialised",
+                key_created=key_created,
+                api_key_created=api_key is not None,
+                webhook_secret_created=webhook is not None,
+            )
+    tighten_sqlite_files(settings.database_url)
+    return InitResult(key_created, api_key, webhook, before, after)
 
 
 REFRESH_WARNING = timedelta(days=14)
@@ -274,3 +339,12 @@ def connection_warnings(company: Company, now: datetime | None = None) -> list[s
             "reconnect before then with `appliance connect`."
         )
     return warnings
+
+
+def by_instance(holders: Sequence[tuple[str | None, int]]) -> dict[str, int]:
+    """Running jobs by instance, from their lease owners ("<instance>@<pusher>/<worker>")."""
+    counted: dict[str, int] = {}
+    for owner, count in holders:
+        name = (owner or "?").split("/", 1)[0].rsplit("@", 1)[0]
+        counted[name] = counted.get(name, 0) + int(count)
+    return counted

@@ -151,8 +151,15 @@ class Importer:
         concurrency: int = CONCURRENCY,
         books: BooksReader | None = None,
         finished: Callable[[], None] | None = None,
+        owner: str | None = None,
+        lease_seconds: float = 60.0,
     ) -> None:
         self.store = store
+        # Which instance runs its imports (several on one database: storage/imports.py); None:
+        # the only one, every running run at start is its own, orphaned.
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self._watch: asyncio.Task[None] | None = None
         self.finished = finished  # told when a run is done (the change feed polls then)
         self.qbo = qbo
         self.books = books
@@ -192,7 +199,7 @@ class Importer:
             )
         realm = self.realm()
         try:
-            run = runs.start_run(self.store.engine, realm, kind)
+            run = runs.start_run(self.store.engine, realm, kind, self.owner)
         except runs.ImportBusyError as busy:
             raise ImportFailedError(
                 f"An import of {kind} is already running (run {busy.run_id}, "
@@ -210,14 +217,45 @@ class Importer:
         task.add_done_callback(lambda _: self.tasks.pop(run.id or 0, None))
 
     def resume_orphans(self) -> int:
-        """At start: every run still marked running lost its worker; run it again."""
-        orphans = runs.orphaned_runs(self.store.engine)
-        for run in orphans:
-            log.info("import.resumed", run_id=run.id, kind=run.kind, realm_id=run.realm_id)
-            assert run.id is not None
-            runs.restart(self.store.engine, run.id)
+        """Runs whose worker is gone, run again here: at start, every running run (one
+        instance), or, named, this instance's own and those whose lease ran out."""
+        taken = self._claim_orphans(set(self.tasks))
+        for run in taken:
             self._launch(run)
-        return len(orphans)
+        return len(taken)
+
+    def _claim_orphans(self, running_here: set[int]) -> list[ImportRun]:
+        """The orphaned runs, made this instance's (blocking: the store)."""
+        engine = self.store.engine
+        taken = []
+        for run in runs.orphaned_runs(engine, self.owner, self.lease_seconds):
+            assert run.id is not None
+            if run.id in running_here:
+                continue
+            if self.owner is None:
+                runs.restart(engine, run.id)
+            elif not runs.take_over(engine, run.id, self.owner, self.lease_seconds):
+                continue  # another instance took it first
+            log.info("import.resumed", run_id=run.id, kind=run.kind, realm_id=run.realm_id)
+            taken.append(run)
+        return taken
+
+    def watch(self) -> None:
+        """Several instances: keep this one's runs' leases, and take over runs whose instance
+        is gone, as long as the service runs."""
+        if self.owner is not None and self._watch is None:
+            self._watch = asyncio.get_running_loop().create_task(self._watching(), name="imports")
+
+    async def _watching(self) -> None:
+        assert self.owner is not None
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await asyncio.to_thread(runs.beat, self.store.engine, self.owner, list(self.tasks))
+                for run in await asyncio.to_thread(self._claim_orphans, set(self.tasks)):
+                    self._launch(run)
+            except Exception as exc:  # the store is away: the next round tries again
+                log.warning("import.watch_failed", error=type(exc).__name__)
 
     def cancel(self, kind: str) -> ImportRun:
         run = runs.request_cancel(self.store.engine, self.realm(), kind)
@@ -226,6 +264,8 @@ class Importer:
         return run
 
     async def aclose(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         for task in list(self.tasks.values()):
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
@@ -244,7 +284,9 @@ class Importer:
             await self._fetch(spec, realm, run_id, state)
         except QboError as exc:
             hint = f" {exc.hint}" if exc.hint else ""
-            await asyncio.to_thread(runs.finish, engine, run_id, "failed", f"{exc}.{hint}")
+            await asyncio.to_thread(
+                runs.finish, engine, run_id, "failed", f"{exc}.{hint}", owner=self.owner
+            )
             log.warning("import.failed", run_id=run_id, kind=kind, error=str(exc))
             return
         except asyncio.CancelledError:
@@ -259,10 +301,11 @@ class Importer:
                 "failed",
                 f"The import stopped on an internal error ({type(exc).__name__}); run it again. "
                 "If it happens again, the service log has the details.",
+                owner=self.owner,
             )
             return
         if state["cancelled"]:
-            await asyncio.to_thread(runs.finish, engine, run_id, "cancelled")
+            await asyncio.to_thread(runs.finish, engine, run_id, "cancelled", owner=self.owner)
             log.info("import.cancelled", run_id=run_id, kind=kind)
             return
         await self._finish(run_id, realm, kind, state, started)
@@ -283,6 +326,7 @@ class Importer:
             total=total,
             qbo_calls=state["calls"],
             left_out=left_out or None,
+            owner=self.owner,
         )
         statements = list(spec.select.pages(total, self.page_size)) or [
             spec.select.page(1, self.page_size)
@@ -335,18 +379,22 @@ class Importer:
         """A complete run: its last progress, the rows it did not see made inactive, done."""
         engine = self.store.engine
         # Progress writes from concurrent pages may land out of order: the last word is this one.
-        await asyncio.to_thread(
+        lost = await asyncio.to_thread(
             runs.progress,
             engine,
             run_id,
             done=state["done"],
             skipped=state["skipped"],
             qbo_calls=state["calls"],
+            owner=self.owner,
         )
+        if lost and not runs.owns(engine, run_id, self.owner):
+            log.warning("import.taken_over", run_id=run_id, kind=kind)
+            return  # another instance runs it now: its end is that one's
         deactivated = await asyncio.to_thread(deactivate_unseen, engine, realm, kind, run_id)
         if kind == TAX_CODE.plural:  # a code may be new, or inactive now: suggest anew
             await asyncio.to_thread(resuggest, engine, realm)
-        await asyncio.to_thread(runs.finish, engine, run_id, "done")
+        await asyncio.to_thread(runs.finish, engine, run_id, "done", owner=self.owner)
         if self.finished is not None:
             self.finished()
         log.info(
@@ -404,6 +452,7 @@ class Importer:
                 done=state["done"],
                 skipped=state["skipped"],
                 qbo_calls=state["calls"],
+                owner=self.owner,
             )
 
 

@@ -80,12 +80,19 @@ def disk_check(path: Path) -> ReadinessCheck:
     )
 
 
-def store_check(health: StoreHealth, sqlite: bool) -> ReadinessCheck | None:
-    """The store's file (SQLite's quick check) and whether its disk takes writes; None for a
-    PostgreSQL store, which checks its own pages."""
+def store_check(health: StoreHealth, sqlite: bool) -> ReadinessCheck:
+    """The store's file (SQLite's quick check) and whether its disk takes writes; on a
+    PostgreSQL server (which checks its own pages), whether it answers."""
     if (damage := health.damage_sentence()) is not None:
         return ReadinessCheck(name="store", state="fail", detail=damage, hint=RESTORE_HINT)
-    if (kind := health.writes_failing()) is not None:
+    if (kind := health.writes_failing()) == "unreachable":
+        return ReadinessCheck(
+            name="store",
+            state="fail",
+            detail=health.problem() or "The database server does not answer.",
+            hint="Start the database server again; the service goes on by itself.",
+        )
+    if kind is not None:
         return ReadinessCheck(
             name="store",
             state="fail",
@@ -93,7 +100,11 @@ def store_check(health: StoreHealth, sqlite: bool) -> ReadinessCheck | None:
             hint="Free space there; the service takes events again by itself.",
         )
     if not sqlite:
-        return None
+        return ReadinessCheck(
+            name="store",
+            state="ok",
+            detail="On a PostgreSQL server, which answers and checks its own pages.",
+        )
     if health.checked_at is None:
         return ReadinessCheck(name="store", state="unknown", detail="Not checked yet.")
     return ReadinessCheck(

@@ -1,7 +1,7 @@
 """The container image (Dockerfile, docker/entrypoint.sh, .dockerignore), checked without Docker.
 
-Neither the build machine nor CI has a Docker engine, so the image is never built or run here.
-What these tests check instead:
+These need no Docker engine; tests/deploy/test_container.py builds and runs the image with a real
+one (marked `deploy`). What these tests check:
 
 - The Dockerfile, read line by line: the final stage runs as a fixed numeric non-root user, keeps
   APPLIANCE_STATE_DIR in a VOLUME, sets only real settings (and valid ones: they are loaded as the
@@ -19,8 +19,8 @@ What these tests check instead:
   command finds the admin socket through the same ENV, as `docker exec` would; the logs are JSON
   lines without the secrets that `init` showed.
 
-Not checked here: that the image builds, that its user can write the state volume and the socket
-directory (this interpreter lives where that user could not run it), and Docker's own behaviour.
+Not checked here (test_container.py does): that the image builds, that its user can write the
+state volume and the socket directory, and Docker's own behaviour.
 """
 
 from __future__ import annotations
@@ -261,22 +261,47 @@ def test_the_build_installs_the_pinned_release_without_dev_extras(
     assert len(installs) >= 1
     for command in installs:
         assert "-c constraints.txt" in command, command
-        assert "[" not in command, f"no extras: {command}"
+        assert "dev" not in command, f"no dev extras: {command}"
         assert not re.search(r"(^|\s)(-e|--editable)(\s|$)", command), command
-    assert any(re.search(r"pip install -c constraints.txt \.(\s|$)", c) for c in installs)
+    # The appliance itself, with the extras the build argument names and no others: the shell
+    # that runs the instruction expands it (a RUN's build arguments are its environment).
+    assert "JOBROUTR_EXTRAS" in build.args
+    raw = [args for keyword, args in build.instructions if keyword == "RUN"]
+    (appliance,) = [
+        part.strip()
+        for run in raw
+        for part in run.split("&&")
+        if "pip install" in part and "requirements" not in part
+    ]
+
+    def as_run(command: str, extras: str) -> str:
+        env = {"PATH": os.environ["PATH"], "JOBROUTR_EXTRAS": extras}
+        done = subprocess.run(["sh", "-c", f"echo {command}"], env=env, capture_output=True,
+                              text=True, check=True)  # fmt: skip
+        return done.stdout.strip()
+
+    assert as_run(appliance, "") == "pip install -c constraints.txt ."
+    assert as_run(appliance, "postgres") == "pip install -c constraints.txt .[postgres]"
 
     # The dependency layer installs exactly the project's dependencies: its snippet, run here.
     (snippet,) = re.findall(
         r'python -c "([^"]+)" > /tmp/requirements.txt', "\n".join(build.all("RUN"))
     )
-    listed = subprocess.run(
-        [str(APPLIANCE.parent / "python"), "-c", snippet],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    assert listed == pyproject()["project"]["dependencies"]  # type: ignore[index]
+
+    def listed(extras: str) -> list[str]:
+        return subprocess.run(
+            [str(APPLIANCE.parent / "python"), "-c", snippet],
+            cwd=ROOT,
+            env={**os.environ, "JOBROUTR_EXTRAS": extras},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+
+    project = pyproject()["project"]
+    assert listed("") == project["dependencies"]  # type: ignore[index]
+    postgres = project["optional-dependencies"]["postgres"]  # type: ignore[index]
+    assert listed("postgres") == project["dependencies"] + postgres  # type: ignore[index,operator]
 
     # What the build copies is what `pip install .` needs: the metadata's readme, the package.
     sources = {src for copy in build.all("COPY") for src in copy_parts(copy)[1]}

@@ -33,11 +33,12 @@ What these tests check:
   kernel's view of the running service confirms it; an operator (uid nobody) in the group reaches
   the socket, one outside it does not; a probe sees each restriction refuse.
 
-Not run here, because PID 1 is not systemd (`systemd-run` and `systemctl` refuse): the unit
-itself, DynamicUser= (a transient uid), PrivateUsers=, PrivateTmp=, PrivateDevices=, ProtectHome=
-(the test's interpreter may live in a home directory), the Protect{Kernel*,ControlGroups,Clock,
-Hostname}= mounts, LockPersonality=, RestrictRealtime=, RestrictSUIDSGID=, KeyringMode=,
-RemoveIPC= and Restart=. docs/install.md says which directive was verified how.
+Not run here, because this machine's PID 1 is not systemd (`systemd-run` and `systemctl` refuse;
+tests/deploy/test_unit.py runs the unit itself under systemd-nspawn): DynamicUser= (a transient
+uid), PrivateUsers=, PrivateTmp=, PrivateDevices=, ProtectHome= (the test's interpreter may live
+in a home directory), the Protect{Kernel*,ControlGroups,Clock,Hostname}= mounts,
+LockPersonality=, RestrictRealtime=, RestrictSUIDSGID=, KeyringMode=, RemoveIPC= and Restart=.
+docs/install.md says which directive was verified how.
 """
 
 from __future__ import annotations

@@ -44,9 +44,11 @@ def chromium() -> str:
             "Chromium is not installed, and only root can install it: apt-get install chromium"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for step in (["apt-get", "install", "-y", "-q", "chromium"],
-                 ["apt-get", "update", "-q"],
-                 ["apt-get", "install", "-y", "-q", "chromium"]):  # fmt: skip
+    # Waiting for the package lock: another install (a test's, the machine's) may hold it.
+    apt = ["apt-get", "-o", "DPkg::Lock::Timeout=120", "-q"]
+    for step in ([*apt, "install", "-y", "chromium"],
+                 [*apt, "update"],
+                 [*apt, "install", "-y", "chromium"]):  # fmt: skip
         subprocess.run(step, env=env, capture_output=True, timeout=INSTALL_SECONDS, check=False)
         found = shutil.which("chromium")
         if found:

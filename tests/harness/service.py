@@ -11,6 +11,7 @@ from typing import IO
 
 from appliance.config import Settings
 from tests.harness.processes import APPLIANCE, answers, appliance_env, free_port, wait_until
+from tests.harness.stores import STORES, store_env
 
 
 @dataclass
@@ -52,6 +53,7 @@ def appliance_settings(state_dir: Path, port: int | None = None) -> Settings:
         http_port=port if port is not None else free_port(),
         admin_socket=short / "admin.sock",
         log_format="json",
+        **STORES.store_settings(),  # on PostgreSQL, a database of its own
     )
 
 
@@ -60,6 +62,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         "APPLIANCE_STATE_DIR": str(settings.state_dir),
         "APPLIANCE_HTTP_PORT": str(settings.http_port),
         "APPLIANCE_ADMIN_SOCKET": str(settings.admin_socket_path),
+        **store_env(settings.database_url, settings.database_password_file),
         # The bundled emulator runs inside the service, on a port of its own.
         "APPLIANCE_QBO_EMULATOR_URL": f"http://127.0.0.1:{free_port()}",
         **extra,

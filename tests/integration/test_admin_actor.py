@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from appliance.config import Settings
+from appliance.storage.db import create_store_engine
 from tests.harness.service import Service
 
 pytestmark = pytest.mark.slow
@@ -18,13 +19,15 @@ NOBODY = 65534
 
 
 def last_actor(settings: Settings, action: str) -> str:
-    db = sqlite3.connect(f"file:{settings.state_dir / 'appliance.db'}?mode=ro", uri=True)
+    engine = create_store_engine(settings.database_url, settings.database_password())
     try:
-        row = db.execute(
-            "SELECT actor FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT 1", (action,)
-        ).fetchone()
+        with engine.connect() as db:
+            row = db.execute(
+                text("SELECT actor FROM audit_log WHERE action = :action ORDER BY id DESC LIMIT 1"),
+                {"action": action},
+            ).first()
     finally:
-        db.close()
+        engine.dispose()
     assert row, f"no {action} in the audit log"
     return str(row[0])
 

@@ -13,7 +13,7 @@ import pytest
 from appliance.config import Settings
 from appliance.core.admin import StatusReport
 from appliance.core.admin_client import AdminClient, trusted_owners
-from appliance.errors import ServiceNotAnsweringError, UntrustedSocketError
+from appliance.errors import ApplianceError, ServiceNotAnsweringError, UntrustedSocketError
 from tests.harness.processes import run_appliance
 from tests.harness.service import env_for
 
@@ -103,3 +103,57 @@ def test_a_socket_that_never_answers_is_a_sentence_not_a_traceback(short_dir: Pa
             client.get("/v1/status", StatusReport)
     assert str(path) in silent.value.message
     assert silent.value.hint
+
+
+def _as_nobody(path: Path) -> str:
+    """What AdminClient raises for a user outside the socket's group: its class and message, from
+    a child process that became uid/gid nobody (the code it runs is already loaded)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.setgroups([])
+            os.setresgid(NOBODY, NOBODY, NOBODY)
+            os.setresuid(NOBODY, NOBODY, NOBODY)
+            with AdminClient(path, timeout=2) as client:
+                client.get("/v1/status", StatusReport)
+            said = "no error"
+        except ApplianceError as exc:
+            said = f"{type(exc).__name__}: {exc.message} / {exc.hint}"
+        except BaseException as exc:
+            said = f"{type(exc).__name__}: {exc}"
+        os.write(write, said.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        said = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return said
+
+
+def test_an_operator_outside_the_group_is_told_permission_denied_not_not_running(
+    short_dir: Path,
+) -> None:
+    """As under systemd: /run/jobroutr-gateway is 0750 (the service's user, the operators' group)
+    and the socket in it 0660. The service runs; a user of neither is refused by the kernel."""
+    if os.geteuid() != 0:
+        pytest.skip("becoming another user (setresuid) needs root")
+    runtime = short_dir / "run"
+    runtime.mkdir(mode=0o750)
+    path = runtime / "admin.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen(8)
+        os.chmod(path, 0o660)
+        short_dir.chmod(0o755)
+        with AdminClient(path, timeout=0.2) as client, pytest.raises(ServiceNotAnsweringError):
+            client.get("/v1/status", StatusReport)  # root reaches it: loads what the child needs
+        said = _as_nobody(path)
+        assert said.startswith("AdminSocketDeniedError: Permission denied"), said
+        assert f"directory {runtime}" in said
+        assert "operators' group" in said
+        # The directory open to all, the socket not: the socket is named as the closed one.
+        runtime.chmod(0o755)
+        said = _as_nobody(path)
+        assert said.startswith("AdminSocketDeniedError: Permission denied"), said
+        assert "not running" not in said

@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from appliance.storage.db import create_store_engine
 from appliance.storage.keyring import Keyring, save_keyring
 from tests.harness.cli import invoke
 from tests.harness.emulator import RunningEmulator
@@ -61,6 +63,7 @@ class Load:
         self.thread.join(timeout=30)
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.timeout(240)
 def test_a_backup_under_load_holds_every_acknowledged_event_and_restores(
     books: RunningEmulator, tmp_path: Path
@@ -122,6 +125,7 @@ def test_a_backup_needs_the_service_and_says_so(tmp_path: Path) -> None:
     assert not (tmp_path / "b.db").exists()
 
 
+@pytest.mark.sqlite_only
 def test_restore_refuses_another_key_and_a_newer_release_and_keeps_the_store(
     books: RunningEmulator, tmp_path: Path
 ) -> None:
@@ -161,9 +165,11 @@ def test_a_store_written_by_a_newer_release_is_refused_at_start(
 ) -> None:
     with running_gateway(books, tmp_path / "appliance", connect=False) as gateway:
         gateway.service.stop()
-        database = Path(gateway.settings.database_url.removeprefix("sqlite:///"))
-        with sqlite3.connect(database) as db:
-            db.execute("UPDATE alembic_version SET version_num = '9999'")
+        settings = gateway.settings  # SQLite or PostgreSQL alike
+        engine = create_store_engine(settings.database_url, settings.database_password())
+        with engine.begin() as db:
+            db.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        engine.dispose()
         for command in ("migrate", "serve"):
             result = run_appliance(command, env=gateway.env, timeout=30)
             assert result.returncode == 78, command  # the unit does not restart it in a loop

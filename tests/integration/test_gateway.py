@@ -119,12 +119,12 @@ def test_hostile_paths_never_give_a_server_error(public: TestClient, path: str) 
     assert response.status_code < 500
 
 
-def test_admin_status_reports_store_key_and_credentials(admin: TestClient) -> None:
+def test_admin_status_reports_store_key_and_credentials(admin: TestClient, store_kind: str) -> None:
     response = admin.get("/v1/status")
     assert response.status_code == 200
     body = response.json()
     assert body["store"]["schema_current"] is True
-    assert body["store"]["backend"] == "sqlite"
+    assert body["store"]["backend"] == {"sqlite": "sqlite", "postgres": "postgresql"}[store_kind]
     assert body["store"]["key_version"] == 1
     assert body["api_keys"] == 1
     assert body["webhook_secret_set"] is True

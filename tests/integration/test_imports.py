@@ -18,7 +18,7 @@ from tests.harness.processes import run_appliance, wait_until
 from tests.harness.service import Service, env_for, start
 from tests.harness.store import stored
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.stores]
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,8 @@ from appliance.sync.push.payment import payment_body
 from tests.harness.bills import figured
 from tests.harness.processes import shared_dir
 
+pytestmark = pytest.mark.stores
+
 EXAMPLES = shared_dir() / "jobroutr" / "examples"
 
 
@@ -259,6 +261,27 @@ def test_validly_signed_garbage_documents_never_give_a_server_error(
             "/webhooks/jobroutr", content=body, headers=signed(secret, body, f"evt_{hash(body)}")
         )
         assert response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"type": "x", "timestamp": "2026-11-25T10:00:00Z", "data": {"v": "a\\u0000"}}', "NUL"),
+        (b'{"type": "customer.created", "data": {"id": "c1", "n": Infinity}}', "Infinity"),
+        (b'{"type": "x", "data": {"\\u0000": NaN}}', "NaN"),
+    ],
+)
+def test_what_json_itself_forbids_or_no_store_keeps_is_refused_with_422_on_every_store(
+    client: TestClient, secret: str, body: bytes, said: str
+) -> None:
+    """NaN and Infinity are not JSON numbers (RFC 8259) and PostgreSQL's json refuses them; a
+    NUL character no PostgreSQL text holds. Refused alike on SQLite, so both stores agree."""
+    response = client.post(
+        "/webhooks/jobroutr", content=body, headers=signed(secret, body, f"evt_{uuid.uuid4()}")
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert said in response.json()["detail"]
 
 
 def mutated(name: str, path: str, value: object) -> dict:

@@ -100,7 +100,7 @@ def test_metrics_can_be_switched_off(books: RunningEmulator, tmp_path: Path) -> 
         assert gw.http.get("/healthz").status_code == 200
 
 
-def test_status_shows_the_readiness_checks(gateway: Gateway) -> None:
+def test_status_shows_the_readiness_checks(gateway: Gateway, store_kind: str) -> None:
     # A QuickBooks call has been made (connecting), so the clock has been compared.
     shown = run_appliance("status", "--json", env=gateway.env)
     assert shown.returncode == 0, shown.stderr
@@ -109,7 +109,8 @@ def test_status_shows_the_readiness_checks(gateway: Gateway) -> None:
     assert "QuickBooks' clock" in checks["clock"]["detail"]
     assert checks["disk"]["state"] in ("ok", "warn")
     assert checks["store"]["state"] == "ok"  # SQLite's quick check, run at start
-    assert "quick check" in checks["store"]["detail"]
+    said = "quick check" if store_kind == "sqlite" else "PostgreSQL server"
+    assert said in checks["store"]["detail"]
     assert checks["certificate"]["state"] == "unknown"  # http://127.0.0.1 in tests
     assert checks["quickbooks"]["state"] == "ok"
     printed = run_appliance("status", env=gateway.env).stdout

@@ -18,6 +18,8 @@ from tests.harness.gateway import Gateway, choose_default_accounts, running_gate
 from tests.harness.jobroutr import created, example
 from tests.harness.processes import run_appliance, wait_until
 
+pytestmark = pytest.mark.stores
+
 
 @pytest.fixture(scope="module")
 def gateway(books: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:

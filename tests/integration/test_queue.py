@@ -6,12 +6,16 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from appliance.storage import queue
 from appliance.storage.db import session_scope
 from appliance.storage.models import Job
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from tests.harness.store import remember_request_id
+
+pytestmark = pytest.mark.stores
 
 LEASE = timedelta(seconds=30)
 

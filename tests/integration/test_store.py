@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import stat
 import subprocess
 import time
@@ -13,15 +12,19 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from appliance.config import Settings
 from appliance.errors import KeyringError, VaultError
 from appliance.storage import credentials
-from appliance.storage.db import session_scope
+from appliance.storage.db import create_store_engine, session_scope
 from appliance.storage.keyring import load_keyring, save_keyring
 from appliance.storage.store import Store, initialize
-from appliance.storage.vault import rotate_key, sealed_versions
+from appliance.storage.vault import Cluster, rotate_key, sealed_versions
 from tests.harness.processes import APPLIANCE, appliance_env, run_appliance
+from tests.harness.stores import store_env
+
+pytestmark = pytest.mark.stores
 
 
 def _all_files(directory: Path) -> list[Path]:
@@ -48,6 +51,7 @@ def _assert_all_readable(store: Store, planted: dict[tuple[str, str], str]) -> N
             assert store.vault.get(session, scope, name) == value
 
 
+@pytest.mark.sqlite_only
 def test_init_makes_the_state_directory_and_every_file_in_it_owner_only(settings: Settings) -> None:
     initialize(settings, actor="test")
     store = _open_store(settings)
@@ -91,6 +95,7 @@ def test_init_refuses_to_make_a_new_key_when_the_database_holds_secrets(settings
     assert not settings.key_path.exists()
 
 
+@pytest.mark.sqlite_only
 def test_a_sealed_token_is_not_in_the_database_file_or_its_wal(settings: Settings) -> None:
     initialize(settings, actor="test")
     store = _open_store(settings)
@@ -125,22 +130,24 @@ def test_a_ciphertext_moved_to_another_row_does_not_open(settings: Settings) -> 
 
 
 def test_the_audit_log_refuses_updates_and_deletes(settings: Settings) -> None:
+    """In the database itself (a trigger), on SQLite and on PostgreSQL alike."""
     initialize(settings, actor="test")
-    db = sqlite3.connect(settings.state_dir / "appliance.db")
+    engine = create_store_engine(settings.database_url, settings.database_password())
     try:
-        (count,) = db.execute("SELECT count(*) FROM audit_log").fetchone()
-        assert count >= 1  # init recorded itself
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            db.execute("UPDATE audit_log SET actor = 'someone-else'")
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            db.execute("DELETE FROM audit_log")
-        db.execute(
-            "INSERT INTO audit_log (at, actor, action, detail) "
-            "VALUES ('2026-01-01 00:00:00', 'test', 'test.appended', '{}')"
-        )
-        db.commit()
+        with engine.connect() as db:
+            assert db.execute(text("SELECT count(*) FROM audit_log")).scalar_one() >= 1
+        for statement in ("UPDATE audit_log SET actor = 'someone-else'", "DELETE FROM audit_log"):
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as db:
+                db.execute(text(statement))
+        with engine.begin() as db:
+            db.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, action, detail) "
+                    "VALUES ('2026-01-01 00:00:00', 'test', 'test.appended', '{}')"
+                )
+            )
     finally:
-        db.close()
+        engine.dispose()
 
 
 def test_rotate_key_reseals_every_secret_and_retires_the_old_key(settings: Settings) -> None:
@@ -168,8 +175,13 @@ class Interrupted(Exception):
 
 @pytest.mark.parametrize(
     "stop_after_batches",
-    [0, 1, 3],
-    ids=["after-new-key-saved", "after-first-batch", "after-last-batch-before-retiring"],
+    [-1, 0, 1, 3],
+    ids=[
+        "after-new-key-staged",
+        "after-new-key-saved",
+        "after-first-batch",
+        "after-last-batch-before-retiring",
+    ],
 )
 def test_rotate_key_interrupted_at_any_point_finishes_when_run_again(
     settings: Settings, stop_after_batches: int
@@ -186,12 +198,15 @@ def test_rotate_key_interrupted_at_any_point_finishes_when_run_again(
         if len(batches) == stop_after_batches:
             raise Interrupted
 
-    if stop_after_batches == 0:
+    if stop_after_batches == -1:
+        # Killed right after the new key was staged: it opens, nothing is sealed with it yet.
+        save_keyring(settings.key_path, load_keyring(settings.key_path).with_staged_key())
+    elif stop_after_batches == 0:
         # Killed right after the new key reached the disk: the keyring holds both keys.
         save_keyring(settings.key_path, load_keyring(settings.key_path).with_new_active_key())
     else:
         with pytest.raises(Interrupted):
-            rotate_key(store.engine, store.vault, on_batch=interrupt)
+            rotate_key(store.engine, store.vault, Cluster("test", 60), on_batch=interrupt)
     assert load_keyring(settings.key_path).rotating
     store.close()
 
@@ -213,6 +228,7 @@ def test_rotate_key_killed_with_sigkill_half_way_finishes_when_run_again(
     env = {
         "APPLIANCE_STATE_DIR": str(settings.state_dir),
         "APPLIANCE_ADMIN_SOCKET": str(settings.admin_socket_path),
+        **store_env(settings.database_url, settings.database_password_file),
     }
     assert run_appliance("init", env=env).returncode == 0
     store = _open_store(settings)

@@ -102,6 +102,7 @@ def stop_quietly(service: Service) -> None:
 # A damaged store ---------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_a_damaged_event_table_fails_readiness_and_status_and_takes_no_events(
     settings: Settings, env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -166,6 +167,7 @@ def test_a_damaged_event_table_fails_readiness_and_status_and_takes_no_events(
         pytest.param(lambda db: db.read_bytes()[:50], id="truncated-inside-the-header"),
     ],
 )
+@pytest.mark.sqlite_only
 def test_a_store_that_cannot_be_opened_stops_serve_with_exit_78_and_a_sentence(
     settings: Settings, env: dict[str, str], contents: object
 ) -> None:
@@ -182,6 +184,7 @@ def test_a_store_that_cannot_be_opened_stops_serve_with_exit_78_and_a_sentence(
         assert RESTORE_HINT in result.stderr, output
 
 
+@pytest.mark.sqlite_only
 def test_a_store_cut_to_nothing_is_not_taken_for_a_new_one(
     settings: Settings, env: dict[str, str]
 ) -> None:

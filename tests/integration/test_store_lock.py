@@ -65,6 +65,7 @@ def refused_as_running(result: subprocess.CompletedProcess[str], settings: Setti
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.timeout(240)
 def test_restore_migrate_and_rotate_key_are_refused_while_the_service_runs_on_another_socket(
     books: RunningEmulator, tmp_path: Path, short_dir: Path
@@ -103,6 +104,7 @@ def test_restore_migrate_and_rotate_key_are_refused_while_the_service_runs_on_an
 RESTORE_POINTS = ["restore.copied", "restore.checked", "restore.before_swap", "restore.after_swap"]
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.timeout(300)
 def test_a_restore_killed_at_any_point_leaves_the_old_store_or_the_new_one_whole(
     books: RunningEmulator, tmp_path: Path
@@ -162,6 +164,7 @@ def test_a_restore_killed_at_any_point_leaves_the_old_store_or_the_new_one_whole
     assert event_ids(live) == in_backup
 
 
+@pytest.mark.sqlite_only
 def test_a_backup_killed_with_the_service_leaves_no_copy_after_the_next_start(
     settings: Settings, tmp_path: Path
 ) -> None:

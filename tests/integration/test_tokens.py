@@ -23,6 +23,8 @@ from tests.harness.emulator import RunningEmulator, approve
 from tests.harness.processes import ROOT, wait_until
 from tests.harness.runtime import connect
 
+pytestmark = pytest.mark.stores
+
 RACE_SCRIPT = Path(__file__).with_name("refresh_race.py")
 
 

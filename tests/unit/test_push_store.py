@@ -21,6 +21,8 @@ from appliance.storage.types import utcnow
 from appliance.sync.push import Pusher
 from tests.harness.store import recent_audit, remember_request_id
 
+pytestmark = pytest.mark.stores
+
 LEASE = timedelta(seconds=60)
 
 

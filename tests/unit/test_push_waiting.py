@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from appliance.storage import push as jobs
-from appliance.storage import review
+from appliance.storage import queue, review
 from appliance.storage.events import accept
 from appliance.storage.models import Company, Event
+from appliance.storage.outcomes import LinkWrite
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 from appliance.sync.push import PushConfig, Pusher
@@ -22,6 +23,8 @@ from tests.harness.processes import shared_dir
 
 REALM = "9341453050071776"
 WAIT = timedelta(days=1)
+LEASE = timedelta(seconds=60)
+MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -135,3 +138,32 @@ def test_the_time_waited_survives_a_restart_and_an_operator_retry_starts_it_agai
 
     assert review.retry(store.engine, ["evt_inv"], actor="test") == ["evt_inv"]
     assert look_again(store, second) == "waiting"  # a fresh wait, not failed at once
+
+
+def test_a_parked_invoice_is_not_taken_again_until_its_customer_is_written(store: Store) -> None:
+    """Waiting for its customer, the invoice is not claimed at every short recheck (each a claim,
+    a load and a park for nothing): it sleeps until the customer's link wakes it, at once."""
+    pusher = Pusher(store, NoBooks(), PushConfig(dependency_wait=WAIT))  # type: ignore[arg-type]
+    queue_invoice(store)
+    assert asyncio.run(pusher.run_one("worker"))  # it looks, and waits for its customer
+    customer = json.loads(
+        (shared_dir() / "jobroutr" / "examples" / "invoice.created.json").read_text()
+    )["data"]["customer_id"]
+
+    for minutes in (1, 5):  # the old recheck came every 30 s
+        assert queue.claim(store.engine, "other", LEASE, now=utcnow() + minutes * MINUTE) is None
+
+    accept(
+        store.engine, event_id="evt_cus", event_type="customer.created",
+        payload={"type": "customer.created", "data": {"id": customer}}, realm_id=REALM,
+        occurred_at=None, known=True,
+    )  # fmt: skip
+    taken = queue.claim(store.engine, "worker", LEASE)
+    assert taken is not None
+    assert taken.event_id == "evt_cus"
+    link = LinkWrite("customer", customer, "58", None, "evt_cus")
+    assert jobs.complete(store.engine, taken, jobs.Done(REALM, "58", link))
+
+    woken = queue.claim(store.engine, "worker", LEASE)  # now, not at a recheck
+    assert woken is not None
+    assert woken.event_id == "evt_inv"

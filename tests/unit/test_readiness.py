@@ -204,3 +204,25 @@ def test_the_certificate_is_looked_at_once_in_a_while() -> None:
         cache.get("https://a.example", NOW)
     cache.get("https://b.example", NOW)
     assert calls == ["https://a.example", "https://b.example"]
+
+
+def test_the_store_check_names_a_postgresql_server_that_is_down_and_says_when_it_answers(
+    tmp_path: Path,
+) -> None:
+    import psycopg  # noqa: PLC0415 - the postgres extra, in dev
+
+    from appliance.storage.health import StoreHealth  # noqa: PLC0415
+
+    health = StoreHealth(tmp_path, "postgresql+psycopg://appliance:***@db.internal:5432/app")
+    answering = readiness.store_check(health, sqlite=False)
+    assert answering.state == "ok"
+    assert "PostgreSQL" in answering.detail
+    refused = health.failed("unreachable", psycopg.OperationalError("Connection refused"))
+    assert refused.http_status == 503
+    down = readiness.store_check(health, sqlite=False)
+    assert down.state == "fail"
+    assert "db.internal:5432" in down.detail
+    assert "cannot be reached" in down.detail
+    assert "disk" not in down.detail
+    health.worked()
+    assert readiness.store_check(health, sqlite=False).state == "ok"

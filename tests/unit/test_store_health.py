@@ -58,6 +58,26 @@ def test_trouble_tells_a_full_disk_a_failing_one_and_damage_from_everything_else
     assert health.trouble(OperationalError("x", {}, locked)) is None
 
 
+def test_trouble_tells_a_postgresql_server_that_is_down_from_its_other_errors() -> None:
+    import psycopg  # noqa: PLC0415 - the postgres extra, in dev
+
+    down = [
+        psycopg.OperationalError("connection failed: Connection refused"),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.errors.CannotConnectNow("the database system is starting up"),
+    ]
+    for exc in down:
+        assert health.trouble(exc) == "unreachable", exc
+    other = [
+        psycopg.errors.LockNotAvailable("could not obtain lock"),
+        psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+        psycopg.errors.UniqueViolation("duplicate key value"),
+        psycopg.OperationalError('password authentication failed for user "appliance"'),
+    ]
+    for exc in other:
+        assert health.trouble(exc) is None, exc
+
+
 def test_a_full_disk_is_logged_about_once_a_minute_and_readiness_follows_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,6 +101,7 @@ def test_a_full_disk_is_logged_about_once_a_minute_and_readiness_follows_it(
     assert state.problem() is None
 
 
+@pytest.mark.sqlite_only
 def test_the_quick_check_finds_a_damaged_page_and_skips_postgresql(
     store: Store, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -144,6 +165,7 @@ class FullDisk:
             self.free()
 
 
+@pytest.mark.sqlite_only
 def test_intake_answers_503_while_the_disk_is_full_and_stores_again_after(
     store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -186,6 +208,7 @@ class FullDiskQbo:
         raise disk_full()
 
 
+@pytest.mark.sqlite_only
 def test_a_push_that_meets_a_full_disk_is_queued_again_not_failed(store: Store) -> None:
     accept(
         store.engine,

@@ -17,10 +17,18 @@ from appliance.storage import migrate
 from appliance.storage.db import create_store_engine, session_scope
 from appliance.storage.keyring import FORMAT, KEY_BYTES, Keyring, load_keyring, save_keyring
 from appliance.storage.models import Secret
-from appliance.storage.vault import MAGIC, Vault, rotate_key, sealed_versions
+from appliance.storage.vault import (
+    MAGIC,
+    Cluster,
+    Vault,
+    key_problem,
+    rotate_key,
+    sealed_versions,
+)
 
 PLAINTEXT = "refresh-token-plaintext-AB11700000000"
 SCOPE, NAME = "realm:9130124", "refresh_token"
+ALONE = Cluster("test", lease_seconds=60)  # no other instance in the registry
 
 
 @pytest.fixture(autouse=True)
@@ -252,7 +260,7 @@ def test_rotate_key_reseals_every_secret_and_retires_the_old_key(
         for index in range(3):
             vault.put(session, f"realm:{index}", NAME, f"{PLAINTEXT}-{index}")
 
-    result = rotate_key(engine, vault)
+    result = rotate_key(engine, vault, ALONE)
 
     assert (result.old_versions, result.new_version, result.resealed) == ((1,), 2, 3)
     assert sealed_versions(engine) == {2: 3}
@@ -422,3 +430,34 @@ def test_an_unreadable_keyring_path_is_a_sentence_naming_it(tmp_path: Path) -> N
 
     assert str(tmp_path) in str(info.value)
     assert "cannot be read" in str(info.value)
+
+
+def test_another_instance_picks_up_a_rotation_before_it_seals(
+    engine: Engine, vault: Vault, key_path: Path
+) -> None:
+    """Two instances on one key file: the other one's rotation retires key 1, so this one must
+    not seal anything under key 1 any more (nobody could open it)."""
+    other = Vault(key_path)  # loaded at its start, key 1 active
+    with session_scope(engine) as session:
+        vault.put(session, SCOPE, NAME, PLAINTEXT)
+    rotate_key(engine, vault, ALONE)
+    version, blob = other.seal(SCOPE, NAME, PLAINTEXT)
+    assert version == 2
+    assert vault.open(SCOPE, NAME, blob) == PLAINTEXT
+
+
+def test_key_problem_says_when_the_key_file_cannot_open_the_stored_secrets(
+    engine: Engine, vault: Vault, key_path: Path, tmp_path: Path
+) -> None:
+    with session_scope(engine) as session:
+        vault.put(session, SCOPE, NAME, PLAINTEXT)
+    assert key_problem(engine, vault) is None
+    stale_path = tmp_path / "copy" / "keyring.json"
+    save_keyring(stale_path, load_keyring(key_path), create_only=True)
+    stale = Vault(stale_path)  # another instance's copy of the key file, not updated
+    rotate_key(engine, vault, ALONE)
+    problem = key_problem(engine, stale)
+    assert problem is not None
+    assert "sealed with key version 2, which is not in the data key file" in problem
+    save_keyring(stale_path, load_keyring(key_path))  # the operator copies the new file
+    assert key_problem(engine, stale) is None

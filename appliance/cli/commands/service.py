@@ -18,12 +18,18 @@ from appliance.cli.base import (
     admin,
     handles_errors,
     pass_ctx,
+    refuse,
     start_logging,
 )
 from appliance.cli.rendering import print_json, print_status
 from appliance.config import Settings
 from appliance.core.admin import KeyRotationReport
-from appliance.errors import ApplianceError, ServiceNotRunningError
+from appliance.errors import (
+    AdminError,
+    ApplianceError,
+    KeyNotHeldError,
+    ServiceNotRunningError,
+)
 from appliance.logging import get_logger, register_secret
 
 
@@ -151,8 +157,12 @@ def migrate(ctx: CliContext) -> None:
 def rotate_key(ctx: CliContext) -> None:
     """Re-seal every stored secret under a new data key, then retire the old key.
 
-    Safe to interrupt: run it again and it finishes the same rotation. While the service runs, the
-    service does the rotation so it never seals with a retired key.
+    The new key is first written to the key file beside the old one. With several instances on
+    one database, nothing is re-sealed until every live instance holds it: with a copy of the key
+    file on each, the command names those without it and exits 75; copy the file to them (each
+    loads it by itself) and run it again. With one instance, or one file they all read, it
+    finishes at once. Safe to interrupt: run it again and it finishes the same rotation. While
+    the service runs, the service does the rotation so it never seals with a retired key.
     """
     settings = ctx.settings
     try:
@@ -160,6 +170,10 @@ def rotate_key(ctx: CliContext) -> None:
             report = client.rotate_key()
     except ServiceNotRunningError:
         report = _rotate_here(settings)
+    except AdminError as exc:
+        if exc.status == KeyNotHeldError.http_status:  # exit 75, as when run here
+            raise KeyNotHeldError(exc.message, hint=exc.hint) from None
+        raise
     if report.resumed:
         click.echo("Finished an interrupted rotation.")
     old = ", ".join(str(v) for v in report.old_key_versions) or "none"
@@ -204,6 +218,7 @@ def backup(ctx: CliContext, file: Path, force: bool) -> None:
     """
     from appliance.storage.backup import describe
 
+    _refuse_on_server(ctx.settings, file, "backup")
     if file.exists() and not force:
         raise ApplianceError(f"{file} exists already.", hint="Choose another name, or --force.")
     with admin(ctx.settings) as client:
@@ -231,9 +246,34 @@ def restore(ctx: CliContext, file: Path, yes: bool) -> None:
     from appliance.storage.lock import store_lock
 
     settings = ctx.settings
+    _refuse_on_server(settings, file, "restore")
     start_logging(settings)
     with store_lock(settings, "restore"):  # from the checks to the swap: no start in between
         _restore(settings, file, yes)
+
+
+def _refuse_on_server(settings: Settings, file: Path, doing: str) -> None:
+    """On PostgreSQL the server's own tools back up and restore, consistently while the service
+    runs: refuse with the exact command for the configured database (exit 2)."""
+    from appliance.storage.backup import server_commands
+
+    commands = server_commands(settings.database_url, settings.database_password_file, file)
+    if commands is None:
+        return
+    dump, restore = commands
+    if doing == "backup":
+        refuse(
+            "The store is on PostgreSQL: back it up with pg_dump, which takes a consistent "
+            "copy while the service runs.",
+            f"Run: {dump}   Keep a copy of the data key {settings.key_path} apart from it "
+            "(the secrets in the dump are sealed with it).",
+        )
+    refuse(
+        "The store is on PostgreSQL: restore a pg_dump copy with pg_restore, the service "
+        "stopped (on every instance).",
+        f"Run: {restore}   Then start the service: it brings the schema up to date. The data "
+        "key in use when the copy was taken must be in place.",
+    )
 
 
 def _restore(settings: Settings, file: Path, yes: bool) -> None:

@@ -10,12 +10,12 @@ from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from appliance import __version__
-from appliance.core.admin import BooksInfo, KeyRotationReport, StatusReport
+from appliance.core.admin import BooksInfo, InstanceInfo, KeyRotationReport, StatusReport
 from appliance.gateway.admin.operator import OPERATOR
 from appliance.gateway.problems import problems
 from appliance.gateway.runtime import Runtime
 from appliance.logging import get_logger
-from appliance.storage import backup, changes
+from appliance.storage import backup, changes, instances
 from appliance.storage.store import Store
 from appliance.storage.types import utcnow
 
@@ -54,14 +54,16 @@ class ServiceController(Controller):
             checks=runtime.readiness(),
             books=books,
             feed=feed,
+            instance=runtime.instance,
+            instances=live_instances(store),
         )
 
     @post(
         "/keys/rotate",
-        summary="Re-seal every secret under a new data key",
+        summary="Re-seal every secret under a new data key, once every live instance holds it",
         sync_to_thread=True,
         status_code=200,
-        responses=problems(409),
+        responses=problems(409, 423),
     )
     def admin_rotate_key(
         self, store: NamedDependency[Store], operator: NamedDependency[str]
@@ -110,3 +112,16 @@ class ServiceController(Controller):
                 "X-Appliance-Events": str(taken.events),
             },
         )
+
+
+def live_instances(store: Store) -> list[InstanceInfo]:
+    """The cluster's live instances (none listed on SQLite: one instance, no registry)."""
+    return [
+        InstanceInfo(
+            name=live.name,
+            started_at=live.started_at,
+            last_seen=live.last_seen,
+            key_versions=sorted(live.key_fingerprints),
+        )
+        for live in instances.live(store.engine, store.settings.push_lease_seconds)
+    ]

@@ -47,6 +47,7 @@ class PushConfig:
     name_clash_suffix: str = " (customer)"
     idle_poll: float = 1.0
     requestid: bool = True  # False only in the fault suite (REQUESTID_ENV)
+    instance: str = ""  # this instance's name: the jobs it holds say so (Settings.instance())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PushConfig:
@@ -59,6 +60,7 @@ class PushConfig:
             name_clash=settings.push_name_clash,
             name_clash_suffix=settings.push_name_clash_suffix,
             requestid=_requestid_from_env(),
+            instance=settings.instance(),
         )
 
 

@@ -154,6 +154,8 @@ class LeaseLost(Exception):
 def _store_trouble(kind: Trouble) -> str:
     if kind == "damaged":
         return "The store is damaged: tried again once it is restored."
+    if kind == "unreachable":
+        return "The database server did not answer: tried again once it does."
     return "The store's disk is full or failing: tried again once it takes writes."
 
 
@@ -265,8 +267,9 @@ class Settler:
         if isinstance(exc, TransientError):
             return self._transient(work, realm, exc, now)
         if (kind := trouble(exc)) is not None:
-            # The store, not the event: a full disk or a damaged file. Try again later (if the
-            # store cannot even record that, the lease runs out and the job comes back anyway).
+            # The store, not the event: a full disk, a damaged file, a server that is down. Try
+            # again later (if the store cannot even record that, the lease runs out and the job
+            # comes back anyway).
             self.health.failed(kind, exc)
             failure = Failure("store", _store_trouble(kind))
             return RetryLater(now + STORE_RETRY, failure, realm_id=realm)
@@ -298,9 +301,13 @@ class Settler:
                 "never-arrived", f"Gave up waiting for {exc.reason}.", NEVER_ARRIVED_HINT
             )
             return Failed(failure, realm_id=realm)
+        recheck = exc.recheck
+        if exc.give_up_after is not None:  # look again by the time it would give up
+            left = exc.give_up_after - timedelta(seconds=waited)
+            recheck = min(recheck, max(left, timedelta(0)))
         return Waiting(
             exc.reason,
-            now + exc.recheck,
+            now + recheck,
             tuple(exc.waits_on),
             realm_id=realm,
             waited_seconds=waited,

@@ -72,7 +72,9 @@ class Pusher:
         self.config = config or PushConfig()
         self.activity = activity or Activity()
         self.clock = clock
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
+        # "<instance>@<pusher>/<worker>": `appliance status` counts running jobs by instance.
+        instance = self.config.instance or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = f"{instance}@{id(self):x}"[:64]
         self.settler = Settler(self.config, store.health, monotonic)
         self.lookup = Lookup(store, qbo)
         self._tasks: list[asyncio.Task[None]] = []

@@ -40,7 +40,11 @@ from appliance.sync.push.invoice.company import CompanyWay, apply
 from appliance.sync.push.job import KindPush, PushJob, Written
 from appliance.sync.push.outcome import HINTS, Refused
 
-DEPENDENCY_RECHECK = timedelta(seconds=30)
+#: An invoice waiting for its customer or products is woken the moment their links are written
+#: (``storage.push.complete``, in the same transaction; links are written nowhere else): this
+#: look is only a safety net, or sooner when the wait is about to give up. At 30 s, a backlog of
+#: parked invoices cost a claim, a load and a park each, twice a minute, for nothing.
+DEPENDENCY_RECHECK = timedelta(minutes=10)
 EVENTS = ("invoice.created", "invoice.updated", *ending.EVENTS)
 
 
