@@ -120,6 +120,11 @@ def held(
 ) -> Held:
     payment_ids = sorted(set(payments))
     with Session(engine) as session:
+        # Which records are being written, read FIRST: a job that ends between this read and the
+        # links' read has its outcome (figures, sync token) in them. Read the other way round (on
+        # SQLite each SELECT is its own snapshot), a job ending between the two reads left the
+        # old figures and no running job: the appliance's own write looked like the bookkeeper's.
+        running = _running(session, realm_id)
         linked_invoices = _links(session, realm_id, INVOICE.name, invoices)
         linked_payments = _links(session, realm_id, PAYMENT.name, payment_ids)
         found_customers = _customers(session, realm_id, customers)
@@ -132,7 +137,7 @@ def held(
             customers=found_customers,
             seen_payments=_seen_payments(session, realm_id, payment_ids),
             undone=_undone(session, keys),
-            busy=_busy(session, realm_id, keys),
+            busy=_busy(running, keys),
         )
 
 
@@ -189,13 +194,18 @@ def _undone(session: Session, keys: list[str]) -> set[str]:
     return {f"{kind}:{record_id}" for kind, record_id in rows} & set(keys)
 
 
-def _busy(session: Session, realm_id: str, keys: list[str]) -> set[str]:
-    running = session.exec(
+def _running(session: Session, realm_id: str) -> list[tuple[str, str]]:
+    """(record_key, kind) of the jobs being written now for the realm."""
+    rows = session.exec(
         select(Job.record_key, Job.kind).where(
             col(Job.state) == JobState.RUNNING,
             (col(Job.realm_id) == realm_id) | col(Job.realm_id).is_(None),
         )
     ).all()
+    return [(str(key), str(kind)) for key, kind in rows]
+
+
+def _busy(running: list[tuple[str, str]], keys: list[str]) -> set[str]:
     busy = {key for key, _ in running} & set(keys)
     if any(kind.startswith(f"{PAYMENT.name}.") for _, kind in running):
         busy.add(PAYMENT.name)

@@ -254,6 +254,23 @@ def postgres_server() -> Iterator[PostgresServer]:
         server.remove()
 
 
+@contextlib.contextmanager
+def server_or_skip(purpose: str) -> Iterator[PostgresServer]:
+    """A server for a test module's fixture; the module is skipped, saying why, where none can
+    start (Debian's postgresql cannot be had, initdb fails)."""
+    import pytest  # noqa: PLC0415  (the harness is also imported outside pytest, by bench/)
+
+    try:
+        running = PostgresServer()
+        running.start()
+    except Unavailable as exc:
+        pytest.skip(f"no PostgreSQL server for {purpose}: {exc}")
+    try:
+        yield running
+    finally:
+        running.remove()
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["watch"]:
         watch(Path(sys.argv[2]))

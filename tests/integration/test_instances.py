@@ -16,7 +16,7 @@ from appliance.emulator.app import EmulatorConfig
 from appliance.emulator.limits import Limits
 from tests.harness.emulator import RunningEmulator
 from tests.harness.instances import Pair, two_instances
-from tests.harness.postgres import PostgresServer, Unavailable
+from tests.harness.postgres import PostgresServer, server_or_skip
 from tests.harness.processes import run_appliance, wait_until
 from tests.harness.service import read_output
 
@@ -25,15 +25,8 @@ PER_MINUTE, AT_ONCE = 24, 3
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
-    try:
-        running = PostgresServer()
-        running.start()
-    except Unavailable as exc:
-        pytest.skip(f"no PostgreSQL server for two instances: {exc}")
-    try:
+    with server_or_skip("two instances") as running:
         yield running
-    finally:
-        running.remove()
 
 
 def customer(n: int) -> dict[str, object]:

@@ -12,7 +12,7 @@ import pytest
 
 from appliance.storage.keyring import load_keyring
 from tests.harness.instances import instance_settings
-from tests.harness.postgres import PostgresServer, Unavailable
+from tests.harness.postgres import PostgresServer, server_or_skip
 from tests.harness.processes import APPLIANCE, appliance_env
 from tests.harness.service import env_for
 
@@ -21,15 +21,8 @@ ROUNDS = 3
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
-    try:
-        running = PostgresServer()
-        running.start()
-    except Unavailable as exc:
-        pytest.skip(f"no PostgreSQL server for two instances: {exc}")
-    try:
+    with server_or_skip("two instances") as running:
         yield running
-    finally:
-        running.remove()
 
 
 @pytest.mark.parametrize("shared_key", [False, True], ids=["own-key-files", "one-key-file"])

@@ -15,21 +15,14 @@ import pytest
 from tests.harness.emulator import RunningEmulator
 from tests.harness.gateway import Gateway
 from tests.harness.instances import copy_key_file, two_instances
-from tests.harness.postgres import PostgresServer, Unavailable
+from tests.harness.postgres import PostgresServer, server_or_skip
 from tests.harness.processes import run_appliance, wait_until
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
-    try:
-        running = PostgresServer()
-        running.start()
-    except Unavailable as exc:
-        pytest.skip(f"no PostgreSQL server for two instances: {exc}")
-    try:
+    with server_or_skip("two instances") as running:
         yield running
-    finally:
-        running.remove()
 
 
 def customer(n: int) -> dict[str, object]:
